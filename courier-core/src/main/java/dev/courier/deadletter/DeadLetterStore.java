@@ -1,0 +1,135 @@
+package dev.courier.deadletter;
+
+import dev.courier.CourierException;
+import dev.courier.Event;
+import dev.courier.internal.HeadersJson;
+import dev.courier.jdbc.CourierTables;
+import dev.courier.jdbc.Dialect;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.sql.Types;
+import java.util.Objects;
+import javax.sql.DataSource;
+
+/**
+ * Writes consumers' dead letters to the dead-letter table. A dead letter is written in its own
+ * transaction and committed before the delivery is acknowledged, so a crash in between only
+ * writes it again (recorded once, its attempts added up), never loses it.
+ *
+ * <p>Thread-safe.
+ */
+public final class DeadLetterStore {
+  private static final int MAX_STACK_CHARS = 16 * 1024;
+  private static final int MAX_MESSAGE_CHARS = 4 * 1024;
+
+  private final DataSource dataSource;
+  private final CourierTables tables;
+  private volatile Dialect dialect;
+
+  public DeadLetterStore(DataSource dataSource, CourierTables tables) {
+    this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
+    this.tables = Objects.requireNonNull(tables, "tables");
+  }
+
+  /**
+   * Records a dead letter and commits it.
+   *
+   * @throws CourierException if it could not be written; the delivery must then not be
+   *     acknowledged
+   */
+  public void record(DeadLetter d) {
+    try (Connection c = dataSource.getConnection()) {
+      c.setAutoCommit(true);
+      Dialect dl = dialect(c);
+      try (PreparedStatement ps = c.prepareStatement(dl.upsertDeadLetter(tables))) {
+        Event e = d.event();
+        int i = 1;
+        ps.setString(i++, d.consumer());
+        ps.setString(i++, truncate(d.dedupeKey(), 255));
+        ps.setObject(i++, d.eventId());
+        setString(ps, i++, e != null ? e.type() : d.rawHeaders().get("courier-event-type"), 255);
+        setString(ps, i++, e != null ? e.key() : null, 255);
+        setString(ps, i++, e != null ? e.destination() : null, 255);
+        setString(ps, i++, d.source(), 512);
+        if (e != null) {
+          ps.setBytes(i++, e.payload());
+        } else if (d.rawPayload() != null) {
+          ps.setBytes(i++, d.rawPayload());
+        } else {
+          ps.setNull(i++, Types.BINARY);
+        }
+        ps.setString(i++, HeadersJson.encode(e != null ? e.headers() : d.rawHeaders()));
+        setString(ps, i++, e != null ? e.correlationId() : null, 255);
+        setString(ps, i++, e != null ? e.causationId() : null, 255);
+        ps.setString(i++, d.reason().name());
+        Throwable err = d.error();
+        setString(ps, i++, err != null ? err.getClass().getName() : null, 512);
+        setString(ps, i++, err != null ? String.valueOf(err.getMessage()) : null, MAX_MESSAGE_CHARS);
+        setString(ps, i++, err != null ? stackTrace(err) : null, MAX_STACK_CHARS);
+        ps.setInt(i++, d.attempts());
+        ps.setTimestamp(i++, Timestamp.from(d.firstFailedAt()));
+        ps.setTimestamp(i, Timestamp.from(d.lastFailedAt()));
+        ps.executeUpdate();
+      }
+    } catch (SQLException ex) {
+      throw new CourierException(
+          "could not write dead letter for consumer " + d.consumer() + ": " + ex.getMessage(),
+          d.eventId(),
+          d.event() != null ? d.event().destination() : null,
+          ex);
+    }
+  }
+
+  /** Dead letters currently parked for a consumer (all consumers when {@code consumer} is null). */
+  public long count(String consumer) {
+    String sql =
+        "SELECT count(*) FROM "
+            + tables.deadLetters()
+            + " WHERE status = 'DEAD'"
+            + (consumer != null ? " AND consumer = ?" : "");
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(sql)) {
+      if (consumer != null) {
+        ps.setString(1, consumer);
+      }
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    } catch (SQLException ex) {
+      throw new CourierException("could not count dead letters: " + ex.getMessage(), ex);
+    }
+  }
+
+  private Dialect dialect(Connection c) {
+    Dialect d = dialect;
+    if (d == null) {
+      d = Dialect.detect(c);
+      dialect = d;
+    }
+    return d;
+  }
+
+  private static void setString(PreparedStatement ps, int i, String v, int max) throws SQLException {
+    if (v == null) {
+      ps.setNull(i, Types.VARCHAR);
+    } else {
+      ps.setString(i, truncate(v, max));
+    }
+  }
+
+  private static String truncate(String s, int max) {
+    return s.length() <= max ? s : s.substring(0, max);
+  }
+
+  private static String stackTrace(Throwable t) {
+    StringWriter w = new StringWriter();
+    t.printStackTrace(new PrintWriter(w));
+    return w.toString();
+  }
+}

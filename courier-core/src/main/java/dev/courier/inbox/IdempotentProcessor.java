@@ -1,0 +1,349 @@
+package dev.courier.inbox;
+
+import dev.courier.ConfigurationException;
+import dev.courier.CourierException;
+import dev.courier.Event;
+import dev.courier.FatalCourierException;
+import dev.courier.InvalidEventException;
+import dev.courier.PoisonEventException;
+import dev.courier.deadletter.DeadLetter;
+import dev.courier.deadletter.DeadLetterReason;
+import dev.courier.deadletter.DeadLetterStore;
+import dev.courier.internal.EventLog;
+import dev.courier.jdbc.CourierTables;
+import dev.courier.jdbc.Dialect;
+import dev.courier.metrics.CourierMetrics;
+import dev.courier.retry.RetryPolicy;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The transport-independent heart of an idempotent consumer: runs one delivery of an event
+ * through the processed-events ledger and the user's handler in one database transaction, and
+ * decides what the transport does next.
+ *
+ * <p><b>Guarantee.</b> For each {@code (consumer, event id)} the handler's database effect commits
+ * at most once. The ledger row is inserted first in the transaction; if it is already there the
+ * handler is not called and the outcome is {@link HandleOutcome.Duplicate}. If two deliveries of
+ * the same event race, the database's unique key makes the second wait and then see the first's
+ * row. A transport must acknowledge a delivery only after {@link #process} returned an outcome
+ * whose {@link HandleOutcome#acknowledge()} is true: by then the effect, the duplicate decision or
+ * the dead letter is committed.
+ *
+ * <p>Failed attempts are rolled back completely and retried with the consumer's {@link
+ * RetryPolicy}; after the last attempt, or at once for a {@link FatalCourierException} (poison
+ * event, unknown type, malformed event), the event is written to the dead-letter table and the
+ * outcome is {@link HandleOutcome.DeadLettered}.
+ *
+ * <p>Thread-safe; one instance per consumer name.
+ */
+public final class IdempotentProcessor {
+  private static final Logger log = LoggerFactory.getLogger(IdempotentProcessor.class);
+  private static final Pattern CONSUMER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+
+  private final String consumer;
+  private final DataSource dataSource;
+  private final EventHandler handler;
+  private final CourierTables tables;
+  private final RetryPolicy retryPolicy;
+  private final Clock clock;
+  private final Predicate<Throwable> retryable;
+  private final DeadLetterStore deadLetters;
+  private final Counter processed;
+  private final Counter dedupeHits;
+  private final Counter retries;
+  private final MeterRegistry registry;
+  private final Timer endToEnd;
+  private volatile Dialect dialect;
+
+  private IdempotentProcessor(Builder b) {
+    this.consumer = b.consumer;
+    this.dataSource = b.dataSource;
+    this.handler = b.handler;
+    this.tables = b.tables;
+    this.retryPolicy = b.retryPolicy;
+    this.clock = b.clock;
+    this.retryable = b.retryable;
+    this.deadLetters = new DeadLetterStore(dataSource, tables);
+    this.registry = b.registry;
+    this.processed =
+        Counter.builder(CourierMetrics.CONSUMER_PROCESSED)
+            .description("Events whose effect committed")
+            .baseUnit("events")
+            .tag("consumer", consumer)
+            .register(registry);
+    this.dedupeHits =
+        Counter.builder(CourierMetrics.CONSUMER_DEDUPE_HITS)
+            .description("Deliveries recognised as duplicates by the processed-events ledger")
+            .baseUnit("events")
+            .tag("consumer", consumer)
+            .register(registry);
+    this.retries =
+        Counter.builder(CourierMetrics.CONSUMER_RETRIES)
+            .description("Failed handler attempts scheduled for another attempt")
+            .baseUnit("attempts")
+            .tag("consumer", consumer)
+            .register(registry);
+    this.endToEnd =
+        Timer.builder(CourierMetrics.END_TO_END_LATENCY)
+            .description("Time from an event's creation to its committed effect")
+            .tag("consumer", consumer)
+            .publishPercentileHistogram()
+            .register(registry);
+  }
+
+  /**
+   * Starts building a processor.
+   *
+   * @param consumer the consumer's stable name; it is half of the ledger key, so renaming a
+   *     consumer makes it process every retained event again
+   */
+  public static Builder builder(String consumer, DataSource dataSource, EventHandler handler) {
+    return new Builder(consumer, dataSource, handler);
+  }
+
+  public String consumer() {
+    return consumer;
+  }
+
+  public RetryPolicy retryPolicy() {
+    return retryPolicy;
+  }
+
+  /**
+   * Runs one delivery of {@code event}.
+   *
+   * @param attempt which attempt this is, starting at 1 (the transport counts redeliveries)
+   * @param source where the record came from, for dead letters and logs
+   * @return what the transport must do next
+   * @throws CourierException when not even the failure could be recorded (the database is
+   *     unreachable): the transport must not acknowledge and should redeliver later
+   */
+  public HandleOutcome process(Event event, int attempt, String source) {
+    Objects.requireNonNull(event, "event");
+    try (EventLog ignored = EventLog.of(event).with(EventLog.CONSUMER, consumer).with(EventLog.ATTEMPT, attempt)) {
+      Instant started = clock.instant();
+      Throwable failure;
+      try {
+        if (applyOnce(event)) {
+          processed.increment();
+          Duration e2e = Duration.between(event.createdAt(), clock.instant());
+          if (!e2e.isNegative()) {
+            endToEnd.record(e2e);
+          }
+          log.debug("event applied");
+          return new HandleOutcome.Applied();
+        }
+        dedupeHits.increment();
+        log.info("duplicate delivery skipped: event already processed by this consumer");
+        return new HandleOutcome.Duplicate();
+      } catch (Exception e) {
+        failure = e;
+      }
+      boolean fatal = failure instanceof FatalCourierException || !retryable.test(failure);
+      if (!fatal && retryPolicy.canRetry(attempt)) {
+        retries.increment();
+        Duration delay = retryPolicy.delay(attempt);
+        log.warn(
+            "handler attempt {} of {} failed, retrying in {} ms: {}",
+            attempt,
+            retryPolicy.maxAttempts(),
+            delay.toMillis(),
+            failure.toString());
+        return new HandleOutcome.RetryLater(delay, attempt, failure);
+      }
+      DeadLetterReason reason = reasonFor(failure, fatal);
+      deadLetter(
+          new DeadLetter(
+              consumer, event.id(), event, source, null, Map.of(), reason, failure, attempt, started, clock.instant()));
+      return new HandleOutcome.DeadLettered(reason, failure);
+    }
+  }
+
+  /**
+   * Dead-letters a record that could not be turned into an event (no or invalid event id,
+   * undecodable headers, too large). Commits before returning, so the transport may acknowledge.
+   *
+   * @throws CourierException when the dead letter could not be written; do not acknowledge
+   */
+  public HandleOutcome.DeadLettered rejectMalformed(
+      UUID eventIdOrNull,
+      String source,
+      byte[] rawPayload,
+      Map<String, String> rawHeaders,
+      DeadLetterReason reason,
+      Throwable error) {
+    Instant now = clock.instant();
+    try (EventLog ignored =
+        EventLog.ofUnknown(eventIdOrNull, null).with(EventLog.CONSUMER, consumer).with("source", source)) {
+      deadLetter(
+          new DeadLetter(consumer, eventIdOrNull, null, source, rawPayload, rawHeaders, reason, error, 1, now, now));
+    }
+    return new HandleOutcome.DeadLettered(reason, error);
+  }
+
+  private void deadLetter(DeadLetter d) {
+    deadLetters.record(d);
+    Counter.builder(CourierMetrics.CONSUMER_DEAD_LETTERS)
+        .description("Events written to the dead-letter table")
+        .baseUnit("events")
+        .tag("consumer", consumer)
+        .tag("reason", d.reason().name())
+        .register(registry)
+        .increment();
+    log.error(
+        "event dead-lettered after {} attempt(s), reason {}: {}",
+        d.attempts(),
+        d.reason(),
+        d.error() == null ? "" : d.error().toString());
+  }
+
+  private static DeadLetterReason reasonFor(Throwable failure, boolean fatal) {
+    if (failure instanceof UnknownEventTypeException) {
+      return DeadLetterReason.UNKNOWN_TYPE;
+    }
+    if (failure instanceof InvalidEventException) {
+      return DeadLetterReason.MALFORMED;
+    }
+    if (failure instanceof PoisonEventException || fatal) {
+      return DeadLetterReason.POISON;
+    }
+    return DeadLetterReason.HANDLER_FAILED;
+  }
+
+  /** Returns true when applied, false when the ledger already held the event. */
+  private boolean applyOnce(Event event) throws Exception {
+    try (Connection c = dataSource.getConnection()) {
+      c.setAutoCommit(false);
+      try {
+        Dialect d = dialect(c);
+        int inserted;
+        try (PreparedStatement ps = c.prepareStatement(d.insertProcessed(tables))) {
+          ps.setString(1, consumer);
+          ps.setObject(2, event.id());
+          ps.setTimestamp(3, Timestamp.from(clock.instant()));
+          inserted = ps.executeUpdate();
+        }
+        if (inserted == 0) {
+          c.rollback();
+          return false;
+        }
+        handler.handle(event, c);
+        if (c.isClosed() || c.getAutoCommit()) {
+          throw new IllegalStateException(
+              "the handler closed the connection or switched it to auto-commit; it must leave"
+                  + " the transaction to Courier");
+        }
+        c.commit();
+        return true;
+      } catch (Exception e) {
+        rollbackQuietly(c, e);
+        throw e;
+      }
+    }
+  }
+
+  private static void rollbackQuietly(Connection c, Exception cause) {
+    try {
+      if (!c.isClosed() && !c.getAutoCommit()) {
+        c.rollback();
+      }
+    } catch (SQLException e) {
+      cause.addSuppressed(e);
+    }
+  }
+
+  private Dialect dialect(Connection c) {
+    Dialect d = dialect;
+    if (d == null) {
+      d = Dialect.detect(c);
+      dialect = d;
+    }
+    return d;
+  }
+
+  /** Builds an {@link IdempotentProcessor}; settings are checked at {@link #build()}. */
+  public static final class Builder {
+    private final String consumer;
+    private final DataSource dataSource;
+    private final EventHandler handler;
+    private CourierTables tables = CourierTables.DEFAULT;
+    private RetryPolicy retryPolicy =
+        RetryPolicy.builder()
+            .maxAttempts(5)
+            .initialDelay(Duration.ofMillis(200))
+            .maxDelay(Duration.ofSeconds(10))
+            .build();
+    private Clock clock = Clock.systemUTC();
+    private Predicate<Throwable> retryable = t -> true;
+    private MeterRegistry registry = new SimpleMeterRegistry();
+
+    private Builder(String consumer, DataSource dataSource, EventHandler handler) {
+      this.consumer = consumer;
+      this.dataSource = dataSource;
+      this.handler = handler;
+    }
+
+    public Builder tables(CourierTables tables) {
+      this.tables = Objects.requireNonNull(tables, "tables");
+      return this;
+    }
+
+    /** Retries of failing handlers (default: 5 attempts, 200 ms doubling to 10 s, full jitter). */
+    public Builder retryPolicy(RetryPolicy retryPolicy) {
+      this.retryPolicy = Objects.requireNonNull(retryPolicy, "retryPolicy");
+      return this;
+    }
+
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Classifies handler failures: false means retrying cannot help and the event is
+     * dead-lettered at once. {@link FatalCourierException}s are never retried. Default: retry
+     * everything else.
+     */
+    public Builder retryable(Predicate<Throwable> retryable) {
+      this.retryable = Objects.requireNonNull(retryable, "retryable");
+      return this;
+    }
+
+    public Builder meterRegistry(MeterRegistry registry) {
+      this.registry = Objects.requireNonNull(registry, "registry");
+      return this;
+    }
+
+    public IdempotentProcessor build() {
+      if (consumer == null || !CONSUMER_NAME.matcher(consumer).matches()) {
+        throw new ConfigurationException(
+            "consumer",
+            "'"
+                + consumer
+                + "' is not a valid consumer name: 1 to 128 letters, digits, '.', '_' or '-',"
+                + " starting with a letter or digit");
+      }
+      Objects.requireNonNull(dataSource, "dataSource");
+      Objects.requireNonNull(handler, "handler");
+      return new IdempotentProcessor(this);
+    }
+  }
+}

@@ -1,0 +1,65 @@
+package dev.courier.internal;
+
+import dev.courier.Event;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.slf4j.MDC;
+
+/**
+ * Puts an event's identifiers into the SLF4J MDC for the duration of a block, so every log line
+ * written inside it carries {@code event_id}, {@code correlation_id}, {@code causation_id} and the
+ * stage's own fields (destination or consumer, attempt). The JSON encoder turns them into fields.
+ * Payloads and header values are never put in the MDC.
+ */
+public final class EventLog implements AutoCloseable {
+  public static final String EVENT_ID = "event_id";
+  public static final String EVENT_TYPE = "event_type";
+  public static final String CORRELATION_ID = "correlation_id";
+  public static final String CAUSATION_ID = "causation_id";
+  public static final String DESTINATION = "destination";
+  public static final String CONSUMER = "consumer";
+  public static final String ATTEMPT = "attempt";
+
+  private final List<String> keys = new ArrayList<>(8);
+
+  private EventLog() {}
+
+  /** Opens a scope for an event; close it (try-with-resources) to remove the fields again. */
+  public static EventLog of(Event event) {
+    EventLog log = new EventLog();
+    log.put(EVENT_ID, event.id().toString());
+    log.put(EVENT_TYPE, event.type());
+    log.put(CORRELATION_ID, event.correlationId());
+    log.put(CAUSATION_ID, event.causationId());
+    log.put(DESTINATION, event.destination());
+    return log;
+  }
+
+  /** Opens a scope for a record whose event could not be decoded. */
+  public static EventLog ofUnknown(UUID eventIdOrNull, String destination) {
+    EventLog log = new EventLog();
+    log.put(EVENT_ID, eventIdOrNull == null ? "unknown" : eventIdOrNull.toString());
+    log.put(DESTINATION, destination);
+    return log;
+  }
+
+  public EventLog with(String key, Object value) {
+    put(key, value == null ? null : value.toString());
+    return this;
+  }
+
+  private void put(String key, String value) {
+    if (value != null) {
+      MDC.put(key, value);
+      keys.add(key);
+    }
+  }
+
+  @Override
+  public void close() {
+    for (String k : keys) {
+      MDC.remove(k);
+    }
+  }
+}

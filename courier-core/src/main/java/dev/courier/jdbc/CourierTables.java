@@ -1,0 +1,90 @@
+package dev.courier.jdbc;
+
+import dev.courier.ConfigurationException;
+import java.util.Locale;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * The names of Courier's tables. Names are interpolated into SQL, so each is checked against an
+ * identifier allow-list when this record is built: letters, digits and underscores, starting with
+ * a letter or underscore, at most 63 characters, optionally qualified by one schema name of the
+ * same form, and not a reserved word. Message data never reaches a table name.
+ *
+ * @param outbox the outbox table
+ * @param processedEvents the consumers' processed-events ledger
+ * @param deadLetters the consumers' dead-letter table
+ */
+public record CourierTables(String outbox, String processedEvents, String deadLetters) {
+
+  private static final Pattern PART = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,62}");
+  private static final Set<String> RESERVED =
+      Set.of(
+          "select", "insert", "update", "delete", "table", "from", "where", "drop", "create",
+          "alter", "grant", "user", "order", "group", "union", "join", "into", "values", "index",
+          "null", "and", "or", "not", "limit", "offset", "all", "any", "case", "check", "column",
+          "constraint", "default", "distinct", "else", "end", "for", "foreign", "having", "in",
+          "is", "key", "like", "primary", "references", "set", "then", "to", "unique", "with");
+
+  /** The default names: {@code courier_outbox}, {@code courier_processed_events}, {@code courier_dead_letters}. */
+  public static final CourierTables DEFAULT =
+      new CourierTables("courier_outbox", "courier_processed_events", "courier_dead_letters");
+
+  public CourierTables {
+    outbox = validate("tables.outbox", outbox);
+    processedEvents = validate("tables.processed-events", processedEvents);
+    deadLetters = validate("tables.dead-letters", deadLetters);
+  }
+
+  /** The same names with every table placed in {@code schema}. */
+  public CourierTables inSchema(String schema) {
+    validate("tables.schema", schema);
+    return new CourierTables(
+        schema + "." + unqualified(outbox),
+        schema + "." + unqualified(processedEvents),
+        schema + "." + unqualified(deadLetters));
+  }
+
+  private static String unqualified(String name) {
+    int dot = name.indexOf('.');
+    return dot < 0 ? name : name.substring(dot + 1);
+  }
+
+  /**
+   * Checks one table name against the allow-list.
+   *
+   * @param setting the setting name to report in the error
+   * @return the name, unchanged
+   * @throws ConfigurationException naming the setting and the rule when the name is not allowed
+   */
+  public static String validate(String setting, String name) {
+    if (name == null || name.isBlank()) {
+      throw new ConfigurationException(setting, "a table name is required");
+    }
+    String[] parts = name.split("\\.", -1);
+    if (parts.length > 2) {
+      throw new ConfigurationException(
+          setting, "'" + printable(name) + "' has more than one dot; use table or schema.table");
+    }
+    for (String part : parts) {
+      if (!PART.matcher(part).matches()) {
+        throw new ConfigurationException(
+            setting,
+            "'"
+                + printable(name)
+                + "' is not an allowed identifier: use letters, digits and underscores, start with"
+                + " a letter or underscore, at most 63 characters per part");
+      }
+      if (RESERVED.contains(part.toLowerCase(Locale.ROOT))) {
+        throw new ConfigurationException(
+            setting, "'" + part + "' is an SQL reserved word and cannot be a table name");
+      }
+    }
+    return name;
+  }
+
+  private static String printable(String s) {
+    String shown = s.length() > 80 ? s.substring(0, 80) + "..." : s;
+    return shown.replaceAll("\\p{Cntrl}", "?");
+  }
+}

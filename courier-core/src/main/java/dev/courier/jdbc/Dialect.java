@@ -1,0 +1,116 @@
+package dev.courier.jdbc;
+
+import dev.courier.ConfigurationException;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.Locale;
+
+/**
+ * The SQL Courier runs, for one database. A dialect is data: a handful of statements, built from
+ * validated table names. Detect one with {@link #detect(Connection)}.
+ *
+ * <p>Every statement binds values as parameters; only table names (checked by {@link
+ * CourierTables}) are interpolated.
+ */
+public abstract class Dialect {
+
+  /** The PostgreSQL dialect (9.5 or newer: {@code SKIP LOCKED}, {@code ON CONFLICT}). */
+  public static final Dialect POSTGRESQL = new PostgresDialect();
+
+  /** Short lowercase name, also the folder of this dialect's schema files. */
+  public abstract String name();
+
+  /** Detects the dialect from the connection's database product name. */
+  public static Dialect detect(Connection connection) {
+    try {
+      String product = connection.getMetaData().getDatabaseProductName();
+      return forProduct(product);
+    } catch (SQLException e) {
+      throw new ConfigurationException("database", "could not read the database product name: " + e.getMessage());
+    }
+  }
+
+  /** The dialect for a JDBC database product name. */
+  public static Dialect forProduct(String product) {
+    String p = product == null ? "" : product.toLowerCase(Locale.ROOT);
+    if (p.contains("postgres")) {
+      return POSTGRESQL;
+    }
+    throw new ConfigurationException(
+        "database",
+        "'" + product + "' is not supported yet; Courier supports PostgreSQL (MySQL/MariaDB is planned)");
+  }
+
+  /** Inserts one outbox row; parameters in the order of {@link OutboxColumns}. */
+  public abstract String insertOutbox(CourierTables t);
+
+  /**
+   * Claims up to N claimable rows in seq order and leases them to one relay. Parameters: now, now,
+   * limit, lease-until, relay id. Returns the claimed rows' columns (see {@link OutboxColumns}).
+   */
+  public abstract String claim(CourierTables t);
+
+  /** Marks rows published. Parameters: published-at, array of seq. */
+  public abstract String markPublished(CourierTables t);
+
+  /** Schedules a retry. Parameters: available-at, last error, seq. */
+  public abstract String markRetry(CourierTables t);
+
+  /** Parks a row as dead. Parameters: dead-at, last error, seq. */
+  public abstract String markDead(CourierTables t);
+
+  /** Gives back claimed rows that were not attempted. Parameters: available-at, array of seq. */
+  public abstract String release(CourierTables t);
+
+  /** Records (consumer, event) in the ledger unless present. Parameters: consumer, event id, at. */
+  public abstract String insertProcessed(CourierTables t);
+
+  /** Inserts or updates a dead letter; parameters in the order of {@link DeadLetterColumns}. */
+  public abstract String upsertDeadLetter(CourierTables t);
+
+  /** SQL type name for an array of seq values, for {@link Connection#createArrayOf}. */
+  public String bigintArrayType() {
+    return "bigint";
+  }
+
+  /** Column order shared by the insert and claim statements. */
+  public enum OutboxColumns {
+    EVENT_ID,
+    EVENT_TYPE,
+    DESTINATION,
+    EVENT_KEY,
+    PAYLOAD,
+    HEADERS,
+    CORRELATION_ID,
+    CAUSATION_ID,
+    CREATED_AT,
+    AVAILABLE_AT
+  }
+
+  /** Parameter order of {@link #upsertDeadLetter}. */
+  public enum DeadLetterColumns {
+    CONSUMER,
+    DEDUPE_KEY,
+    EVENT_ID,
+    EVENT_TYPE,
+    EVENT_KEY,
+    DESTINATION,
+    SOURCE,
+    PAYLOAD,
+    HEADERS,
+    CORRELATION_ID,
+    CAUSATION_ID,
+    REASON,
+    ERROR_CLASS,
+    ERROR_MESSAGE,
+    STACK_TRACE,
+    ATTEMPTS,
+    FIRST_FAILED_AT,
+    LAST_FAILED_AT
+  }
+
+  @Override
+  public String toString() {
+    return name();
+  }
+}

@@ -1,0 +1,94 @@
+package dev.courier.jdbc;
+
+final class PostgresDialect extends Dialect {
+
+  @Override
+  public String name() {
+    return "postgresql";
+  }
+
+  @Override
+  public String insertOutbox(CourierTables t) {
+    return "INSERT INTO "
+        + t.outbox()
+        + " (event_id, event_type, destination, event_key, payload, headers, correlation_id,"
+        + " causation_id, created_at, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  }
+
+  @Override
+  public String claim(CourierTables t) {
+    // SKIP LOCKED lets several relays claim disjoint rows without waiting on each other. A row
+    // of a transaction that has not committed is invisible here and is claimed on a later pass:
+    // nothing remembers a high-water mark, so a late commit is never skipped.
+    // NOT EXISTS keeps per-key order: a row waits while an earlier row of its key is backing off
+    // or leased (available_at in the future); rows of other keys are not held up.
+    return "WITH picked AS (SELECT o.seq FROM "
+        + t.outbox()
+        + " o WHERE o.status = 'PENDING' AND o.available_at <= ?"
+        + " AND NOT EXISTS (SELECT 1 FROM "
+        + t.outbox()
+        + " p WHERE p.status = 'PENDING' AND p.destination = o.destination"
+        + " AND p.event_key = o.event_key AND p.seq < o.seq AND p.available_at > ?)"
+        + " ORDER BY o.seq LIMIT ? FOR UPDATE SKIP LOCKED)"
+        + " UPDATE "
+        + t.outbox()
+        + " t SET available_at = ?, claimed_by = ?, attempts = t.attempts + 1"
+        + " FROM picked WHERE t.seq = picked.seq"
+        + " RETURNING t.seq, t.event_id, t.event_type, t.destination, t.event_key, t.payload,"
+        + " t.headers, t.correlation_id, t.causation_id, t.created_at, t.attempts";
+  }
+
+  @Override
+  public String markPublished(CourierTables t) {
+    return "UPDATE "
+        + t.outbox()
+        + " SET status = 'PUBLISHED', published_at = ?, claimed_by = NULL, last_error = NULL"
+        + " WHERE seq = ANY(?) AND status = 'PENDING'";
+  }
+
+  @Override
+  public String markRetry(CourierTables t) {
+    return "UPDATE "
+        + t.outbox()
+        + " SET available_at = ?, claimed_by = NULL, last_error = ?"
+        + " WHERE seq = ? AND status = 'PENDING'";
+  }
+
+  @Override
+  public String markDead(CourierTables t) {
+    return "UPDATE "
+        + t.outbox()
+        + " SET status = 'DEAD', dead_at = ?, claimed_by = NULL, last_error = ?"
+        + " WHERE seq = ? AND status = 'PENDING'";
+  }
+
+  @Override
+  public String release(CourierTables t) {
+    return "UPDATE "
+        + t.outbox()
+        + " SET available_at = ?, claimed_by = NULL, attempts = GREATEST(attempts - 1, 0)"
+        + " WHERE seq = ANY(?) AND status = 'PENDING'";
+  }
+
+  @Override
+  public String insertProcessed(CourierTables t) {
+    return "INSERT INTO "
+        + t.processedEvents()
+        + " (consumer, event_id, processed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING";
+  }
+
+  @Override
+  public String upsertDeadLetter(CourierTables t) {
+    return "INSERT INTO "
+        + t.deadLetters()
+        + " AS d (consumer, dedupe_key, event_id, event_type, event_key, destination, source,"
+        + " payload, headers, correlation_id, causation_id, reason, error_class, error_message,"
+        + " stack_trace, attempts, first_failed_at, last_failed_at)"
+        + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        + " ON CONFLICT (consumer, dedupe_key) DO UPDATE SET"
+        + " attempts = d.attempts + EXCLUDED.attempts, last_failed_at = EXCLUDED.last_failed_at,"
+        + " reason = EXCLUDED.reason, error_class = EXCLUDED.error_class,"
+        + " error_message = EXCLUDED.error_message, stack_trace = EXCLUDED.stack_trace,"
+        + " status = 'DEAD'";
+  }
+}

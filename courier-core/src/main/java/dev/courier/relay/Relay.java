@@ -1,0 +1,564 @@
+package dev.courier.relay;
+
+import dev.courier.ConfigurationException;
+import dev.courier.CourierException;
+import dev.courier.Event;
+import dev.courier.internal.EventLog;
+import dev.courier.jdbc.CourierTables;
+import dev.courier.metrics.CourierMetrics;
+import dev.courier.retry.RetryPolicy;
+import dev.courier.spi.PublishResult;
+import dev.courier.spi.Transport;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.lang.management.ManagementFactory;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Publishes committed outbox rows through a {@link Transport} and records the broker's answer.
+ *
+ * <p><b>Delivery.</b> At least once. A row is marked published only after the transport reports
+ * the broker's confirmation. A failed or unconfirmed publish is retried after an exponential
+ * backoff with full jitter ({@link RetryPolicy}); after the policy's last attempt, or at once for a
+ * failure the transport calls non-retriable, the row is parked as {@code DEAD} with its last
+ * error, where it stays visible until an operator retries or discards it. Nothing is dropped. If
+ * the relay dies between the broker's confirmation and the mark, the row's lease expires and the
+ * row is published again: consumers deduplicate by event id.
+ *
+ * <p><b>Late commits.</b> Rows are claimed by status and lease, never by a remembered position, so
+ * a transaction that commits after rows with higher sequence numbers were published is still
+ * picked up on the next pass.
+ *
+ * <p><b>Several relays.</b> Any number of relays may run on one outbox: each claims disjoint rows
+ * ({@code FOR UPDATE SKIP LOCKED}) under a lease. A relay that stops renewing (killed, paused) loses
+ * its rows when the lease expires and another relay publishes them again.
+ *
+ * <p><b>Ordering.</b> With one relay, events with the same destination and key are published in
+ * the order their transactions committed, and an event waiting for a retry holds back later events
+ * of its key only. Exceptions: an event parked as dead no longer holds its key back; within one
+ * batch, if an earlier event of a key fails while a later one is confirmed, the later one is
+ * ahead. With several relays, per-key order is not promised.
+ *
+ * <p><b>Latency.</b> The relay polls adaptively: right after finding work it polls again at once,
+ * and when idle its interval doubles from {@code minPollInterval} up to {@code maxPollInterval}.
+ * {@link #wakeup()} (wired to {@link dev.courier.outbox.Outbox.Builder#onAppend(Runnable)} in the
+ * same JVM, or to PostgreSQL notifications across processes) resets the interval, so a commit is
+ * picked up within milliseconds without hammering the database.
+ *
+ * <p>Thread-safe. The relay does not close the transport or the data source: their owner does.
+ */
+public final class Relay implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Relay.class);
+
+  /** Lifecycle of a relay. */
+  public enum State {
+    NEW,
+    RUNNING,
+    STOPPING,
+    STOPPED
+  }
+
+  private final String relayId;
+  private final Transport transport;
+  private final OutboxStore store;
+  private final RetryPolicy retryPolicy;
+  private final int batchSize;
+  private final Duration lease;
+  private final Duration publishTimeout;
+  private final Duration minPoll;
+  private final Duration maxPoll;
+  private final Clock clock;
+  private final MeterRegistry registry;
+  private final Timer publishLatency;
+  private final Timer relayLag;
+  private final Map<String, Counter> counters = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition wake = lock.newCondition();
+  private final ReentrantLock passLock = new ReentrantLock();
+  private boolean wakeRequested;
+  private volatile State state = State.NEW;
+  private Thread loop;
+
+  private Relay(Builder b) {
+    this.relayId = b.relayId;
+    this.transport = b.transport;
+    this.store = new OutboxStore(b.dataSource, b.tables);
+    this.retryPolicy = b.retryPolicy;
+    this.batchSize = b.batchSize;
+    this.lease = b.lease;
+    this.publishTimeout = b.publishTimeout;
+    this.minPoll = b.minPollInterval;
+    this.maxPoll = b.maxPollInterval;
+    this.clock = b.clock;
+    this.registry = b.registry;
+    this.publishLatency =
+        Timer.builder(CourierMetrics.RELAY_PUBLISH_LATENCY)
+            .description("Time from sending a batch to the broker's last confirmation")
+            .tag("transport", transport.name())
+            .register(registry);
+    this.relayLag =
+        Timer.builder(CourierMetrics.RELAY_LAG)
+            .description("Time from an event's creation to the broker's confirmation")
+            .tag("transport", transport.name())
+            .publishPercentileHistogram()
+            .register(registry);
+  }
+
+  public static Builder builder(DataSource dataSource, Transport transport) {
+    return new Builder(dataSource, transport);
+  }
+
+  /** This relay's id, stored in the {@code claimed_by} column of the rows it holds. */
+  public String id() {
+    return relayId;
+  }
+
+  public State state() {
+    return state;
+  }
+
+  /** Starts the background loop. Calling it twice is an error. */
+  public void start() {
+    lock.lock();
+    try {
+      if (state != State.NEW) {
+        throw new IllegalStateException("relay " + relayId + " is " + state + "; start it once");
+      }
+      state = State.RUNNING;
+      loop = Thread.ofPlatform().name("courier-relay-" + relayId).daemon(true).start(this::runLoop);
+    } finally {
+      lock.unlock();
+    }
+    log.info(
+        "relay {} started: transport={}, batchSize={}, lease={}, retry={}",
+        relayId,
+        transport.name(),
+        batchSize,
+        lease,
+        retryPolicy);
+  }
+
+  /**
+   * Asks the relay to look for work now. Cheap and safe to call from any thread, as often as
+   * wanted; calls while a pass is running coalesce into one more pass.
+   */
+  public void wakeup() {
+    lock.lock();
+    try {
+      wakeRequested = true;
+      wake.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Runs one pass: claims up to a batch of due rows, publishes them, waits for the confirmations
+   * and records the outcome of each. Used by the background loop, and directly by tests and tools
+   * that need a deterministic step.
+   *
+   * @throws CourierException if the outbox could not be read; nothing was claimed
+   */
+  public BatchResult runOnce() {
+    passLock.lock();
+    try {
+      return pass();
+    } finally {
+      passLock.unlock();
+    }
+  }
+
+  private BatchResult pass() {
+    Instant now = clock.instant();
+    List<ClaimedRow> rows;
+    try {
+      rows = store.claim(batchSize, now, now.plus(lease), relayId);
+    } catch (SQLException e) {
+      throw OutboxStore.wrap("could not claim outbox rows", e);
+    }
+    if (rows.isEmpty()) {
+      return BatchResult.EMPTY;
+    }
+    List<Event> events = new ArrayList<>(rows.size());
+    for (ClaimedRow r : rows) {
+      events.add(r.event());
+    }
+    List<PublishResult> results;
+    long started = System.nanoTime();
+    try {
+      results = transport.publish(events, publishTimeout);
+    } catch (RuntimeException e) {
+      // A transport must report per-event failures; a throw means it could not even try. Treat
+      // every event as a retriable failure so nothing is lost.
+      log.warn("transport {} failed a whole batch of {}: {}", transport.name(), rows.size(), e.toString());
+      results = new ArrayList<>(rows.size());
+      for (ClaimedRow r : rows) {
+        results.add(new PublishResult.Failed(r.event().id(), e, true));
+      }
+    }
+    publishLatency.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+    return record(rows, results);
+  }
+
+  private BatchResult record(List<ClaimedRow> rows, List<PublishResult> results) {
+    Map<UUID, PublishResult> byId = new HashMap<>(results.size() * 2);
+    for (PublishResult r : results) {
+      byId.put(r.eventId(), r);
+    }
+    Instant now = clock.instant();
+    List<Long> confirmed = new ArrayList<>(rows.size());
+    // Interrupted while stopping: unconfirmed rows go back untouched instead of being charged an
+    // attempt and a backoff, so the next relay publishes them at once.
+    boolean stopping = Thread.currentThread().isInterrupted() && state != State.RUNNING;
+    List<ClaimedRow> unattempted = new ArrayList<>();
+    int retried = 0;
+    int dead = 0;
+    for (ClaimedRow row : rows) {
+      PublishResult result = byId.get(row.event().id());
+      if (result == null) {
+        result =
+            new PublishResult.Failed(
+                row.event().id(),
+                new CourierException("transport " + transport.name() + " returned no result for the event"),
+                true);
+      }
+      switch (result) {
+        case PublishResult.Confirmed c -> {
+          confirmed.add(row.seq());
+          Duration lag = Duration.between(row.event().createdAt(), now);
+          if (!lag.isNegative()) {
+            relayLag.record(lag);
+          }
+          counter(CourierMetrics.RELAY_PUBLISHED, "Events the broker confirmed", row.event().destination())
+              .increment();
+          if (c.brokerDuplicate()) {
+            try (EventLog ignored = EventLog.of(row.event()).with(EventLog.ATTEMPT, row.attempt())) {
+              log.info("broker reported the event as a duplicate it already stores ({})", c.position());
+            }
+          }
+        }
+        case PublishResult.Failed f when stopping -> unattempted.add(row);
+        case PublishResult.Failed f -> {
+          counter(CourierMetrics.RELAY_FAILURES, "Failed publish attempts", row.event().destination())
+              .increment();
+          if (failOne(row, f, now)) {
+            dead++;
+          } else {
+            retried++;
+          }
+        }
+      }
+    }
+    int released = unattempted.isEmpty() ? 0 : release(unattempted).released();
+    try {
+      store.markPublished(confirmed, now);
+    } catch (SQLException e) {
+      // The broker has these events; the rows stay leased and are published again when the lease
+      // expires. Consumers deduplicate. Losing the mark costs a duplicate, never an event.
+      log.error(
+          "could not mark {} confirmed rows as published; they will be republished after the lease"
+              + " ({}): {}",
+          confirmed.size(),
+          lease,
+          e.toString());
+      return new BatchResult(rows.size(), 0, retried, dead, released);
+    }
+    if (log.isDebugEnabled()) {
+      for (ClaimedRow row : rows) {
+        if (confirmed.contains(row.seq())) {
+          try (EventLog ignored = EventLog.of(row.event()).with(EventLog.ATTEMPT, row.attempt())) {
+            log.debug("event published");
+          }
+        }
+      }
+    }
+    return new BatchResult(rows.size(), confirmed.size(), retried, dead, released);
+  }
+
+  /** Records one failure; returns true if the row was parked as dead. */
+  private boolean failOne(ClaimedRow row, PublishResult.Failed f, Instant now) {
+    String error = f.error().toString();
+    try (EventLog ignored = EventLog.of(row.event()).with(EventLog.ATTEMPT, row.attempt())) {
+      boolean dead = !f.retriable() || !retryPolicy.canRetry(row.attempt());
+      try {
+        if (dead) {
+          store.markDead(row.seq(), now, error);
+          counter(CourierMetrics.RELAY_DEAD, "Outbox rows parked as dead", row.event().destination())
+              .increment();
+          log.error(
+              "publish failed {}; row parked as DEAD after {} attempt(s): {}",
+              f.retriable() ? "on its last attempt" : "and cannot succeed by retrying",
+              row.attempt(),
+              error);
+        } else {
+          Duration delay = retryPolicy.delay(row.attempt());
+          store.markRetry(row.seq(), now.plus(delay), error);
+          counter(CourierMetrics.RELAY_RETRIES, "Failed publishes scheduled for another attempt", row.event().destination())
+              .increment();
+          log.warn(
+              "publish attempt {} of {} failed, retrying in {} ms: {}",
+              row.attempt(),
+              retryPolicy.maxAttempts(),
+              delay.toMillis(),
+              error);
+        }
+      } catch (SQLException e) {
+        // The row keeps its lease and becomes claimable again when it expires.
+        log.error("could not record publish failure; the row is retried after its lease: {}", e.toString());
+      }
+      return dead;
+    }
+  }
+
+  private BatchResult release(List<ClaimedRow> rows) {
+    List<Long> seqs = rows.stream().map(ClaimedRow::seq).toList();
+    try {
+      store.release(seqs, clock.instant());
+      log.info("released {} unpublished rows on shutdown", seqs.size());
+    } catch (SQLException e) {
+      log.warn("could not release {} rows; they become claimable when their lease expires: {}", seqs.size(), e.toString());
+    }
+    return new BatchResult(rows.size(), 0, 0, 0, rows.size());
+  }
+
+  private Counter counter(String name, String description, String destination) {
+    return counters.computeIfAbsent(
+        name + '|' + destination,
+        k ->
+            Counter.builder(name)
+                .description(description)
+                .baseUnit("events")
+                .tag("destination", destination)
+                .tag("transport", transport.name())
+                .register(registry));
+  }
+
+  private void runLoop() {
+    Duration idle = minPoll;
+    while (state == State.RUNNING) {
+      BatchResult r;
+      try {
+        r = runOnce();
+      } catch (RuntimeException e) {
+        log.error("relay {} pass failed, backing off {} ms: {}", relayId, maxPoll.toMillis(), e.toString());
+        r = null;
+        idle = maxPoll;
+      }
+      if (r != null) {
+        if (r.claimed() >= batchSize) {
+          idle = minPoll;
+          continue;
+        }
+        idle = r.claimed() > 0 ? minPoll : min(idle.multipliedBy(2), maxPoll);
+      }
+      if (awaitWakeup(idle)) {
+        idle = minPoll;
+      }
+    }
+  }
+
+  /** Waits up to {@code timeout} for a wakeup; returns true if woken. */
+  private boolean awaitWakeup(Duration timeout) {
+    lock.lock();
+    try {
+      long nanos = timeout.toNanos();
+      while (!wakeRequested && state == State.RUNNING && nanos > 0) {
+        nanos = wake.awaitNanos(nanos);
+      }
+      boolean woken = wakeRequested;
+      wakeRequested = false;
+      return woken;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private static Duration min(Duration a, Duration b) {
+    return a.compareTo(b) <= 0 ? a : b;
+  }
+
+  /**
+   * Stops gracefully: no new rows are claimed, the pass in flight finishes (its confirmations are
+   * awaited up to the publish timeout and recorded), then the relay stops. Rows it still held are
+   * released for other relays. Idempotent.
+   */
+  @Override
+  public void close() {
+    Thread t;
+    lock.lock();
+    try {
+      if (state == State.STOPPED || state == State.STOPPING) {
+        return;
+      }
+      if (state == State.NEW) {
+        state = State.STOPPED;
+        return;
+      }
+      state = State.STOPPING;
+      wake.signalAll();
+      t = loop;
+    } finally {
+      lock.unlock();
+    }
+    try {
+      t.join(publishTimeout.plusSeconds(5).toMillis());
+      if (t.isAlive()) {
+        log.warn("relay {} pass did not finish in time; interrupting it", relayId);
+        t.interrupt();
+        t.join(5_000);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    state = State.STOPPED;
+    log.info("relay {} stopped", relayId);
+  }
+
+  /** Builds a {@link Relay}; every setting is checked at {@link #build()}. */
+  public static final class Builder {
+    private final DataSource dataSource;
+    private final Transport transport;
+    private String relayId = defaultRelayId();
+    private CourierTables tables = CourierTables.DEFAULT;
+    private RetryPolicy retryPolicy = RetryPolicy.defaultPolicy();
+    private int batchSize = 256;
+    private Duration lease = Duration.ofSeconds(60);
+    private Duration publishTimeout = Duration.ofSeconds(30);
+    private Duration minPollInterval = Duration.ofMillis(5);
+    private Duration maxPollInterval = Duration.ofSeconds(1);
+    private Clock clock = Clock.systemUTC();
+    private MeterRegistry registry = new SimpleMeterRegistry();
+
+    private Builder(DataSource dataSource, Transport transport) {
+      this.dataSource = dataSource;
+      this.transport = transport;
+    }
+
+    private static String defaultRelayId() {
+      String host;
+      try {
+        host = java.net.InetAddress.getLocalHost().getHostName();
+      } catch (java.io.IOException e) {
+        host = "localhost";
+      }
+      String pid = String.valueOf(ManagementFactory.getRuntimeMXBean().getPid());
+      return host + "-" + pid + "-" + UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    /** A unique name for this relay, stored with the rows it claims (default host-pid-random). */
+    public Builder relayId(String relayId) {
+      this.relayId = relayId;
+      return this;
+    }
+
+    public Builder tables(CourierTables tables) {
+      this.tables = Objects.requireNonNull(tables, "tables");
+      return this;
+    }
+
+    /** Publish retries (default: 10 attempts, 1 s doubling to 5 min, full jitter). */
+    public Builder retryPolicy(RetryPolicy retryPolicy) {
+      this.retryPolicy = Objects.requireNonNull(retryPolicy, "retryPolicy");
+      return this;
+    }
+
+    /** Rows claimed and published per pass (default 256). */
+    public Builder batchSize(int batchSize) {
+      this.batchSize = batchSize;
+      return this;
+    }
+
+    /**
+     * How long claimed rows stay reserved for this relay (default 60 s). Must exceed the publish
+     * timeout; a relay paused or killed longer than this loses its rows to other relays.
+     */
+    public Builder lease(Duration lease) {
+      this.lease = lease;
+      return this;
+    }
+
+    /** How long a pass waits for the broker's confirmations (default 30 s). */
+    public Builder publishTimeout(Duration publishTimeout) {
+      this.publishTimeout = publishTimeout;
+      return this;
+    }
+
+    /** Shortest wait between passes when idle, and the first wait after a wakeup (default 5 ms). */
+    public Builder minPollInterval(Duration minPollInterval) {
+      this.minPollInterval = minPollInterval;
+      return this;
+    }
+
+    /** Longest wait between passes when idle (default 1 s). */
+    public Builder maxPollInterval(Duration maxPollInterval) {
+      this.maxPollInterval = maxPollInterval;
+      return this;
+    }
+
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    public Builder meterRegistry(MeterRegistry registry) {
+      this.registry = Objects.requireNonNull(registry, "registry");
+      return this;
+    }
+
+    public Relay build() {
+      Objects.requireNonNull(dataSource, "dataSource");
+      Objects.requireNonNull(transport, "transport");
+      if (relayId == null || relayId.isBlank() || relayId.length() > 255) {
+        throw new ConfigurationException("relayId", "must be 1 to 255 characters");
+      }
+      if (batchSize < 1 || batchSize > 10_000) {
+        throw new ConfigurationException("batchSize", "must be between 1 and 10000, was " + batchSize);
+      }
+      requirePositive("publishTimeout", publishTimeout);
+      requirePositive("lease", lease);
+      requirePositive("minPollInterval", minPollInterval);
+      requirePositive("maxPollInterval", maxPollInterval);
+      if (lease.compareTo(publishTimeout.multipliedBy(2)) < 0) {
+        throw new ConfigurationException(
+            "lease",
+            "must be at least twice publishTimeout ("
+                + publishTimeout
+                + "), was "
+                + lease
+                + "; a shorter lease lets another relay republish rows still in flight");
+      }
+      if (maxPollInterval.compareTo(minPollInterval) < 0) {
+        throw new ConfigurationException(
+            "maxPollInterval", "must be >= minPollInterval (" + minPollInterval + "), was " + maxPollInterval);
+      }
+      return new Relay(this);
+    }
+
+    private static void requirePositive(String name, Duration d) {
+      if (d == null || d.isZero() || d.isNegative()) {
+        throw new ConfigurationException(name, "must be a positive duration, was " + d);
+      }
+    }
+  }
+}

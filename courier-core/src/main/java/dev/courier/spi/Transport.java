@@ -1,0 +1,39 @@
+package dev.courier.spi;
+
+import dev.courier.Event;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * Publishes events to a broker and reports, for each one, whether the broker confirmed it.
+ *
+ * <p>The contract the relay depends on: a {@link PublishResult.Confirmed} result means the broker
+ * has durably accepted the event by its own definition (Kafka {@code acks=all}, a RabbitMQ
+ * publisher confirm for a routed message, a JetStream PubAck). Anything less is a {@link
+ * PublishResult.Failed}; the relay then retries the event later, so a transport must never report
+ * success it has not received. A transport may deliver an event more than once (a confirmation
+ * lost on the way back is indistinguishable from a failed publish); consumers deduplicate.
+ *
+ * <p>Implementations are thread-safe. {@link #publish} blocks until every event in the batch has a
+ * result or the timeout passes; events without a result by then are reported as retriable
+ * failures.
+ */
+public interface Transport extends AutoCloseable {
+
+  /** A short lowercase name used in metrics and logs, for example {@code kafka}. */
+  String name();
+
+  /**
+   * Publishes a batch and waits for the broker's confirmation of each event.
+   *
+   * @param batch the events, in the order they should reach the broker; events with the same key
+   *     keep that order on the wire
+   * @param timeout how long to wait for all confirmations
+   * @return one result per event, in the batch's order
+   */
+  List<PublishResult> publish(List<Event> batch, Duration timeout);
+
+  /** Releases the broker connection. Unconfirmed events stay in the outbox and are retried. */
+  @Override
+  default void close() {}
+}

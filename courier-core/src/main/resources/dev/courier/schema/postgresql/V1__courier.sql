@@ -1,0 +1,90 @@
+-- Courier schema for PostgreSQL, version 1.
+-- Placeholders: ${outbox}, ${processed_events}, ${dead_letters} are the (optionally schema-qualified)
+-- table names; ${outbox_name} etc. are the same names without the schema, used for index names.
+-- `courier migrate` renders and applies this file; users of Flyway or Liquibase can render it once
+-- with the default names (courier_outbox, courier_processed_events, courier_dead_letters) and ship it.
+
+-- The outbox. One row per event, appended in the writer's own transaction.
+-- seq orders rows for fairness only: the relay never remembers a "published up to seq N" mark,
+-- because sequence values are taken at insert, not at commit, and a late commit would be skipped.
+CREATE TABLE IF NOT EXISTS ${outbox} (
+    seq             BIGSERIAL PRIMARY KEY,
+    event_id        UUID         NOT NULL,
+    event_type      VARCHAR(255) NOT NULL,
+    destination     VARCHAR(255) NOT NULL,
+    event_key       VARCHAR(255),
+    payload         BYTEA        NOT NULL,
+    headers         TEXT         NOT NULL DEFAULT '{}',
+    correlation_id  VARCHAR(255),
+    causation_id    VARCHAR(255),
+    created_at      TIMESTAMPTZ  NOT NULL,
+    -- PENDING: waiting to be published; PUBLISHED: the broker confirmed it; DEAD: parked after
+    -- too many attempts or a non-retriable failure, waiting for an operator.
+    status          VARCHAR(16)  NOT NULL DEFAULT 'PENDING',
+    attempts        INTEGER      NOT NULL DEFAULT 0,
+    -- not claimable before this instant: holds both the retry backoff and a relay's claim lease
+    available_at    TIMESTAMPTZ  NOT NULL,
+    claimed_by      VARCHAR(255),
+    last_error      TEXT,
+    published_at    TIMESTAMPTZ,
+    dead_at         TIMESTAMPTZ,
+    CONSTRAINT ${outbox_name}_event_id_uk UNIQUE (event_id),
+    CONSTRAINT ${outbox_name}_status_ck CHECK (status IN ('PENDING', 'PUBLISHED', 'DEAD'))
+);
+
+-- The relay's claim scans pending rows in seq order.
+CREATE INDEX IF NOT EXISTS ${outbox_name}_pending_ix
+    ON ${outbox} (seq) WHERE status = 'PENDING';
+
+-- Per-key ordering: "is there an earlier pending row for this key that is not claimable now?"
+CREATE INDEX IF NOT EXISTS ${outbox_name}_pending_key_ix
+    ON ${outbox} (destination, event_key, seq) WHERE status = 'PENDING';
+
+CREATE INDEX IF NOT EXISTS ${outbox_name}_dead_ix
+    ON ${outbox} (dead_at) WHERE status = 'DEAD';
+
+CREATE INDEX IF NOT EXISTS ${outbox_name}_published_ix
+    ON ${outbox} (published_at) WHERE status = 'PUBLISHED';
+
+-- The processed-events ledger: one row per (consumer, event) whose effect has committed.
+-- The row is inserted in the same transaction as the effect, so "effect applied" and
+-- "event recorded" are one fact.
+CREATE TABLE IF NOT EXISTS ${processed_events} (
+    consumer        VARCHAR(255) NOT NULL,
+    event_id        UUID         NOT NULL,
+    processed_at    TIMESTAMPTZ  NOT NULL,
+    CONSTRAINT ${processed_events_name}_pk PRIMARY KEY (consumer, event_id)
+);
+
+CREATE INDEX IF NOT EXISTS ${processed_events_name}_processed_at_ix
+    ON ${processed_events} (processed_at);
+
+-- Dead letters: events a consumer could not process, with the reason and the attempts made.
+-- dedupe_key is the event id, or the record's position when the record carried no usable id, so a
+-- record redelivered after its dead letter was written is recorded once.
+CREATE TABLE IF NOT EXISTS ${dead_letters} (
+    id              BIGSERIAL PRIMARY KEY,
+    consumer        VARCHAR(255) NOT NULL,
+    dedupe_key      VARCHAR(255) NOT NULL,
+    event_id        UUID,
+    event_type      VARCHAR(255),
+    event_key       VARCHAR(255),
+    destination     VARCHAR(255),
+    source          VARCHAR(512),
+    payload         BYTEA,
+    headers         TEXT         NOT NULL DEFAULT '{}',
+    correlation_id  VARCHAR(255),
+    causation_id    VARCHAR(255),
+    reason          VARCHAR(32)  NOT NULL,
+    error_class     VARCHAR(512),
+    error_message   TEXT,
+    stack_trace     TEXT,
+    attempts        INTEGER      NOT NULL,
+    first_failed_at TIMESTAMPTZ  NOT NULL,
+    last_failed_at  TIMESTAMPTZ  NOT NULL,
+    status          VARCHAR(16)  NOT NULL DEFAULT 'DEAD',
+    CONSTRAINT ${dead_letters_name}_uk UNIQUE (consumer, dedupe_key)
+);
+
+CREATE INDEX IF NOT EXISTS ${dead_letters_name}_last_failed_ix
+    ON ${dead_letters} (last_failed_at);
