@@ -5,7 +5,8 @@ import java.time.Duration;
 import java.util.List;
 
 /**
- * Publishes events to a broker and reports, for each one, whether the broker confirmed it.
+ * A broker adapter: publishes events with confirmation, and subscribes with acknowledgement after
+ * the database commit. Publishes events to a broker and reports, for each one, whether the broker confirmed it.
  *
  * <p>The contract the relay depends on: a {@link PublishResult.Confirmed} result means the broker
  * has durably accepted the event by its own definition (Kafka {@code acks=all}, a RabbitMQ
@@ -32,6 +33,19 @@ public interface Transport extends AutoCloseable {
    * @return one result per event, in the batch's order
    */
   List<PublishResult> publish(List<Event> batch, Duration timeout);
+
+  /**
+   * Starts consuming {@code spec.destination()} as the processor's consumer: each delivery runs
+   * through {@code processor}, and is acknowledged to the broker only after the processor's outcome
+   * (effect applied, duplicate recognised, or dead letter written) is committed. Deliveries whose
+   * outcome is a retry are redelivered after the backoff. Malformed and oversized records are
+   * dead-lettered, never allowed to stop the subscription.
+   *
+   * @throws dev.courier.ConfigurationException if the spec is unusable for this transport
+   */
+  default Subscription subscribe(SubscriptionSpec spec, dev.courier.inbox.IdempotentProcessor processor) {
+    throw new UnsupportedOperationException(name() + " does not support subscriptions yet");
+  }
 
   /** Releases the broker connection. Unconfirmed events stay in the outbox and are retried. */
   @Override
