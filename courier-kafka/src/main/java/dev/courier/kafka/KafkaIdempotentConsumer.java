@@ -1,0 +1,827 @@
+package dev.courier.kafka;
+
+import dev.courier.ConfigurationException;
+import dev.courier.Event;
+import dev.courier.UnsafeConfigurationException;
+import dev.courier.inbox.HandleOutcome;
+import dev.courier.inbox.IdempotentProcessor;
+import dev.courier.internal.EventLog;
+import dev.courier.kafka.EventRecords.Decodable;
+import dev.courier.kafka.EventRecords.Decoded;
+import dev.courier.kafka.EventRecords.Undecodable;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.consumer.CloseOptions;
+import org.apache.kafka.clients.consumer.CommitFailedException;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RebalanceInProgressException;
+import org.apache.kafka.common.errors.RetriableException;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Consumes Courier events from Kafka and runs each through an {@link IdempotentProcessor},
+ * committing a record's offset only after its outcome is durable in the database.
+ *
+ * <p><b>Delivery.</b> At least once, with at most one effect per {@code (consumer, event id)}: the
+ * processor records the event in its ledger in the handler's transaction, and the offset after a
+ * record is committed ({@code commitSync}) only once the processor returned {@link
+ * HandleOutcome.Applied}, {@link HandleOutcome.Duplicate} or {@link HandleOutcome.DeadLettered},
+ * each of which is committed in the database before it is returned. A crash between the database
+ * commit and the offset commit makes Kafka deliver the record again, and the ledger turns it into a
+ * duplicate. Offsets are committed after each polled batch, when partitions are revoked, and on
+ * {@link #close()}.
+ *
+ * <p><b>Ordering and retries.</b> Records of one partition are processed one at a time in offset
+ * order. When the processor asks for a retry, the partition is paused and rewound to the record,
+ * and resumed once the delay has passed; other partitions keep flowing, and {@code poll} keeps
+ * being called so the consumer stays in its group. A record therefore holds back its own partition
+ * (all keys that hash to it), never other partitions. Attempts are counted in memory per partition
+ * and offset; after a restart or a rebalance a record starts again at attempt 1. A resumed
+ * partition is fetched again once the consumer's fetch in flight returns, so a retry can come up to
+ * {@code fetch.max.wait.ms} (Kafka's default 500 ms) later than its delay.
+ *
+ * <p><b>Bad records.</b> A record without a valid {@link KafkaHeaders#EVENT_ID}, without {@link
+ * KafkaHeaders#EVENT_TYPE}, with a header that is not UTF-8 or cannot be parsed, or larger than
+ * {@link Builder#maxRecordBytes(int)} is dead-lettered through {@link
+ * IdempotentProcessor#rejectMalformed} with reason {@code MALFORMED} or {@code OVERSIZED} and its
+ * position as source ({@code topic-partition@offset}); the consumer moves on.
+ *
+ * <p><b>Database outages.</b> If the processor throws (it could not record even a failure, for
+ * example because the database is unreachable), the record stays unacknowledged and is tried again
+ * after a backoff (100 ms doubling to 30 s) without using up one of its attempts: an outage never
+ * dead-letters an event.
+ *
+ * <p><b>Lifecycle.</b> {@link #start()} runs the poll loop on its own thread; {@link #close()}
+ * stops it gracefully: the record in hand is finished, finished records' offsets are committed, and
+ * the Kafka consumer leaves its group. If the loop stops on an error it cannot handle (the group is
+ * not authorized, the offset reset policy is {@code none} and there is no offset), the state
+ * becomes {@link State#FAILED} and {@link #failure()} says why.
+ *
+ * <p>Thread-safe: {@link #start()}, {@link #close()} and the accessors may be called from any
+ * thread; the Kafka consumer itself is only touched by the loop thread.
+ */
+public final class KafkaIdempotentConsumer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(KafkaIdempotentConsumer.class);
+
+  /** The default of {@link Builder#maxRecordBytes(int)}: 1 MiB. */
+  public static final int DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
+
+  private static final Duration COMMIT_TIMEOUT = Duration.ofSeconds(15);
+  private static final Set<String> UNSAFE_SETTINGS =
+      Set.of(
+          ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG,
+          ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
+          ConsumerConfig.ISOLATION_LEVEL_CONFIG);
+
+  /** Lifecycle of a consumer. */
+  public enum State {
+    NEW,
+    RUNNING,
+    STOPPING,
+    STOPPED,
+    /** The loop stopped on an error; see {@link #failure()}. */
+    FAILED
+  }
+
+  private final Map<String, Object> config;
+  private final List<String> topics;
+  private final String groupId;
+  private final IdempotentProcessor processor;
+  private final int maxRecordBytes;
+  private final Duration pollTimeout;
+  private final Duration closeTimeout;
+  private final Clock clock;
+  private final Consumer<Event> afterEffectCommitted;
+  private final List<Settings.Unsafe> acceptedRisks;
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private volatile State state = State.NEW;
+  private volatile Throwable failure;
+  private KafkaConsumer<byte[], byte[]> consumer;
+  private Thread loop;
+
+  // Touched only by the loop thread.
+  private final Map<TopicPartition, OffsetAndMetadata> done = new HashMap<>();
+  private final Map<TopicPartition, Retry> retries = new HashMap<>();
+
+  private final AtomicLong seen = new AtomicLong();
+  private final AtomicLong acknowledged = new AtomicLong();
+  private final AtomicLong retriesScheduled = new AtomicLong();
+  private final AtomicLong unrecordedFailures = new AtomicLong();
+
+  /**
+   * A record waiting for another attempt.
+   *
+   * @param offset the record's offset; the partition is rewound to it
+   * @param failedAttempts attempts the processor counted as failed
+   * @param unrecorded consecutive attempts in which the processor threw (not counted as attempts)
+   * @param resumeAt when the partition may resume
+   * @param resumed whether it has been resumed already
+   */
+  private record Retry(
+      long offset, int failedAttempts, int unrecorded, Instant resumeAt, boolean resumed) {}
+
+  /** A failure thrown by the after-effect hook: treated as the process dying at that point. */
+  private static final class CrashAfterEffect extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    CrashAfterEffect(Throwable cause) {
+      super(cause);
+    }
+  }
+
+  private KafkaIdempotentConsumer(
+      Builder b, Map<String, Object> config, List<Settings.Unsafe> acceptedRisks) {
+    this.config = Map.copyOf(config);
+    this.acceptedRisks = List.copyOf(acceptedRisks);
+    this.topics = List.copyOf(b.topics);
+    this.groupId = String.valueOf(config.get(ConsumerConfig.GROUP_ID_CONFIG));
+    this.processor = b.processor;
+    this.maxRecordBytes = b.maxRecordBytes;
+    this.pollTimeout = b.pollTimeout;
+    this.closeTimeout = b.closeTimeout;
+    this.clock = b.clock;
+    this.afterEffectCommitted = b.afterEffectCommitted;
+  }
+
+  /** Starts building a consumer; see {@link Builder} for the defaults. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The consumer's name: that of its processor, which keys its ledger rows and dead letters. */
+  public String name() {
+    return processor.consumer();
+  }
+
+  /** The Kafka consumer group. */
+  public String groupId() {
+    return groupId;
+  }
+
+  /** The subscribed topics. */
+  public List<String> topics() {
+    return topics;
+  }
+
+  public State state() {
+    return state;
+  }
+
+  /** Why the loop stopped, when {@link #state()} is {@link State#FAILED}. */
+  public Optional<Throwable> failure() {
+    return Optional.ofNullable(failure);
+  }
+
+  /** Records taken from Kafka and handed to processing, redeliveries and retries included. */
+  public long recordsSeen() {
+    return seen.get();
+  }
+
+  /** Records whose outcome was durable (applied, duplicate or dead-lettered). */
+  public long recordsAcknowledged() {
+    return acknowledged.get();
+  }
+
+  /** Retries scheduled because the processor asked for one. */
+  public long retriesScheduled() {
+    return retriesScheduled.get();
+  }
+
+  /** Attempts in which the processor threw because it could not record an outcome. */
+  public long unrecordedFailures() {
+    return unrecordedFailures.get();
+  }
+
+  /**
+   * Creates the Kafka consumer, subscribes and starts the poll loop on a new thread.
+   *
+   * @throws IllegalStateException if called more than once
+   * @throws ConfigurationException if Kafka refuses the consumer configuration
+   */
+  public void start() {
+    lock.lock();
+    try {
+      if (state != State.NEW) {
+        throw new IllegalStateException("consumer " + name() + " is " + state + "; start it once");
+      }
+      try {
+        consumer =
+            new KafkaConsumer<>(config, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+      } catch (KafkaException e) {
+        throw new ConfigurationException(
+            "consumer properties", "Kafka refused the consumer configuration: " + e.getMessage());
+      }
+      state = State.RUNNING;
+      loop =
+          Thread.ofPlatform()
+              .name("courier-kafka-consumer-" + name())
+              .daemon(true)
+              .start(this::runLoop);
+    } finally {
+      lock.unlock();
+    }
+    Settings.warn(acceptedRisks, log, "kafka consumer " + name());
+    log.info("kafka consumer {} started: group={}, topics={}", name(), groupId, topics);
+  }
+
+  private void runLoop() {
+    Throwable crash = null;
+    boolean commitOnExit = true;
+    try {
+      consumer.subscribe(topics, new Rebalance());
+      while (state == State.RUNNING) {
+        try {
+          pollAndProcess();
+        } catch (WakeupException e) {
+          // close() woke the consumer; the loop condition decides what happens next
+        } catch (RetriableException e) {
+          log.warn("kafka consumer {}: transient error, polling again: {}", name(), e.toString());
+          pause(pollTimeout);
+        }
+      }
+    } catch (CrashAfterEffect e) {
+      crash = e.getCause();
+      commitOnExit = false;
+      // A process that died here would commit nothing more, not even while leaving the group.
+      done.clear();
+      log.error(
+          "kafka consumer {} stopped by a failure after an effect committed and before its offset"
+              + " was committed; the record will be delivered again and deduplicated: {}",
+          name(),
+          crash.toString());
+    } catch (RuntimeException | Error e) {
+      crash = e;
+      log.error("kafka consumer {} stopped by an error it cannot recover from", name(), e);
+    } finally {
+      if (commitOnExit) {
+        commitOnShutdown();
+      }
+      try {
+        consumer.close(CloseOptions.timeout(closeTimeout));
+      } catch (RuntimeException e) {
+        log.warn("kafka consumer {}: closing the Kafka consumer failed: {}", name(), e.toString());
+      }
+      lock.lock();
+      try {
+        failure = crash;
+        state = crash == null ? State.STOPPED : State.FAILED;
+      } finally {
+        lock.unlock();
+      }
+      log.info("kafka consumer {} stopped", name());
+    }
+  }
+
+  private void pollAndProcess() {
+    Instant now = clock.instant();
+    resumeDue(now);
+    ConsumerRecords<byte[], byte[]> records = consumer.poll(nextPollTimeout(now));
+    partitions:
+    for (TopicPartition tp : records.partitions()) {
+      for (ConsumerRecord<byte[], byte[]> record : records.records(tp)) {
+        if (state != State.RUNNING) {
+          break partitions; // closing: finish nothing new; what is done is committed on the way out
+        }
+        if (!handle(tp, record)) {
+          break; // the partition now waits for a retry of this record
+        }
+      }
+    }
+    commitDone();
+  }
+
+  /** Handles one record; returns false when the partition must wait for a retry. */
+  @SuppressWarnings("try") // the EventLog scopes are used for their MDC side effect
+  private boolean handle(TopicPartition tp, ConsumerRecord<byte[], byte[]> record) {
+    seen.incrementAndGet();
+    String source = tp.topic() + "-" + tp.partition() + "@" + record.offset();
+    Retry prior = retries.get(tp);
+    if (prior != null && prior.offset() != record.offset()) {
+      prior = null; // the partition moved on (for example, its log was truncated): stale state
+      retries.remove(tp);
+    }
+    int attempt = prior == null ? 1 : prior.failedAttempts() + 1;
+    Decoded decoded = EventRecords.decode(record, maxRecordBytes, clock.instant());
+    HandleOutcome outcome;
+    try {
+      outcome =
+          switch (decoded) {
+            case Decodable d -> processor.process(d.event(), attempt, source);
+            case Undecodable u ->
+                processor.rejectMalformed(
+                    u.eventId(), source, u.rawPayload(), u.rawHeaders(), u.reason(), u.error());
+          };
+    } catch (RuntimeException e) {
+      unrecordedFailures.incrementAndGet();
+      int unrecorded = prior == null ? 1 : prior.unrecorded() + 1;
+      Duration delay = Duration.ofMillis(Math.min(30_000L, 100L << Math.min(unrecorded - 1, 9)));
+      try (EventLog ignored = scope(decoded, attempt, source)) {
+        log.error(
+            "could not process the record nor record its failure (is the database reachable?); it"
+                + " stays unacknowledged and is tried again in {} ms without using up an attempt:"
+                + " {}",
+            delay.toMillis(),
+            e.toString());
+      }
+      waitForRetry(tp, record, attempt - 1, unrecorded, delay);
+      return false;
+    }
+    switch (outcome) {
+      case HandleOutcome.Applied a -> {
+        if (afterEffectCommitted != null && decoded instanceof Decodable d) {
+          try {
+            afterEffectCommitted.accept(d.event());
+          } catch (RuntimeException | Error t) {
+            throw new CrashAfterEffect(t);
+          }
+        }
+        markDone(tp, record);
+        return true;
+      }
+      case HandleOutcome.Duplicate d -> {
+        markDone(tp, record);
+        return true;
+      }
+      case HandleOutcome.DeadLettered d -> {
+        markDone(tp, record);
+        return true;
+      }
+      case HandleOutcome.RetryLater r -> {
+        retriesScheduled.incrementAndGet();
+        waitForRetry(tp, record, r.failedAttempts(), 0, r.delay());
+        try (EventLog ignored = scope(decoded, attempt, source)) {
+          log.debug("partition paused until the retry in {} ms", r.delay().toMillis());
+        }
+        return false;
+      }
+    }
+  }
+
+  private EventLog scope(Decoded decoded, int attempt, String source) {
+    EventLog scope =
+        switch (decoded) {
+          case Decodable d -> EventLog.of(d.event()).with(EventLog.ATTEMPT, attempt);
+          case Undecodable u -> EventLog.ofUnknown(u.eventId(), null);
+        };
+    return scope.with(EventLog.CONSUMER, name()).with("source", source);
+  }
+
+  private void markDone(TopicPartition tp, ConsumerRecord<byte[], byte[]> record) {
+    done.put(tp, new OffsetAndMetadata(record.offset() + 1, record.leaderEpoch(), ""));
+    retries.remove(tp);
+    acknowledged.incrementAndGet();
+  }
+
+  private void waitForRetry(
+      TopicPartition tp,
+      ConsumerRecord<byte[], byte[]> record,
+      int failedAttempts,
+      int unrecorded,
+      Duration delay) {
+    consumer.pause(List.of(tp));
+    // Rewinding drops whatever was fetched after the record, so the next delivery starts with it.
+    consumer.seek(tp, record.offset());
+    retries.put(
+        tp,
+        new Retry(record.offset(), failedAttempts, unrecorded, clock.instant().plus(delay), false));
+  }
+
+  private void resumeDue(Instant now) {
+    List<TopicPartition> due = new ArrayList<>();
+    for (Map.Entry<TopicPartition, Retry> e : retries.entrySet()) {
+      Retry r = e.getValue();
+      if (!r.resumed() && !now.isBefore(r.resumeAt())) {
+        due.add(e.getKey());
+        e.setValue(new Retry(r.offset(), r.failedAttempts(), r.unrecorded(), r.resumeAt(), true));
+      }
+    }
+    if (!due.isEmpty()) {
+      due.retainAll(consumer.assignment());
+      consumer.resume(due);
+    }
+  }
+
+  private Duration nextPollTimeout(Instant now) {
+    Duration timeout = pollTimeout;
+    for (Retry r : retries.values()) {
+      if (!r.resumed()) {
+        Duration until = Duration.between(now, r.resumeAt());
+        if (until.compareTo(timeout) < 0) {
+          timeout = until.isNegative() ? Duration.ZERO : until;
+        }
+      }
+    }
+    return timeout;
+  }
+
+  /**
+   * Commits the offsets of finished records. Keeps them for a later try if the commit may succeed
+   * then.
+   */
+  private void commitDone() {
+    if (done.isEmpty()) {
+      return;
+    }
+    Map<TopicPartition, OffsetAndMetadata> offsets = Map.copyOf(done);
+    try {
+      consumer.commitSync(offsets, COMMIT_TIMEOUT);
+      offsets.forEach(done::remove);
+    } catch (CommitFailedException e) {
+      // The group moved on without us: the partitions' new owners receive these records again and
+      // the
+      // ledger recognises them as duplicates.
+      log.warn(
+          "kafka consumer {}: offsets {} could not be committed because the group rebalanced; the"
+              + " records will be delivered again and deduplicated: {}",
+          name(),
+          offsets,
+          e.getMessage());
+      offsets.forEach(done::remove);
+    } catch (RebalanceInProgressException | RetriableException e) {
+      log.warn(
+          "kafka consumer {}: committing offsets failed, will try again: {}", name(), e.toString());
+    }
+  }
+
+  private void commitOnShutdown() {
+    for (int i = 0; i < 2 && !done.isEmpty(); i++) {
+      try {
+        commitDone();
+        return;
+      } catch (WakeupException e) {
+        // a wakeup from close() that no poll consumed; it is consumed now, so try once more
+      } catch (RuntimeException e) {
+        log.warn(
+            "kafka consumer {}: could not commit offsets {} on shutdown; those records will be"
+                + " delivered again and deduplicated: {}",
+            name(),
+            done,
+            e.toString());
+        return;
+      }
+    }
+  }
+
+  private static void pause(Duration d) {
+    try {
+      Thread.sleep(d);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Keeps offsets and retry state in step with the partitions this consumer owns. Runs inside poll.
+   */
+  private final class Rebalance implements ConsumerRebalanceListener {
+    @Override
+    public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+      Map<TopicPartition, OffsetAndMetadata> mine = new LinkedHashMap<>();
+      for (TopicPartition tp : partitions) {
+        OffsetAndMetadata o = done.get(tp);
+        if (o != null) {
+          mine.put(tp, o);
+        }
+      }
+      if (!mine.isEmpty()) {
+        commitRevoked(mine);
+      }
+      partitions.forEach(done::remove);
+      partitions.forEach(retries::remove);
+      if (!partitions.isEmpty()) {
+        log.info("kafka consumer {}: partitions revoked: {}", name(), partitions);
+      }
+    }
+
+    private void commitRevoked(Map<TopicPartition, OffsetAndMetadata> offsets) {
+      for (int i = 0; i < 2; i++) {
+        try {
+          consumer.commitSync(offsets, COMMIT_TIMEOUT);
+          return;
+        } catch (WakeupException e) {
+          // close() is stopping the loop, which also checks its state after this poll; commit first
+        } catch (RuntimeException e) {
+          log.warn(
+              "kafka consumer {}: could not commit offsets {} of revoked partitions; their next"
+                  + " owner receives those records again and deduplicates them: {}",
+              name(),
+              offsets,
+              e.toString());
+          return;
+        }
+      }
+    }
+
+    @Override
+    public void onPartitionsLost(Collection<TopicPartition> partitions) {
+      // Another member may own them already: committing now could move its offsets backwards.
+      partitions.forEach(done::remove);
+      partitions.forEach(retries::remove);
+      log.warn(
+          "kafka consumer {}: partitions lost without a clean revocation: {}; their unfinished"
+              + " records will be delivered again",
+          name(),
+          partitions);
+    }
+
+    @Override
+    public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+      partitions.forEach(retries::remove);
+      if (!partitions.isEmpty()) {
+        log.info("kafka consumer {}: partitions assigned: {}", name(), partitions);
+      }
+    }
+  }
+
+  /**
+   * Stops gracefully: finishes the record in hand, commits the offsets of finished records, closes
+   * the Kafka consumer (leaving the group) and waits for the loop thread up to the close timeout.
+   * Idempotent.
+   */
+  @Override
+  public void close() {
+    Thread t;
+    lock.lock();
+    try {
+      switch (state) {
+        case NEW -> {
+          state = State.STOPPED;
+          return;
+        }
+        case RUNNING -> {
+          state = State.STOPPING;
+          consumer.wakeup();
+        }
+        default -> {}
+      }
+      t = loop;
+    } finally {
+      lock.unlock();
+    }
+    if (t == null || t == Thread.currentThread()) {
+      return;
+    }
+    try {
+      t.join(closeTimeout.plusSeconds(5));
+      if (t.isAlive()) {
+        log.warn(
+            "kafka consumer {} did not stop within {}; interrupting its thread",
+            name(),
+            closeTimeout);
+        t.interrupt();
+        t.join(Duration.ofSeconds(5));
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /**
+   * Builds a {@link KafkaIdempotentConsumer}. Defaults: {@code enable.auto.commit=false}, {@code
+   * auto.offset.reset=earliest}, {@code isolation.level=read_committed}, {@code
+   * max.poll.records=100}, poll timeout 200 ms. Any consumer property may be set; those that would
+   * lose or invent events are refused at {@link #build()} unless allowed with {@link
+   * #allowUnsafe(String)}.
+   *
+   * <p>Every record is processed between two polls, so {@code max.poll.records} times the slowest
+   * handler must stay well below {@code max.poll.interval.ms} (default 5 minutes).
+   */
+  public static final class Builder {
+    private final Map<String, Object> properties = new LinkedHashMap<>();
+    private final Set<String> allowedUnsafe = new LinkedHashSet<>();
+    private final List<String> topics = new ArrayList<>();
+    private IdempotentProcessor processor;
+    private int maxRecordBytes = DEFAULT_MAX_RECORD_BYTES;
+    private Duration pollTimeout = Duration.ofMillis(200);
+    private Duration closeTimeout = Duration.ofSeconds(30);
+    private Clock clock = Clock.systemUTC();
+    private Consumer<Event> afterEffectCommitted;
+
+    private Builder() {}
+
+    /** The brokers to bootstrap from, {@code host:port[,host:port...]}. Required. */
+    public Builder bootstrapServers(String bootstrapServers) {
+      properties.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+      return this;
+    }
+
+    /** The consumer group; its committed offsets say which records are done. Required. */
+    public Builder groupId(String groupId) {
+      properties.put(ConsumerConfig.GROUP_ID_CONFIG, groupId);
+      return this;
+    }
+
+    /** The consumer's {@code client.id}, shown in broker logs and quotas. */
+    public Builder clientId(String clientId) {
+      properties.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId);
+      return this;
+    }
+
+    /** Adds topics to subscribe to. At least one is required. */
+    public Builder topics(String... topics) {
+      return topics(List.of(topics));
+    }
+
+    /** Adds topics to subscribe to. At least one is required. */
+    public Builder topics(Collection<String> topics) {
+      this.topics.addAll(topics);
+      return this;
+    }
+
+    /** Sets one consumer property (for example security settings); it overrides the default. */
+    public Builder property(String name, Object value) {
+      Settings.put(properties, name, value);
+      return this;
+    }
+
+    /** Sets several consumer properties; each overrides the default. */
+    public Builder properties(Map<String, ?> properties) {
+      this.properties.putAll(Settings.copy(properties));
+      return this;
+    }
+
+    /** What runs each event through the ledger and the handler. Required. */
+    public Builder processor(IdempotentProcessor processor) {
+      this.processor = Objects.requireNonNull(processor, "processor");
+      return this;
+    }
+
+    /**
+     * The largest record accepted, counting key, value, header names and values (default 1 MiB). A
+     * larger record is dead-lettered as {@code OVERSIZED} before anything in it is parsed.
+     */
+    public Builder maxRecordBytes(int maxRecordBytes) {
+      this.maxRecordBytes = maxRecordBytes;
+      return this;
+    }
+
+    /**
+     * The longest a poll waits for records (default 200 ms). The loop polls sooner when a paused
+     * partition is due to resume.
+     */
+    public Builder pollTimeout(Duration pollTimeout) {
+      this.pollTimeout = pollTimeout;
+      return this;
+    }
+
+    /**
+     * How long {@link KafkaIdempotentConsumer#close()} waits for the loop to stop (default 30 s).
+     */
+    public Builder closeTimeout(Duration closeTimeout) {
+      this.closeTimeout = closeTimeout;
+      return this;
+    }
+
+    /** The clock for retry delays (default UTC system clock). */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Called on the loop thread after an event's effect committed and before its offset is
+     * committed, for tests and demos of crash recovery. If it throws, the consumer behaves as a
+     * process that died at that point: it stops at once, commits no further offsets, closes the
+     * Kafka consumer and ends in {@link State#FAILED}. A new consumer in the same group then
+     * receives the event again and the ledger reports it as a duplicate.
+     */
+    public Builder afterEffectCommitted(Consumer<Event> hook) {
+      this.afterEffectCommitted = Objects.requireNonNull(hook, "hook");
+      return this;
+    }
+
+    /**
+     * Accepts the risk of one unsafe setting: {@code enable.auto.commit}, {@code auto.offset.reset}
+     * or {@code isolation.level}. The consumer then builds, and logs a warning naming the risk when
+     * it starts.
+     */
+    public Builder allowUnsafe(String setting) {
+      allowedUnsafe.add(Objects.requireNonNull(setting, "setting"));
+      return this;
+    }
+
+    /**
+     * Checks the settings. The Kafka consumer is created by {@link
+     * KafkaIdempotentConsumer#start()}.
+     *
+     * @throws UnsafeConfigurationException for a setting that can lose or invent events and was not
+     *     allowed
+     * @throws ConfigurationException for a missing or invalid setting
+     */
+    public KafkaIdempotentConsumer build() {
+      Map<String, Object> props = new LinkedHashMap<>(properties);
+      String bootstrap = Settings.text(props, ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG);
+      if (bootstrap == null || bootstrap.isEmpty()) {
+        throw new ConfigurationException(
+            "bootstrapServers", "is required: the Kafka brokers to connect to");
+      }
+      String group = Settings.text(props, ConsumerConfig.GROUP_ID_CONFIG);
+      if (group == null || group.isEmpty()) {
+        throw new ConfigurationException(
+            "groupId",
+            "is required: the consumer group whose committed offsets record what is done");
+      }
+      if (processor == null) {
+        throw new ConfigurationException(
+            "processor", "is required: the IdempotentProcessor that handles events");
+      }
+      if (topics.isEmpty()) {
+        throw new ConfigurationException("topics", "at least one topic is required");
+      }
+      for (String t : topics) {
+        String problem = EventRecords.topicProblem(t);
+        if (problem != null) {
+          throw new ConfigurationException("topics", problem);
+        }
+      }
+      for (String fixed :
+          List.of(
+              ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG,
+              ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG)) {
+        if (props.containsKey(fixed)) {
+          throw new ConfigurationException(
+              fixed,
+              "cannot be set: the consumer reads key and value as bytes and decodes them itself");
+        }
+      }
+      List<Settings.Unsafe> accepted =
+          Settings.enforce(
+              unsafe(props),
+              allowedUnsafe,
+              UNSAFE_SETTINGS,
+              "KafkaIdempotentConsumer.Builder",
+              "the kafka consumer");
+      if (maxRecordBytes < 1) {
+        throw new ConfigurationException(
+            "maxRecordBytes", "must be at least 1 byte, was " + maxRecordBytes);
+      }
+      requirePositive("pollTimeout", pollTimeout);
+      requirePositive("closeTimeout", closeTimeout);
+      props.putIfAbsent(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+      props.putIfAbsent(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+      props.putIfAbsent(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+      props.putIfAbsent(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 100);
+      return new KafkaIdempotentConsumer(this, props, accepted);
+    }
+
+    private static void requirePositive(String name, Duration d) {
+      if (d == null || d.isZero() || d.isNegative()) {
+        throw new ConfigurationException(name, "must be a positive duration, was " + d);
+      }
+    }
+
+    private static List<Settings.Unsafe> unsafe(Map<String, Object> props) {
+      List<Settings.Unsafe> found = new ArrayList<>();
+      if ("true".equals(Settings.text(props, ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG))) {
+        found.add(
+            new Settings.Unsafe(
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG,
+                "enable.auto.commit=true: auto-commit acknowledges records before their effect"
+                    + " commits; a crash in between loses them."));
+      }
+      String reset = Settings.text(props, ConsumerConfig.AUTO_OFFSET_RESET_CONFIG);
+      if (reset != null && !reset.equals("earliest") && !reset.equals("none")) {
+        found.add(
+            new Settings.Unsafe(
+                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
+                "auto.offset.reset="
+                    + reset
+                    + ": a new consumer group, or one whose committed offsets expired, starts after"
+                    + " the oldest records and never processes the events published before them."));
+      }
+      if ("read_uncommitted".equals(Settings.text(props, ConsumerConfig.ISOLATION_LEVEL_CONFIG))) {
+        found.add(
+            new Settings.Unsafe(
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                "isolation.level=read_uncommitted: records of aborted Kafka transactions are"
+                    + " delivered, so handlers see events that were never committed."));
+      }
+      return found;
+    }
+  }
+}

@@ -1,0 +1,603 @@
+package dev.courier.kafka;
+
+import dev.courier.ConfigurationException;
+import dev.courier.Event;
+import dev.courier.InvalidEventException;
+import dev.courier.RetriableCourierException;
+import dev.courier.UnsafeConfigurationException;
+import dev.courier.spi.PublishResult;
+import dev.courier.spi.Transport;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.ReentrantLock;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.InvalidRecordException;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.errors.AuthenticationException;
+import org.apache.kafka.common.errors.ClusterAuthorizationException;
+import org.apache.kafka.common.errors.InterruptException;
+import org.apache.kafka.common.errors.InvalidTopicException;
+import org.apache.kafka.common.errors.ProducerFencedException;
+import org.apache.kafka.common.errors.RecordBatchTooLargeException;
+import org.apache.kafka.common.errors.RecordTooLargeException;
+import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.errors.TransactionalIdAuthorizationException;
+import org.apache.kafka.common.errors.UnsupportedVersionException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Publishes events to Kafka with an idempotent producer and {@code acks=all}, and reports an event
+ * as {@link PublishResult.Confirmed} only when the broker acknowledged its record.
+ *
+ * <p><b>Records.</b> Topic = {@link Event#destination()}, key = {@link Event#key()} (UTF-8, or no
+ * key), value = the payload, and the headers of {@link KafkaHeaders} followed by every application
+ * header as it is (UTF-8). The record timestamp is the send time (see {@link
+ * KafkaHeaders#CREATED_AT} for why it is not the event's creation time).
+ *
+ * <p><b>Delivery and ordering.</b> {@link #publish} sends the batch in order, then waits for every
+ * acknowledgement up to the timeout. Events with the same key go to the same partition and, because
+ * the producer is idempotent with at most 5 requests in flight, keep their order there even across
+ * the producer's own retries. If sending an event fails before it reaches the producer's buffer
+ * with an error that a retry may fix, later events of the same topic and key in the batch are not
+ * sent (they are reported as retriable failures), so that a retry cannot overtake them. An event
+ * whose acknowledgement has not arrived by the deadline is a retriable failure, though the broker
+ * may still store it: the relay then publishes it again, and consumers deduplicate. Kafka's
+ * idempotence is per producer session, so it does not remove the duplicates of a relay that
+ * restarted or retried; the processed-events ledger does.
+ *
+ * <p><b>Failures that retrying cannot fix</b> are reported non-retriable, and the relay parks the
+ * event as dead at once: an illegal topic name, a record larger than {@link
+ * Builder#maxRecordBytes(int)} or than the broker accepts ({@link RecordTooLargeException}, {@link
+ * RecordBatchTooLargeException}), a record the broker refuses as invalid ({@link
+ * InvalidRecordException}, for example a record without a key on a compacted topic), a {@link
+ * InvalidTopicException} or a {@link SerializationException}, and an application header that uses
+ * the reserved {@code courier-} prefix. Everything else is retriable, including authentication and
+ * authorization failures and {@code UnknownServerException}: those are properties of the deployment
+ * rather than of the event, an operator can fix them while the relay backs off, and the relay's
+ * retry policy still parks the event as dead if they persist.
+ *
+ * <p><b>Timing.</b> {@link #publish} returns within its timeout plus at most the producer's {@code
+ * max.block.ms} (default here 10 s), the longest a single send may wait for topic metadata or
+ * buffer space. After one such wait times out, the rest of the batch for that topic is not sent.
+ * Choose the relay's lease above publish timeout + {@code max.block.ms}.
+ *
+ * <p><b>Thread-safety.</b> Thread-safe: one instance may serve several relays. If the producer
+ * reaches a state Kafka documents as fatal (for example an authentication failure while obtaining
+ * its producer id), it is replaced by a new one for later batches; its unconfirmed events are
+ * reported as retriable failures.
+ */
+public final class KafkaTransport implements Transport {
+  private static final Logger log = LoggerFactory.getLogger(KafkaTransport.class);
+
+  /**
+   * The default of {@link Builder#maxRecordBytes(int)}: 1 MiB, about what a default broker accepts.
+   */
+  public static final int DEFAULT_MAX_RECORD_BYTES = 1024 * 1024;
+
+  private static final int MAX_RECORD_BYTES_LIMIT = 64 * 1024 * 1024;
+  private static final int KAFKA_DEFAULT_MAX_REQUEST_SIZE = 1024 * 1024;
+  private static final int REQUEST_OVERHEAD = 64 * 1024;
+  private static final Set<String> UNSAFE_SETTINGS =
+      Set.of(
+          ProducerConfig.ACKS_CONFIG,
+          ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG,
+          ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION);
+
+  private final Map<String, Object> config;
+  private final int maxRecordBytes;
+  private final Duration closeTimeout;
+  private final ReentrantLock lock = new ReentrantLock();
+  private volatile Producer<byte[], byte[]> producer;
+  private volatile boolean closed;
+
+  private KafkaTransport(Map<String, Object> config, int maxRecordBytes, Duration closeTimeout) {
+    this.config = Map.copyOf(config);
+    this.maxRecordBytes = maxRecordBytes;
+    this.closeTimeout = closeTimeout;
+    this.producer = newProducer(this.config);
+  }
+
+  /** Starts building a transport; see {@link Builder} for the defaults. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  @Override
+  public String name() {
+    return "kafka";
+  }
+
+  /** The largest record accepted, in bytes (key, value and headers). */
+  public int maxRecordBytes() {
+    return maxRecordBytes;
+  }
+
+  /**
+   * Publishes a batch and waits for the broker's acknowledgement of each record; see the class
+   * description for ordering, timing and which failures are retriable.
+   *
+   * @return one result per event, in the batch's order
+   * @throws IllegalStateException if the transport is closed
+   */
+  @Override
+  public List<PublishResult> publish(List<Event> batch, Duration timeout) {
+    Objects.requireNonNull(batch, "batch");
+    Objects.requireNonNull(timeout, "timeout");
+    if (closed) {
+      throw new IllegalStateException("the kafka transport is closed");
+    }
+    int n = batch.size();
+    if (n == 0) {
+      return List.of();
+    }
+    Producer<byte[], byte[]> p = producer;
+    long deadline = System.nanoTime() + timeout.toNanos();
+    PublishResult[] results = new PublishResult[n];
+    List<Future<RecordMetadata>> futures = new ArrayList<>(Collections.nCopies(n, null));
+    // topic + NUL + key of events whose send failed retriably: later events of that key must wait
+    Set<String> heldBack = new HashSet<>();
+    // topics whose metadata could not be had in max.block.ms: sending more would only wait again
+    Set<String> stalledTopics = new HashSet<>();
+    boolean interrupted = false;
+
+    for (int i = 0; i < n; i++) {
+      Event e = batch.get(i);
+      String invalid = problem(e);
+      if (invalid != null) {
+        results[i] =
+            new PublishResult.Failed(
+                e.id(), new InvalidEventException(invalid, e.id(), e.destination()), false);
+        continue;
+      }
+      String order = e.key() == null ? null : e.destination() + '\u0000' + e.key();
+      String notSent = null;
+      if (interrupted) {
+        notSent = "not sent: the publishing thread was interrupted";
+      } else if (order != null && heldBack.contains(order)) {
+        notSent =
+            "not sent: an earlier event with the same key in this batch could not be sent, and this"
+                + " one must not overtake it";
+      } else if (stalledTopics.contains(e.destination())) {
+        notSent =
+            "not sent: the producer could not get metadata or buffer space for this topic in"
+                + " max.block.ms";
+      } else if (System.nanoTime() - deadline >= 0) {
+        notSent = "not sent: the publish timeout of " + timeout + " passed before its turn";
+      }
+      if (notSent != null) {
+        results[i] = retriable(e, notSent, null);
+        if (order != null) {
+          heldBack.add(order);
+        }
+        continue;
+      }
+      Throwable notQueued;
+      try {
+        Future<RecordMetadata> f = p.send(EventRecords.toRecord(e));
+        // The producer reports most failures to queue a record (no metadata within max.block.ms, a
+        // record it refuses) through an already-failed future rather than by throwing.
+        notQueued = failedAlready(f);
+        if (notQueued == null) {
+          futures.set(i, f);
+          continue;
+        }
+      } catch (InterruptException ex) {
+        interrupted = true;
+        notQueued = ex;
+      } catch (RuntimeException ex) {
+        notQueued = ex;
+      }
+      boolean retry = isRetriable(notQueued);
+      results[i] = new PublishResult.Failed(e.id(), notQueued, retry);
+      if (retry && order != null) {
+        heldBack.add(order);
+      }
+      if (notQueued instanceof org.apache.kafka.common.errors.TimeoutException) {
+        stalledTopics.add(e.destination());
+      }
+      replaceIfFatal(p, notQueued);
+    }
+
+    for (int i = 0; i < n; i++) {
+      Future<RecordMetadata> future = futures.get(i);
+      if (future == null) {
+        continue;
+      }
+      Event e = batch.get(i);
+      long remaining = Math.max(0, deadline - System.nanoTime());
+      try {
+        // with remaining == 0 this still collects an acknowledgement that has already arrived
+        RecordMetadata md =
+            interrupted && !future.isDone() ? null : future.get(remaining, TimeUnit.NANOSECONDS);
+        results[i] =
+            md == null
+                ? retriable(e, "no acknowledgement: the publishing thread was interrupted", null)
+                : new PublishResult.Confirmed(e.id(), position(md), false);
+      } catch (ExecutionException ex) {
+        Throwable cause = ex.getCause() != null ? ex.getCause() : ex;
+        results[i] = new PublishResult.Failed(e.id(), cause, isRetriable(cause));
+        replaceIfFatal(p, cause);
+      } catch (TimeoutException ex) {
+        results[i] =
+            retriable(
+                e,
+                "no acknowledgement from the broker within "
+                    + timeout
+                    + "; the record may still be stored, and publishing it again is safe because"
+                    + " consumers deduplicate",
+                ex);
+      } catch (InterruptedException ex) {
+        Thread.currentThread().interrupt();
+        interrupted = true;
+        results[i] = retriable(e, "no acknowledgement: the publishing thread was interrupted", ex);
+      } catch (RuntimeException ex) {
+        results[i] = new PublishResult.Failed(e.id(), ex, isRetriable(ex));
+      }
+    }
+    return Arrays.asList(results);
+  }
+
+  /** Why this event cannot be published however often it is tried, or {@code null}. */
+  private String problem(Event e) {
+    String topic = EventRecords.topicProblem(e.destination());
+    if (topic != null) {
+      return "cannot publish to Kafka: " + topic;
+    }
+    String reserved = EventRecords.reservedHeader(e);
+    if (reserved != null) {
+      return "cannot publish to Kafka: application header '"
+          + EventRecords.printable(reserved)
+          + "' uses the prefix '"
+          + KafkaHeaders.RESERVED_PREFIX
+          + "', which is reserved for Courier's own headers";
+    }
+    long size = EventRecords.recordBytes(e);
+    if (size > maxRecordBytes) {
+      return "cannot publish to Kafka: the record is "
+          + size
+          + " bytes (payload "
+          + e.payloadSize()
+          + "), over the limit of "
+          + maxRecordBytes
+          + " bytes (KafkaTransport.Builder.maxRecordBytes)";
+    }
+    return null;
+  }
+
+  /** The failure of a future that has already failed, or {@code null} if it has not (yet). */
+  private static Throwable failedAlready(Future<RecordMetadata> f) {
+    if (!f.isDone()) {
+      return null;
+    }
+    try {
+      f.get();
+      return null;
+    } catch (ExecutionException ex) {
+      return ex.getCause() != null ? ex.getCause() : ex;
+    } catch (InterruptedException ex) {
+      Thread.currentThread().interrupt();
+      return null;
+    }
+  }
+
+  private static PublishResult.Failed retriable(Event e, String message, Throwable cause) {
+    return new PublishResult.Failed(
+        e.id(), new RetriableCourierException(message, e.id(), e.destination(), cause), true);
+  }
+
+  private static String position(RecordMetadata md) {
+    return md.topic()
+        + "-"
+        + md.partition()
+        + "@"
+        + (md.hasOffset() ? Long.toString(md.offset()) : "unacknowledged");
+  }
+
+  /**
+   * Whether publishing again may succeed. Only failures that are a property of the record itself
+   * are permanent; see the class description.
+   */
+  static boolean isRetriable(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+      if (c instanceof RecordTooLargeException
+          || c instanceof RecordBatchTooLargeException
+          || c instanceof InvalidTopicException
+          || c instanceof InvalidRecordException
+          || c instanceof SerializationException) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Whether Kafka leaves the producer unusable after this failure (it must be replaced). */
+  private static boolean isFatalToProducer(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+      if (c instanceof AuthenticationException
+          || c instanceof ClusterAuthorizationException
+          || c instanceof TransactionalIdAuthorizationException
+          || c instanceof ProducerFencedException
+          || c instanceof UnsupportedVersionException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private void replaceIfFatal(Producer<byte[], byte[]> failed, Throwable t) {
+    if (!isFatalToProducer(t)) {
+      return;
+    }
+    lock.lock();
+    try {
+      if (closed || producer != failed) {
+        return; // another thread replaced it already, or we are closing
+      }
+      producer = newProducer(config);
+    } catch (RuntimeException e) {
+      log.error(
+          "could not create a replacement kafka producer; keeping the failed one: {}",
+          e.toString());
+      return;
+    } finally {
+      lock.unlock();
+    }
+    log.warn(
+        "kafka producer failed with an error that leaves it unusable ({}); replaced it with a new"
+            + " producer. Its unconfirmed events are retried by the relay",
+        t.toString());
+    // Zero timeout: its pending records fail at once and are retried through the new producer.
+    try {
+      failed.close(Duration.ZERO);
+    } catch (RuntimeException e) {
+      log.debug("closing the failed producer threw: {}", e.toString());
+    }
+  }
+
+  private static Producer<byte[], byte[]> newProducer(Map<String, Object> config) {
+    try {
+      return new KafkaProducer<>(config, new ByteArraySerializer(), new ByteArraySerializer());
+    } catch (KafkaException e) {
+      throw new ConfigurationException(
+          "producer properties", "Kafka refused the producer configuration: " + e.getMessage());
+    }
+  }
+
+  /**
+   * Sends what is buffered, waits for it up to the close timeout, and closes the producer.
+   * Unconfirmed events stay in the outbox and are published again. Idempotent.
+   */
+  @Override
+  public void close() {
+    Producer<byte[], byte[]> p;
+    lock.lock();
+    try {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      p = producer;
+    } finally {
+      lock.unlock();
+    }
+    try {
+      p.flush();
+    } catch (RuntimeException e) {
+      log.warn("flushing the kafka producer failed: {}", e.toString());
+    } finally {
+      p.close(closeTimeout);
+    }
+  }
+
+  /**
+   * Builds a {@link KafkaTransport}. Defaults: {@code acks=all}, {@code enable.idempotence=true},
+   * {@code max.in.flight.requests.per.connection=5}, {@code retries=MAX}, {@code
+   * delivery.timeout.ms=30000}, {@code request.timeout.ms=15000}, {@code linger.ms=5}, {@code
+   * max.block.ms=10000}, no compression. Any producer property may be set; those that would weaken
+   * delivery are refused at {@link #build()} unless allowed with {@link #allowUnsafe(String)}.
+   */
+  public static final class Builder {
+    private final Map<String, Object> properties = new LinkedHashMap<>();
+    private final Set<String> allowedUnsafe = new LinkedHashSet<>();
+    private int maxRecordBytes = DEFAULT_MAX_RECORD_BYTES;
+    private Duration closeTimeout = Duration.ofSeconds(30);
+
+    private Builder() {}
+
+    /** The brokers to bootstrap from, {@code host:port[,host:port...]}. Required. */
+    public Builder bootstrapServers(String bootstrapServers) {
+      properties.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
+      return this;
+    }
+
+    /** The producer's {@code client.id}, shown in broker logs and quotas. */
+    public Builder clientId(String clientId) {
+      properties.put(ProducerConfig.CLIENT_ID_CONFIG, clientId);
+      return this;
+    }
+
+    /** Sets one producer property (for example security settings); it overrides the default. */
+    public Builder property(String name, Object value) {
+      Settings.put(properties, name, value);
+      return this;
+    }
+
+    /** Sets several producer properties; each overrides the default. */
+    public Builder properties(Map<String, ?> properties) {
+      this.properties.putAll(Settings.copy(properties));
+      return this;
+    }
+
+    /**
+     * Compresses batches with {@code none} (default), {@code gzip}, {@code snappy}, {@code lz4} or
+     * {@code zstd}.
+     */
+    public Builder compression(String type) {
+      properties.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, type);
+      return this;
+    }
+
+    /**
+     * The largest record this transport sends, counting key, value, header names and values
+     * (default 1 MiB). A larger event fails non-retriably, naming its size and this limit, and the
+     * relay parks it as dead. Keep it at or below the broker's {@code message.max.bytes} (or the
+     * topic's {@code max.message.bytes}); a record under this limit but over the broker's fails the
+     * same way once the broker refuses it.
+     */
+    public Builder maxRecordBytes(int maxRecordBytes) {
+      this.maxRecordBytes = maxRecordBytes;
+      return this;
+    }
+
+    /** How long {@link KafkaTransport#close()} waits for buffered records (default 30 s). */
+    public Builder closeTimeout(Duration closeTimeout) {
+      this.closeTimeout = closeTimeout;
+      return this;
+    }
+
+    /**
+     * Accepts the risk of one unsafe setting: {@code acks}, {@code enable.idempotence} or {@code
+     * max.in.flight.requests.per.connection}. The transport then starts, logging a warning that
+     * names the risk. With {@code acks=0} the broker acknowledges nothing, so "confirmed" only
+     * means "handed to the socket".
+     */
+    public Builder allowUnsafe(String setting) {
+      allowedUnsafe.add(Objects.requireNonNull(setting, "setting"));
+      return this;
+    }
+
+    /**
+     * Checks the settings and creates the producer (which connects lazily).
+     *
+     * @throws UnsafeConfigurationException for a setting that weakens delivery and was not allowed
+     * @throws ConfigurationException for a missing or invalid setting, or one Kafka refuses
+     */
+    public KafkaTransport build() {
+      Map<String, Object> props = new LinkedHashMap<>(properties);
+      String bootstrap = Settings.text(props, ProducerConfig.BOOTSTRAP_SERVERS_CONFIG);
+      if (bootstrap == null || bootstrap.isEmpty()) {
+        throw new ConfigurationException(
+            "bootstrapServers", "is required: the Kafka brokers to connect to");
+      }
+      for (String fixed :
+          List.of(
+              ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG,
+              ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG)) {
+        if (props.containsKey(fixed)) {
+          throw new ConfigurationException(
+              fixed,
+              "cannot be set: the transport sends the event's key and payload bytes as they are");
+        }
+      }
+      if (props.containsKey(ProducerConfig.TRANSACTIONAL_ID_CONFIG)) {
+        throw new ConfigurationException(
+            ProducerConfig.TRANSACTIONAL_ID_CONFIG,
+            "cannot be set on this transport: it publishes outside Kafka transactions, and a"
+                + " transactional producer refuses every send made outside one. Kafka transactions"
+                + " are a separate mode");
+      }
+      List<Settings.Unsafe> accepted =
+          Settings.enforce(
+              unsafe(props),
+              allowedUnsafe,
+              UNSAFE_SETTINGS,
+              "KafkaTransport.Builder",
+              "the kafka transport");
+      if (maxRecordBytes < 1 || maxRecordBytes > MAX_RECORD_BYTES_LIMIT) {
+        throw new ConfigurationException(
+            "maxRecordBytes",
+            "must be between 1 and " + MAX_RECORD_BYTES_LIMIT + " bytes, was " + maxRecordBytes);
+      }
+      if (closeTimeout == null || closeTimeout.isNegative()) {
+        throw new ConfigurationException(
+            "closeTimeout", "must be zero or positive, was " + closeTimeout);
+      }
+      Integer maxRequest = Settings.integer(props, ProducerConfig.MAX_REQUEST_SIZE_CONFIG);
+      if (maxRequest == null) {
+        props.put(
+            ProducerConfig.MAX_REQUEST_SIZE_CONFIG,
+            Math.max(KAFKA_DEFAULT_MAX_REQUEST_SIZE, maxRecordBytes + REQUEST_OVERHEAD));
+      } else if (maxRequest < maxRecordBytes) {
+        throw new ConfigurationException(
+            ProducerConfig.MAX_REQUEST_SIZE_CONFIG,
+            "must be >= maxRecordBytes ("
+                + maxRecordBytes
+                + "), was "
+                + maxRequest
+                + "; the producer would refuse records the transport accepts");
+      }
+      props.putIfAbsent(ProducerConfig.ACKS_CONFIG, "all");
+      props.putIfAbsent(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+      props.putIfAbsent(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 5);
+      props.putIfAbsent(ProducerConfig.RETRIES_CONFIG, Integer.MAX_VALUE);
+      props.putIfAbsent(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
+      props.putIfAbsent(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 15_000);
+      props.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 5);
+      props.putIfAbsent(ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000);
+      KafkaTransport transport = new KafkaTransport(props, maxRecordBytes, closeTimeout);
+      Settings.warn(accepted, log, "the kafka transport");
+      return transport;
+    }
+
+    private static List<Settings.Unsafe> unsafe(Map<String, Object> props) {
+      List<Settings.Unsafe> found = new ArrayList<>();
+      String acks = Settings.text(props, ProducerConfig.ACKS_CONFIG);
+      if (acks != null && !acks.equals("all") && !acks.equals("-1")) {
+        found.add(
+            new Settings.Unsafe(
+                ProducerConfig.ACKS_CONFIG,
+                switch (acks) {
+                  case "0" ->
+                      "acks=0: the producer does not wait for the broker at all, so a confirmation"
+                          + " proves nothing and events can be lost silently.";
+                  case "1" ->
+                      "acks=1: the leader confirms before followers have the record; a leader"
+                          + " failure loses confirmed events.";
+                  default ->
+                      "acks="
+                          + acks
+                          + ": only acks=all waits until every in-sync replica has the record.";
+                }));
+      }
+      if ("false".equals(Settings.text(props, ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG))) {
+        found.add(
+            new Settings.Unsafe(
+                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG,
+                "enable.idempotence=false: a retry after a lost response writes the record twice,"
+                    + " and with several requests in flight the producer's retries can reorder"
+                    + " events of one key."));
+      }
+      Integer inFlight =
+          Settings.integer(props, ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION);
+      if (inFlight != null && inFlight > 5) {
+        found.add(
+            new Settings.Unsafe(
+                ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION,
+                "max.in.flight.requests.per.connection="
+                    + inFlight
+                    + ": the idempotent producer keeps the order of a partition's records across"
+                    + " retries only with at most 5 requests in flight (Kafka refuses more with"
+                    + " idempotence on)."));
+      }
+      return found;
+    }
+  }
+}
