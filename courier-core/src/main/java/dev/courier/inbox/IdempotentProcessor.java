@@ -6,6 +6,7 @@ import dev.courier.Event;
 import dev.courier.FatalCourierException;
 import dev.courier.InvalidEventException;
 import dev.courier.PoisonEventException;
+import dev.courier.RetriableCourierException;
 import dev.courier.deadletter.DeadLetter;
 import dev.courier.deadletter.DeadLetterReason;
 import dev.courier.deadletter.DeadLetterStore;
@@ -133,8 +134,9 @@ public final class IdempotentProcessor {
    * @param attempt which attempt this is, starting at 1 (the transport counts redeliveries)
    * @param source where the record came from, for dead letters and logs
    * @return what the transport must do next
-   * @throws CourierException when not even the failure could be recorded (the database is
-   *     unreachable): the transport must not acknowledge and should redeliver later
+   * @throws CourierException when the database is unavailable (no connection, the ledger insert
+   *     or the commit failed), or when not even a dead letter could be written: the transport must
+   *     not acknowledge, and should redeliver later without counting an attempt
    */
   public HandleOutcome process(Event event, int attempt, String source) {
     Objects.requireNonNull(event, "event");
@@ -154,6 +156,9 @@ public final class IdempotentProcessor {
         dedupeHits.increment();
         log.info("duplicate delivery skipped: event already processed by this consumer");
         return new HandleOutcome.Duplicate();
+      } catch (DatabaseUnavailable e) {
+        log.warn("database unavailable, delivery not acknowledged: {}", e.getMessage());
+        throw e;
       } catch (Exception e) {
         failure = e;
       }
@@ -228,35 +233,74 @@ public final class IdempotentProcessor {
     return DeadLetterReason.HANDLER_FAILED;
   }
 
-  /** Returns true when applied, false when the ledger already held the event. */
+  /**
+   * Returns true when applied, false when the ledger already held the event. A failure of the
+   * database itself (no connection, the ledger insert or the commit failing) is thrown as a
+   * {@link RetriableCourierException}: it says nothing about the event, so it must not use up the
+   * event's attempts. A failure thrown by the handler is thrown as it is.
+   */
   private boolean applyOnce(Event event) throws Exception {
-    try (Connection c = dataSource.getConnection()) {
-      c.setAutoCommit(false);
+    Connection c;
+    try {
+      c = dataSource.getConnection();
+    } catch (SQLException e) {
+      throw unavailable("could not get a database connection", event, e);
+    }
+    try (c) {
+      int inserted;
       try {
+        c.setAutoCommit(false);
         Dialect d = dialect(c);
-        int inserted;
         try (PreparedStatement ps = c.prepareStatement(d.insertProcessed(tables))) {
           ps.setString(1, consumer);
           ps.setObject(2, event.id());
           ps.setTimestamp(3, Timestamp.from(clock.instant()));
           inserted = ps.executeUpdate();
         }
-        if (inserted == 0) {
-          c.rollback();
-          return false;
-        }
+      } catch (SQLException e) {
+        rollbackQuietly(c, e);
+        throw unavailable("could not record the event in the processed-events ledger", event, e);
+      }
+      if (inserted == 0) {
+        c.rollback();
+        return false;
+      }
+      try {
         handler.handle(event, c);
         if (c.isClosed() || c.getAutoCommit()) {
           throw new IllegalStateException(
               "the handler closed the connection or switched it to auto-commit; it must leave"
                   + " the transaction to Courier");
         }
-        c.commit();
-        return true;
       } catch (Exception e) {
         rollbackQuietly(c, e);
         throw e;
       }
+      try {
+        c.commit();
+      } catch (SQLException e) {
+        // Ambiguous: the commit may have happened. A redelivery finds the ledger row if it did.
+        rollbackQuietly(c, e);
+        throw unavailable("the commit of the effect failed or its outcome is unknown", event, e);
+      }
+      return true;
+    }
+  }
+
+  private static DatabaseUnavailable unavailable(String what, Event event, SQLException e) {
+    return new DatabaseUnavailable(
+        what + ": " + e.getMessage() + " (SQLState " + e.getSQLState() + ")",
+        event.id(),
+        event.destination(),
+        e);
+  }
+
+  /** The database failed around the handler, not the handler itself. */
+  private static final class DatabaseUnavailable extends RetriableCourierException {
+    private static final long serialVersionUID = 1L;
+
+    DatabaseUnavailable(String message, java.util.UUID eventId, String destination, Throwable cause) {
+      super(message, eventId, destination, cause);
     }
   }
 

@@ -21,7 +21,9 @@ public final class EventLog implements AutoCloseable {
   public static final String CONSUMER = "consumer";
   public static final String ATTEMPT = "attempt";
 
+  // what each key held before this scope, so nested scopes restore their parent's fields
   private final List<String> keys = new ArrayList<>(8);
+  private final List<String> previous = new ArrayList<>(8);
 
   private EventLog() {}
 
@@ -51,15 +53,21 @@ public final class EventLog implements AutoCloseable {
 
   private void put(String key, String value) {
     if (value != null) {
-      MDC.put(key, value);
       keys.add(key);
+      previous.add(MDC.get(key));
+      MDC.put(key, value);
     }
   }
 
   @Override
   public void close() {
-    for (String k : keys) {
-      MDC.remove(k);
+    for (int i = keys.size() - 1; i >= 0; i--) {
+      String old = previous.get(i);
+      if (old == null) {
+        MDC.remove(keys.get(i));
+      } else {
+        MDC.put(keys.get(i), old);
+      }
     }
   }
 }

@@ -50,16 +50,25 @@ public abstract class Dialect {
    */
   public abstract String claim(CourierTables t);
 
-  /** Marks rows published. Parameters: published-at, array of seq. */
+  /**
+   * Marks rows published. Not fenced by the claim: the broker confirmed them, whichever relay holds
+   * them now. Parameters: published-at, array of seq.
+   */
   public abstract String markPublished(CourierTables t);
 
-  /** Schedules a retry. Parameters: available-at, last error, seq. */
+  /**
+   * Schedules a retry, if this relay still holds the row (a relay whose lease expired must not
+   * overwrite the new holder's state). Parameters: available-at, last error, seq, relay id.
+   */
   public abstract String markRetry(CourierTables t);
 
-  /** Parks a row as dead. Parameters: dead-at, last error, seq. */
+  /** Parks a row as dead, if this relay still holds it. Parameters: dead-at, last error, seq, relay id. */
   public abstract String markDead(CourierTables t);
 
-  /** Gives back claimed rows that were not attempted. Parameters: available-at, array of seq. */
+  /**
+   * Gives back claimed rows that were not attempted, if this relay still holds them. Parameters:
+   * available-at, array of seq, relay id.
+   */
   public abstract String release(CourierTables t);
 
   /** Records (consumer, event) in the ledger unless present. Parameters: consumer, event id, at. */

@@ -51,7 +51,7 @@ final class PostgresDialect extends Dialect {
     return "UPDATE "
         + t.outbox()
         + " SET available_at = ?, claimed_by = NULL, last_error = ?"
-        + " WHERE seq = ? AND status = 'PENDING'";
+        + " WHERE seq = ? AND status = 'PENDING' AND claimed_by = ?";
   }
 
   @Override
@@ -59,7 +59,7 @@ final class PostgresDialect extends Dialect {
     return "UPDATE "
         + t.outbox()
         + " SET status = 'DEAD', dead_at = ?, claimed_by = NULL, last_error = ?"
-        + " WHERE seq = ? AND status = 'PENDING'";
+        + " WHERE seq = ? AND status = 'PENDING' AND claimed_by = ?";
   }
 
   @Override
@@ -67,7 +67,7 @@ final class PostgresDialect extends Dialect {
     return "UPDATE "
         + t.outbox()
         + " SET available_at = ?, claimed_by = NULL, attempts = GREATEST(attempts - 1, 0)"
-        + " WHERE seq = ANY(?) AND status = 'PENDING'";
+        + " WHERE seq = ANY(?) AND status = 'PENDING' AND claimed_by = ?";
   }
 
   @Override

@@ -85,27 +85,29 @@ final class OutboxStore {
     }
   }
 
-  void markRetry(long seq, Instant availableAt, String error) throws SQLException {
+  void markRetry(long seq, Instant availableAt, String error, String relayId) throws SQLException {
     try (Connection c = connection();
         PreparedStatement ps = c.prepareStatement(dialect(c).markRetry(tables))) {
       ps.setTimestamp(1, Timestamp.from(availableAt));
       ps.setString(2, truncate(error));
       ps.setLong(3, seq);
+      ps.setString(4, relayId);
       ps.executeUpdate();
     }
   }
 
-  void markDead(long seq, Instant now, String error) throws SQLException {
+  void markDead(long seq, Instant now, String error, String relayId) throws SQLException {
     try (Connection c = connection();
         PreparedStatement ps = c.prepareStatement(dialect(c).markDead(tables))) {
       ps.setTimestamp(1, Timestamp.from(now));
       ps.setString(2, truncate(error));
       ps.setLong(3, seq);
+      ps.setString(4, relayId);
       ps.executeUpdate();
     }
   }
 
-  void release(List<Long> seqs, Instant now) throws SQLException {
+  void release(List<Long> seqs, Instant now, String relayId) throws SQLException {
     if (seqs.isEmpty()) {
       return;
     }
@@ -113,6 +115,7 @@ final class OutboxStore {
         PreparedStatement ps = c.prepareStatement(dialect(c).release(tables))) {
       ps.setTimestamp(1, Timestamp.from(now));
       ps.setArray(2, c.createArrayOf(dialect(c).bigintArrayType(), seqs.toArray(Long[]::new)));
+      ps.setString(3, relayId);
       ps.executeUpdate();
     }
   }

@@ -300,7 +300,7 @@ public final class Relay implements AutoCloseable {
       boolean dead = !f.retriable() || !retryPolicy.canRetry(row.attempt());
       try {
         if (dead) {
-          store.markDead(row.seq(), now, error);
+          store.markDead(row.seq(), now, error, relayId);
           counter(CourierMetrics.RELAY_DEAD, "Outbox rows parked as dead", row.event().destination())
               .increment();
           log.error(
@@ -310,7 +310,7 @@ public final class Relay implements AutoCloseable {
               error);
         } else {
           Duration delay = retryPolicy.delay(row.attempt());
-          store.markRetry(row.seq(), now.plus(delay), error);
+          store.markRetry(row.seq(), now.plus(delay), error, relayId);
           counter(CourierMetrics.RELAY_RETRIES, "Failed publishes scheduled for another attempt", row.event().destination())
               .increment();
           log.warn(
@@ -331,7 +331,7 @@ public final class Relay implements AutoCloseable {
   private BatchResult release(List<ClaimedRow> rows) {
     List<Long> seqs = rows.stream().map(ClaimedRow::seq).toList();
     try {
-      store.release(seqs, clock.instant());
+      store.release(seqs, clock.instant(), relayId);
       log.info("released {} unpublished rows on shutdown", seqs.size());
     } catch (SQLException e) {
       log.warn("could not release {} rows; they become claimable when their lease expires: {}", seqs.size(), e.toString());

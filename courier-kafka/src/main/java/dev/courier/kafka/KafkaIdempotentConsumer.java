@@ -9,6 +9,8 @@ import dev.courier.internal.EventLog;
 import dev.courier.kafka.EventRecords.Decodable;
 import dev.courier.kafka.EventRecords.Decoded;
 import dev.courier.kafka.EventRecords.Undecodable;
+import dev.courier.spi.Subscription;
+import dev.courier.spi.SubscriptionSpec;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -84,7 +86,7 @@ import org.slf4j.LoggerFactory;
  * <p>Thread-safe: {@link #start()}, {@link #close()} and the accessors may be called from any
  * thread; the Kafka consumer itself is only touched by the loop thread.
  */
-public final class KafkaIdempotentConsumer implements AutoCloseable {
+public final class KafkaIdempotentConsumer implements Subscription {
   private static final Logger log = LoggerFactory.getLogger(KafkaIdempotentConsumer.class);
 
   /** The default of {@link Builder#maxRecordBytes(int)}: 1 MiB. */
@@ -121,6 +123,7 @@ public final class KafkaIdempotentConsumer implements AutoCloseable {
   private final ReentrantLock lock = new ReentrantLock();
   private volatile State state = State.NEW;
   private volatile Throwable failure;
+  private volatile boolean crashRequested;
   private KafkaConsumer<byte[], byte[]> consumer;
   private Thread loop;
 
@@ -263,6 +266,9 @@ public final class KafkaIdempotentConsumer implements AutoCloseable {
           log.warn("kafka consumer {}: transient error, polling again: {}", name(), e.toString());
           pause(pollTimeout);
         }
+      }
+      if (crashRequested) {
+        throw new CrashAfterEffect(new SubscriptionSpec.SimulatedCrash("crash() called"));
       }
     } catch (CrashAfterEffect e) {
       crash = e.getCause();
@@ -556,6 +562,27 @@ public final class KafkaIdempotentConsumer implements AutoCloseable {
         log.info("kafka consumer {}: partitions assigned: {}", name(), partitions);
       }
     }
+  }
+
+  @Override
+  public boolean isRunning() {
+    return state == State.RUNNING;
+  }
+
+  @Override
+  public long received() {
+    return recordsSeen();
+  }
+
+  /**
+   * Stops as a killed process would: the record in hand finishes (its database outcome may
+   * commit), but no offset is committed any more, so every unacknowledged record is delivered
+   * again to the group. For fault injection in tests and demos.
+   */
+  @Override
+  public void crash() {
+    crashRequested = true;
+    close();
   }
 
   /**

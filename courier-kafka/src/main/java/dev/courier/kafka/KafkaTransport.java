@@ -5,7 +5,9 @@ import dev.courier.Event;
 import dev.courier.InvalidEventException;
 import dev.courier.RetriableCourierException;
 import dev.courier.UnsafeConfigurationException;
+import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.spi.PublishResult;
+import dev.courier.spi.SubscriptionSpec;
 import dev.courier.spi.Transport;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -123,6 +125,38 @@ public final class KafkaTransport implements Transport {
   @Override
   public String name() {
     return "kafka";
+  }
+
+  /**
+   * Starts a {@link KafkaIdempotentConsumer} on {@code spec.destination()} with the processor's
+   * consumer name as its group id. It shares this transport's bootstrap servers and its {@code
+   * security.*}, {@code sasl.*} and {@code ssl.*} settings; {@code spec.options()} are passed as
+   * Kafka consumer properties (checked like the consumer builder's). The spec's after-commit hook
+   * runs after each applied effect and before its offset is committed.
+   */
+  @Override
+  public KafkaIdempotentConsumer subscribe(SubscriptionSpec spec, IdempotentProcessor processor) {
+    KafkaIdempotentConsumer.Builder b =
+        KafkaIdempotentConsumer.builder()
+            .bootstrapServers(String.valueOf(config.get(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG)))
+            .groupId(processor.consumer())
+            .topics(spec.destination())
+            .processor(processor)
+            .maxRecordBytes(spec.maxRecordBytes())
+            .pollTimeout(spec.pollTimeout());
+    config.forEach(
+        (k, v) -> {
+          if (k.startsWith("security.") || k.startsWith("sasl.") || k.startsWith("ssl.")) {
+            b.property(k, v);
+          }
+        });
+    spec.options().forEach(b::property);
+    if (spec.afterCommit() != SubscriptionSpec.AfterCommitHook.NONE) {
+      b.afterEffectCommitted(spec.afterCommit()::afterCommit);
+    }
+    KafkaIdempotentConsumer consumer = b.build();
+    consumer.start();
+    return consumer;
   }
 
   /** The largest record accepted, in bytes (key, value and headers). */

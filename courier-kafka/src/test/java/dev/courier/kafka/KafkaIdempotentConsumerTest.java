@@ -337,7 +337,7 @@ class KafkaIdempotentConsumerTest {
                     .containsEntry("event_id", event.id().toString())
                     .containsEntry("correlation_id", "corr-k")
                     .containsEntry("consumer", name)
-                    .containsEntry("attempt", "2")
+                    .containsEntry("attempt", "1")
                     .containsEntry("source", topic + "-0@0"));
     databaseDown.set(false);
     await().atMost(WAIT).until(() -> db.effects(name, event.id()) == 1);
