@@ -42,6 +42,9 @@ public record Event(
   /** Header carrying the W3C trace context captured when the event was written. */
   public static final String TRACEPARENT = "traceparent";
 
+  /** Header carrying the W3C vendor trace state captured with {@link #TRACEPARENT}. */
+  public static final String TRACESTATE = "tracestate";
+
   public Event {
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(type, "type");
@@ -169,6 +172,14 @@ public record Event(
 
     public Builder header(String name, String value) {
       headers.put(Objects.requireNonNull(name, "header name"), value == null ? "" : value);
+      return this;
+    }
+
+    /** Sets a header only if the builder does not hold one of that name yet. */
+    public Builder headerIfAbsent(String name, String value) {
+      if (!headers.containsKey(name)) {
+        header(name, value);
+      }
       return this;
     }
 

@@ -33,6 +33,19 @@ class ArchitectureTest {
   }
 
   @Test
+  void onlyTheTracingBridgeTouchesOpenTelemetry_soTheApiStaysOptional() {
+    noClasses()
+        .that()
+        .doNotHaveFullyQualifiedName("dev.courier.tracing.OtelBridge")
+        .and()
+        .haveNameNotMatching("dev\\.courier\\.tracing\\.OtelBridge\\$.*")
+        .should()
+        .dependOnClassesThat()
+        .resideInAnyPackage("io.opentelemetry..")
+        .check(core);
+  }
+
+  @Test
   void onlyTheWakeupListenerUsesThePostgresDriverApi() {
     noClasses()
         .that()

@@ -15,6 +15,7 @@ import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Dialect;
 import dev.courier.metrics.CourierMetrics;
 import dev.courier.retry.RetryPolicy;
+import dev.courier.tracing.Tracing;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -266,7 +267,13 @@ public final class IdempotentProcessor {
         return false;
       }
       try {
-        handler.handle(event, c);
+        Tracing.inConsumerSpan(
+            event,
+            consumer,
+            () -> {
+              handler.handle(event, c);
+              return null;
+            });
         if (c.isClosed() || c.getAutoCommit()) {
           throw new IllegalStateException(
               "the handler closed the connection or switched it to auto-commit; it must leave"

@@ -6,6 +6,7 @@ import dev.courier.Event;
 import dev.courier.FatalCourierException;
 import dev.courier.InvalidEventException;
 import dev.courier.internal.HeadersJson;
+import dev.courier.tracing.Tracing;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Dialect;
 import java.nio.charset.StandardCharsets;
@@ -36,6 +37,10 @@ import org.slf4j.LoggerFactory;
  * <p>The connection must not be in auto-commit mode: an event appended in auto-commit mode would
  * commit on its own, apart from the business change, which is the very failure an outbox exists
  * to prevent. Such a call is refused with a {@link FatalCourierException}.
+ *
+ * <p>When the OpenTelemetry API is present and a span is current, its W3C trace context is stored
+ * with each event ({@code traceparent}, {@code tracestate} headers, unless the caller set them), so
+ * the consumer's span can link back to the writer's.
  *
  * <p>Instances are immutable after {@link Builder#build()} and thread-safe; share one per
  * application.
@@ -101,7 +106,9 @@ public final class Outbox {
     requireTransaction(connection);
     var now = clock.instant();
     List<Event> built = new ArrayList<>(events.size());
+    Map<String, String> trace = Tracing.currentContextHeaders();
     for (Event.Builder b : events) {
+      trace.forEach(b::headerIfAbsent);
       built.add(validate(b.build(now)));
     }
     Dialect d = dialect(connection);

@@ -1,0 +1,91 @@
+package dev.courier.server;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.courier.jdbc.CourierTables;
+import dev.courier.jdbc.Dialect;
+import dev.courier.jdbc.Schema;
+import dev.courier.server.config.CourierConfig;
+import dev.courier.server.config.Setting;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code courier migrate}: creates Courier's tables (outbox, processed-events ledger, dead letters)
+ * in the configured database, or with {@code --print} writes the SQL to standard output for a
+ * migration tool such as Flyway or Liquibase. Applying twice is harmless: every statement is {@code
+ * IF NOT EXISTS}.
+ */
+@Command(
+    name = "migrate",
+    mixinStandardHelpOptions = true,
+    versionProvider = CourierCli.Version.class,
+    description = {
+      "Create Courier's tables in the configured database (idempotent).",
+      "With --print, write the SQL to standard output instead, for your own migration tool."
+    })
+final class MigrateCommand implements Callable<Integer>, CourierCli.Verbosity {
+  @ParentCommand CourierCli cli;
+  @Spec CommandSpec spec;
+  @Mixin CommonOptions common;
+  @Mixin DatabaseOptions database;
+
+  @Option(
+      names = "--print",
+      description = "Print the SQL instead of applying it; needs no database.")
+  boolean print;
+
+  @Option(
+      names = "--dialect",
+      paramLabel = "NAME",
+      defaultValue = "postgresql",
+      description = "SQL dialect for --print (default: ${DEFAULT-VALUE}; the only one so far).")
+  String dialect;
+
+  @Override
+  public boolean verbose() {
+    return common != null && common.verbose;
+  }
+
+  @Override
+  public Integer call() {
+    CourierConfig config = database.apply(common.loader(cli.environment())).load();
+    CourierTables tables = config.tables();
+    PrintWriter out = spec.commandLine().getOut();
+    if (print) {
+      out.print(Schema.render(Dialect.forProduct(dialect), tables));
+      out.flush();
+      return CourierCli.OK;
+    }
+    String url =
+        config
+            .database()
+            .configuredUrl()
+            .orElseThrow(
+                () ->
+                    CourierConfig.missing(
+                        Setting.DB_URL, "migrate needs a database (or use --print)", "--db-url"));
+    String schema = config.database().schema();
+    try (HikariDataSource ds = Databases.pool("courier-migrate", config.database(), 2)) {
+      if (schema != null) {
+        Databases.createSchemaIfMissing(ds, schema);
+      }
+      int applied = Schema.migrate(ds, tables);
+      out.printf(
+          "Applied %d statements to %s%s: tables %s, %s, %s are in place.%n",
+          applied,
+          config.database().displayUrl(),
+          schema == null ? "" : " (schema " + schema + ")",
+          tables.outbox(),
+          tables.processedEvents(),
+          tables.deadLetters());
+      out.flush();
+      return CourierCli.OK;
+    }
+  }
+}

@@ -1,0 +1,33 @@
+package dev.courier.server;
+
+import dev.courier.server.config.CourierConfig;
+import dev.courier.server.config.Setting;
+import picocli.CommandLine.Option;
+
+/** The relay options most often changed; the rest are in the config file or environment. */
+final class RelayOptions {
+  @Option(
+      names = "--batch-size",
+      paramLabel = "N",
+      description = "Rows claimed per pass (courier.relay.batch-size).")
+  String batchSize;
+
+  @Option(
+      names = "--max-attempts",
+      paramLabel = "N",
+      description = "Publish attempts before a row is parked as dead (courier.relay.max-attempts).")
+  String maxAttempts;
+
+  @Option(
+      names = "--relay-id",
+      paramLabel = "ID",
+      description = "This relay's id (courier.relay.id).")
+  String relayId;
+
+  CourierConfig.Loader apply(CourierConfig.Loader loader) {
+    return loader
+        .option(Setting.RELAY_BATCH_SIZE, "--batch-size", batchSize)
+        .option(Setting.RELAY_MAX_ATTEMPTS, "--max-attempts", maxAttempts)
+        .option(Setting.RELAY_ID, "--relay-id", relayId);
+  }
+}

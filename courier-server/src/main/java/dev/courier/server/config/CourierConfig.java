@@ -1,0 +1,464 @@
+package dev.courier.server.config;
+
+import dev.courier.ConfigurationException;
+import dev.courier.jdbc.CourierTables;
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.function.Function;
+import java.util.regex.Pattern;
+
+/**
+ * The configuration of one {@code courier} command, merged from four layers, lowest precedence
+ * first: built-in defaults, an optional properties file ({@code --config FILE}), environment
+ * variables ({@code COURIER_...}, see {@link Setting#envVariable()}), command-line options.
+ *
+ * <p>Every value is parsed and checked once, in {@link Loader#load()}; a malformed or out-of-range
+ * value fails there with an {@link InvalidSettingException} that names the key, where the value
+ * came from and the rule (further bad values are attached as suppressed exceptions). Unknown keys
+ * in the file are refused too, so that a typo does not silently fall back to a default. An empty
+ * value counts as not set in that layer.
+ *
+ * <p>Instances are immutable and thread-safe. {@link #toString()} and {@link #describe()} never
+ * show a password or secret Kafka property, and hide passwords inside the JDBC URL.
+ */
+public final class CourierConfig {
+  private static final Pattern TOPIC = Pattern.compile("[A-Za-z0-9._-]{1,249}");
+  private static final Duration MAX_DURATION = Duration.ofDays(1);
+
+  private final Map<String, Value> values;
+  private final DatabaseSettings database;
+  private final KafkaSettings kafka;
+  private final CourierTables tables;
+  private final RelaySettings relay;
+  private final DemoSettings demo;
+
+  private CourierConfig(Map<String, Value> values, Parsed p) {
+    this.values = values;
+    this.database = p.database;
+    this.kafka = p.kafka;
+    this.tables = p.tables;
+    this.relay = p.relay;
+    this.demo = p.demo;
+  }
+
+  /** Starts loading a configuration. */
+  public static Loader loader() {
+    return new Loader();
+  }
+
+  /** The built-in defaults alone. */
+  public static CourierConfig defaults() {
+    return loader().load();
+  }
+
+  public DatabaseSettings database() {
+    return database;
+  }
+
+  public KafkaSettings kafka() {
+    return kafka;
+  }
+
+  public CourierTables tables() {
+    return tables;
+  }
+
+  public RelaySettings relay() {
+    return relay;
+  }
+
+  public DemoSettings demo() {
+    return demo;
+  }
+
+  /** The value in force for a setting, with its origin, or empty if it is not set at all. */
+  public Optional<Value> value(Setting setting) {
+    return Optional.ofNullable(values.get(setting.key()));
+  }
+
+  /** Every value in force (defaults included), sorted by key. */
+  public Collection<Value> values() {
+    return values.values();
+  }
+
+  /**
+   * The error for a setting that a command needs but that is not set, naming every way to set it.
+   *
+   * @param option the command-line option that sets it, or {@code null} if there is none
+   */
+  public static ConfigurationException missing(Setting setting, String needed, String option) {
+    return new ConfigurationException(
+        setting.key(),
+        "is not set, and "
+            + needed
+            + "; set it in the --config file, with environment variable "
+            + setting.envVariable()
+            + (option == null ? "" : " or with " + option));
+  }
+
+  /** One line per value in force: key, value (secrets masked), origin. */
+  public String describe() {
+    int width = values.keySet().stream().mapToInt(String::length).max().orElse(0);
+    StringBuilder sb = new StringBuilder();
+    for (Value v : values.values()) {
+      String shown = v.secret() ? Masking.SECRET : Masking.url(v.text());
+      sb.append(
+          String.format(
+              Locale.ROOT, "%-" + width + "s = %s  (%s)%n", v.key(), shown, v.origin().describe()));
+    }
+    return sb.toString();
+  }
+
+  @Override
+  public String toString() {
+    StringBuilder sb = new StringBuilder("CourierConfig[");
+    boolean first = true;
+    for (Value v : values.values()) {
+      if (!first) {
+        sb.append(", ");
+      }
+      first = false;
+      sb.append(v.key()).append('=').append(v.secret() ? Masking.SECRET : Masking.url(v.text()));
+    }
+    return sb.append(']').toString();
+  }
+
+  /**
+   * Collects the layers and loads them. Layers may be given in any order; precedence is fixed
+   * (options over environment over file over defaults).
+   */
+  public static final class Loader {
+    private Path file;
+    private Map<String, String> environment = Map.of();
+    private final List<Value> options = new ArrayList<>();
+
+    private Loader() {}
+
+    /** The properties file to read ({@code --config}); {@code null} for none. */
+    public Loader file(Path file) {
+      this.file = file;
+      return this;
+    }
+
+    /**
+     * The environment to read {@code COURIER_...} variables from, usually {@link System#getenv()}.
+     */
+    public Loader environment(Map<String, String> environment) {
+      this.environment = Map.copyOf(Objects.requireNonNull(environment, "environment"));
+      return this;
+    }
+
+    /**
+     * A value given on the command line. A {@code null} value means the option was not given.
+     *
+     * @param optionName the option as the user typed it, for messages, such as {@code --rate}
+     */
+    public Loader option(Setting setting, String optionName, String value) {
+      if (value != null) {
+        options.add(
+            new Value(setting.key(), value, new Origin.Option(optionName), setting.secret()));
+      }
+      return this;
+    }
+
+    /**
+     * Merges and checks every layer.
+     *
+     * @throws InvalidSettingException naming the key and origin of the first bad value (later ones
+     *     are suppressed exceptions)
+     * @throws ConfigurationException if the file cannot be read
+     */
+    public CourierConfig load() {
+      Map<String, Value> merged = new TreeMap<>();
+      for (Setting s : Setting.values()) {
+        s.defaultValue()
+            .ifPresent(
+                d -> merged.put(s.key(), new Value(s.key(), d, new Origin.Default(), s.secret())));
+      }
+      List<InvalidSettingException> errors = new ArrayList<>();
+      if (file != null) {
+        readFile(file, merged, errors);
+      }
+      for (Setting s : Setting.values()) {
+        String v = environment.get(s.envVariable());
+        if (v != null && !v.isBlank()) {
+          merged.put(s.key(), new Value(s.key(), v, new Origin.Env(s.envVariable()), s.secret()));
+        }
+      }
+      for (Value v : options) {
+        if (!v.text().isBlank()) {
+          merged.put(v.key(), v);
+        }
+      }
+      Parsed parsed = new Parsed(merged, errors);
+      if (!errors.isEmpty()) {
+        InvalidSettingException first = errors.getFirst();
+        for (int i = 1; i < errors.size(); i++) {
+          first.addSuppressed(errors.get(i));
+        }
+        throw first;
+      }
+      return new CourierConfig(java.util.Collections.unmodifiableMap(merged), parsed);
+    }
+
+    private static void readFile(
+        Path file, Map<String, Value> merged, List<InvalidSettingException> errors) {
+      Properties props = new Properties();
+      try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+        props.load(r);
+      } catch (NoSuchFileException e) {
+        throw new ConfigurationException("--config", "file " + file + " does not exist");
+      } catch (IOException | IllegalArgumentException e) {
+        throw new ConfigurationException("--config", "cannot read " + file + ": " + e.getMessage());
+      }
+      Origin origin = new Origin.File(file);
+      for (String key : new TreeMap<>(Map.copyOf(toMap(props))).keySet()) {
+        String text = props.getProperty(key);
+        if (key.startsWith(Setting.KAFKA_PROPERTY_PREFIX)
+            && key.length() > Setting.KAFKA_PROPERTY_PREFIX.length()) {
+          if (!text.isBlank()) {
+            String name = key.substring(Setting.KAFKA_PROPERTY_PREFIX.length());
+            merged.put(key, new Value(key, text, origin, Setting.isSecretKafkaProperty(name)));
+          }
+          continue;
+        }
+        Optional<Setting> setting = Setting.forKey(key);
+        if (setting.isEmpty()) {
+          errors.add(
+              new InvalidSettingException(key, origin, "is not a known setting" + suggestion(key)));
+          continue;
+        }
+        if (!text.isBlank()) {
+          merged.put(key, new Value(key, text, origin, setting.get().secret()));
+        }
+      }
+    }
+
+    private static Map<String, String> toMap(Properties props) {
+      Map<String, String> m = new LinkedHashMap<>();
+      for (String name : props.stringPropertyNames()) {
+        m.put(name, props.getProperty(name));
+      }
+      return m;
+    }
+
+    /**
+     * "; did you mean courier.relay.batch-size?" when the key differs only in punctuation or case.
+     */
+    private static String suggestion(String key) {
+      String wanted = squash(key);
+      for (Setting s : Setting.values()) {
+        if (squash(s.key()).equals(wanted)) {
+          return "; did you mean " + s.key() + "?";
+        }
+      }
+      if (!key.startsWith("courier.")) {
+        return "; Courier's keys start with 'courier.' (see CONFIGURATION.md)";
+      }
+      return " (see CONFIGURATION.md for the list)";
+    }
+
+    private static String squash(String key) {
+      return key.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]", "");
+    }
+  }
+
+  /** Parses every merged value, collecting errors instead of stopping at the first. */
+  private static final class Parsed {
+    private final Map<String, Value> values;
+    private final List<InvalidSettingException> errors;
+    final DatabaseSettings database;
+    final KafkaSettings kafka;
+    final CourierTables tables;
+    final RelaySettings relay;
+    final DemoSettings demo;
+
+    Parsed(Map<String, Value> values, List<InvalidSettingException> errors) {
+      this.values = values;
+      this.errors = errors;
+      this.database =
+          new DatabaseSettings(
+              optional(Setting.DB_URL, ValueParser::text),
+              optional(Setting.DB_USER, ValueParser::text),
+              optional(Setting.DB_PASSWORD, Value::text),
+              optional(Setting.DB_SCHEMA, this::identifier),
+              wholeNumber(Setting.DB_POOL_SIZE, 1, 1000),
+              duration(Setting.DB_CONNECT_TIMEOUT, Duration.ofMillis(250), Duration.ofMinutes(10)));
+      Map<String, String> kafkaProps = new TreeMap<>();
+      values.forEach(
+          (k, v) -> {
+            if (k.startsWith(Setting.KAFKA_PROPERTY_PREFIX)) {
+              kafkaProps.put(k.substring(Setting.KAFKA_PROPERTY_PREFIX.length()), v.text().strip());
+            }
+          });
+      this.kafka =
+          new KafkaSettings(
+              optional(Setting.KAFKA_BOOTSTRAP_SERVERS, ValueParser::text), kafkaProps);
+      this.tables =
+          new CourierTables(
+              withDefault(Setting.TABLES_OUTBOX, this::identifier),
+              withDefault(Setting.TABLES_PROCESSED_EVENTS, this::identifier),
+              withDefault(Setting.TABLES_DEAD_LETTERS, this::identifier));
+      this.relay = relay();
+      this.demo = demo();
+    }
+
+    private RelaySettings relay() {
+      Duration publishTimeout =
+          duration(Setting.RELAY_PUBLISH_TIMEOUT, Duration.ofMillis(100), Duration.ofMinutes(10));
+      Duration lease = duration(Setting.RELAY_LEASE, Duration.ofSeconds(1), MAX_DURATION);
+      Duration initial =
+          duration(Setting.RELAY_INITIAL_BACKOFF, Duration.ZERO, Duration.ofHours(1));
+      Duration max = duration(Setting.RELAY_MAX_BACKOFF, Duration.ZERO, MAX_DURATION);
+      Duration minPoll =
+          duration(Setting.RELAY_MIN_POLL_INTERVAL, Duration.ofMillis(1), Duration.ofMinutes(1));
+      Duration maxPoll =
+          duration(Setting.RELAY_MAX_POLL_INTERVAL, Duration.ofMillis(1), Duration.ofHours(1));
+      atLeast(
+          Setting.RELAY_MAX_BACKOFF,
+          max,
+          initial,
+          Setting.RELAY_INITIAL_BACKOFF.key() + " (" + ValueParser.human(initial) + ")",
+          "");
+      atLeast(
+          Setting.RELAY_LEASE,
+          lease,
+          publishTimeout.multipliedBy(2),
+          "twice "
+              + Setting.RELAY_PUBLISH_TIMEOUT.key()
+              + " ("
+              + ValueParser.human(publishTimeout)
+              + ")",
+          "; a shorter lease lets another relay republish rows still in flight");
+      atLeast(
+          Setting.RELAY_MAX_POLL_INTERVAL,
+          maxPoll,
+          minPoll,
+          Setting.RELAY_MIN_POLL_INTERVAL.key() + " (" + ValueParser.human(minPoll) + ")",
+          "");
+      return new RelaySettings(
+          optional(
+              Setting.RELAY_ID,
+              v -> {
+                String id = ValueParser.text(v);
+                if (id.length() > 255) {
+                  throw ValueParser.invalid(
+                      v, "must be at most 255 characters, was " + id.length());
+                }
+                return id;
+              }),
+          wholeNumber(Setting.RELAY_BATCH_SIZE, 1, 10_000),
+          wholeNumber(Setting.RELAY_MAX_ATTEMPTS, 1, 1000),
+          initial,
+          max,
+          publishTimeout,
+          lease,
+          minPoll,
+          maxPoll);
+    }
+
+    private DemoSettings demo() {
+      return new DemoSettings(
+          duration(Setting.DEMO_DURATION, Duration.ofSeconds(1), MAX_DURATION),
+          duration(Setting.DEMO_WARM_UP, Duration.ZERO, Duration.ofMinutes(10)),
+          withDefault(Setting.DEMO_RATE, v -> ValueParser.ratePerSecond(v, 100_000)),
+          withDefault(Setting.DEMO_ROLLBACK_RATE, ValueParser::fraction),
+          withDefault(Setting.DEMO_DROP_CONFIRM_RATE, ValueParser::fraction),
+          withDefault(Setting.DEMO_CONSUMER_CRASH_RATE, ValueParser::fraction),
+          wholeNumber(Setting.DEMO_WRITERS, 1, 256),
+          wholeNumber(Setting.DEMO_PARTITIONS, 1, 1000),
+          withDefault(Setting.DEMO_TOPIC, Parsed::topic),
+          duration(Setting.DEMO_DRAIN_TIMEOUT, Duration.ofSeconds(1), Duration.ofHours(1)),
+          duration(Setting.DEMO_PROGRESS_INTERVAL, Duration.ofMillis(100), Duration.ofHours(1)),
+          withDefault(Setting.DEMO_WORK_DIR, v -> Path.of(ValueParser.text(v))),
+          withDefault(Setting.DEMO_KEEP, ValueParser::bool),
+          withDefault(Setting.DEMO_JSON_LOGS, ValueParser::bool));
+    }
+
+    private static String topic(Value v) {
+      String t = ValueParser.text(v);
+      if (!TOPIC.matcher(t).matches() || t.equals(".") || t.equals("..")) {
+        throw ValueParser.invalid(
+            v,
+            ValueParser.shown(v)
+                + " is not a valid Kafka topic name (1 to 249 letters, digits, '.', '_' or '-')");
+      }
+      return t;
+    }
+
+    /** A table or schema name, checked against Courier's identifier allow-list. */
+    private String identifier(Value v) {
+      try {
+        return CourierTables.validate(v.key(), v.text().strip());
+      } catch (ConfigurationException e) {
+        String prefix = e.setting() + ": ";
+        String msg =
+            e.getMessage().startsWith(prefix)
+                ? e.getMessage().substring(prefix.length())
+                : e.getMessage();
+        throw ValueParser.invalid(v, msg);
+      }
+    }
+
+    private Duration duration(Setting s, Duration min, Duration max) {
+      return withDefault(s, v -> ValueParser.duration(v, min, max));
+    }
+
+    private int wholeNumber(Setting s, int min, int max) {
+      return withDefault(s, v -> ValueParser.wholeNumber(v, min, max));
+    }
+
+    /** The parsed value of a setting without a default, or {@code null} when it is not set. */
+    private <T> T optional(Setting s, Function<Value, T> parser) {
+      Value v = values.get(s.key());
+      if (v == null) {
+        return null;
+      }
+      try {
+        return parser.apply(v);
+      } catch (InvalidSettingException e) {
+        errors.add(e);
+        return null;
+      }
+    }
+
+    /**
+     * The parsed value of a setting with a default. When the configured value is bad the error is
+     * recorded and parsing carries on with the default, so that one run reports every bad value.
+     */
+    private <T> T withDefault(Setting s, Function<Value, T> parser) {
+      T value = optional(s, parser);
+      if (value != null) {
+        return value;
+      }
+      String d =
+          s.defaultValue().orElseThrow(() -> new IllegalStateException(s + " has no default"));
+      return parser.apply(new Value(s.key(), d, new Origin.Default(), s.secret()));
+    }
+
+    /** Records an error on {@code s} unless {@code value >= bound}; {@code bound} is described. */
+    private void atLeast(Setting s, Duration value, Duration bound, String described, String why) {
+      Value v = values.get(s.key());
+      if (v != null && value.compareTo(bound) < 0) {
+        errors.add(
+            ValueParser.invalid(
+                v, "must be at least " + described + ", was " + ValueParser.human(value) + why));
+      }
+    }
+  }
+}

@@ -1,0 +1,114 @@
+package dev.courier.server.config;
+
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * Every configuration key the {@code courier} command understands, with its built-in default. The
+ * environment variable of a key is the key upper-cased with dots and dashes turned into
+ * underscores: {@code courier.relay.batch-size} is {@code COURIER_RELAY_BATCH_SIZE}.
+ * CONFIGURATION.md documents each one; a test keeps the two in step.
+ */
+public enum Setting {
+  DB_URL("courier.db.url", null, false),
+  DB_USER("courier.db.user", null, false),
+  DB_PASSWORD("courier.db.password", null, true),
+  DB_SCHEMA("courier.db.schema", null, false),
+  DB_POOL_SIZE("courier.db.pool-size", "10", false),
+  DB_CONNECT_TIMEOUT("courier.db.connect-timeout", "10s", false),
+
+  KAFKA_BOOTSTRAP_SERVERS("courier.kafka.bootstrap-servers", null, false),
+
+  TABLES_OUTBOX("courier.tables.outbox", "courier_outbox", false),
+  TABLES_PROCESSED_EVENTS("courier.tables.processed-events", "courier_processed_events", false),
+  TABLES_DEAD_LETTERS("courier.tables.dead-letters", "courier_dead_letters", false),
+
+  RELAY_ID("courier.relay.id", null, false),
+  RELAY_BATCH_SIZE("courier.relay.batch-size", "256", false),
+  RELAY_MAX_ATTEMPTS("courier.relay.max-attempts", "10", false),
+  RELAY_INITIAL_BACKOFF("courier.relay.initial-backoff", "1s", false),
+  RELAY_MAX_BACKOFF("courier.relay.max-backoff", "5m", false),
+  RELAY_PUBLISH_TIMEOUT("courier.relay.publish-timeout", "30s", false),
+  RELAY_LEASE("courier.relay.lease", "60s", false),
+  RELAY_MIN_POLL_INTERVAL("courier.relay.min-poll-interval", "5ms", false),
+  RELAY_MAX_POLL_INTERVAL("courier.relay.max-poll-interval", "1s", false),
+
+  DEMO_DURATION("courier.demo.duration", "60s", false),
+  DEMO_WARM_UP("courier.demo.warm-up", "5s", false),
+  DEMO_RATE("courier.demo.rate", "10000/min", false),
+  DEMO_ROLLBACK_RATE("courier.demo.rollback-rate", "2%", false),
+  DEMO_DROP_CONFIRM_RATE("courier.demo.drop-confirm-rate", "0.1%", false),
+  DEMO_CONSUMER_CRASH_RATE("courier.demo.consumer-crash-rate", "1/2000", false),
+  DEMO_WRITERS("courier.demo.writers", "8", false),
+  DEMO_PARTITIONS("courier.demo.partitions", "3", false),
+  DEMO_TOPIC("courier.demo.topic", "orders", false),
+  DEMO_DRAIN_TIMEOUT("courier.demo.drain-timeout", "120s", false),
+  DEMO_PROGRESS_INTERVAL("courier.demo.progress-interval", "5s", false),
+  DEMO_WORK_DIR("courier.demo.work-dir", ".courier", false),
+  DEMO_KEEP("courier.demo.keep", "false", false),
+  DEMO_JSON_LOGS("courier.demo.json-logs", "false", false);
+
+  /**
+   * Prefix of pass-through Kafka client properties, accepted in the properties file only: {@code
+   * courier.kafka.property.security.protocol=SSL} sets the client's {@code security.protocol}.
+   */
+  public static final String KAFKA_PROPERTY_PREFIX = "courier.kafka.property.";
+
+  private final String key;
+  private final String defaultValue;
+  private final boolean secret;
+
+  Setting(String key, String defaultValue, boolean secret) {
+    this.key = key;
+    this.defaultValue = defaultValue;
+    this.secret = secret;
+  }
+
+  /** The key, as written in a properties file. */
+  public String key() {
+    return key;
+  }
+
+  /** The environment variable that sets this key. */
+  public String envVariable() {
+    return envVariable(key);
+  }
+
+  /** The environment variable for any key (dots and dashes become underscores, upper case). */
+  static String envVariable(String key) {
+    return key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_');
+  }
+
+  /** The built-in default, or empty when the key has none. */
+  public Optional<String> defaultValue() {
+    return Optional.ofNullable(defaultValue);
+  }
+
+  /** Whether the value is a secret, never printed or put in a message. */
+  public boolean secret() {
+    return secret;
+  }
+
+  /** The setting with this key, if there is one. */
+  public static Optional<Setting> forKey(String key) {
+    for (Setting s : values()) {
+      if (s.key.equals(key)) {
+        return Optional.of(s);
+      }
+    }
+    return Optional.empty();
+  }
+
+  /**
+   * Whether a pass-through Kafka property holds a secret (a password, a JAAS configuration, a
+   * token): its value is masked wherever the configuration is shown.
+   */
+  static boolean isSecretKafkaProperty(String name) {
+    String n = name.toLowerCase(Locale.ROOT);
+    return n.contains("password")
+        || n.contains("jaas")
+        || n.contains("secret")
+        || n.contains("token")
+        || n.contains("credential");
+  }
+}

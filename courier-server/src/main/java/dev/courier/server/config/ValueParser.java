@@ -1,0 +1,189 @@
+package dev.courier.server.config;
+
+import java.math.BigDecimal;
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Turns configuration text into typed values. Every failure is an {@link InvalidSettingException}
+ * naming the key and the origin; the rejected text is quoted unless the setting is secret.
+ */
+final class ValueParser {
+  private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h|d)");
+  private static final Pattern RATE =
+      Pattern.compile("([0-9]+(?:\\.[0-9]+)?)\\s*(?:/\\s*(s|sec|second|m|min|minute|h|hour))?");
+  private static final Pattern ONE_IN = Pattern.compile("1\\s*/\\s*([0-9]+)");
+
+  private ValueParser() {}
+
+  static int wholeNumber(Value v, int min, int max) {
+    String text = v.text().strip();
+    int n;
+    try {
+      n = Integer.parseInt(text);
+    } catch (NumberFormatException e) {
+      throw invalid(v, shown(v) + " is not a whole number");
+    }
+    if (n < min || n > max) {
+      throw invalid(v, "must be between " + min + " and " + max + ", was " + n);
+    }
+    return n;
+  }
+
+  /**
+   * A duration with a unit: {@code 500ms}, {@code 30s}, {@code 5m}, {@code 2h}, {@code 1d}, or ISO
+   * 8601 ({@code PT30S}). A bare number is refused: seconds and milliseconds are too easily
+   * confused.
+   */
+  static Duration duration(Value v, Duration min, Duration max) {
+    String text = v.text().strip().toLowerCase(Locale.ROOT);
+    Duration d;
+    Matcher m = DURATION.matcher(text);
+    if (m.matches()) {
+      long n;
+      try {
+        n = Long.parseLong(m.group(1));
+      } catch (NumberFormatException e) {
+        throw invalid(v, shown(v) + " is too large");
+      }
+      d =
+          switch (m.group(2)) {
+            case "ms" -> Duration.ofMillis(n);
+            case "s" -> Duration.ofSeconds(n);
+            case "m" -> Duration.ofMinutes(n);
+            case "h" -> Duration.ofHours(n);
+            default -> Duration.ofDays(n);
+          };
+    } else if (text.startsWith("pt") || text.startsWith("p")) {
+      try {
+        d = Duration.parse(text.toUpperCase(Locale.ROOT));
+      } catch (DateTimeParseException e) {
+        throw invalid(v, shown(v) + " is not a duration; write it like 500ms, 30s, 5m or 2h");
+      }
+    } else if (text.matches("\\d+")) {
+      throw invalid(v, shown(v) + " has no unit; write it like " + text + "s or " + text + "ms");
+    } else {
+      throw invalid(v, shown(v) + " is not a duration; write it like 500ms, 30s, 5m or 2h");
+    }
+    if (d.compareTo(min) < 0 || d.compareTo(max) > 0) {
+      throw invalid(
+          v, "must be between " + human(min) + " and " + human(max) + ", was " + human(d));
+    }
+    return d;
+  }
+
+  /**
+   * A fraction between 0 and 1: {@code 0.02}, {@code 2%} or {@code 1/2000} (one in two thousand).
+   */
+  static double fraction(Value v) {
+    String text = v.text().strip();
+    double f;
+    try {
+      Matcher oneIn = ONE_IN.matcher(text);
+      if (oneIn.matches()) {
+        long n = Long.parseLong(oneIn.group(1));
+        if (n == 0) {
+          throw invalid(v, shown(v) + " divides by zero");
+        }
+        f = 1.0 / n;
+      } else if (text.endsWith("%")) {
+        f = new BigDecimal(text.substring(0, text.length() - 1).strip()).doubleValue() / 100.0;
+      } else {
+        f = new BigDecimal(text).doubleValue();
+      }
+    } catch (NumberFormatException e) {
+      throw invalid(v, shown(v) + " is not a fraction; write it like 0.02, 2% or 1/50");
+    }
+    if (!(f >= 0.0 && f <= 1.0)) {
+      throw invalid(v, "must be between 0 and 1 (0% to 100%), was " + v.text().strip());
+    }
+    return f;
+  }
+
+  /**
+   * A rate in events per second: {@code 200} or {@code 200/s}, {@code 10000/min}, {@code 36000/h}.
+   * A bare number is per second.
+   */
+  static double ratePerSecond(Value v, double maxPerSecond) {
+    String text = v.text().strip().toLowerCase(Locale.ROOT);
+    Matcher m = RATE.matcher(text);
+    if (!m.matches()) {
+      throw invalid(
+          v, shown(v) + " is not a rate; write it like 200 (per second), 200/s or 10000/min");
+    }
+    double n = Double.parseDouble(m.group(1));
+    String unit = m.group(2) == null ? "s" : m.group(2);
+    double perSecond =
+        switch (unit) {
+          case "m", "min", "minute" -> n / 60.0;
+          case "h", "hour" -> n / 3600.0;
+          default -> n;
+        };
+    if (!(perSecond > 0.0) || perSecond > maxPerSecond) {
+      throw invalid(
+          v,
+          "must be more than 0 and at most "
+              + (long) maxPerSecond
+              + " per second, was "
+              + v.text().strip());
+    }
+    return perSecond;
+  }
+
+  static boolean bool(Value v) {
+    return switch (v.text().strip().toLowerCase(Locale.ROOT)) {
+      case "true", "yes", "on" -> true;
+      case "false", "no", "off" -> false;
+      default -> throw invalid(v, shown(v) + " is not true or false");
+    };
+  }
+
+  /** A string that must not be blank. */
+  static String text(Value v) {
+    String text = v.text().strip();
+    if (text.isEmpty()) {
+      throw invalid(v, "must not be blank");
+    }
+    return text;
+  }
+
+  static InvalidSettingException invalid(Value v, String message) {
+    return new InvalidSettingException(v.key(), v.origin(), message);
+  }
+
+  /** The rejected value in quotes, or a placeholder for secrets. */
+  static String shown(Value v) {
+    if (v.secret()) {
+      return "the value (hidden)";
+    }
+    String t = v.text().strip();
+    if (t.length() > 60) {
+      t = t.substring(0, 60) + "...";
+    }
+    return "'" + t.replaceAll("\\p{Cntrl}", "?") + "'";
+  }
+
+  /** A duration as people write it: {@code 500ms}, {@code 30s}, {@code 5m}. */
+  static String human(Duration d) {
+    if (d.isZero()) {
+      return "0s";
+    }
+    long ms = d.toMillis();
+    if (ms % 86_400_000 == 0) {
+      return ms / 86_400_000 + "d";
+    }
+    if (ms % 3_600_000 == 0) {
+      return ms / 3_600_000 + "h";
+    }
+    if (ms % 60_000 == 0) {
+      return ms / 60_000 + "m";
+    }
+    if (ms % 1000 == 0) {
+      return ms / 1000 + "s";
+    }
+    return ms + "ms";
+  }
+}

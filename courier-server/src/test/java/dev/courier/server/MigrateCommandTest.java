@@ -1,0 +1,98 @@
+package dev.courier.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.courier.testkit.TestDatabase;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** {@code courier migrate} against a real PostgreSQL, each test in a schema of its own. */
+class MigrateCommandTest {
+  private TestDatabase db;
+  private String schema;
+
+  @BeforeEach
+  void setUp() {
+    db = TestDatabase.shared();
+    schema = "cli_migrate_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+  }
+
+  @AfterEach
+  void dropSchema() {
+    db.dropSchema(schema);
+  }
+
+  private Map<String, String> environment() {
+    Map<String, String> env = new HashMap<>();
+    env.put("COURIER_DB_URL", db.jdbcUrl());
+    if (db.user() != null) {
+      env.put("COURIER_DB_USER", db.user());
+    }
+    if (db.password() != null) {
+      env.put("COURIER_DB_PASSWORD", db.password());
+    }
+    return env;
+  }
+
+  @Test
+  void migrate_createsTheSchemaAndCouriersTables_inAFreshSchema() throws SQLException {
+    CliRun run = CliRun.of(environment(), "migrate", "--db-schema", schema);
+
+    assertThat(run.exitCode()).as(run.toString()).isZero();
+    assertThat(run.out())
+        .contains("Applied")
+        .contains("(schema " + schema + ")")
+        .contains("courier_outbox");
+    assertThat(tablesIn(schema))
+        .containsExactlyInAnyOrder(
+            "courier_outbox", "courier_processed_events", "courier_dead_letters");
+  }
+
+  @Test
+  void migrate_twice_isHarmless() throws SQLException {
+    CliRun first = CliRun.of(environment(), "migrate", "--db-schema", schema);
+    CliRun second = CliRun.of(environment(), "migrate", "--db-schema", schema);
+
+    assertThat(first.exitCode()).as(first.toString()).isZero();
+    assertThat(second.exitCode()).as(second.toString()).isZero();
+    assertThat(tablesIn(schema)).hasSize(3);
+  }
+
+  @Test
+  void migrate_usesConfiguredTableNames() throws SQLException {
+    Map<String, String> env = environment();
+    env.put("COURIER_DB_SCHEMA", schema);
+    env.put("COURIER_TABLES_OUTBOX", "shop_outbox");
+
+    CliRun run = CliRun.of(env, "migrate");
+
+    assertThat(run.exitCode()).as(run.toString()).isZero();
+    assertThat(tablesIn(schema)).contains("shop_outbox").doesNotContain("courier_outbox");
+  }
+
+  private List<String> tablesIn(String schemaName) throws SQLException {
+    List<String> tables = new ArrayList<>();
+    try (Connection c = db.dataSource().getConnection();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ?")) {
+      ps.setString(1, schemaName);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          tables.add(rs.getString(1));
+        }
+      }
+    }
+    return tables;
+  }
+}
