@@ -9,7 +9,7 @@ final class CommonOptions {
   @Option(
       names = {"-c", "--config"},
       paramLabel = "FILE",
-      description = "Properties file with courier.* settings (see CONFIGURATION.md).")
+      description = "Properties file with courier.* settings (see docs/CONFIGURATION.md).")
   Path configFile;
 
   @Option(

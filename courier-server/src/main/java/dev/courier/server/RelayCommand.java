@@ -2,6 +2,7 @@ package dev.courier.server;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.courier.kafka.KafkaTransport;
+import dev.courier.relay.PgWakeups;
 import dev.courier.relay.Relay;
 import dev.courier.server.config.CourierConfig;
 import dev.courier.server.config.Setting;
@@ -93,7 +94,7 @@ final class RelayCommand implements Callable<Integer>, CourierCli.Verbosity {
 
     HikariDataSource ds =
         Databases.pool(
-            "courier-relay", config.database(), Math.max(2, config.database().poolSize()));
+            "courier-relay", config.database(), Math.max(3, config.database().poolSize()));
     KafkaTransport created = null;
     Relay relay;
     try {
@@ -120,8 +121,12 @@ final class RelayCommand implements Callable<Integer>, CourierCli.Verbosity {
             },
             "courier-relay-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
+    PgWakeups.Listener listener = null;
     try {
       relay.start();
+      // Writers in other processes send rate-limited NOTIFY hints (PgWakeups.notifier); the
+      // listener holds one pooled connection and wakes the relay on each hint.
+      listener = PgWakeups.listen(ds, PgWakeups.DEFAULT_CHANNEL, relay);
       err.printf(
           "courier relay %s: publishing %s at %s to Kafka at %s. SIGTERM or Ctrl-C stops it"
               + " gracefully.%n",
@@ -131,6 +136,9 @@ final class RelayCommand implements Callable<Integer>, CourierCli.Verbosity {
       err.println("courier relay " + relay.id() + ": stopping (finishing the pass in flight)...");
       err.flush();
     } finally {
+      if (listener != null) {
+        listener.close();
+      }
       try {
         relay.close();
       } finally {

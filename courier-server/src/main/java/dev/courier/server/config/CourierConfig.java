@@ -268,9 +268,9 @@ public final class CourierConfig {
         }
       }
       if (!key.startsWith("courier.")) {
-        return "; Courier's keys start with 'courier.' (see CONFIGURATION.md)";
+        return "; Courier's keys start with 'courier.' (see docs/CONFIGURATION.md)";
       }
-      return " (see CONFIGURATION.md for the list)";
+      return " (see docs/CONFIGURATION.md for the list)";
     }
 
     private static String squash(String key) {

@@ -285,7 +285,7 @@ class CourierConfigTest {
 
   @Test
   void everySetting_isDocumentedInConfigurationMd_withItsEnvironmentVariable() throws IOException {
-    String doc = Files.readString(Path.of("CONFIGURATION.md"));
+    String doc = Files.readString(Path.of("../docs/CONFIGURATION.md"));
 
     for (Setting s : Setting.values()) {
       assertThat(doc).as("CONFIGURATION.md documents %s", s.key()).contains("`" + s.key() + "`");
