@@ -1,0 +1,694 @@
+package dev.courier.rabbitmq;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.ShutdownSignalException;
+import dev.courier.ConfigurationException;
+import dev.courier.Event;
+import dev.courier.RetriableCourierException;
+import dev.courier.inbox.HandleOutcome;
+import dev.courier.inbox.IdempotentProcessor;
+import dev.courier.internal.EventLog;
+import dev.courier.spi.Subscription;
+import dev.courier.spi.SubscriptionSpec;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A consumer of one RabbitMQ queue that runs every message through an {@link IdempotentProcessor}
+ * and acknowledges it only after the processor's outcome is committed. Created by {@link
+ * RabbitMqTransport#subscribe}.
+ *
+ * <p><b>Acknowledgement.</b> Manual ({@code autoAck=false}) with a prefetch window. Messages are
+ * processed one at a time, in the order the broker delivers them, on the subscription's own thread.
+ * For an applied event, a duplicate and a dead letter (all committed in the database before the
+ * processor returns) the {@link SubscriptionSpec#afterCommit() afterCommit} hook runs and then the
+ * message is acked. A message that cannot be decoded (no or an invalid event id, no type, larger
+ * than {@link SubscriptionSpec#maxRecordBytes()}) is dead-lettered in the database as MALFORMED or
+ * OVERSIZED and then acked. A crash anywhere before the ack is harmless: the broker redelivers the
+ * message and the processed-events ledger recognises it.
+ *
+ * <p><b>Retries: held, then returned.</b> When the processor asks for another attempt after a
+ * delay ({@link HandleOutcome.RetryLater}), the message stays unacknowledged, held by the
+ * subscription, while the following messages are processed; when the delay has passed it is
+ * returned to the queue with {@code basic.nack(requeue=true)} and delivered again. So a failing
+ * event is never retried in a hot loop and never holds back other events; the price is that it is
+ * overtaken by later events, including events with the same key. A held message counts against the
+ * prefetch window. The attempt number handed to the processor is the quorum queue's {@code
+ * x-delivery-count} plus one (a classic queue has no such header: the subscription counts failed
+ * attempts itself, and a redelivered message counts at least as the second attempt). Every return
+ * to the queue counts as a delivery, including those caused by a crash or a lost connection, so an
+ * event may reach its last attempt sooner than its failures alone would say; the queue's {@code
+ * x-delivery-limit} must be at least the processor's attempts, and after it the broker
+ * dead-letters the message to {@code <queue>.dead-letter}.
+ *
+ * <p><b>Database failures.</b> If the processor throws (it could not even record a failure, for
+ * example because the database is down), the subscription waits a backoff (100 ms doubling to 10
+ * s, reset by the next success) and returns the message to the queue. Its thread waits meanwhile,
+ * so an outage slows the subscription down instead of spinning through the queue.
+ *
+ * <p><b>Failures that stop it.</b> If the broker cancels the consumer (the queue was deleted), the
+ * subscription logs an ERROR, stops ({@link #isRunning()} turns false, {@link #state()} is {@link
+ * State#FAILED}) and keeps the reason in {@link #failure()}. It never stops consuming silently. A
+ * lost connection is not such a failure: the subscription reconnects with backoff ({@link
+ * State#RECONNECTING}), declaring its queue again, and the broker redelivers what was not acked.
+ *
+ * <p>Thread-safe.
+ */
+public final class RabbitMqSubscription implements Subscription {
+  private static final Logger log = LoggerFactory.getLogger(RabbitMqSubscription.class);
+  private static final Duration FIRST_BACKOFF = Duration.ofMillis(100);
+  private static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
+  private static final Duration MAX_RECONNECT_BACKOFF = Duration.ofSeconds(5);
+  private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(30);
+  private static final int TRACKED_EVENTS = 10_000;
+
+  /** Lifecycle of a subscription. */
+  public enum State {
+    /** Consuming. */
+    RUNNING,
+    /** The connection was lost; reconnecting with backoff. Still counts as running. */
+    RECONNECTING,
+    /** Stopped by {@link #close()}. */
+    CLOSED,
+    /** Stopped by {@link #crash()}. */
+    CRASHED,
+    /** Stopped on its own because consuming cannot go on; see {@link #failure()}. */
+    FAILED
+  }
+
+  private record Delivery(long generation, long tag, boolean redelivered, AMQP.BasicProperties props, byte[] body) {}
+
+  private final ConnectionSettings settings;
+  private final Topology topology;
+  private final String destination;
+  private final String queue;
+  private final SubscriptionSpec spec;
+  private final IdempotentProcessor processor;
+  private final int prefetch;
+  private final boolean autoAck;
+  private final Clock clock;
+  private final Consumer<RabbitMqSubscription> onStop;
+
+  private final LinkedBlockingQueue<Delivery> inbox = new LinkedBlockingQueue<>();
+  private final ReentrantLock channelLock = new ReentrantLock();
+  private final CountDownLatch stopSignal = new CountDownLatch(1);
+  private final ScheduledThreadPoolExecutor retries;
+  private final AtomicLong received = new AtomicLong();
+  /** Failed attempts per event, for queues without a delivery count. Worker thread only. */
+  private final Map<UUID, Integer> failedAttempts =
+      new LinkedHashMap<>(64, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<UUID, Integer> eldest) {
+          return size() > TRACKED_EVENTS;
+        }
+      };
+
+  private Connection connection; // guarded by channelLock
+  private Channel channel; // guarded by channelLock
+  private volatile long generation; // written under channelLock
+  private volatile State state = State.RUNNING;
+  private volatile boolean stopping;
+  private volatile boolean lost;
+  private volatile String failure;
+  private int infraFailures; // worker thread only
+  private Thread worker;
+
+  RabbitMqSubscription(
+      ConnectionSettings settings,
+      Topology topology,
+      String destination,
+      String queue,
+      SubscriptionSpec spec,
+      IdempotentProcessor processor,
+      int prefetch,
+      boolean autoAck,
+      Clock clock,
+      Consumer<RabbitMqSubscription> onStop) {
+    this.settings = settings;
+    this.topology = topology;
+    this.destination = destination;
+    this.queue = queue;
+    this.spec = spec;
+    this.processor = processor;
+    this.prefetch = prefetch;
+    this.autoAck = autoAck;
+    this.clock = clock;
+    this.onStop = onStop;
+    this.retries =
+        new ScheduledThreadPoolExecutor(
+            1,
+            r -> {
+              Thread t = new Thread(r, "courier-rabbitmq-retry-" + queue);
+              t.setDaemon(true);
+              return t;
+            });
+    this.retries.setRemoveOnCancelPolicy(true);
+  }
+
+  /** Connects, declares the queue and registers the consumer; then starts the worker thread. */
+  void start() {
+    try {
+      connect();
+    } catch (RuntimeException e) {
+      state = State.FAILED;
+      failure = e.getMessage();
+      retries.shutdownNow();
+      throw e;
+    }
+    worker = Thread.ofPlatform().name("courier-rabbitmq-" + queue).daemon(true).unstarted(this::run);
+    worker.start();
+    log.info(
+        "consuming queue {} (destination {}, consumer {}, prefetch {}, {})",
+        queue,
+        destination,
+        processor.consumer(),
+        prefetch,
+        autoAck ? "autoAck" : "manual acks");
+  }
+
+  /** The queue consumed. */
+  public String queue() {
+    return queue;
+  }
+
+  /** Where the subscription is in its lifecycle. */
+  public State state() {
+    return state;
+  }
+
+  /**
+   * Why the subscription stopped on its own (for example "the broker cancelled the consumer of
+   * queue ..."), or empty while it runs or after {@link #close()} and {@link #crash()}.
+   */
+  public Optional<String> failure() {
+    return Optional.ofNullable(failure);
+  }
+
+  @Override
+  public boolean isRunning() {
+    State s = state;
+    return (s == State.RUNNING || s == State.RECONNECTING) && !stopping;
+  }
+
+  @Override
+  public long received() {
+    return received.get();
+  }
+
+  /**
+   * Stops gracefully: the message in hand finishes and is acknowledged if its outcome committed;
+   * nothing else is taken. Messages held for a retry and those prefetched but not processed return
+   * to the queue when the connection closes. Waits up to 30 s for the message in hand. Idempotent.
+   */
+  @Override
+  public void close() {
+    if (terminal(state)) {
+      return;
+    }
+    stopping = true;
+    stopSignal.countDown();
+    Thread w = worker;
+    if (w == null || w == Thread.currentThread()) {
+      return;
+    }
+    try {
+      w.join(CLOSE_TIMEOUT.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    if (w.isAlive()) {
+      log.warn("subscription to queue {} did not finish its message within {}; dropping its connection", queue, CLOSE_TIMEOUT);
+      crash();
+    }
+  }
+
+  /**
+   * Stops at once: acknowledges nothing more and drops the connection, so the broker redelivers
+   * every unacknowledged message to the next consumer. A processor call in flight may still commit
+   * its outcome; its message is redelivered anyway and recognised as a duplicate.
+   */
+  @Override
+  public void crash() {
+    Connection c;
+    channelLock.lock();
+    try {
+      if (terminal(state)) {
+        return;
+      }
+      state = State.CRASHED;
+      c = connection;
+    } finally {
+      channelLock.unlock();
+    }
+    log.warn(
+        "subscription to queue {} crashed: dropping the connection without acknowledging; the broker"
+            + " redelivers unacknowledged messages",
+        queue);
+    stopSignal.countDown();
+    retries.shutdownNow();
+    if (c != null) {
+      c.abort(1_000);
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "RabbitMqSubscription[queue=" + queue + ", consumer=" + processor.consumer() + ", state=" + state + "]";
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private void connect() {
+    Connection c;
+    try {
+      c = settings.open("consumer " + queue);
+    } catch (IOException | TimeoutException e) {
+      throw new RetriableCourierException(
+          "cannot connect to RabbitMQ at " + settings.describe() + " to consume queue '" + queue + "': " + AmqpErrors.describe(e),
+          e);
+    }
+    try {
+      if (topology.declare()) {
+        RabbitMqTransport.declareOn(c, ch -> topology.declareQueue(ch, destination, queue));
+      } else {
+        RabbitMqTransport.declareOn(c, ch -> ch.queueDeclarePassive(queue));
+      }
+      Channel ch = c.createChannel();
+      if (ch == null) {
+        throw new IOException("the connection has no free channel (channel_max reached)");
+      }
+      if (!autoAck) {
+        ch.basicQos(prefetch);
+      }
+      long gen;
+      channelLock.lock();
+      try {
+        if (terminal(state) || stopping) {
+          c.abort(1_000);
+          return;
+        }
+        gen = generation + 1;
+        generation = gen;
+        connection = c;
+        channel = ch;
+      } finally {
+        channelLock.unlock();
+      }
+      ch.basicConsume(queue, autoAck, "courier-" + processor.consumer() + "-" + UUID.randomUUID(), new Handler(ch, gen));
+      channelLock.lock();
+      try {
+        // only now: a reconnect that fails before this point stays RECONNECTING and tries again
+        if (!terminal(state)) {
+          state = State.RUNNING;
+        }
+      } finally {
+        channelLock.unlock();
+      }
+    } catch (IOException | TimeoutException | RuntimeException e) {
+      c.abort(1_000);
+      if (!topology.declare() && AmqpErrors.replyCode(e) == AmqpErrors.NOT_FOUND) {
+        throw new ConfigurationException(
+            "queue",
+            "queue '"
+                + queue
+                + "' does not exist, and the transport does not declare topology"
+                + " (declareTopology(false)); declare it first");
+      }
+      throw RabbitMqTransport.declarationFailure("queue '" + queue + "'", e);
+    }
+  }
+
+  /** Receives the broker's callbacks on the connection's dispatch thread; never blocks it. */
+  private final class Handler extends DefaultConsumer {
+    private final long gen;
+
+    Handler(Channel channel, long gen) {
+      super(channel);
+      this.gen = gen;
+    }
+
+    @Override
+    public void handleDelivery(String consumerTag, Envelope envelope, AMQP.BasicProperties properties, byte[] body) {
+      inbox.add(new Delivery(gen, envelope.getDeliveryTag(), envelope.isRedeliver(), properties, body));
+    }
+
+    @Override
+    public void handleCancel(String consumerTag) {
+      if (gen == generation) {
+        fail(
+            "the broker cancelled the consumer of queue '"
+                + queue
+                + "' (basic.cancel): the queue was deleted or became unavailable. Consuming stopped:"
+                + " events published to '"
+                + destination
+                + "' no longer reach consumer '"
+                + processor.consumer()
+                + "' until the queue is declared again and a new subscription is started");
+      }
+    }
+
+    @Override
+    public void handleShutdownSignal(String consumerTag, ShutdownSignalException sig) {
+      if (gen != generation || sig.isInitiatedByApplication() || stopping || terminal(state)) {
+        return;
+      }
+      log.warn(
+          "lost the connection consuming queue {} ({}); unacknowledged messages return to the queue;"
+              + " reconnecting",
+          queue,
+          AmqpErrors.describe(sig));
+      lost = true;
+    }
+  }
+
+  private void fail(String reason) {
+    channelLock.lock();
+    try {
+      if (terminal(state)) {
+        return;
+      }
+      failure = reason;
+      state = State.FAILED;
+    } finally {
+      channelLock.unlock();
+    }
+    log.error("subscription to queue {} stopped: {}", queue, reason);
+    stopSignal.countDown();
+  }
+
+  private void run() {
+    try {
+      while (!stopping && !terminal(state)) {
+        if (lost) {
+          reconnect();
+          continue;
+        }
+        Delivery d = inbox.poll(spec.pollTimeout().toNanos(), TimeUnit.NANOSECONDS);
+        if (d == null && state == State.RUNNING && !channelOpen()) {
+          // a safety net: the shutdown callback normally reports a lost channel first
+          lost = !stopping && state == State.RUNNING;
+          continue;
+        }
+        if (d == null || d.generation() != generation) {
+          continue; // nothing, or a message of a dropped connection: the broker redelivers it
+        }
+        handle(d);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (RuntimeException | Error e) {
+      log.error("subscription to queue {} failed unexpectedly", queue, e);
+      fail("the subscription's thread failed unexpectedly: " + e);
+    } finally {
+      release();
+    }
+  }
+
+  private void release() {
+    retries.shutdownNow();
+    inbox.clear();
+    Connection c;
+    State end;
+    channelLock.lock();
+    try {
+      if (state == State.RUNNING || state == State.RECONNECTING) {
+        state = State.CLOSED;
+      }
+      end = state;
+      c = connection;
+      connection = null;
+      channel = null;
+      generation = generation + 1;
+    } finally {
+      channelLock.unlock();
+    }
+    if (c != null && c.isOpen()) {
+      try {
+        c.close(5_000);
+      } catch (IOException | RuntimeException e) {
+        c.abort(1_000);
+      }
+    }
+    stopSignal.countDown();
+    onStop.accept(this);
+    log.info("subscription to queue {} stopped ({})", queue, end);
+  }
+
+  private void reconnect() {
+    Connection old;
+    channelLock.lock();
+    try {
+      if (terminal(state)) {
+        return;
+      }
+      state = State.RECONNECTING;
+      generation = generation + 1;
+      old = connection;
+      connection = null;
+      channel = null;
+    } finally {
+      channelLock.unlock();
+    }
+    inbox.clear();
+    if (old != null) {
+      old.abort(1_000);
+    }
+    lost = false;
+    Duration backoff = FIRST_BACKOFF;
+    while (!stopping && state == State.RECONNECTING) {
+      try {
+        connect();
+        log.info("reconnected to RabbitMQ; consuming queue {} again", queue);
+        return;
+      } catch (ConfigurationException e) {
+        fail("could not consume queue '" + queue + "' again after reconnecting: " + e.getMessage());
+        return;
+      } catch (RuntimeException e) {
+        log.warn("reconnecting to consume queue {} failed, trying again in {} ms: {}", queue, backoff.toMillis(), e.getMessage());
+        if (sleepUnlessStopped(backoff)) {
+          return;
+        }
+        backoff = min(backoff.multipliedBy(2), MAX_RECONNECT_BACKOFF);
+      }
+    }
+  }
+
+  private void handle(Delivery d) {
+    received.incrementAndGet();
+    switch (AmqpMessages.decode(d.body(), d.props(), destination, spec.maxRecordBytes(), clock.instant())) {
+      case AmqpMessages.Undecodable u -> handleMalformed(d, u);
+      case AmqpMessages.Decodable ok -> handleEvent(d, ok.event());
+    }
+  }
+
+  @SuppressWarnings("try") // the MDC scope is used for its side effect
+  private void handleMalformed(Delivery d, AmqpMessages.Undecodable u) {
+    String source = u.eventId() != null ? queue : AmqpMessages.contentSource(queue, d.body(), u.rawHeaders());
+    try (EventLog ignored = EventLog.ofUnknown(u.eventId(), destination).with(EventLog.CONSUMER, processor.consumer())) {
+      log.warn("message from queue {} cannot be processed ({}): {}", queue, u.reason(), u.error().getMessage());
+      while (true) {
+        try {
+          processor.rejectMalformed(u.eventId(), source, u.rawPayload(), u.rawHeaders(), u.reason(), u.error());
+        } catch (RuntimeException e) {
+          if (backOffAfterFailure(d, e, "could not write the dead letter")) {
+            continue;
+          }
+          return;
+        }
+        infraFailures = 0;
+        ack(d);
+        return;
+      }
+    }
+  }
+
+  @SuppressWarnings("try") // the MDC scope is used for its side effect
+  private void handleEvent(Delivery d, Event event) {
+    int attempt = attempt(d, event.id());
+    while (true) {
+      HandleOutcome outcome;
+      try {
+        outcome = processor.process(event, attempt, queue);
+      } catch (RuntimeException e) {
+        try (EventLog ignored = EventLog.of(event).with(EventLog.CONSUMER, processor.consumer())) {
+          if (backOffAfterFailure(d, e, "could not process or record the outcome (is the database reachable?)")) {
+            continue;
+          }
+        }
+        return;
+      }
+      infraFailures = 0;
+      if (!isActive()) {
+        return; // crashed meanwhile: acknowledge nothing
+      }
+      switch (outcome) {
+        case HandleOutcome.RetryLater r -> {
+          failedAttempts.put(event.id(), r.failedAttempts());
+          if (autoAck) {
+            // the broker has forgotten the message: retrying in memory is all that is left
+            if (sleepUnlessStopped(r.delay())) {
+              return;
+            }
+            attempt = r.failedAttempts() + 1;
+            continue;
+          }
+          holdThenReturn(d, r.delay());
+        }
+        default -> {
+          failedAttempts.remove(event.id());
+          afterCommitThenAck(d, event);
+        }
+      }
+      return;
+    }
+  }
+
+  @SuppressWarnings("try") // the MDC scope is used for its side effect
+  private void afterCommitThenAck(Delivery d, Event event) {
+    try {
+      spec.afterCommit().afterCommit(event);
+    } catch (SubscriptionSpec.SimulatedCrash c) {
+      try (EventLog ignored = EventLog.of(event).with(EventLog.CONSUMER, processor.consumer())) {
+        log.warn("simulated crash after the commit and before the ack: {}", c.getMessage());
+      }
+      crash();
+      return;
+    } catch (RuntimeException e) {
+      try (EventLog ignored = EventLog.of(event).with(EventLog.CONSUMER, processor.consumer())) {
+        backOffAfterFailure(d, e, "the afterCommit hook failed; its redelivery will be recognised as a duplicate");
+      }
+      return;
+    }
+    ack(d);
+  }
+
+  /**
+   * The attempt a delivery is: the quorum queue's delivery count plus one, or (without one) the
+   * failed attempts counted here plus one, at least 2 for a redelivery.
+   */
+  private int attempt(Delivery d, UUID eventId) {
+    int fromBroker = d.redelivered() ? 2 : 1;
+    Map<String, Object> headers = d.props() == null ? null : d.props().getHeaders();
+    Object count = headers == null ? null : headers.get(RabbitMqHeaders.DELIVERY_COUNT);
+    if (count instanceof Number n) {
+      fromBroker = (int) Math.min(Integer.MAX_VALUE - 1, Math.max(0, n.longValue())) + 1;
+    }
+    Integer failed = failedAttempts.get(eventId);
+    return Math.max(fromBroker, failed == null ? 1 : failed + 1);
+  }
+
+  /**
+   * Logs a failure that is not the event's fault, waits a backoff, and returns the message to the
+   * queue. Returns true when the caller should try again in place instead (autoAck mode, where the
+   * broker has forgotten the message).
+   */
+  private boolean backOffAfterFailure(Delivery d, RuntimeException e, String what) {
+    infraFailures++;
+    Duration backoff = min(FIRST_BACKOFF.multipliedBy(1L << Math.min(infraFailures - 1, 20)), MAX_BACKOFF);
+    log.error(
+        "{}; {} in {} ms: {}",
+        what,
+        autoAck ? "trying again" : "returning the message to queue " + queue,
+        backoff.toMillis(),
+        e.toString());
+    if (sleepUnlessStopped(backoff)) {
+      return false;
+    }
+    if (autoAck) {
+      return true;
+    }
+    settle(d, false);
+    return false;
+  }
+
+  /** Keeps the message unacknowledged for {@code delay}, then returns it to the queue. */
+  private void holdThenReturn(Delivery d, Duration delay) {
+    try {
+      retries.schedule(() -> settle(d, false), Math.max(0, delay.toNanos()), TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      // stopping: the broker takes the message back when the connection closes
+    }
+  }
+
+  private void ack(Delivery d) {
+    settle(d, true);
+  }
+
+  /** Acks, or nacks with requeue, unless the subscription crashed or the channel was replaced. */
+  private void settle(Delivery d, boolean ack) {
+    if (autoAck) {
+      return;
+    }
+    channelLock.lock();
+    try {
+      if (state != State.RUNNING || d.generation() != generation || channel == null) {
+        return; // crashed, or the connection was replaced: the broker redelivers it
+      }
+      if (ack) {
+        channel.basicAck(d.tag(), false);
+      } else {
+        channel.basicNack(d.tag(), false, true);
+      }
+    } catch (IOException | RuntimeException e) {
+      log.warn(
+          "could not {} a message on queue {}; the broker redelivers it, and a redelivered event is"
+              + " recognised as a duplicate: {}",
+          ack ? "acknowledge" : "return",
+          queue,
+          AmqpErrors.describe(e));
+    } finally {
+      channelLock.unlock();
+    }
+  }
+
+  private boolean channelOpen() {
+    channelLock.lock();
+    try {
+      return channel != null && channel.isOpen();
+    } finally {
+      channelLock.unlock();
+    }
+  }
+
+  private boolean isActive() {
+    return state == State.RUNNING;
+  }
+
+  /** Waits, returning early (true) when the subscription is stopped. */
+  private boolean sleepUnlessStopped(Duration d) {
+    try {
+      return stopSignal.await(Math.max(0, d.toNanos()), TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return true;
+    }
+  }
+
+  private static boolean terminal(State s) {
+    return s == State.CLOSED || s == State.CRASHED || s == State.FAILED;
+  }
+
+  private static Duration min(Duration a, Duration b) {
+    return a.compareTo(b) <= 0 ? a : b;
+  }
+}
