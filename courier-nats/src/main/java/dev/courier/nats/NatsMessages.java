@@ -1,0 +1,368 @@
+package dev.courier.nats;
+
+import dev.courier.Event;
+import dev.courier.InvalidEventException;
+import dev.courier.deadletter.DeadLetterReason;
+import dev.courier.outbox.Outbox;
+import io.nats.client.Message;
+import io.nats.client.impl.Headers;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Turns events into NATS messages and messages back into events, following {@link NatsHeaders}.
+ * Decoding treats the message as untrusted input: its size is checked before anything is parsed,
+ * encoded words must be valid base64 of valid UTF-8, and nothing in a message chooses a class or an
+ * SQL identifier.
+ */
+final class NatsMessages {
+  /** The longest subject accepted; the server has no hard limit, but stream configs carry them. */
+  static final int MAX_SUBJECT_LENGTH = 255;
+
+  private static final Pattern ENCODED_WORD =
+      Pattern.compile("=\\?utf-8\\?b\\?([A-Za-z0-9+/]*={0,2})\\?=", Pattern.CASE_INSENSITIVE);
+
+  private NatsMessages() {}
+
+  /**
+   * Why {@code subject} cannot be an event's destination, or {@code null} if it can. Wildcards are
+   * refused (a publish goes to one subject), and so are subjects starting with {@code $}, which
+   * belong to the server's own APIs ({@code $JS.API...}): an event must never be able to call them.
+   */
+  static String subjectProblem(String subject) {
+    if (subject == null || subject.isEmpty()) {
+      return "the subject is empty";
+    }
+    if (subject.length() > MAX_SUBJECT_LENGTH) {
+      return "the subject is "
+          + subject.length()
+          + " characters; at most "
+          + MAX_SUBJECT_LENGTH
+          + " are accepted";
+    }
+    if (subject.startsWith("$")) {
+      return "the subject '"
+          + printable(subject)
+          + "' starts with '$', which is reserved for the server's APIs";
+    }
+    for (int i = 0; i < subject.length(); i++) {
+      char c = subject.charAt(i);
+      if (c <= ' ' || c >= 0x7f || c == '*' || c == '>') {
+        return "the subject '"
+            + printable(subject)
+            + "' has a wildcard, a space or a character outside printable ASCII";
+      }
+    }
+    if (subject.startsWith(".") || subject.endsWith(".") || subject.contains("..")) {
+      return "the subject '" + printable(subject) + "' has an empty token";
+    }
+    return null;
+  }
+
+  /**
+   * The first application header whose name NATS cannot carry or that is reserved, or {@code null}.
+   */
+  static String headerNameProblem(Event event) {
+    for (String name : event.headers().keySet()) {
+      if (startsWithIgnoreCase(name, NatsHeaders.RESERVED_PREFIX)) {
+        return "application header '"
+            + printable(name)
+            + "' uses the prefix '"
+            + NatsHeaders.RESERVED_PREFIX
+            + "', which is reserved for Courier's own headers";
+      }
+      if (startsWithIgnoreCase(name, NatsHeaders.NATS_PREFIX)) {
+        return "application header '"
+            + printable(name)
+            + "' uses the prefix '"
+            + NatsHeaders.NATS_PREFIX
+            + "', which the NATS server gives meaning to (for example Nats-Expected-Stream)";
+      }
+      if (name.isEmpty()) {
+        return "an application header has an empty name";
+      }
+      for (int i = 0; i < name.length(); i++) {
+        char c = name.charAt(i);
+        if (c <= ' ' || c >= 0x7f || c == ':') {
+          return "application header name '"
+              + printable(name)
+              + "' has a character NATS does not allow in header names (space, ':', control or"
+              + " non-ASCII)";
+        }
+      }
+    }
+    return null;
+  }
+
+  /** The headers that carry {@code event}: the message id, Courier's headers, the application's. */
+  static Headers headers(Event event) {
+    Headers h = new Headers();
+    h.put(NatsHeaders.MSG_ID, event.id().toString());
+    h.put(NatsHeaders.EVENT_ID, event.id().toString());
+    h.put(NatsHeaders.EVENT_TYPE, encodeValue(event.type()));
+    if (event.key() != null) {
+      h.put(NatsHeaders.KEY, encodeValue(event.key()));
+    }
+    if (event.correlationId() != null) {
+      h.put(NatsHeaders.CORRELATION_ID, encodeValue(event.correlationId()));
+    }
+    if (event.causationId() != null) {
+      h.put(NatsHeaders.CAUSATION_ID, encodeValue(event.causationId()));
+    }
+    h.put(NatsHeaders.CREATED_AT, event.createdAt().toString());
+    for (Map.Entry<String, String> e : event.headers().entrySet()) {
+      h.put(e.getKey(), encodeValue(e.getValue()));
+    }
+    return h;
+  }
+
+  /** A header value NATS can carry: as it is when printable ASCII, else as an encoded word. */
+  static String encodeValue(String value) {
+    boolean plain = !value.startsWith("=?");
+    for (int i = 0; plain && i < value.length(); i++) {
+      char c = value.charAt(i);
+      plain = c >= ' ' && c < 0x7f;
+    }
+    if (plain) {
+      return value;
+    }
+    return "=?utf-8?b?"
+        + Base64.getEncoder().encodeToString(value.getBytes(StandardCharsets.UTF_8))
+        + "?=";
+  }
+
+  /**
+   * Decodes a header value written by {@link #encodeValue}.
+   *
+   * @throws CharacterCodingException if it is an encoded word whose bytes are not UTF-8
+   * @throws IllegalArgumentException if it is an encoded word whose base64 is invalid
+   */
+  static String decodeValue(String value) throws CharacterCodingException {
+    Matcher m = ENCODED_WORD.matcher(value);
+    if (!m.matches()) {
+      return value;
+    }
+    return strictUtf8(Base64.getDecoder().decode(m.group(1)));
+  }
+
+  /** The result of decoding a message: an event, or the reason it cannot be one. */
+  sealed interface Decoded {}
+
+  /** The message is a well-formed event. */
+  record Decodable(Event event) implements Decoded {}
+
+  /**
+   * The message cannot be processed.
+   *
+   * @param eventId the event id if the message carried a valid one, else {@code null}
+   * @param reason MALFORMED or OVERSIZED
+   * @param error what is wrong, for the dead letter and the log
+   * @param rawHeaders the headers as received, for the dead letter
+   * @param rawPayload the data as received, for the dead letter
+   */
+  record Undecodable(
+      UUID eventId,
+      DeadLetterReason reason,
+      InvalidEventException error,
+      Map<String, String> rawHeaders,
+      byte[] rawPayload)
+      implements Decoded {}
+
+  /** The bytes a received message carries: data plus serialized headers. */
+  static long messageBytes(Message message) {
+    byte[] data = message.getData();
+    long size = data == null ? 0 : data.length;
+    if (message.hasHeaders()) {
+      size += message.getHeaders().serializedLength();
+    }
+    return size;
+  }
+
+  /**
+   * Decodes a message into an event.
+   *
+   * @param maxRecordBytes messages carrying more bytes than this are {@link
+   *     DeadLetterReason#OVERSIZED} and are not parsed further
+   * @param fallbackCreatedAt the creation time when the message has no {@link
+   *     NatsHeaders#CREATED_AT} header
+   */
+  static Decoded decode(Message message, long maxRecordBytes, Instant fallbackCreatedAt) {
+    String subject = message.getSubject();
+    byte[] data = message.getData() == null ? new byte[0] : message.getData();
+    long size = messageBytes(message);
+    if (size > maxRecordBytes) {
+      Map<String, String> raw = rawHeaders(message);
+      UUID id = lenientId(raw.get(NatsHeaders.EVENT_ID));
+      return new Undecodable(
+          id,
+          DeadLetterReason.OVERSIZED,
+          new InvalidEventException(
+              "message carries "
+                  + size
+                  + " bytes, over the consumer's limit of "
+                  + maxRecordBytes
+                  + " bytes (SubscriptionSpec.maxRecordBytes)",
+              id,
+              subject),
+          raw,
+          data);
+    }
+    Map<String, String> reserved = new HashMap<>();
+    Map<String, String> application = new LinkedHashMap<>();
+    if (message.hasHeaders()) {
+      for (Map.Entry<String, List<String>> h : message.getHeaders().entrySet()) {
+        String name = h.getKey();
+        List<String> values = h.getValue();
+        boolean courier = startsWithIgnoreCase(name, NatsHeaders.RESERVED_PREFIX);
+        if (startsWithIgnoreCase(name, NatsHeaders.NATS_PREFIX)) {
+          continue; // the server's own (Nats-Msg-Id, ...), not the application's
+        }
+        if (courier && values.size() > 1 && values.stream().distinct().count() > 1) {
+          // Two different ids (or types) on one message: either could be the real one.
+          return malformed(
+              message,
+              null,
+              "header '" + printable(name) + "' appears twice with different values");
+        }
+        String value;
+        try {
+          value = decodeValue(values.isEmpty() ? "" : values.get(values.size() - 1));
+        } catch (CharacterCodingException | IllegalArgumentException e) {
+          return malformed(
+              message,
+              null,
+              "header '" + printable(name) + "' is an encoded word that is not UTF-8 base64");
+        }
+        if (courier) {
+          String previous = reserved.putIfAbsent(name.toLowerCase(Locale.ROOT), value);
+          if (previous != null && !previous.equals(value)) {
+            return malformed(
+                message,
+                null,
+                "header '" + printable(name) + "' appears twice with different values");
+          }
+        } else {
+          application.put(name, value);
+        }
+      }
+    }
+    UUID id;
+    try {
+      id = Event.parseId(reserved.get(NatsHeaders.EVENT_ID));
+    } catch (InvalidEventException e) {
+      return malformed(
+          message, null, "no valid " + NatsHeaders.EVENT_ID + " header: " + e.getMessage());
+    }
+    String type = reserved.get(NatsHeaders.EVENT_TYPE);
+    if (type == null || type.isBlank()) {
+      return malformed(
+          message, id, "no " + NatsHeaders.EVENT_TYPE + " header: every event needs a type");
+    }
+    String key = reserved.get(NatsHeaders.KEY);
+    String correlationId = reserved.get(NatsHeaders.CORRELATION_ID);
+    String causationId = reserved.get(NatsHeaders.CAUSATION_ID);
+    String tooLong =
+        firstTooLong(
+            "event type",
+            type,
+            "key",
+            key,
+            "correlation id",
+            correlationId,
+            "causation id",
+            causationId);
+    if (tooLong != null) {
+      return malformed(message, id, tooLong);
+    }
+    Instant createdAt = fallbackCreatedAt;
+    String createdText = reserved.get(NatsHeaders.CREATED_AT);
+    if (createdText != null) {
+      try {
+        createdAt = Instant.parse(createdText);
+      } catch (DateTimeParseException e) {
+        return malformed(
+            message,
+            id,
+            NatsHeaders.CREATED_AT
+                + " header is not an ISO-8601 instant: '"
+                + printable(createdText)
+                + "'");
+      }
+    }
+    return new Decodable(
+        new Event(
+            id, type, subject, key, data, application, correlationId, causationId, createdAt));
+  }
+
+  private static Undecodable malformed(Message message, UUID id, String why) {
+    return new Undecodable(
+        id,
+        DeadLetterReason.MALFORMED,
+        new InvalidEventException("malformed message: " + why, id, message.getSubject()),
+        rawHeaders(message),
+        message.getData());
+  }
+
+  private static String firstTooLong(String... namesAndValues) {
+    for (int i = 0; i < namesAndValues.length; i += 2) {
+      String v = namesAndValues[i + 1];
+      if (v != null && v.length() > Outbox.MAX_NAME_LENGTH) {
+        return namesAndValues[i]
+            + " is "
+            + v.length()
+            + " characters, over the limit of "
+            + Outbox.MAX_NAME_LENGTH;
+      }
+    }
+    return null;
+  }
+
+  /** The headers as received, for a dead letter; repeated names are joined with commas. */
+  static Map<String, String> rawHeaders(Message message) {
+    Map<String, String> out = new LinkedHashMap<>();
+    if (message.hasHeaders()) {
+      message.getHeaders().forEach((name, values) -> out.put(name, String.join(",", values)));
+    }
+    return out;
+  }
+
+  private static UUID lenientId(String text) {
+    try {
+      return text == null ? null : Event.parseId(text);
+    } catch (InvalidEventException e) {
+      return null;
+    }
+  }
+
+  private static boolean startsWithIgnoreCase(String s, String prefix) {
+    return s.regionMatches(true, 0, prefix, 0, prefix.length());
+  }
+
+  private static String strictUtf8(byte[] bytes) throws CharacterCodingException {
+    return StandardCharsets.UTF_8
+        .newDecoder()
+        .onMalformedInput(CodingErrorAction.REPORT)
+        .onUnmappableCharacter(CodingErrorAction.REPORT)
+        .decode(ByteBuffer.wrap(bytes))
+        .toString();
+  }
+
+  /** Text from a message, shortened and stripped of control characters, safe for a log line. */
+  static String printable(String s) {
+    String shown = s.length() > 80 ? s.substring(0, 80) + "..." : s;
+    return shown.replaceAll("\\p{Cntrl}", "?");
+  }
+}

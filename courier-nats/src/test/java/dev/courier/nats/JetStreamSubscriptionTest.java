@@ -1,0 +1,418 @@
+package dev.courier.nats;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.courier.ConfigurationException;
+import dev.courier.Event;
+import dev.courier.PoisonEventException;
+import dev.courier.inbox.IdempotentProcessor;
+import dev.courier.spi.PublishResult;
+import dev.courier.spi.Subscription;
+import dev.courier.spi.SubscriptionSpec;
+import io.nats.client.api.ConsumerConfiguration;
+import io.nats.client.api.ConsumerInfo;
+import io.nats.client.impl.Headers;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Consuming from a real nats-server into a real PostgreSQL: acks after commit, redelivery and the
+ * ledger, in-progress acks, terminated poison, the duplicate window's limits.
+ */
+class JetStreamSubscriptionTest {
+  private static final Duration TIMEOUT = Duration.ofSeconds(10);
+  private static final Duration WAIT = Duration.ofSeconds(30);
+  private static Ledger ledger;
+
+  private TestNats nats;
+  private JetStreamTransport transport;
+  private final List<Subscription> subscriptions = new ArrayList<>();
+
+  @BeforeAll
+  static void database() {
+    ledger = new Ledger("nats_consumer");
+  }
+
+  @AfterAll
+  static void dropDatabase() {
+    ledger.close();
+  }
+
+  @BeforeEach
+  void connect() {
+    nats = TestNats.connect();
+    transport =
+        JetStreamTransport.builder()
+            .servers(TestNats.URL)
+            .retryHorizon(Duration.ofSeconds(30))
+            .build();
+  }
+
+  @AfterEach
+  void close() {
+    subscriptions.forEach(Subscription::close);
+    transport.close();
+    nats.close();
+  }
+
+  /** A subject with its stream tracked for deletion. */
+  private String subject(String prefix) {
+    String s = TestNats.uniqueSubject(prefix);
+    nats.trackDefault(s);
+    return s;
+  }
+
+  private static String consumerName(String prefix) {
+    return prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
+  }
+
+  private static SubscriptionSpec spec(String subject, String ackWait) {
+    return SubscriptionSpec.of(subject).withOption(JetStreamTransport.OPTION_ACK_WAIT, ackWait);
+  }
+
+  private Subscription subscribe(SubscriptionSpec spec, IdempotentProcessor processor) {
+    Subscription s = transport.subscribe(spec, processor);
+    subscriptions.add(s);
+    return s;
+  }
+
+  private List<Event> publish(String subject, String... types) {
+    List<Event> events = new ArrayList<>();
+    for (String type : types) {
+      events.add(Event.builder(type).destination(subject).key("k").payload(type).build());
+    }
+    List<PublishResult> results = transport.publish(events, TIMEOUT);
+    assertThat(results).allMatch(r -> r instanceof PublishResult.Confirmed);
+    return events;
+  }
+
+  @Test
+  void publishedEvents_areAppliedOnce_withKeyHeadersAndPayloadIntact() {
+    String subject = subject("applied");
+    String name = consumerName("applied");
+    Event e =
+        Event.builder("OrderPlaced")
+            .destination(subject)
+            .key("order-7")
+            .payload("body")
+            .header("x-note", "zoë ✓")
+            .build();
+    transport.publish(List.of(e), TIMEOUT);
+
+    subscribe(SubscriptionSpec.of(subject), ledger.processor(name, Ledger.recording(name)));
+
+    await().atMost(WAIT).until(() -> ledger.effects(e.id()) == 1);
+    assertThat(ledger.column(e.id(), "event_key")).isEqualTo("order-7");
+    assertThat(ledger.column(e.id(), "body")).isEqualTo("body");
+    assertThat(ledger.column(e.id(), "header")).isEqualTo("zoë ✓");
+  }
+
+  @Test
+  void crashBetweenCommitAndAck_redeliversTheEvent_andTheLedgerDedupesIt() throws Exception {
+    String subject = subject("crash");
+    String name = consumerName("crash");
+    List<Event> events = publish(subject, "First", "Second");
+    IdempotentProcessor processor = ledger.processor(name, Ledger.recording(name));
+    AtomicBoolean crashOnce = new AtomicBoolean(true);
+
+    Subscription doomed =
+        subscribe(
+            spec(subject, "2s")
+                .withAfterCommit(
+                    e -> {
+                      if (crashOnce.getAndSet(false)) {
+                        throw new SubscriptionSpec.SimulatedCrash("killed between commit and ack");
+                      }
+                    }),
+            processor);
+    await().atMost(WAIT).until(() -> !doomed.isRunning());
+    assertThat(ledger.effects(events.get(0).id()))
+        .as("the effect committed before the crash")
+        .isEqualTo(1);
+
+    subscribe(spec(subject, "2s"), processor);
+
+    await()
+        .atMost(WAIT)
+        .until(() -> ledger.effects(events.get(1).id()) == 1 && ledger.dedupeHits(name) == 1);
+    assertThat(ledger.effects(events.get(0).id())).isEqualTo(1);
+    await()
+        .atMost(WAIT)
+        .until(() -> nats.consumer(transport.ensureStream(subject), name).getNumAckPending() == 0);
+  }
+
+  @Test
+  void handlerSlowerThanTheAckWait_isNotRedeliveredToAnotherInstance_thanksToInProgressAcks()
+      throws Exception {
+    String subject = subject("slow");
+    String name = consumerName("slow");
+    AtomicInteger calls = new AtomicInteger();
+    IdempotentProcessor processor =
+        ledger.processor(
+            name,
+            (event, c) -> {
+              calls.incrementAndGet();
+              Thread.sleep(5_000); // 2.5 times the ack wait
+              Ledger.record(name, event, c);
+            });
+    // Two instances of one consumer: the idle one has a pull request waiting, so a message whose
+    // ack wait expired would be redelivered to it at once.
+    Subscription one = subscribe(spec(subject, "2s"), processor);
+    Subscription two = subscribe(spec(subject, "2s"), processor);
+    Event e = publish(subject, "Slow").get(0);
+
+    await().atMost(WAIT).until(() -> ledger.effects(e.id()) == 1);
+    Thread.sleep(2_500); // longer than the ack wait: a redelivery would show up by now
+    ConsumerInfo info = nats.consumer(transport.ensureStream(subject), name);
+    assertThat(info.getRedelivered()).isZero();
+    assertThat(info.getNumAckPending()).isZero();
+    assertThat(one.received() + two.received()).as("deliveries").isEqualTo(1);
+    assertThat(calls).hasValue(1);
+    assertThat(ledger.dedupeHits(name)).isZero();
+  }
+
+  @Test
+  void poisonEvent_isDeadLetteredAndTerminated_andTheStreamGoesOn() throws Exception {
+    String subject = subject("poison");
+    String name = consumerName("poison");
+    List<Event> events = publish(subject, "Poison", "Healthy");
+    IdempotentProcessor processor =
+        ledger.processor(
+            name,
+            (event, c) -> {
+              if (event.type().equals("Poison")) {
+                throw new PoisonEventException("refers to an unknown customer");
+              }
+              Ledger.record(name, event, c);
+            });
+
+    Subscription s = subscribe(spec(subject, "2s"), processor);
+
+    await().atMost(WAIT).until(() -> ledger.effects(events.get(1).id()) == 1);
+    await()
+        .atMost(WAIT)
+        .until(() -> "POISON".equals(ledger.deadLetterReason(name, events.get(0).id())));
+    Thread.sleep(2_500); // longer than the ack wait: an unterminated message would come back
+    ConsumerInfo info = nats.consumer(transport.ensureStream(subject), name);
+    assertThat(info.getNumAckPending()).isZero();
+    assertThat(info.getRedelivered()).isZero();
+    assertThat(s.received()).isEqualTo(2);
+    assertThat(ledger.effects(events.get(0).id())).isZero();
+  }
+
+  @Test
+  void malformedMessage_isDeadLetteredAndTerminated_andTheStreamGoesOn() throws Exception {
+    String subject = subject("malformed");
+    String name = consumerName("malformed");
+    transport.ensureStream(subject);
+    Headers noId = new Headers().put(NatsHeaders.EVENT_TYPE, "Orphan");
+    nats.connection().jetStream().publish(subject, noId, "no id".getBytes());
+    Event healthy = publish(subject, "Healthy").get(0);
+
+    subscribe(spec(subject, "2s"), ledger.processor(name, Ledger.recording(name)));
+
+    await().atMost(WAIT).until(() -> ledger.effects(healthy.id()) == 1);
+    await().atMost(WAIT).until(() -> "MALFORMED".equals(ledger.deadLetterReason(name, null)));
+    await()
+        .atMost(WAIT)
+        .until(() -> nats.consumer(transport.ensureStream(subject), name).getNumAckPending() == 0);
+  }
+
+  @Test
+  void failingHandler_isRetriedThroughADelayedNak_andAppliedOnce() throws Exception {
+    String subject = subject("retry");
+    String name = consumerName("retry");
+    Event e = publish(subject, "Flaky").get(0);
+    AtomicInteger calls = new AtomicInteger();
+    IdempotentProcessor processor =
+        ledger.processor(
+            name,
+            (event, c) -> {
+              Ledger.record(name, event, c); // rolled back by the throw below
+              if (calls.incrementAndGet() < 3) {
+                throw new IllegalStateException("downstream unavailable");
+              }
+            });
+
+    subscribe(spec(subject, "2s"), processor);
+
+    await().atMost(WAIT).until(() -> ledger.effects(e.id()) == 1);
+    assertThat(calls).hasValue(3);
+    assertThat(ledger.deadLetters(name)).isZero();
+    await()
+        .atMost(WAIT)
+        .until(() -> nats.consumer(transport.ensureStream(subject), name).getNumAckPending() == 0);
+  }
+
+  @Test
+  void
+      databaseOutageOnTheLastAllowedDelivery_holdsTheMessageUntilTheDatabaseIsBack_andLosesNothing()
+          throws Exception {
+    String subject = subject("outage");
+    String name = consumerName("outage");
+    OutageDataSource db = new OutageDataSource(ledger.dataSource());
+    IdempotentProcessor processor =
+        IdempotentProcessor.builder(name, db, Ledger.recording(name))
+            .retryPolicy(dev.courier.retry.RetryPolicy.builder().maxAttempts(1).build())
+            .build();
+    db.down(true);
+    Event e = publish(subject, "DuringOutage").get(0);
+
+    // maxDeliver 2: the first delivery is nak'd, the second and last one must be held, not dropped.
+    subscribe(
+        spec(subject, "2s").withOption(JetStreamTransport.OPTION_MAX_DELIVER, "2"), processor);
+    String stream = transport.ensureStream(subject);
+    await()
+        .atMost(WAIT)
+        .until(() -> nats.consumer(stream, name).getDelivered().getConsumerSequence() >= 2);
+    Thread.sleep(
+        2_500); // past the ack wait: the held delivery stays in hand thanks to in-progress acks
+    assertThat(ledger.effects(e.id())).isZero();
+
+    db.down(false);
+
+    await().atMost(WAIT).until(() -> ledger.effects(e.id()) == 1);
+    await().atMost(WAIT).until(() -> nats.consumer(stream, name).getNumAckPending() == 0);
+    assertThat(ledger.deadLetters(name)).isZero();
+  }
+
+  @Test
+  void
+      republishAfterTheDuplicateWindowExpired_isStoredTwiceByTheBroker_butAppliedOnceThroughTheLedger()
+          throws Exception {
+    String subject = subject("window");
+    String name = consumerName("window");
+    try (JetStreamTransport shortWindow =
+        JetStreamTransport.builder()
+            .servers(TestNats.URL)
+            .retryHorizon(Duration.ofMinutes(1))
+            .duplicateWindow(Duration.ofSeconds(2))
+            .allowDuplicateWindowShorterThanRetryHorizon()
+            .destinations(subject)
+            .build()) {
+      String stream = shortWindow.ensureStream(subject);
+      Event e = Event.builder("Windowed").destination(subject).payload("once").build();
+      assertThat(shortWindow.publish(List.of(e), TIMEOUT).get(0))
+          .isEqualTo(new PublishResult.Confirmed(e.id(), stream + "@1", false));
+
+      // Republish until the server has forgotten the id; inside the window each try is a duplicate.
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      PublishResult again;
+      do {
+        Thread.sleep(500);
+        again = shortWindow.publish(List.of(e), TIMEOUT).get(0);
+      } while (again instanceof PublishResult.Confirmed c
+          && c.brokerDuplicate()
+          && System.nanoTime() < deadline);
+      assertThat(again).isEqualTo(new PublishResult.Confirmed(e.id(), stream + "@2", false));
+      assertThat(nats.messages(stream)).as("the broker stored the event twice").isEqualTo(2);
+
+      shortWindow.subscribe(spec(subject, "2s"), ledger.processor(name, Ledger.recording(name)));
+
+      await().atMost(WAIT).until(() -> ledger.dedupeHits(name) == 1);
+      assertThat(ledger.effects(e.id())).as("one effect").isEqualTo(1);
+      await().atMost(WAIT).until(() -> nats.consumer(stream, name).getNumAckPending() == 0);
+    }
+  }
+
+  @Test
+  void durableConsumer_hasABoundedMaxDeliverAndABackOffStartingAtTheAckWait() throws Exception {
+    String subject = subject("limits");
+    String name = consumerName("limits");
+    subscribe(spec(subject, "3s"), ledger.processor(name, Ledger.recording(name)));
+
+    ConsumerConfiguration cc =
+        nats.consumer(transport.ensureStream(subject), name).getConsumerConfiguration();
+
+    assertThat(cc.getMaxDeliver()).as("processor attempts + margin").isEqualTo(3 + 5);
+    assertThat(cc.getAckWait()).isEqualTo(Duration.ofSeconds(3));
+    assertThat(cc.getBackoff())
+        .containsExactly(
+            Duration.ofSeconds(3),
+            Duration.ofSeconds(6),
+            Duration.ofSeconds(12),
+            Duration.ofSeconds(24),
+            Duration.ofSeconds(48));
+    assertThat(cc.getFilterSubject()).isEqualTo(subject);
+  }
+
+  @Test
+  void unlimitedOrTooSmallMaxDeliver_isRefused_namingTheOption() {
+    String subject = subject("refused");
+    IdempotentProcessor processor = ledger.processor("refused", Ledger.recording("refused"));
+
+    assertThatThrownBy(
+            () ->
+                transport.subscribe(
+                    SubscriptionSpec.of(subject).withOption("maxDeliver", "-1"), processor))
+        .isInstanceOf(ConfigurationException.class)
+        .hasMessageStartingWith("maxDeliver:")
+        .hasMessageContaining("poison message forever");
+    assertThatThrownBy(
+            () ->
+                transport.subscribe(
+                    SubscriptionSpec.of(subject).withOption("maxDeliver", "2"), processor))
+        .isInstanceOf(ConfigurationException.class)
+        .hasMessageContaining("maxAttempts (3)");
+    assertThatThrownBy(
+            () ->
+                transport.subscribe(
+                    SubscriptionSpec.of(subject).withOption("ackwait", "2s"), processor))
+        .isInstanceOf(ConfigurationException.class)
+        .hasMessageStartingWith("ackwait:");
+    assertThatThrownBy(
+            () ->
+                transport.subscribe(
+                    SubscriptionSpec.of(subject)
+                        .withOption("ackWait", "2s")
+                        .withOption("backoff", "5s,10s"),
+                    processor))
+        .isInstanceOf(ConfigurationException.class)
+        .hasMessageStartingWith("backoff:");
+  }
+
+  @Test
+  void consumerNameWithADot_isRefusedRatherThanSilentlyRenamed() {
+    String subject = subject("dotted");
+    IdempotentProcessor processor = ledger.processor("billing.v2", Ledger.recording("billing.v2"));
+
+    assertThatThrownBy(() -> transport.subscribe(SubscriptionSpec.of(subject), processor))
+        .isInstanceOf(ConfigurationException.class)
+        .hasMessageStartingWith("consumer:")
+        .hasMessageContaining("durable");
+    Subscription s =
+        subscribe(SubscriptionSpec.of(subject).withOption("durable", "billing-v2"), processor);
+    assertThat(s.isRunning()).isTrue();
+  }
+
+  @Test
+  void close_stopsGracefully_andCrash_stopsAtOnce() {
+    String subject = subject("lifecycle");
+    String name = consumerName("lifecycle");
+    Subscription graceful =
+        transport.subscribe(
+            SubscriptionSpec.of(subject), ledger.processor(name, Ledger.recording(name)));
+    Subscription killed =
+        transport.subscribe(
+            SubscriptionSpec.of(subject), ledger.processor(name, Ledger.recording(name)));
+
+    graceful.close();
+    killed.crash();
+
+    assertThat(graceful.isRunning()).isFalse();
+    assertThat(killed.isRunning()).isFalse();
+    graceful.close();
+    killed.crash();
+  }
+}

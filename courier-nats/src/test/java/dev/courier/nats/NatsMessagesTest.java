@@ -1,0 +1,67 @@
+package dev.courier.nats;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.courier.ConfigurationException;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The wire details that need no server: header values, subjects, durations, stream subjects. */
+class NatsMessagesTest {
+
+  @Test
+  void headerValuesOutsidePrintableAscii_travelAsEncodedWords_andComeBackUnchanged()
+      throws Exception {
+    for (String v : List.of("plain", "zoë ✓", "line\nbreak", "=?utf-8?b?Zm9v?=", "", "emoji 🚚")) {
+      String wire = NatsMessages.encodeValue(v);
+      assertThat(wire.chars()).allMatch(c -> c >= ' ' && c < 0x7f);
+      assertThat(NatsMessages.decodeValue(wire)).isEqualTo(v);
+    }
+    assertThat(NatsMessages.encodeValue("plain")).isEqualTo("plain");
+  }
+
+  @Test
+  void subjectsThatAreWildcardsOrServerApis_areNotDestinations() {
+    assertThat(NatsMessages.subjectProblem("orders.created")).isNull();
+    assertThat(NatsMessages.subjectProblem("orders.*")).contains("wildcard");
+    assertThat(NatsMessages.subjectProblem("orders.>")).contains("wildcard");
+    assertThat(NatsMessages.subjectProblem("$JS.API.STREAM.DELETE.X")).contains("reserved");
+    assertThat(NatsMessages.subjectProblem("orders..created")).contains("empty token");
+    assertThat(NatsMessages.subjectProblem("orders created")).contains("space");
+  }
+
+  @Test
+  void streamSubjects_captureBySubjectWildcards() {
+    assertThat(JetStreamTransport.captures(List.of("orders.*"), "orders.created")).isTrue();
+    assertThat(JetStreamTransport.captures(List.of("orders.>"), "orders.eu.created")).isTrue();
+    assertThat(JetStreamTransport.captures(List.of("orders.*"), "orders.eu.created")).isFalse();
+    assertThat(JetStreamTransport.captures(List.of("orders.created"), "orders")).isFalse();
+    assertThat(JetStreamTransport.captures(List.of("billing", "orders.created"), "orders.created"))
+        .isTrue();
+  }
+
+  @Test
+  void defaultStreamName_isTheSubjectInUpperCaseWithSeparatorsReplaced() {
+    assertThat(JetStreamTransport.defaultStreamName("orders.created"))
+        .isEqualTo("COURIER_ORDERS_CREATED");
+    assertThat(JetStreamTransport.defaultStreamName("eu-orders.v2"))
+        .isEqualTo("COURIER_EU-ORDERS_V2");
+  }
+
+  @Test
+  void durations_readAsWrittenInSettings_andPrintShort() {
+    assertThat(DurationText.parse("ackWait", "500ms")).isEqualTo(Duration.ofMillis(500));
+    assertThat(DurationText.parse("ackWait", "30s")).isEqualTo(Duration.ofSeconds(30));
+    assertThat(DurationText.parse("ackWait", "PT2M")).isEqualTo(Duration.ofMinutes(2));
+    assertThatThrownBy(() -> DurationText.parse("ackWait", "soon"))
+        .isInstanceOf(ConfigurationException.class)
+        .hasMessageStartingWith("ackWait:");
+    assertThat(DurationText.format(Duration.ofMinutes(17))).isEqualTo("17m");
+    assertThat(DurationText.format(Duration.ofSeconds(511))).isEqualTo("8m31s");
+    assertThat(DurationText.format(Duration.ofSeconds(2))).isEqualTo("2s");
+    assertThat(DurationText.format(Duration.ofMillis(1500))).isEqualTo("1.5s");
+    assertThat(DurationText.format(Duration.ofMinutes(65))).isEqualTo("1h5m");
+  }
+}
