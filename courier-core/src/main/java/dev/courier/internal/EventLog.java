@@ -11,6 +11,11 @@ import org.slf4j.MDC;
  * written inside it carries {@code event_id}, {@code correlation_id}, {@code causation_id} and the
  * stage's own fields (destination or consumer, attempt). The JSON encoder turns them into fields.
  * Payloads and header values are never put in the MDC.
+ *
+ * <p>{@code event_id} and {@code correlation_id} are always present, so that one filter finds
+ * every line of a flow: an event written without a correlation id starts its own flow, and its
+ * event id is logged as the correlation id; a record that could not be decoded is logged with
+ * {@value #UNKNOWN} for whichever of the two it did not carry.
  */
 public final class EventLog implements AutoCloseable {
   public static final String EVENT_ID = "event_id";
@@ -20,6 +25,9 @@ public final class EventLog implements AutoCloseable {
   public static final String DESTINATION = "destination";
   public static final String CONSUMER = "consumer";
   public static final String ATTEMPT = "attempt";
+
+  /** What is logged for an identifier a malformed record did not carry. */
+  public static final String UNKNOWN = "unknown";
 
   // what each key held before this scope, so nested scopes restore their parent's fields
   private final List<String> keys = new ArrayList<>(8);
@@ -32,7 +40,9 @@ public final class EventLog implements AutoCloseable {
     EventLog log = new EventLog();
     log.put(EVENT_ID, event.id().toString());
     log.put(EVENT_TYPE, event.type());
-    log.put(CORRELATION_ID, event.correlationId());
+    log.put(
+        CORRELATION_ID,
+        event.correlationId() != null ? event.correlationId() : event.id().toString());
     log.put(CAUSATION_ID, event.causationId());
     log.put(DESTINATION, event.destination());
     return log;
@@ -41,7 +51,8 @@ public final class EventLog implements AutoCloseable {
   /** Opens a scope for a record whose event could not be decoded. */
   public static EventLog ofUnknown(UUID eventIdOrNull, String destination) {
     EventLog log = new EventLog();
-    log.put(EVENT_ID, eventIdOrNull == null ? "unknown" : eventIdOrNull.toString());
+    log.put(EVENT_ID, eventIdOrNull == null ? UNKNOWN : eventIdOrNull.toString());
+    log.put(CORRELATION_ID, UNKNOWN);
     log.put(DESTINATION, destination);
     return log;
   }

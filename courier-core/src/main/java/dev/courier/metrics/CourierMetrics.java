@@ -2,14 +2,17 @@ package dev.courier.metrics;
 
 /**
  * The names of Courier's meters: lowercase, dotted, each registered with a description and a base
- * unit. Tags hold bounded values only (destination, transport, consumer, reason, outcome); an
- * event id never appears in a tag.
+ * unit. Tags hold bounded values only (destination, transport, consumer, reason, relay); an event
+ * id never appears in a tag.
+ *
+ * <p>Exported to Prometheus, a name becomes snake case with the base unit appended, and counters
+ * end in {@code _total}: {@value #RELAY_PUBLISHED} is scraped as {@code
+ * courier_relay_published_events_total}, {@value #OUTBOX_OLDEST_AGE} as {@code
+ * courier_outbox_oldest_age_seconds}. docs/OPERATIONS.md lists every exported name.
  */
 public final class CourierMetrics {
   private CourierMetrics() {}
 
-  /** Events appended to the outbox. Tags: destination. */
-  public static final String OUTBOX_APPENDED = "courier.outbox.appended";
   /** Pending outbox rows (gauge). */
   public static final String OUTBOX_BACKLOG = "courier.outbox.backlog";
   /** Age of the oldest pending outbox row, in seconds (gauge). */
@@ -25,10 +28,25 @@ public final class CourierMetrics {
   public static final String RELAY_FAILURES = "courier.relay.failures";
   /** Rows parked as dead by the relay. Tags: destination, transport. */
   public static final String RELAY_DEAD = "courier.relay.dead";
+  /**
+   * Publishes the broker recognised as duplicates of events it already stores (JetStream's
+   * {@code Nats-Msg-Id} window). Tags: destination, transport.
+   */
+  public static final String RELAY_BROKER_DEDUPE_HITS = "courier.relay.broker.dedupe.hits";
   /** Time from sending a batch to the broker's last confirmation. Tags: transport. */
   public static final String RELAY_PUBLISH_LATENCY = "courier.relay.publish.latency";
   /** Time from an event's creation to the broker's confirmation. Tags: transport. */
   public static final String RELAY_LAG = "courier.relay.lag";
+  /**
+   * Relays whose loop is running (gauge): 1 while the relay runs, 0 before its start and after its
+   * stop. Tags: relay, transport.
+   */
+  public static final String RELAY_RUNNING = "courier.relay.running";
+  /**
+   * When the relay last completed a pass over the outbox, in seconds since the epoch (gauge); a pass
+   * that failed (database unreachable) does not count. Tags: relay, transport.
+   */
+  public static final String RELAY_LAST_PASS = "courier.relay.last.pass.timestamp";
 
   /** Events whose effect committed. Tags: consumer. */
   public static final String CONSUMER_PROCESSED = "courier.consumer.processed";
@@ -38,6 +56,8 @@ public final class CourierMetrics {
   public static final String CONSUMER_RETRIES = "courier.consumer.retries";
   /** Events written to the dead-letter table. Tags: consumer, reason. */
   public static final String CONSUMER_DEAD_LETTERS = "courier.consumer.dead.letters";
+  /** Consumer dead letters parked with status {@code DEAD} (gauge). Tags: consumer. */
+  public static final String CONSUMER_DEAD_LETTER_BACKLOG = "courier.consumer.dead.letters.backlog";
   /** Time from an event's creation to its committed effect. Tags: consumer. */
   public static final String END_TO_END_LATENCY = "courier.consumer.end.to.end.latency";
 }

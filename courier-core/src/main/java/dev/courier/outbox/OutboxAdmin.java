@@ -1,5 +1,6 @@
 package dev.courier.outbox;
 
+import dev.courier.ConfigurationException;
 import dev.courier.CourierException;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.metrics.CourierMetrics;
@@ -31,15 +32,35 @@ public final class OutboxAdmin implements MeterBinder {
   private final Duration gaugeCacheTtl;
   private final AtomicReference<OutboxStatus> cached = new AtomicReference<>();
 
-  public OutboxAdmin(DataSource dataSource, CourierTables tables, Clock clock) {
+  /**
+   * An admin whose gauges reuse one query result for up to {@code gaugeCacheTtl} (zero: query on
+   * every read).
+   *
+   * @param clock the clock ages are measured with
+   */
+  public OutboxAdmin(DataSource dataSource, CourierTables tables, Clock clock, Duration gaugeCacheTtl) {
     this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
     this.tables = Objects.requireNonNull(tables, "tables");
     this.clock = Objects.requireNonNull(clock, "clock");
-    this.gaugeCacheTtl = Duration.ofSeconds(5);
+    Objects.requireNonNull(gaugeCacheTtl, "gaugeCacheTtl");
+    if (gaugeCacheTtl.isNegative()) {
+      throw new ConfigurationException("gaugeCacheTtl", "must not be negative, was " + gaugeCacheTtl);
+    }
+    this.gaugeCacheTtl = gaugeCacheTtl;
+  }
+
+  /** An admin whose gauges query the database at most once per five seconds. */
+  public OutboxAdmin(DataSource dataSource, CourierTables tables, Clock clock) {
+    this(dataSource, tables, clock, Duration.ofSeconds(5));
   }
 
   public OutboxAdmin(DataSource dataSource, CourierTables tables) {
     this(dataSource, tables, Clock.systemUTC());
+  }
+
+  /** The tables this admin reads. */
+  public CourierTables tables() {
+    return tables;
   }
 
   /**
@@ -86,8 +107,8 @@ public final class OutboxAdmin implements MeterBinder {
   /**
    * Registers the backlog gauges ({@value CourierMetrics#OUTBOX_BACKLOG}, {@value
    * CourierMetrics#OUTBOX_OLDEST_AGE}, {@value CourierMetrics#OUTBOX_DEAD}). They query the
-   * database at most once per five seconds however often they are scraped; a failed query leaves
-   * the last value in place (NaN before the first success).
+   * database at most once per cache period (five seconds by default) however often they are
+   * scraped; a failed query leaves the last value in place (NaN before the first success).
    */
   @Override
   public void bindTo(MeterRegistry registry) {

@@ -10,6 +10,7 @@ import dev.courier.retry.RetryPolicy;
 import dev.courier.spi.PublishResult;
 import dev.courier.spi.Transport;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -23,6 +24,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
@@ -62,6 +64,12 @@ import org.slf4j.LoggerFactory;
  * same JVM, or to PostgreSQL notifications across processes) resets the interval, so a commit is
  * picked up within milliseconds without hammering the database.
  *
+ * <p><b>Liveness.</b> Two gauges tell a monitor whether the relay works: {@value
+ * CourierMetrics#RELAY_RUNNING} is 1 while the loop runs, and {@value CourierMetrics#RELAY_LAST_PASS}
+ * holds the time of the last pass that completed (found work or not). A relay whose passes keep
+ * failing, for example because the database is unreachable, is running but its last pass grows
+ * old. Both are tagged with the relay id and the transport.
+ *
  * <p>Thread-safe. The relay does not close the transport or the data source: their owner does.
  */
 public final class Relay implements AutoCloseable {
@@ -95,6 +103,7 @@ public final class Relay implements AutoCloseable {
   private final ReentrantLock passLock = new ReentrantLock();
   private boolean wakeRequested;
   private volatile State state = State.NEW;
+  private volatile Instant lastCompletedPass;
   private Thread loop;
 
   private Relay(Builder b) {
@@ -120,6 +129,20 @@ public final class Relay implements AutoCloseable {
             .tag("transport", transport.name())
             .publishPercentileHistogram()
             .register(registry);
+    Gauge.builder(CourierMetrics.RELAY_RUNNING, this, r -> r.state == State.RUNNING ? 1 : 0)
+        .description("Relays whose publishing loop is running: 1 while this relay runs, else 0")
+        .baseUnit("relays")
+        .tag("relay", relayId)
+        .tag("transport", transport.name())
+        .register(registry);
+    Gauge.builder(CourierMetrics.RELAY_LAST_PASS, this, Relay::lastCompletedPassEpochSeconds)
+        .description(
+            "When this relay last completed a pass over the outbox, in seconds since the epoch;"
+                + " NaN while it is not running")
+        .baseUnit("seconds")
+        .tag("relay", relayId)
+        .tag("transport", transport.name())
+        .register(registry);
   }
 
   public static Builder builder(DataSource dataSource, Transport transport) {
@@ -133,6 +156,24 @@ public final class Relay implements AutoCloseable {
 
   public State state() {
     return state;
+  }
+
+  /**
+   * When the last pass completed (by the relay's clock), whether it found work or not; empty before
+   * the first. A pass that threw (the outbox could not be read) does not count, so a relay that
+   * cannot reach its database shows an ever older last pass.
+   */
+  public Optional<Instant> lastCompletedPass() {
+    return Optional.ofNullable(lastCompletedPass);
+  }
+
+  private double lastCompletedPassEpochSeconds() {
+    Instant last = lastCompletedPass;
+    if (state != State.RUNNING || last == null) {
+      // a stopped relay is reported by the running gauge; an old timestamp would look like a stall
+      return Double.NaN;
+    }
+    return last.getEpochSecond() + last.getNano() / 1e9;
   }
 
   /** Starts the background loop. Calling it twice is an error. */
@@ -180,7 +221,9 @@ public final class Relay implements AutoCloseable {
   public BatchResult runOnce() {
     passLock.lock();
     try {
-      return pass();
+      BatchResult result = pass();
+      lastCompletedPass = clock.instant();
+      return result;
     } finally {
       passLock.unlock();
     }

@@ -1,5 +1,6 @@
 package dev.courier.nats;
 
+import dev.courier.metrics.CourierMetrics;
 import dev.courier.ConfigurationException;
 import dev.courier.CourierException;
 import dev.courier.Event;
@@ -109,7 +110,7 @@ public final class JetStreamTransport implements Transport {
   private static final Logger log = LoggerFactory.getLogger(JetStreamTransport.class);
 
   /** Confirmed publishes that the server recognised as duplicates. Tags: transport, destination. */
-  public static final String BROKER_DEDUPE_HITS = "courier.relay.broker.dedupe.hits";
+  public static final String BROKER_DEDUPE_HITS = CourierMetrics.RELAY_BROKER_DEDUPE_HITS;
 
   /**
    * The server's own default duplicate window, the shortest {@link Builder#duplicateWindow}
