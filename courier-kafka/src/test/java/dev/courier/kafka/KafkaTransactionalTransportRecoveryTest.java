@@ -1,0 +1,97 @@
+package dev.courier.kafka;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.courier.Event;
+import dev.courier.spi.PublishResult;
+import dev.courier.testkit.EmbeddedKafka;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A broker that stops answering in the middle of a transaction, on a broker of this class's own
+ * (pausing the shared one would disturb other tests): the transaction's outcome becomes unknown,
+ * the producer is thrown away, and a new one takes over once the broker answers again.
+ */
+class KafkaTransactionalTransportRecoveryTest {
+  private static EmbeddedKafka kafka;
+
+  @BeforeAll
+  static void startBroker() {
+    kafka = EmbeddedKafka.builder().partitions(1).start();
+  }
+
+  @AfterAll
+  static void stopBroker() {
+    if (kafka != null) {
+      kafka.close();
+    }
+  }
+
+  private static List<Event> events(String topic, String prefix, int n) {
+    List<Event> out = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      out.add(DeliveryFixture.event(topic, prefix + i, prefix + " " + i).build());
+    }
+    return out;
+  }
+
+  @Test
+  void
+      brokerPausedPastTheTimeouts_leavesTheOutcomeUnknown_theProducerIsReplaced_andLaterPublishesSucceed() {
+    String topic = "paused-" + System.nanoTime();
+    kafka.createTopic(topic, 1);
+    try (KafkaTransactionalTransport transport =
+        KafkaTransactionalTransport.builder()
+            .bootstrapServers(kafka.bootstrapServers())
+            .transactionalId("relay-paused")
+            .property("request.timeout.ms", 1000)
+            .property("delivery.timeout.ms", 2000)
+            .property("max.block.ms", 1500)
+            .property("transaction.timeout.ms", 10_000)
+            .closeTimeout(Duration.ofSeconds(2))
+            .build()) {
+      List<Event> before = events(topic, "before", 2);
+      assertThat(transport.publish(before, Duration.ofSeconds(20)))
+          .allSatisfy(r -> assertThat(r).isInstanceOf(PublishResult.Confirmed.class));
+
+      List<Event> during = events(topic, "during", 3);
+      List<PublishResult> frozen;
+      kafka.pause();
+      try {
+        frozen = transport.publish(during, Duration.ofSeconds(1));
+      } finally {
+        kafka.resume();
+      }
+
+      assertThat(frozen)
+          .allSatisfy(
+              r ->
+                  assertThat(r)
+                      .isInstanceOfSatisfying(
+                          PublishResult.Failed.class, f -> assertThat(f.retriable()).isTrue()));
+      assertThat(transport.producersCreated()).isEqualTo(1);
+
+      List<Event> after = events(topic, "after", 2);
+      List<PublishResult> resumed = transport.publish(after, Duration.ofSeconds(20));
+
+      assertThat(resumed)
+          .allSatisfy(r -> assertThat(r).isInstanceOf(PublishResult.Confirmed.class));
+      assertThat(transport.producersCreated())
+          .as("the producer whose transaction had an unknown outcome was never used again")
+          .isEqualTo(2);
+      List<String> committed =
+          TestKafka.eventIds(TransactionalTopics.readCommitted(kafka.bootstrapServers(), topic));
+      List<String> expected = new ArrayList<>();
+      before.forEach(e -> expected.add(e.id().toString()));
+      after.forEach(e -> expected.add(e.id().toString()));
+      assertThat(committed)
+          .as("the frozen transaction was aborted when the new producer initialised")
+          .containsExactlyInAnyOrderElementsOf(expected);
+    }
+  }
+}
