@@ -5,6 +5,7 @@ import dev.courier.CourierException;
 import dev.courier.Event;
 import dev.courier.FatalCourierException;
 import dev.courier.InvalidEventException;
+import dev.courier.internal.EventLog;
 import dev.courier.internal.HeadersJson;
 import dev.courier.tracing.Tracing;
 import dev.courier.jdbc.CourierTables;
@@ -152,7 +153,9 @@ public final class Outbox {
     }
     if (log.isDebugEnabled()) {
       for (Event e : built) {
-        log.debug("appended event {} type={} destination={}", e.id(), e.type(), e.destination());
+        try (EventLog ignored = EventLog.of(e)) {
+          log.debug("event appended (visible to relays once the transaction commits)");
+        }
       }
     }
     for (Consumer<List<Event>> l : appendListeners) {
