@@ -1,13 +1,16 @@
 package dev.courier.server;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.courier.deadletter.AlertListener;
 import dev.courier.kafka.KafkaTransport;
 import dev.courier.relay.PgWakeups;
 import dev.courier.relay.Relay;
 import dev.courier.server.config.CourierConfig;
 import dev.courier.server.config.Setting;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.PrintWriter;
+import java.net.URI;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -26,9 +29,15 @@ import picocli.CommandLine.Spec;
  * <p>Before starting it checks that the outbox table exists, and fails with exit code 1 and a hint
  * to run {@code courier migrate} if not.
  *
- * <p>Any number of relays may run against one outbox; each claims disjoint rows. Wake-up across
- * processes is not implemented yet: this relay finds new rows by polling (between {@code
- * courier.relay.min-poll-interval} and {@code courier.relay.max-poll-interval}).
+ * <p>Any number of relays may run against one outbox; each claims disjoint rows. Writers in other
+ * processes can wake it through PostgreSQL notifications ({@code PgWakeups}); without them it finds
+ * new rows by polling (between {@code courier.relay.min-poll-interval} and {@code
+ * courier.relay.max-poll-interval}).
+ *
+ * <p>While it runs it serves {@code /metrics}, {@code /health/live} and {@code /health/ready} on
+ * {@code courier.http.host:courier.http.port} (127.0.0.1:9477 by default), counts dead letters and
+ * logs an ERROR line when they grow faster than {@code courier.health.dead-letter-growth} per
+ * {@code courier.health.dead-letter-window}.
  */
 @Command(
     name = "relay",
@@ -36,7 +45,8 @@ import picocli.CommandLine.Spec;
     versionProvider = CourierCli.Version.class,
     description = {
       "Publish committed outbox rows to Kafka until stopped (SIGTERM or Ctrl-C stops gracefully).",
-      "Logs are JSON lines on standard output."
+      "Logs are JSON lines on standard output. Metrics and health are served on",
+      "http://127.0.0.1:9477 (/metrics, /health/live, /health/ready) unless configured otherwise."
     })
 final class RelayCommand implements Callable<Integer>, CourierCli.Verbosity {
   @ParentCommand CourierCli cli;
@@ -45,6 +55,7 @@ final class RelayCommand implements Callable<Integer>, CourierCli.Verbosity {
   @Mixin DatabaseOptions database;
   @Mixin KafkaOptions kafka;
   @Mixin RelayOptions relayOptions;
+  @Mixin HttpOptions httpOptions;
 
   private final CountDownLatch stopRequested = new CountDownLatch(1);
   private final CountDownLatch stopped = new CountDownLatch(1);
@@ -72,7 +83,10 @@ final class RelayCommand implements Callable<Integer>, CourierCli.Verbosity {
   @Override
   public Integer call() throws InterruptedException {
     CourierConfig config =
-        relayOptions.apply(kafka.apply(database.apply(common.loader(cli.environment())))).load();
+        httpOptions
+            .apply(
+                relayOptions.apply(kafka.apply(database.apply(common.loader(cli.environment())))))
+            .load();
     config
         .database()
         .configuredUrl()
@@ -96,16 +110,18 @@ final class RelayCommand implements Callable<Integer>, CourierCli.Verbosity {
         Databases.pool(
             "courier-relay", config.database(), Math.max(3, config.database().poolSize()));
     KafkaTransport created = null;
+    Observability observability = new Observability(config);
     Relay relay;
     try {
       Components.requireOutboxTable(ds, config.tables(), config.database().displayUrl());
       created = Components.kafkaTransport(bootstrap, config.kafka(), "courier-relay");
       relay =
-          Components.relay(ds, created, config.tables(), config.relay(), new SimpleMeterRegistry());
+          Components.relay(ds, created, config.tables(), config.relay(), observability.registry());
     } catch (RuntimeException e) {
       if (created != null) {
         created.close();
       }
+      observability.close();
       ds.close();
       throw e;
     }
@@ -123,6 +139,10 @@ final class RelayCommand implements Callable<Integer>, CourierCli.Verbosity {
     Runtime.getRuntime().addShutdownHook(hook);
     PgWakeups.Listener listener = null;
     try {
+      // endpoints first: a taken port fails the command before anything is published
+      observability.watchStores(ds, config.tables(), List.of(), AlertListener.logging());
+      observability.watchRelay(relay);
+      Optional<URI> http = observability.serve(false);
       relay.start();
       // Writers in other processes send rate-limited NOTIFY hints (PgWakeups.notifier); the
       // listener holds one pooled connection and wakes the relay on each hint.
@@ -131,6 +151,11 @@ final class RelayCommand implements Callable<Integer>, CourierCli.Verbosity {
           "courier relay %s: publishing %s at %s to Kafka at %s. SIGTERM or Ctrl-C stops it"
               + " gracefully.%n",
           relay.id(), config.tables().outbox(), config.database().displayUrl(), bootstrap);
+      if (http.isPresent()) {
+        err.printf(
+            "courier relay %s: metrics at %smetrics, readiness at %shealth/ready.%n",
+            relay.id(), http.get(), http.get());
+      }
       err.flush();
       stopRequested.await();
       err.println("courier relay " + relay.id() + ": stopping (finishing the pass in flight)...");
@@ -142,6 +167,7 @@ final class RelayCommand implements Callable<Integer>, CourierCli.Verbosity {
       try {
         relay.close();
       } finally {
+        observability.close();
         transport.close();
         ds.close();
         stopped.countDown();

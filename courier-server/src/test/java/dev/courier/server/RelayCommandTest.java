@@ -1,8 +1,11 @@
 package dev.courier.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.courier.Event;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Schema;
@@ -12,6 +15,10 @@ import dev.courier.testkit.KafkaEndpoint;
 import dev.courier.testkit.TestDatabase;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -25,6 +32,8 @@ import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -72,6 +81,7 @@ class RelayCommandTest {
       env.put("COURIER_DB_USER", db.user());
     }
     env.put("COURIER_KAFKA_BOOTSTRAP_SERVERS", bootstrap);
+    env.put("COURIER_HTTP_PORT", "0");
     CommandLine cli = CourierCli.commandLine(env);
     StringWriter err = new StringWriter();
     cli.setErr(new PrintWriter(err, true));
@@ -85,11 +95,41 @@ class RelayCommandTest {
         .atMost(Duration.ofSeconds(60))
         .untilAsserted(() -> assertThat(status(event.id())).isEqualTo("PUBLISHED"));
     assertThat(eventIdsOn(bootstrap, topic)).containsExactly(event.id().toString());
+
+    // while it runs, it serves its metrics and health on the loopback address
+    Pattern metricsAt = Pattern.compile("metrics at (http://127\\.0\\.0\\.1:\\d+/)metrics");
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(() -> assertThat(metricsAt.matcher(err.toString()).find()).as(err.toString()).isTrue());
+    Matcher at = metricsAt.matcher(err.toString());
+    assertThat(at.find()).isTrue();
+    URI base = URI.create(at.group(1));
+    HttpResponse<String> metrics = get(base.resolve("/metrics"));
+    assertThat(metrics.statusCode()).isEqualTo(200);
+    assertThat(metrics.body())
+        .contains("courier_relay_published_events_total{destination=\"" + topic + "\",transport=\"kafka\"} 1.0")
+        .contains("courier_relay_running_relays{relay=\"cli-test\",transport=\"kafka\"} 1.0")
+        .containsPattern("courier_outbox_backlog_events [0-9.]+")
+        .contains("jvm_memory_used_bytes");
+    assertThat(get(base.resolve("/health/live")).statusCode()).isEqualTo(200);
+    HttpResponse<String> ready = get(base.resolve("/health/ready"));
+    assertThat(ready.statusCode()).as(ready.body()).isEqualTo(200);
+    JsonNode checks = new ObjectMapper().readTree(ready.body()).get("checks");
+    assertThat(checks.fieldNames()).toIterable().containsExactly("outbox", "dead-letters", "relay");
+
     relay.requestStop();
     assertThat(exit.get(60, TimeUnit.SECONDS)).as(err.toString()).isZero();
     assertThat(err.toString())
         .contains("courier relay cli-test: publishing courier_outbox")
         .contains("stopped.");
+    assertThatThrownBy(() -> get(base.resolve("/health/live")))
+        .as("the endpoints stop with the relay")
+        .isInstanceOf(java.io.IOException.class);
+  }
+
+  private static HttpResponse<String> get(URI uri) throws Exception {
+    return HttpClient.newHttpClient()
+        .send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
   @Test

@@ -45,6 +45,8 @@ public final class CourierConfig {
   private final KafkaSettings kafka;
   private final CourierTables tables;
   private final RelaySettings relay;
+  private final HttpSettings http;
+  private final HealthSettings health;
   private final DemoSettings demo;
 
   private CourierConfig(Map<String, Value> values, Parsed p) {
@@ -53,6 +55,8 @@ public final class CourierConfig {
     this.kafka = p.kafka;
     this.tables = p.tables;
     this.relay = p.relay;
+    this.http = p.http;
+    this.health = p.health;
     this.demo = p.demo;
   }
 
@@ -80,6 +84,14 @@ public final class CourierConfig {
 
   public RelaySettings relay() {
     return relay;
+  }
+
+  public HttpSettings http() {
+    return http;
+  }
+
+  public HealthSettings health() {
+    return health;
   }
 
   public DemoSettings demo() {
@@ -286,6 +298,8 @@ public final class CourierConfig {
     final KafkaSettings kafka;
     final CourierTables tables;
     final RelaySettings relay;
+    final HttpSettings http;
+    final HealthSettings health;
     final DemoSettings demo;
 
     Parsed(Map<String, Value> values, List<InvalidSettingException> errors) {
@@ -315,7 +329,31 @@ public final class CourierConfig {
               withDefault(Setting.TABLES_PROCESSED_EVENTS, this::identifier),
               withDefault(Setting.TABLES_DEAD_LETTERS, this::identifier));
       this.relay = relay();
+      this.http =
+          new HttpSettings(
+              withDefault(Setting.HTTP_ENABLED, ValueParser::bool),
+              withDefault(Setting.HTTP_HOST, ValueParser::text),
+              wholeNumber(Setting.HTTP_PORT, 0, 65_535));
+      this.health = health();
       this.demo = demo();
+    }
+
+    private HealthSettings health() {
+      Duration window =
+          duration(Setting.HEALTH_DEAD_LETTER_WINDOW, Duration.ofSeconds(1), MAX_DURATION);
+      Duration interval =
+          duration(Setting.HEALTH_CHECK_INTERVAL, Duration.ofMillis(100), Duration.ofHours(1));
+      atLeast(
+          Setting.HEALTH_DEAD_LETTER_WINDOW,
+          window,
+          interval,
+          Setting.HEALTH_CHECK_INTERVAL.key() + " (" + ValueParser.human(interval) + ")",
+          "; a shorter window never holds two counts");
+      return new HealthSettings(
+          duration(Setting.HEALTH_OUTBOX_MAX_AGE, Duration.ofSeconds(1), MAX_DURATION),
+          wholeNumber(Setting.HEALTH_DEAD_LETTER_GROWTH, 0, 1_000_000),
+          window,
+          interval);
     }
 
     private RelaySettings relay() {

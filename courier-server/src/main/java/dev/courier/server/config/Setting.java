@@ -33,6 +33,15 @@ public enum Setting {
   RELAY_MIN_POLL_INTERVAL("courier.relay.min-poll-interval", "5ms", false),
   RELAY_MAX_POLL_INTERVAL("courier.relay.max-poll-interval", "1s", false),
 
+  HTTP_ENABLED("courier.http.enabled", "true", false),
+  HTTP_HOST("courier.http.host", "127.0.0.1", false),
+  HTTP_PORT("courier.http.port", "9477", false),
+
+  HEALTH_OUTBOX_MAX_AGE("courier.health.outbox-max-age", "5m", false),
+  HEALTH_DEAD_LETTER_GROWTH("courier.health.dead-letter-growth", "10", false),
+  HEALTH_DEAD_LETTER_WINDOW("courier.health.dead-letter-window", "5m", false),
+  HEALTH_CHECK_INTERVAL("courier.health.check-interval", "15s", false),
+
   DEMO_DURATION("courier.demo.duration", "60s", false),
   DEMO_WARM_UP("courier.demo.warm-up", "5s", false),
   DEMO_RATE("courier.demo.rate", "10000/min", false),

@@ -189,6 +189,39 @@ class CourierConfigTest {
   }
 
   @Test
+  void httpAndHealth_defaultToLoopbackAndTheDocumentedLimits_andAreChecked() {
+    CourierConfig c = CourierConfig.defaults();
+    assertThat(c.http()).isEqualTo(new HttpSettings(true, "127.0.0.1", 9477));
+    assertThat(c.health())
+        .isEqualTo(
+            new HealthSettings(
+                Duration.ofMinutes(5), 10, Duration.ofMinutes(5), Duration.ofSeconds(15)));
+
+    CourierConfig ephemeral =
+        CourierConfig.loader()
+            .environment(Map.of("COURIER_HTTP_PORT", "0", "COURIER_HEALTH_DEAD_LETTER_GROWTH", "0"))
+            .load();
+    assertThat(ephemeral.http().port()).isZero();
+    assertThat(ephemeral.health().deadLetterGrowth()).isZero();
+
+    assertThatThrownBy(
+            () -> CourierConfig.loader().environment(Map.of("COURIER_HTTP_PORT", "70000")).load())
+        .hasMessage(
+            "courier.http.port (from env COURIER_HTTP_PORT): must be between 0 and 65535, was 70000");
+    assertThatThrownBy(
+            () ->
+                CourierConfig.loader()
+                    .environment(
+                        Map.of(
+                            "COURIER_HEALTH_DEAD_LETTER_WINDOW", "10s",
+                            "COURIER_HEALTH_CHECK_INTERVAL", "30s"))
+                    .load())
+        .hasMessageStartingWith(
+            "courier.health.dead-letter-window (from env COURIER_HEALTH_DEAD_LETTER_WINDOW): must be"
+                + " at least courier.health.check-interval (30s)");
+  }
+
+  @Test
   void badTableName_isRefused_withTheKeyAndTheRule() {
     assertThatThrownBy(
             () ->

@@ -1,0 +1,194 @@
+package dev.courier.server;
+
+import dev.courier.CourierException;
+import dev.courier.deadletter.AlertListener;
+import dev.courier.deadletter.DeadLetterAdmin;
+import dev.courier.deadletter.DeadLetterMonitor;
+import dev.courier.jdbc.CourierTables;
+import dev.courier.outbox.OutboxAdmin;
+import dev.courier.relay.Relay;
+import dev.courier.server.config.CourierConfig;
+import dev.courier.server.config.HealthSettings;
+import dev.courier.server.config.HttpSettings;
+import dev.courier.server.config.Origin;
+import dev.courier.server.config.RelaySettings;
+import dev.courier.server.config.Setting;
+import dev.courier.server.http.CourierHttpServer;
+import dev.courier.server.http.HealthCheck;
+import dev.courier.server.http.HealthChecks;
+import dev.courier.server.http.Readiness;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.URI;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import javax.sql.DataSource;
+
+/**
+ * The metrics, health checks, dead-letter monitor and HTTP endpoints of one {@code courier}
+ * process. A command creates it first (its registry goes to the relay and the consumers), tells it
+ * what to watch, then serves:
+ *
+ * <pre>{@code
+ * try (Observability obs = new Observability(config)) {
+ *   Relay relay = Components.relay(ds, transport, tables, config.relay(), obs.registry());
+ *   obs.watchStores(ds, tables, List.of(), AlertListener.logging());
+ *   obs.watchRelay(relay);
+ *   Optional<URI> at = obs.serve(false);
+ *   ...
+ * }
+ * }</pre>
+ *
+ * <p>Not thread-safe while being set up; {@link #close()} may be called from any thread.
+ */
+public final class Observability implements AutoCloseable {
+  private final CourierConfig config;
+  private final Clock clock;
+  private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  private final JvmGcMetrics gc = new JvmGcMetrics();
+  private final List<HealthCheck> checks = new ArrayList<>();
+  private DeadLetterMonitor monitor;
+  private volatile CourierHttpServer server;
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  /** Creates the registry, with the JVM's own meters (memory, GC, threads, CPU, uptime). */
+  public Observability(CourierConfig config) {
+    this(config, Clock.systemUTC());
+  }
+
+  Observability(CourierConfig config, Clock clock) {
+    this.config = config;
+    this.clock = clock;
+    new ClassLoaderMetrics().bindTo(registry);
+    new JvmMemoryMetrics().bindTo(registry);
+    gc.bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    new UptimeMetrics().bindTo(registry);
+  }
+
+  /** The registry the process's relay and consumers record into. */
+  public PrometheusMeterRegistry registry() {
+    return registry;
+  }
+
+  /**
+   * Exports the outbox and dead-letter gauges, adds the {@code outbox} and {@code dead-letters}
+   * readiness checks, and starts the dead-letter monitor that feeds the latter and tells {@code
+   * listener} about growth.
+   *
+   * @param consumers the consumers this process runs, exported at 0 before their first dead letter
+   */
+  public void watchStores(
+      DataSource dataSource, CourierTables tables, Collection<String> consumers, AlertListener listener) {
+    HealthSettings h = config.health();
+    OutboxAdmin outbox = new OutboxAdmin(dataSource, tables, clock);
+    outbox.bindTo(registry);
+    DeadLetterAdmin deadLetters =
+        DeadLetterAdmin.builder(dataSource).tables(tables).clock(clock).consumers(consumers).build();
+    deadLetters.bindTo(registry);
+    monitor =
+        DeadLetterMonitor.builder(deadLetters)
+            .outbox(outbox)
+            .threshold(h.deadLetterGrowth())
+            .window(h.deadLetterWindow())
+            .checkInterval(h.checkInterval())
+            .listener(listener)
+            .clock(clock)
+            .build();
+    monitor.start();
+    checks.add(HealthChecks.outboxAge(outbox, h.outboxMaxAge()));
+    checks.add(HealthChecks.deadLetters(monitor));
+  }
+
+  /**
+   * Adds the {@code relay} readiness check: down when the relay is not running or has completed no
+   * pass for twice its publish timeout plus its longest poll interval and 30 s.
+   */
+  public void watchRelay(Relay relay) {
+    RelaySettings r = config.relay();
+    Duration maxSilence =
+        r.publishTimeout().multipliedBy(2).plus(r.maxPollInterval()).plusSeconds(30);
+    checks.add(HealthChecks.relay(relay, clock, maxSilence));
+  }
+
+  /**
+   * Serves {@code /metrics}, {@code /health/live} and {@code /health/ready} as configured ({@code
+   * courier.http.*}).
+   *
+   * @param anyPortIfDefaultTaken when the port is the built-in default and taken (another courier
+   *     process runs), listen on a free port instead of failing; for the demo
+   * @return the base URL, or empty when {@code courier.http.enabled} is false
+   * @throws CourierException if the address cannot be bound
+   */
+  public Optional<URI> serve(boolean anyPortIfDefaultTaken) {
+    HttpSettings http = config.http();
+    if (!http.enabled()) {
+      return Optional.empty();
+    }
+    Readiness readiness = new Readiness(checks);
+    try {
+      server = CourierHttpServer.start(http.host(), http.port(), registry, readiness);
+    } catch (BindException e) {
+      boolean defaultPort =
+          config.value(Setting.HTTP_PORT).map(v -> v.origin() instanceof Origin.Default).orElse(true);
+      if (!(anyPortIfDefaultTaken && defaultPort && http.port() != 0)) {
+        throw cannotListen(http, e);
+      }
+      try {
+        server = CourierHttpServer.start(http.host(), 0, registry, readiness);
+      } catch (IOException again) {
+        throw cannotListen(http, again);
+      }
+    } catch (IOException | IllegalArgumentException e) {
+      throw cannotListen(http, e);
+    }
+    return Optional.of(server.uri("/"));
+  }
+
+  private static CourierException cannotListen(HttpSettings http, Exception e) {
+    return new CourierException(
+        "cannot serve metrics and health on "
+            + http.host()
+            + ":"
+            + http.port()
+            + " ("
+            + e.getMessage()
+            + "); set "
+            + Setting.HTTP_PORT.key()
+            + " to a free port (0 picks one), or "
+            + Setting.HTTP_ENABLED.key()
+            + "=false",
+        e);
+  }
+
+  /** Stops serving, stops the monitor, and closes the registry. Idempotent. */
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    CourierHttpServer s = server;
+    if (s != null) {
+      s.close();
+    }
+    if (monitor != null) {
+      monitor.close();
+    }
+    gc.close();
+    registry.close();
+  }
+}

@@ -1,0 +1,17 @@
+package dev.courier.server.config;
+
+import java.time.Duration;
+
+/**
+ * When readiness degrades, and when the dead-letter alert listener fires. Checked together when the
+ * configuration is loaded: {@code deadLetterWindow >= checkInterval}.
+ *
+ * @param outboxMaxAge readiness fails while the oldest pending outbox event is older than this
+ * @param deadLetterGrowth readiness fails, and the alert listener fires, when a dead-letter queue
+ *     (a consumer's, or the outbox's dead rows) grows by more than this within {@code
+ *     deadLetterWindow}
+ * @param deadLetterWindow the sliding window dead-letter growth is measured over
+ * @param checkInterval how often dead letters are counted
+ */
+public record HealthSettings(
+    Duration outboxMaxAge, long deadLetterGrowth, Duration deadLetterWindow, Duration checkInterval) {}
