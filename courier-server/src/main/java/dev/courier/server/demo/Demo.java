@@ -2,6 +2,7 @@ package dev.courier.server.demo;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.courier.CourierException;
+import dev.courier.deadletter.AlertListener;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Schema;
@@ -10,17 +11,17 @@ import dev.courier.outbox.Outbox;
 import dev.courier.relay.Relay;
 import dev.courier.server.Components;
 import dev.courier.server.Databases;
+import dev.courier.server.Observability;
 import dev.courier.server.config.CourierConfig;
 import dev.courier.server.config.DemoSettings;
 import dev.courier.server.config.Masking;
 import dev.courier.server.logging.LogRouting;
-import dev.courier.testkit.EmbeddedKafka;
 import dev.courier.testkit.TestDatabase;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -34,16 +35,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Properties;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -53,41 +48,54 @@ import org.slf4j.LoggerFactory;
  *
  * <pre>
  *  checkout (orders row + OrderConfirmed via Outbox.append, one tx; some rolled back)
- *     -> relay (in-JVM wake-up) -> DroppedConfirmationTransport -> KafkaTransport -> topic
- *     -> inventory consumer (own group, own ledger rows) -> inventory_reservations
- *     -> email consumer     (own group, own ledger rows) -> emails_sent
+ *     -> relay (in-JVM wake-up) -> DroppedConfirmationTransport -> Transport (Kafka, RabbitMQ
+ *        or NATS JetStream)
+ *     -> inventory consumer (Transport.subscribe, own ledger rows) -> inventory_reservations
+ *     -> email consumer     (Transport.subscribe, own ledger rows) -> emails_sent
  * </pre>
  *
- * <p>Engines: the configured database and Kafka cluster when {@code courier.db.url} and {@code
- * courier.kafka.bootstrap-servers} are set; otherwise the local PostgreSQL at 127.0.0.1:5432 (or an
- * embedded one) and an embedded Kafka broker. Every run works in a fresh schema, dropped at the end
- * unless {@link DemoSettings#keep()}; on an external cluster the topic name gets the run id
- * appended so that records of earlier runs are never counted.
+ * <p>Engines: the configured database when {@code courier.db.url} is set, otherwise the local
+ * PostgreSQL at 127.0.0.1:5432 (or an embedded one); the broker chosen by {@link BrokerChoice} (see
+ * {@link DemoBroker}). Every run works in a fresh schema, dropped at the end unless {@link
+ * DemoSettings#keep()}; on a shared broker the destination gets the run id appended so that
+ * messages of earlier runs are never counted.
  *
  * <p>Human-readable progress and the report go to {@code out}, or to {@code err} when JSON logs
  * take standard output; the JSON log goes to {@code <work dir>/courier-demo.log} otherwise.
+ *
+ * <p>While it runs, the demo serves {@code /metrics}, {@code /health/live} and {@code
+ * /health/ready} like {@code courier relay} does, and says where; on the default port when it is
+ * free, else on any free port.
  */
 final class Demo {
   private static final Logger log = LoggerFactory.getLogger(Demo.class);
   private static final DateTimeFormatter RUN_ID =
       DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss", Locale.ROOT);
-  private static final Duration CENSUS_TIMEOUT = Duration.ofSeconds(60);
 
   private final CourierConfig config;
+  private final BrokerChoice brokerChoice;
   private final DemoSettings settings;
   private final PrintWriter console;
   private final String runId;
   private final DemoStats stats = new DemoStats();
-  private final MeterRegistry registry = new SimpleMeterRegistry();
+  private final Observability observability;
+  private final MeterRegistry registry;
   private final Resources resources = new Resources();
   private volatile LoadGenerator load;
   private volatile String phase = "start";
   private volatile boolean aborted;
 
   Demo(CourierConfig config, PrintWriter out, PrintWriter err) {
+    this(config, BrokerChoice.kafka(), out, err);
+  }
+
+  Demo(CourierConfig config, BrokerChoice brokerChoice, PrintWriter out, PrintWriter err) {
     this.config = config;
+    this.brokerChoice = brokerChoice;
     this.settings = config.demo();
     this.console = settings.jsonLogs() ? err : out;
+    this.observability = new Observability(config);
+    this.registry = observability.registry();
     this.runId =
         LocalDateTime.now().format(RUN_ID)
             + "_"
@@ -103,6 +111,8 @@ final class Demo {
   DemoReport run() throws Exception {
     Path logFile = prepareLogFile();
     LogRouting routing = settings.jsonLogs() ? null : LogRouting.toFile(logFile);
+    // closed last if nothing else registered it: see startPipeline
+    resources.add("metrics registry", observability);
     Thread hook = new Thread(this::abort, "courier-demo-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     try {
@@ -155,7 +165,8 @@ final class Demo {
     progress(p);
     say(
         drained
-            ? "Drained: the outbox is empty and both consumer groups have committed every record."
+            ? "Drained: the outbox is empty and both consumers have applied and acknowledged every"
+                + " event."
             : "Drain timed out.");
 
     // Stop the moving parts before counting, so that the counts are final.
@@ -179,9 +190,11 @@ final class Demo {
     say(
         String.format(
             Locale.ROOT,
-            "Courier demo, run %s: %s of checkouts at %.1f/s (%,.0f/min); faults: %s rolled back,"
-                + " %s of broker confirmations dropped, consumer crash chance %s per applied event",
+            "Courier demo, run %s on %s: %s of checkouts at %.1f/s (%,.0f/min); faults: %s rolled"
+                + " back, %s of broker confirmations dropped, consumer crash chance %s per applied"
+                + " event",
             runId,
+            brokerChoice.kind().option(),
             DemoReport.human(settings.duration()),
             settings.ratePerSecond(),
             settings.ratePerSecond() * 60,
@@ -198,15 +211,20 @@ final class Demo {
       Database db,
       String schema,
       HikariDataSource dataSource,
-      Kafka kafka,
+      DemoBroker broker,
       Checkout checkout,
       DroppedConfirmationTransport transport,
       List<ConsumerSupervisor> consumers,
-      DemoQueries queries,
-      TopicCensus census) {}
+      DemoQueries queries) {}
 
   /** Engines, schema, topic, relay and consumers; every part is registered for closing. */
   private Pipeline startPipeline() {
+    // The broker first: a missing one fails the run before anything else is set up. Closed last,
+    // after the transport and the consumers, when it removes the run's topology.
+    DemoBroker broker =
+        resources.add(
+            "broker",
+            DemoBroker.open(brokerChoice, config, runId, settings.keep(), registry, this::say));
     Database db = database();
     String schema = "courier_demo_" + runId;
     int poolSize = Math.max(config.database().poolSize(), settings.writers() + 8);
@@ -216,6 +234,9 @@ final class Demo {
       // closed in reverse order: this runs after everything using the pool, before the pool
       resources.add("schema " + schema, () -> dropSchema(ds, schema));
     }
+    // closed after the relay and the consumers, and before the schema is dropped and the pool
+    // closed: the endpoints and the dead-letter monitor read the schema until then
+    resources.add("metrics and health endpoints", observability);
     CourierTables tables = config.tables();
     Schema.migrate(ds, tables);
     DemoTables.create(ds);
@@ -226,46 +247,53 @@ final class Demo {
             + schema
             + (settings.keep() ? " (kept after the run)" : ""));
 
-    Kafka kafka = kafka();
-    Admin admin =
-        resources.add("kafka admin", Admin.create(adminProperties(kafka.bootstrapServers())));
-    createTopic(admin, kafka.topic());
-    say(
-        "Kafka: "
-            + kafka.description()
-            + ", topic "
-            + kafka.topic()
-            + " ("
-            + settings.partitions()
-            + " partitions)");
+    List<String> consumerNames = List.of(DemoConsumers.INVENTORY, DemoConsumers.EMAIL);
+    say(broker.prepare(consumerNames));
 
     DroppedConfirmationTransport transport =
         resources.add(
-            "kafka transport",
+            broker.name() + " transport",
             new DroppedConfirmationTransport(
-                Components.kafkaTransport(
-                    kafka.bootstrapServers(), config.kafka(), "courier-demo-relay"),
-                settings.dropConfirmRate(),
-                stats));
+                broker.transport(), settings.dropConfirmRate(), stats));
     Relay relay =
         resources.add("relay", Components.relay(ds, transport, tables, config.relay(), registry));
     Outbox outbox = Outbox.builder().tables(tables).onAppend(relay::wakeup).build();
     List<ConsumerSupervisor> consumers =
         List.of(
-            consumer(DemoConsumers.INVENTORY, DemoConsumers.inventory(), ds, tables, kafka),
-            consumer(DemoConsumers.EMAIL, DemoConsumers.email(), ds, tables, kafka));
+            consumer(
+                DemoConsumers.INVENTORY, DemoConsumers.inventory(), ds, tables, broker, transport),
+            consumer(DemoConsumers.EMAIL, DemoConsumers.email(), ds, tables, broker, transport));
+    observability.watchStores(
+        ds, tables, List.of(DemoConsumers.INVENTORY, DemoConsumers.EMAIL), AlertListener.logging());
+    observability.watchRelay(relay);
+    announceEndpoints(observability.serve(true));
     relay.start();
     consumers.forEach(ConsumerSupervisor::start);
     return new Pipeline(
         db,
         schema,
         ds,
-        kafka,
-        new Checkout(ds, outbox, kafka.topic(), settings.rollbackRate(), stats),
+        broker,
+        new Checkout(ds, outbox, broker.destination(), settings.rollbackRate(), stats),
         transport,
         consumers,
-        new DemoQueries(ds, tables),
-        new TopicCensus(admin, kafka.bootstrapServers(), kafka.topic()));
+        new DemoQueries(ds, tables));
+  }
+
+  private void announceEndpoints(Optional<URI> http) {
+    if (http.isEmpty()) {
+      say("Metrics and health endpoints are off (courier.http.enabled=false).");
+      return;
+    }
+    URI base = http.get();
+    say(
+        "Metrics (Prometheus, while the demo runs): "
+            + base.resolve("/metrics")
+            + "  readiness: "
+            + base.resolve("/health/ready"));
+    say(
+        "Dashboard: import ops/grafana/courier-dashboard.json into Grafana; alert rules:"
+            + " ops/prometheus/courier-alerts.yml (see docs/OPERATIONS.md).");
   }
 
   /**
@@ -310,7 +338,9 @@ final class Demo {
 
   private DemoReport report(Pipeline p, Duration loadTime, boolean drained) {
     DemoQueries q = p.queries();
-    TopicCensus.Counts onTopic = p.census().count(stats.rolledBackEventIds, CENSUS_TIMEOUT);
+    long rolledBackHandled =
+        p.consumers().stream().mapToLong(ConsumerSupervisor::rolledBackHandled).sum();
+    DemoReport.Wire wire = p.broker().census(stats.rolledBackEventIds, rolledBackHandled);
     return new DemoReport(
         runId,
         loadTime,
@@ -324,10 +354,7 @@ final class Demo {
         q.outboxPending(),
         q.outboxDead(),
         q.outboxPhantoms(),
-        p.kafka().topic(),
-        onTopic.records(),
-        onTopic.distinctEventIds(),
-        onTopic.rolledBack(),
+        wire,
         List.of(
             result(p.consumers().get(0), DemoTables.RESERVATIONS, q),
             result(p.consumers().get(1), DemoTables.EMAILS, q)),
@@ -340,6 +367,7 @@ final class Demo {
       ConsumerSupervisor c, String effectTable, DemoQueries q) {
     return new DemoReport.ConsumerResult(
         c.name(),
+        c.received(),
         q.ledger(c.name()),
         q.effects(effectTable),
         sum(CourierMetrics.CONSUMER_DEDUPE_HITS, Map.of("consumer", c.name())),
@@ -350,22 +378,17 @@ final class Demo {
         q.deadLetters(c.name()));
   }
 
-  /** Waits until the outbox is empty and both groups have committed everything on the topic. */
+  /**
+   * Waits until the outbox is empty, both consumers have applied every event and the broker holds
+   * nothing more for them (see {@link DrainProbe}).
+   */
   private boolean drain(Pipeline p) throws InterruptedException {
     long deadline = System.nanoTime() + settings.drainTimeout().toNanos();
+    DrainProbe probe = new DrainProbe(p.broker(), p.consumers(), p.queries());
     while (System.nanoTime() < deadline && !aborted) {
       try {
-        if (p.queries().outboxPending() == 0) {
-          boolean caughtUp = true;
-          for (ConsumerSupervisor c : p.consumers()) {
-            if (p.census().lag(c.groupId()) > 0) {
-              caughtUp = false;
-              break;
-            }
-          }
-          if (caughtUp) {
-            return true;
-          }
+        if (probe.drained()) {
+          return true;
         }
       } catch (CourierException e) {
         log.warn("drain check failed, trying again: {}", e.getMessage());
@@ -427,9 +450,11 @@ final class Demo {
       dev.courier.inbox.EventHandler handler,
       HikariDataSource ds,
       CourierTables tables,
-      Kafka kafka) {
+      DemoBroker broker,
+      DroppedConfirmationTransport transport) {
+    AppliedEvents applied = new AppliedEvents(stats.rolledBackEventIds);
     IdempotentProcessor processor =
-        IdempotentProcessor.builder(name, ds, handler)
+        IdempotentProcessor.builder(name, ds, applied.wrap(handler))
             .tables(tables)
             .meterRegistry(registry)
             .build();
@@ -437,11 +462,10 @@ final class Demo {
         "consumer " + name,
         new ConsumerSupervisor(
             name,
-            "courier-demo-" + name + "-" + runId,
-            kafka.bootstrapServers(),
-            kafka.topic(),
-            config.kafka().properties(),
+            transport,
+            instance -> broker.subscription(name, instance),
             processor,
+            applied,
             settings.consumerCrashRate(),
             stats));
   }
@@ -526,64 +550,6 @@ final class Demo {
       s.execute(sql);
     } catch (SQLException e) {
       throw new CourierException("'" + sql + "' failed: " + e.getMessage(), e);
-    }
-  }
-
-  /** How to reach Kafka, and the run's topic. */
-  private record Kafka(String bootstrapServers, String topic, String description) {}
-
-  private Kafka kafka() {
-    Optional<String> configured = config.kafka().configuredBootstrapServers();
-    if (configured.isPresent()) {
-      // An external cluster may hold an earlier run's topic: a topic of our own keeps the count
-      // honest.
-      return new Kafka(
-          configured.get(), settings.topic() + "-" + runId, "Kafka at " + configured.get());
-    }
-    say("Starting an embedded Kafka broker (a child JVM, a few seconds)...");
-    EmbeddedKafka broker;
-    try {
-      broker = EmbeddedKafka.builder().partitions(settings.partitions()).start();
-    } catch (RuntimeException e) {
-      throw new CourierException("cannot start the embedded Kafka broker: " + e.getMessage(), e);
-    }
-    resources.add("embedded kafka", broker);
-    return new Kafka(
-        broker.bootstrapServers(),
-        settings.topic(),
-        "embedded broker at "
-            + broker.bootstrapServers()
-            + " (broker log "
-            + broker.logFile()
-            + ")");
-  }
-
-  private Properties adminProperties(String bootstrapServers) {
-    Properties p = new Properties();
-    config.kafka().properties().forEach(p::put);
-    p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
-    p.put(AdminClientConfig.CLIENT_ID_CONFIG, "courier-demo-admin");
-    return p;
-  }
-
-  private void createTopic(Admin admin, String topic) {
-    try {
-      admin
-          .createTopics(
-              List.of(new NewTopic(topic, Optional.of(settings.partitions()), Optional.empty())))
-          .all()
-          .get(30, TimeUnit.SECONDS);
-    } catch (ExecutionException e) {
-      if (!(e.getCause() instanceof org.apache.kafka.common.errors.TopicExistsException)) {
-        throw new CourierException(
-            "cannot create topic " + topic + ": " + Databases.rootMessage(e), e);
-      }
-    } catch (TimeoutException e) {
-      throw new CourierException(
-          "creating topic " + topic + " took more than 30 s; is Kafka reachable?", e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new CourierException("interrupted while creating topic " + topic, e);
     }
   }
 

@@ -13,7 +13,8 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code courier demo}: the worked example of the whole guaranteed path, with faults injected, and
- * a report that checks the invariants. Exit code 0 when every invariant held, 1 when one broke.
+ * a report that checks the invariants, on the broker chosen with {@code --transport}. Exit code 0
+ * when every invariant held, 1 when one broke, 2 when the broker is not reachable.
  */
 @Command(
     name = "demo",
@@ -22,24 +23,35 @@ import picocli.CommandLine.Spec;
     sortOptions = false,
     description = {
       "Run the worked example of the guaranteed path:",
-      "  checkout -> outbox -> relay -> Kafka -> two idempotent consumers,",
+      "  checkout -> outbox -> relay -> broker -> two idempotent consumers,",
       "with rolled-back orders, dropped confirmations and consumer crashes injected,",
       "then check that nothing was lost, nothing phantom appeared, nothing applied twice.",
       "",
-      "Uses the local PostgreSQL at 127.0.0.1:5432 (else an embedded one) and an",
-      "embedded Kafka broker, unless courier.db.url or courier.kafka.bootstrap-servers",
-      "is configured. Each run works in a fresh schema, dropped unless --keep.",
+      "Uses the local PostgreSQL at 127.0.0.1:5432 (else an embedded one) unless",
+      "courier.db.url is configured, and the broker chosen with --transport:",
+      "an embedded Kafka broker (or courier.kafka.bootstrap-servers), the local",
+      "RabbitMQ (or --rabbitmq-uri) or the local NATS JetStream (or --nats-url).",
+      "Each run works in a fresh schema and its own topic, exchange or stream,",
+      "removed unless --keep.",
       ""
     },
     footer = {
       "",
       "Rates: a bare number is per second; 10000/min and 167/s also work.",
       "Fractions: 0.02, 2%% or 1/50.   Durations: 500ms, 30s, 5m.",
-      "Exit codes: 0 every invariant held, 1 an invariant broke or the run failed, 2 usage error."
+      "Exit codes: 0 every invariant held, 1 an invariant broke or the run failed,",
+      "2 usage error or the chosen broker is not reachable."
     })
 public final class DemoCommand implements Callable<Integer>, CourierCli.Verbosity {
   @ParentCommand CourierCli cli;
   @Spec CommandSpec spec;
+
+  @Option(
+      names = "--transport",
+      paramLabel = "BROKER",
+      description =
+          "kafka (default), rabbitmq or nats: the broker between the relay and the consumers.")
+  String transport;
 
   @Option(
       names = "--duration",
@@ -77,11 +89,13 @@ public final class DemoCommand implements Callable<Integer>, CourierCli.Verbosit
       names = "--consumer-crash-rate",
       paramLabel = "FRACTION",
       description =
-          "Chance per applied event that a consumer crashes between DB commit and offset commit"
-              + " (default 1/2000).")
+          "Chance per applied event that a consumer crashes between its DB commit and its"
+              + " acknowledgement to the broker (default 1/2000).")
   String consumerCrashRate;
 
-  @Option(names = "--keep", description = "Keep the run's database schema for inspection.")
+  @Option(
+      names = "--keep",
+      description = "Keep the run's database schema (and queues or stream) for inspection.")
   Boolean keep;
 
   @Option(
@@ -112,6 +126,27 @@ public final class DemoCommand implements Callable<Integer>, CourierCli.Verbosit
       paramLabel = "HOST:PORT[,...]",
       description = "Use this Kafka cluster instead of an embedded broker.")
   String bootstrapServers;
+
+  @Option(
+      names = "--rabbitmq-uri",
+      paramLabel = "URL",
+      description =
+          "With --transport rabbitmq: the broker (default amqp://guest:guest@127.0.0.1:5672).")
+  String rabbitMqUri;
+
+  @Option(
+      names = "--nats-url",
+      paramLabel = "URL",
+      description = "With --transport nats: the JetStream server (default nats://127.0.0.1:4222).")
+  String natsUrl;
+
+  @Option(
+      names = "--http-port",
+      paramLabel = "PORT",
+      description =
+          "Port of /metrics and /health on 127.0.0.1 while the demo runs (default 9477, or any"
+              + " free port if that is taken; 0 for any).")
+  String httpPort;
 
   @Option(
       names = {"-c", "--config"},
@@ -150,9 +185,22 @@ public final class DemoCommand implements Callable<Integer>, CourierCli.Verbosit
             .option(Setting.DB_URL, "--db-url", dbUrl)
             .option(Setting.DB_USER, "--db-user", dbUser)
             .option(Setting.KAFKA_BOOTSTRAP_SERVERS, "--kafka-bootstrap-servers", bootstrapServers)
+            .option(Setting.HTTP_PORT, "--http-port", httpPort)
             .load();
-    Demo demo = new Demo(config, spec.commandLine().getOut(), spec.commandLine().getErr());
-    DemoReport report = demo.run();
+    BrokerChoice broker = BrokerChoice.parse(transport, rabbitMqUri, natsUrl);
+    Demo demo = new Demo(config, broker, spec.commandLine().getOut(), spec.commandLine().getErr());
+    DemoReport report;
+    try {
+      report = demo.run();
+    } catch (BrokerUnreachableException e) {
+      // Nothing ran: say what is missing and how to start it, as for a usage error.
+      spec.commandLine().getErr().println("courier: " + e.getMessage());
+      if (verbose) {
+        e.printStackTrace(spec.commandLine().getErr());
+      }
+      spec.commandLine().getErr().flush();
+      return CourierCli.USAGE;
+    }
     return report.invariantsHold() ? CourierCli.OK : CourierCli.FAILED;
   }
 }

@@ -2,7 +2,10 @@ package dev.courier.server.demo;
 
 import dev.courier.Event;
 import dev.courier.RetriableCourierException;
+import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.spi.PublishResult;
+import dev.courier.spi.Subscription;
+import dev.courier.spi.SubscriptionSpec;
 import dev.courier.spi.Transport;
 import java.time.Duration;
 import java.time.Instant;
@@ -19,7 +22,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * the way back. The real transport publishes and the broker stores the event; then, for a random
  * fraction of the confirmed events, the relay is told the publish failed (retriable), exactly what
  * a network timeout after the broker's write looks like. The relay publishes those events again, so
- * they are on the topic twice, and the consumers must deduplicate them.
+ * they reach the broker twice: Kafka and RabbitMQ store a second copy, which the consumers must
+ * deduplicate; JetStream recognises the {@code Nats-Msg-Id} inside its duplicate window and stores
+ * one. Subscriptions pass through untouched.
  */
 final class DroppedConfirmationTransport implements Transport {
   private final Transport delegate;
@@ -76,6 +81,11 @@ final class DroppedConfirmationTransport implements Transport {
       }
     }
     return out;
+  }
+
+  @Override
+  public Subscription subscribe(SubscriptionSpec spec, IdempotentProcessor processor) {
+    return delegate.subscribe(spec, processor);
   }
 
   @Override
