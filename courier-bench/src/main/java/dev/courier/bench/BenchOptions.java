@@ -1,0 +1,305 @@
+package dev.courier.bench;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * What to run and for how long. Built from the command line by {@link #parse(String[])}; every
+ * value is checked there, with a message naming the option.
+ *
+ * @param workloads the workloads to run
+ * @param runs how many times the whole selection runs; every figure is reported as min / median /
+ *     max over the runs
+ * @param duration how long each closed-loop measurement lasts (W0, W1) and the time a W4 consumer
+ *     is sized to take
+ * @param warmup how long each closed-loop measurement runs before counting
+ * @param backlog outbox rows drained by the relay in W2, and records published by the W2 ceiling
+ * @param payloadSizes payload sizes in bytes for W0's publish ceiling and W2
+ * @param clients writer counts for W0 and W1
+ * @param e2eRate events per second written in W3
+ * @param e2eDuration how long W3 measures
+ * @param e2eWarmup how long W3 writes before it starts recording
+ * @param duplicatePercents duplicate shares for W4, in percent
+ * @param e2eExperiment whether W3 also runs the latency experiment (wake-up after commit, no
+ *     producer linger), reported as context
+ * @param warmupRound whether a short unreported round runs first, so that run 1 is not the one
+ *     that pays for JIT compilation
+ * @param kafkaHeap the embedded broker's maximum heap
+ * @param output where the report is written
+ * @param commandLine the command line, quoted in the report
+ */
+public record BenchOptions(
+    Set<Workload> workloads,
+    int runs,
+    Duration duration,
+    Duration warmup,
+    int backlog,
+    List<Integer> payloadSizes,
+    List<Integer> clients,
+    double e2eRate,
+    Duration e2eDuration,
+    Duration e2eWarmup,
+    List<Integer> duplicatePercents,
+    boolean e2eExperiment,
+    boolean warmupRound,
+    String kafkaHeap,
+    Path output,
+    String commandLine) {
+
+  /** The usage text printed by {@code --help}. */
+  public static final String USAGE =
+      """
+      Usage: BenchMain [options]
+
+        --workloads LIST     W0,W1,W2,W3,W4 or all (default all)
+        --runs N             runs of the whole selection, >= 1 (default 3; the report needs >= 3)
+        --duration D         each closed-loop measurement (W0, W1; W4 is sized to it) (default 10s)
+        --warmup D           unmeasured lead-in of each closed-loop measurement (default 2s)
+        --backlog N          W2 backlog rows and ceiling records (default 100000)
+        --million            shorthand for --backlog 1000000
+        --payloads LIST      payload sizes in bytes for W0/W2 (default 256,1024)
+        --clients LIST       writer counts for W0/W1 (default 1,8)
+        --e2e-rate R         W3 events per second, open loop (default 167)
+        --e2e-duration D     W3 measured time (default 60s)
+        --e2e-warmup D       W3 unrecorded lead-in (default 5s)
+        --duplicates LIST    W4 duplicate shares in percent (default 1,10)
+        --e2e-experiment     W3 also runs with wake-up after commit and linger.ms=0 (context)
+        --no-warmup-round    skip the short unreported round that warms the JIT before run 1
+        --kafka-heap SIZE    embedded broker heap (default 1g)
+        --output FILE        report file, Markdown (default bench-results.md)
+        --help               this text
+
+      Durations: 500ms, 10s, 2m, or plain seconds.
+      """;
+
+  public BenchOptions {
+    Objects.requireNonNull(workloads, "workloads");
+    workloads = Set.copyOf(workloads);
+    payloadSizes = List.copyOf(payloadSizes);
+    clients = List.copyOf(clients);
+    duplicatePercents = List.copyOf(duplicatePercents);
+  }
+
+  /** The defaults, for the full benchmark. */
+  public static BenchOptions defaults() {
+    return new BenchOptions(
+        EnumSet.allOf(Workload.class),
+        3,
+        Duration.ofSeconds(10),
+        Duration.ofSeconds(2),
+        100_000,
+        List.of(256, 1024),
+        List.of(1, 8),
+        167,
+        Duration.ofSeconds(60),
+        Duration.ofSeconds(5),
+        List.of(1, 10),
+        false,
+        true,
+        "1g",
+        Path.of("bench-results.md"),
+        "");
+  }
+
+  /**
+   * The options of the unreported warm-up round: every selected workload, briefly, so that the
+   * JIT has compiled the hot paths of Courier, the clients and the broker before run 1.
+   */
+  BenchOptions forWarmupRound() {
+    return new BenchOptions(
+        workloads,
+        1,
+        Duration.ofSeconds(1),
+        Duration.ofMillis(200),
+        Math.min(backlog, 5_000),
+        payloadSizes,
+        List.of(clients.getFirst()),
+        e2eRate,
+        Duration.ofSeconds(3),
+        Duration.ofMillis(500),
+        List.of(duplicatePercents.getFirst()),
+        false,
+        false,
+        kafkaHeap,
+        output,
+        commandLine);
+  }
+
+  /** Whether {@code w} is selected. */
+  public boolean runs(Workload w) {
+    return workloads.contains(w);
+  }
+
+  /**
+   * Parses a command line.
+   *
+   * @throws IllegalArgumentException naming the option at fault
+   */
+  public static BenchOptions parse(String[] args) {
+    BenchOptions d = defaults();
+    Set<Workload> workloads = EnumSet.copyOf(d.workloads());
+    int runs = d.runs();
+    Duration duration = d.duration();
+    Duration warmup = d.warmup();
+    int backlog = d.backlog();
+    List<Integer> payloads = d.payloadSizes();
+    List<Integer> clients = d.clients();
+    double rate = d.e2eRate();
+    Duration e2eDuration = d.e2eDuration();
+    Duration e2eWarmup = d.e2eWarmup();
+    List<Integer> duplicates = d.duplicatePercents();
+    boolean experiment = d.e2eExperiment();
+    boolean warmupRound = d.warmupRound();
+    String heap = d.kafkaHeap();
+    Path output = d.output();
+    for (int i = 0; i < args.length; i++) {
+      String option = args[i];
+      if (option.equals("--million")) {
+        backlog = 1_000_000;
+        continue;
+      }
+      if (option.equals("--e2e-experiment")) {
+        experiment = true;
+        continue;
+      }
+      if (option.equals("--no-warmup-round")) {
+        warmupRound = false;
+        continue;
+      }
+      if (i + 1 >= args.length) {
+        throw new IllegalArgumentException(option + " needs a value (or is unknown); see --help");
+      }
+      String value = args[++i];
+      switch (option) {
+        case "--workloads" -> workloads = parseWorkloads(value);
+        case "--runs" -> runs = positiveInt(option, value);
+        case "--duration" -> duration = parseDuration(option, value);
+        case "--warmup" -> warmup = parseDuration(option, value, true);
+        case "--backlog" -> backlog = positiveInt(option, value);
+        case "--payloads" -> payloads = intList(option, value);
+        case "--clients" -> clients = intList(option, value);
+        case "--e2e-rate" -> rate = positiveDouble(option, value);
+        case "--e2e-duration" -> e2eDuration = parseDuration(option, value);
+        case "--e2e-warmup" -> e2eWarmup = parseDuration(option, value, true);
+        case "--duplicates" -> {
+          duplicates = intList(option, value);
+          for (int p : duplicates) {
+            if (p >= 100) {
+              throw new IllegalArgumentException(option + ": a duplicate share must be below 100%, was " + p);
+            }
+          }
+        }
+        case "--kafka-heap" -> {
+          if (!value.matches("[1-9][0-9]*[kKmMgG]?")) {
+            throw new IllegalArgumentException(option + " must look like 512m or 1g, was " + value);
+          }
+          heap = value;
+        }
+        case "--output" -> output = Path.of(value);
+        default -> throw new IllegalArgumentException("unknown option " + option + "; see --help");
+      }
+    }
+    return new BenchOptions(
+        workloads,
+        runs,
+        duration,
+        warmup,
+        backlog,
+        payloads,
+        clients,
+        rate,
+        e2eDuration,
+        e2eWarmup,
+        duplicates,
+        experiment,
+        warmupRound,
+        heap,
+        output,
+        String.join(" ", args));
+  }
+
+  private static Set<Workload> parseWorkloads(String value) {
+    if (value.equalsIgnoreCase("all")) {
+      return EnumSet.allOf(Workload.class);
+    }
+    Set<Workload> set = EnumSet.noneOf(Workload.class);
+    for (String part : value.split(",")) {
+      if (!part.isBlank()) {
+        set.add(Workload.parse(part));
+      }
+    }
+    if (set.isEmpty()) {
+      throw new IllegalArgumentException("--workloads names no workload");
+    }
+    return set;
+  }
+
+  static Duration parseDuration(String option, String value) {
+    return parseDuration(option, value, false);
+  }
+
+  static Duration parseDuration(String option, String value, boolean zeroAllowed) {
+    String v = value.trim().toLowerCase(Locale.ROOT);
+    Duration d;
+    try {
+      if (v.endsWith("ms")) {
+        d = Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
+      } else if (v.endsWith("s")) {
+        d = Duration.ofMillis(Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 1000));
+      } else if (v.endsWith("m")) {
+        d = Duration.ofSeconds(Long.parseLong(v.substring(0, v.length() - 1)) * 60);
+      } else {
+        d = Duration.ofMillis(Math.round(Double.parseDouble(v) * 1000));
+      }
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(option + " is not a duration (500ms, 10s, 2m): " + value, e);
+    }
+    if (d.isNegative() || (!zeroAllowed && d.isZero())) {
+      throw new IllegalArgumentException(option + " must be " + (zeroAllowed ? "zero or more" : "positive") + ", was " + value);
+    }
+    return d;
+  }
+
+  private static int positiveInt(String option, String value) {
+    try {
+      int n = Integer.parseInt(value.trim());
+      if (n < 1) {
+        throw new IllegalArgumentException(option + " must be at least 1, was " + value);
+      }
+      return n;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(option + " is not a whole number: " + value, e);
+    }
+  }
+
+  private static double positiveDouble(String option, String value) {
+    try {
+      double n = Double.parseDouble(value.trim());
+      if (!(n > 0) || Double.isInfinite(n)) {
+        throw new IllegalArgumentException(option + " must be positive, was " + value);
+      }
+      return n;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(option + " is not a number: " + value, e);
+    }
+  }
+
+  private static List<Integer> intList(String option, String value) {
+    List<Integer> out = new ArrayList<>();
+    for (String part : value.split(",")) {
+      if (!part.isBlank()) {
+        out.add(positiveInt(option, part));
+      }
+    }
+    if (out.isEmpty()) {
+      throw new IllegalArgumentException(option + " needs at least one value");
+    }
+    return out;
+  }
+}

@@ -1,0 +1,238 @@
+package dev.courier.bench;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.courier.Event;
+import dev.courier.inbox.IdempotentProcessor;
+import dev.courier.kafka.KafkaTransport;
+import dev.courier.outbox.Outbox;
+import dev.courier.relay.Relay;
+import dev.courier.spi.Subscription;
+import dev.courier.spi.SubscriptionSpec;
+import java.sql.Connection;
+import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import dev.courier.metrics.CourierMetrics;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.config.MeterFilter;
+import io.micrometer.core.instrument.distribution.DistributionStatisticConfig;
+import io.micrometer.core.instrument.distribution.ValueAtPercentile;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.HdrHistogram.Histogram;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * W3: latency from a business transaction to the consumer's committed effect, at a constant rate,
+ * through the whole guaranteed path: {@link Outbox#append} woken relay ({@code onAppend(relay::wakeup)}),
+ * {@link KafkaTransport}, {@link IdempotentProcessor} behind {@link KafkaTransport#subscribe}.
+ *
+ * <p>The writer is open-loop: transaction {@code i} is due at {@code start + i / rate}, whether or
+ * not the previous ones finished, and its latency is measured from that intended time (carried in
+ * the payload) to the consumer's after-commit hook. A writer that falls behind therefore shows its
+ * delay in the histogram instead of hiding it (coordinated omission).
+ */
+final class EndToEnd {
+  private static final Logger log = LoggerFactory.getLogger(EndToEnd.class);
+  static final int PAYLOAD = 256;
+  private static final long HIGHEST_MICROS = TimeUnit.MINUTES.toMicros(2);
+
+  private EndToEnd() {}
+
+  /**
+   * @param intended from the intended send time, coordinated omission corrected
+   * @param fromCommit from the moment the writer's commit returned (context; not corrected)
+   * @param events events recorded
+   */
+  record Result(Histogram intended, Histogram fromCommit, long events, MeterRegistry registry) {}
+
+  static void run(RunContext ctx) {
+    Result r = measure(ctx, false);
+    String rate = String.format(java.util.Locale.ROOT, "%.0f/s", ctx.options().e2eRate());
+    Histogram h = r.intended();
+    ctx.add(Workload.W3, "p50", "commit → committed effect p50 at " + rate, "ms", ms(h.getValueAtPercentile(50)), null);
+    ctx.add(Workload.W3, "p99", "commit → committed effect p99 at " + rate, "ms", ms(h.getValueAtPercentile(99)), Goal.atMost(15));
+    ctx.add(Workload.W3, "p99.9", "commit → committed effect p99.9 at " + rate, "ms", ms(h.getValueAtPercentile(99.9)), null);
+    ctx.add(Workload.W3, "max", "commit → committed effect max at " + rate, "ms", ms(h.getMaxValue()), null);
+    Histogram c = r.fromCommit();
+    ctx.add(Workload.W3, "commit.p50", "after the writer's commit returned → effect p50 (context)", "ms", ms(c.getValueAtPercentile(50)), null);
+    ctx.add(Workload.W3, "commit.p99", "after the writer's commit returned → effect p99 (context)", "ms", ms(c.getValueAtPercentile(99)), null);
+    ctx.add(Workload.W3, "events", "events measured", "events", r.events(), null);
+    // Where the time goes, from the relay's own timers (warm-up included): append → broker
+    // confirmation, and one batch's send → last confirmation.
+    stage(ctx, r.registry(), CourierMetrics.RELAY_LAG, "relay_lag", "relay lag (append → broker confirmed)");
+    stage(ctx, r.registry(), CourierMetrics.RELAY_PUBLISH_LATENCY, "publish", "relay publish (batch sent → confirmed)");
+    if (ctx.options().e2eExperiment()) {
+      Result x = measure(ctx, true);
+      String what = " (experiment: wake-up after commit, linger.ms=0)";
+      ctx.add(Workload.W3, "experiment.p50", "p50" + what, "ms", ms(x.intended().getValueAtPercentile(50)), null);
+      ctx.add(Workload.W3, "experiment.p99", "p99" + what, "ms", ms(x.intended().getValueAtPercentile(99)), null);
+      ctx.add(Workload.W3, "experiment.p99.9", "p99.9" + what, "ms", ms(x.intended().getValueAtPercentile(99.9)), null);
+      stage(ctx, x.registry(), CourierMetrics.RELAY_LAG, "experiment.relay_lag", "relay lag" + what);
+    }
+  }
+
+  private static void stage(RunContext ctx, MeterRegistry registry, String meter, String id, String label) {
+    Timer t = registry.find(meter).timer();
+    if (t == null) {
+      return;
+    }
+    for (ValueAtPercentile p : t.takeSnapshot().percentileValues()) {
+      String pct = p.percentile() == 0.5 ? "p50" : "p99";
+      ctx.add(Workload.W3, id + "." + pct, label + " " + pct + " (context)", "ms", p.value(TimeUnit.MICROSECONDS) / 1000.0, null);
+    }
+  }
+
+  /** A registry that keeps p50 and p99 of every timer, so the relay's stages can be reported. */
+  private static MeterRegistry stagesRegistry() {
+    SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    registry
+        .config()
+        .meterFilter(
+            new MeterFilter() {
+              @Override
+              public DistributionStatisticConfig configure(Meter.Id id, DistributionStatisticConfig config) {
+                return DistributionStatisticConfig.builder().percentiles(0.5, 0.99).build().merge(config);
+              }
+            });
+    return registry;
+  }
+
+  private static double ms(long micros) {
+    return micros / 1000.0;
+  }
+
+  /**
+   * @param experiment false for Courier as documented (relay woken by {@code onAppend}, transport
+   *     defaults); true for the experiment that tests the explanation of the latency: the writer
+   *     wakes the relay after its commit, and the producer does not linger
+   */
+  static Result measure(RunContext ctx, boolean experiment) {
+    BenchEnvironment env = ctx.env();
+    BenchOptions o = ctx.options();
+    String topic = env.newTopic("w3");
+    HikariDataSource pool = env.freshSchema("w3", 10);
+    MeterRegistry registry = stagesRegistry();
+    Histogram intended = new Histogram(HIGHEST_MICROS, 3);
+    Histogram fromCommit = new Histogram(HIGHEST_MICROS, 3);
+    ConcurrentHashMap<java.util.UUID, Long> committedAt = new ConcurrentHashMap<>();
+    AtomicLong recorded = new AtomicLong();
+    AtomicLong effects = new AtomicLong();
+    // Events due before this time are warm-up: applied, but not recorded.
+    AtomicLong recordFrom = new AtomicLong();
+    java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
+    try (KafkaTransport transport =
+        experiment
+            ? KafkaTransport.builder()
+                .bootstrapServers(env.kafka().bootstrapServers())
+                .property("linger.ms", 0)
+                .build()
+            : KafkaTransport.builder().bootstrapServers(env.kafka().bootstrapServers()).build()) {
+      Relay relay = Relay.builder(pool, transport).meterRegistry(registry).build();
+      Outbox outbox =
+          experiment ? Outbox.builder().build() : Outbox.builder().onAppend(relay::wakeup).build();
+      IdempotentProcessor processor =
+          IdempotentProcessor.builder(
+                  "bench-e2e-" + ctx.run(),
+                  pool,
+                  (event, connection) -> BenchEvents.insertEffect(connection, event.id(), 1))
+              .build();
+      SubscriptionSpec spec =
+          SubscriptionSpec.of(topic)
+              .withAfterCommit(
+                  event -> {
+                    long now = System.nanoTime();
+                    long due = BenchEvents.stamp(event.payload());
+                    effects.incrementAndGet();
+                    if (armed.get() && due - recordFrom.get() >= 0) {
+                      // The hook runs on the consumer's single loop thread: no other writer.
+                      intended.recordValue(Math.min(HIGHEST_MICROS, Math.max(0, (now - due) / 1000)));
+                      Long committed = committedAt.remove(event.id());
+                      if (committed != null) {
+                        fromCommit.recordValue(Math.min(HIGHEST_MICROS, Math.max(0, (now - committed) / 1000)));
+                      }
+                      recorded.incrementAndGet();
+                    } else {
+                      committedAt.remove(event.id());
+                    }
+                  });
+      relay.start();
+      Subscription subscription = transport.subscribe(spec, processor);
+      try {
+        awaitFirstDelivery(pool, outbox, topic, effects);
+        long periodNanos = Math.round(1e9 / o.e2eRate());
+        long warm = o.e2eWarmup().toNanos() / periodNanos;
+        long measured = o.e2eDuration().toNanos() / periodNanos;
+        long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20);
+        recordFrom.set(start + warm * periodNanos);
+        armed.set(true);
+        long total = warm + measured;
+        try (Connection c = pool.getConnection()) {
+          c.setAutoCommit(false);
+          for (long i = 0; i < total; i++) {
+            long due = start + i * periodNanos;
+            long wait = due - System.nanoTime();
+            if (wait > 0) {
+              LockSupport.parkNanos(wait);
+              while (System.nanoTime() - due < 0) {
+                Thread.onSpinWait();
+              }
+            }
+            long orderId = BenchEvents.orderId(2, i);
+            BenchEvents.insertOrder(c, orderId);
+            Event e = outbox.append(c, BenchEvents.event(topic, orderId, BenchEvents.stampedPayload(PAYLOAD, due)));
+            c.commit();
+            committedAt.put(e.id(), System.nanoTime());
+            if (experiment) {
+              relay.wakeup();
+            }
+          }
+        }
+        long expected = total + 1;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (effects.get() < expected && System.nanoTime() - deadline < 0) {
+          Thread.sleep(5);
+        }
+        if (effects.get() < expected) {
+          throw new IllegalStateException(
+              "W3: only " + effects.get() + " of " + expected + " effects committed within 60 s of the last write");
+        }
+      } finally {
+        subscription.close();
+        relay.close();
+      }
+      log.info("W3 recorded {} events at {}/s", recorded.get(), o.e2eRate());
+      return new Result(intended, fromCommit, recorded.get(), registry);
+    } catch (java.sql.SQLException e) {
+      throw new IllegalStateException("W3 writer failed: " + e.getMessage(), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    } finally {
+      env.discard(pool);
+    }
+  }
+
+  /** Writes one event and waits until the consumer applied it: the group has joined, every path is warm. */
+  private static void awaitFirstDelivery(HikariDataSource pool, Outbox outbox, String topic, AtomicLong effects)
+      throws java.sql.SQLException, InterruptedException {
+    try (Connection c = pool.getConnection()) {
+      c.setAutoCommit(false);
+      long orderId = BenchEvents.orderId(3, 0);
+      BenchEvents.insertOrder(c, orderId);
+      outbox.append(c, BenchEvents.event(topic, orderId, BenchEvents.stampedPayload(PAYLOAD, System.nanoTime())));
+      c.commit();
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (effects.get() < 1) {
+      if (System.nanoTime() - deadline > 0) {
+        throw new IllegalStateException("W3: the consumer did not apply the first event within 60 s");
+      }
+      Thread.sleep(5);
+    }
+  }
+}

@@ -1,0 +1,181 @@
+package dev.courier.bench;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.courier.Event;
+import dev.courier.kafka.KafkaTransport;
+import dev.courier.metrics.CourierMetrics;
+import dev.courier.outbox.Outbox;
+import dev.courier.relay.Relay;
+import dev.courier.spi.PublishResult;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * W2: how fast the real {@link Relay} and {@link KafkaTransport}, with their default settings,
+ * drain a backlog that is already committed, divided by the rate at which a plain producer
+ * publishes the same number of records of the same size in the relay's batch size (W0).
+ */
+final class RelayDrain {
+  private static final Logger log = LoggerFactory.getLogger(RelayDrain.class);
+  private static final int FILL_BATCH = 1000;
+
+  private RelayDrain() {}
+
+  static void run(RunContext ctx) {
+    for (int size : ctx.options().payloadSizes()) {
+      Ceilings.Publish raw = Ceilings.kafkaBatched(ctx, size);
+      Drain drain = drain(ctx, size);
+      int n = ctx.options().backlog();
+      String sz = size + " B";
+      ctx.add(Workload.W2, "drain." + size, "relay drain, " + sz + ", backlog " + n, "events/s", drain.eventsPerSecond(), null);
+      ctx.add(
+          Workload.W2,
+          "drain_vs_raw." + size,
+          "relay drain ÷ raw confirmed publish in batches of " + Ceilings.RELAY_BATCH + ", " + sz,
+          Figure.RATIO,
+          drain.eventsPerSecond() / raw.eventsPerSecond(),
+          Goal.atLeast(0.8));
+      ctx.add(
+          Workload.W2,
+          "cpu.relay_jvm." + size,
+          "CPU-ms per 1,000 events, relay JVM, " + sz,
+          "ms",
+          CpuMeter.Usage.perThousand(drain.cpu().jvm(), n),
+          null);
+      ctx.add(
+          Workload.W2,
+          "cpu.relay_postgres." + size,
+          "CPU-ms per 1,000 events, PostgreSQL server (all processes), " + sz,
+          "ms",
+          CpuMeter.Usage.perThousand(drain.cpu().postgres(), n),
+          null);
+      ctx.add(
+          Workload.W2,
+          "cpu.relay_broker." + size,
+          "CPU-ms per 1,000 events, Kafka broker, during the drain, " + sz,
+          "ms",
+          CpuMeter.Usage.perThousand(drain.cpu().broker(), n),
+          null);
+      ctx.add(
+          Workload.W2,
+          "cpu.raw_jvm." + size,
+          "CPU-ms per 1,000 events, raw producer JVM (ceiling), " + sz,
+          "ms",
+          CpuMeter.Usage.perThousand(raw.cpu().jvm(), raw.records()),
+          null);
+      ctx.add(
+          Workload.W2,
+          "cpu.raw_broker." + size,
+          "CPU-ms per 1,000 events, Kafka broker, during the ceiling, " + sz,
+          "ms",
+          CpuMeter.Usage.perThousand(raw.cpu().broker(), raw.records()),
+          null);
+    }
+  }
+
+  record Drain(double eventsPerSecond, CpuMeter.Usage cpu) {}
+
+  static Drain drain(RunContext ctx, int payloadSize) {
+    BenchEnvironment env = ctx.env();
+    int n = ctx.options().backlog();
+    String topic = env.newTopic("w2-" + payloadSize);
+    HikariDataSource pool = env.freshSchema("w2", 8);
+    try {
+      fill(pool, topic, n, payloadSize);
+      // A backlog that built up in production would have been analysed by autovacuum long ago.
+      BenchEnvironment.vacuumAnalyze(pool, "courier_outbox");
+      env.checkpoint();
+      MeterRegistry registry = new SimpleMeterRegistry();
+      try (KafkaTransport transport =
+          KafkaTransport.builder().bootstrapServers(env.kafka().bootstrapServers()).build()) {
+        warmUp(transport, topic, payloadSize);
+        Relay relay = Relay.builder(pool, transport).meterRegistry(registry).build();
+        CpuMeter cpu = CpuMeter.start(env.kafka().pid());
+        long start = System.nanoTime();
+        relay.start();
+        long deadline = start + Duration.ofSeconds(Math.max(300, n / 200)).toNanos();
+        try {
+          while (published(registry) < n) {
+            if (System.nanoTime() - deadline > 0) {
+              throw new IllegalStateException(
+                  "the relay published " + published(registry) + " of " + n + " rows before the deadline");
+            }
+            failIfDead(registry);
+            Thread.sleep(1);
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted while draining", e);
+        }
+        long took = System.nanoTime() - start;
+        CpuMeter.Usage used = cpu.stop();
+        relay.close();
+        // No loss: every row of the backlog is marked published (the warm-up events never were rows).
+        long pending = BenchEnvironment.count(pool, "SELECT count(*) FROM courier_outbox WHERE status <> 'PUBLISHED'");
+        if (pending != 0) {
+          throw new IllegalStateException("W2: " + pending + " rows are not PUBLISHED after the drain");
+        }
+        log.info("W2 drained {} rows of {} B in {} ms", n, payloadSize, took / 1_000_000);
+        return new Drain(n / (took / 1e9), used);
+      }
+    } finally {
+      env.discard(pool);
+    }
+  }
+
+  /** Commits the backlog through Courier's outbox, {@value #FILL_BATCH} events a transaction; untimed. */
+  private static void fill(HikariDataSource pool, String topic, int n, int payloadSize) {
+    Outbox outbox = Outbox.builder().build();
+    try (Connection c = pool.getConnection()) {
+      c.setAutoCommit(false);
+      List<Event.Builder> batch = new ArrayList<>(FILL_BATCH);
+      for (int i = 0; i < n; i++) {
+        batch.add(BenchEvents.event(topic, BenchEvents.orderId(0, i), BenchEvents.payload(payloadSize, i)));
+        if (batch.size() == FILL_BATCH || i == n - 1) {
+          outbox.appendAll(c, batch);
+          c.commit();
+          batch.clear();
+        }
+      }
+    } catch (SQLException e) {
+      throw new IllegalStateException("cannot fill the W2 backlog: " + e.getMessage(), e);
+    }
+  }
+
+  /** Connects the producer and fetches the topic's metadata before timing, as the ceiling does. */
+  private static void warmUp(KafkaTransport transport, String topic, int payloadSize) {
+    List<Event> events = new ArrayList<>();
+    for (int i = 0; i < Ceilings.RELAY_BATCH; i++) {
+      events.add(BenchEvents.event(topic, BenchEvents.orderId(1, i), BenchEvents.payload(payloadSize, -i)).build());
+    }
+    for (PublishResult r : transport.publish(events, Duration.ofSeconds(30))) {
+      if (!(r instanceof PublishResult.Confirmed)) {
+        throw new IllegalStateException("the warm-up publish failed: " + r);
+      }
+    }
+  }
+
+  private static double published(MeterRegistry registry) {
+    double sum = 0;
+    for (Counter c : registry.find(CourierMetrics.RELAY_PUBLISHED).counters()) {
+      sum += c.count();
+    }
+    return sum;
+  }
+
+  private static void failIfDead(MeterRegistry registry) {
+    for (Counter c : registry.find(CourierMetrics.RELAY_DEAD).counters()) {
+      if (c.count() > 0) {
+        throw new IllegalStateException("the relay parked rows as dead during the drain; see the log");
+      }
+    }
+  }
+}

@@ -1,0 +1,37 @@
+package dev.courier.bench;
+
+import java.util.Locale;
+
+/** The workloads of the benchmark, in the order they run. */
+public enum Workload {
+  W0("ceilings: PostgreSQL commit rate and Kafka confirmed publish"),
+  W1("producer cost: business transactions with the outbox append"),
+  W2("relay drain of a backlog through the real relay and Kafka transport"),
+  W3("end to end at a constant rate: commit to the consumer's committed effect"),
+  W4("idempotent consumer against the same consumer without the ledger");
+
+  private final String title;
+
+  Workload(String title) {
+    this.title = title;
+  }
+
+  /** What the workload measures, for report headings. */
+  public String title() {
+    return title;
+  }
+
+  /**
+   * Parses {@code W0}, {@code w3} or {@code all}.
+   *
+   * @throws IllegalArgumentException for anything else, naming the accepted values
+   */
+  public static Workload parse(String text) {
+    try {
+      return valueOf(text.trim().toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(
+          "unknown workload '" + text + "': use W0, W1, W2, W3, W4 or all", e);
+    }
+  }
+}

@@ -1,0 +1,73 @@
+package dev.courier.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Keeps the benchmark from rotting: every workload runs once, for about a second, against the real
+ * engines, and must produce sane numbers. Nothing here judges speed: no figure is compared with a
+ * goal or a threshold, so a slow or busy machine cannot fail it.
+ */
+class BenchSmokeTest {
+
+  @Test
+  void everyWorkload_runsBriefly_andReportsPositiveFiniteFigures() {
+    BenchOptions options =
+        new BenchOptions(
+            EnumSet.allOf(Workload.class),
+            1,
+            Duration.ofMillis(600),
+            Duration.ofMillis(200),
+            1_000,
+            List.of(256),
+            List.of(1, 2),
+            167,
+            Duration.ofSeconds(2),
+            Duration.ofMillis(300),
+            List.of(10),
+            false,
+            false,
+            "512m",
+            Path.of("target", "smoke-results.md"),
+            "(smoke test)");
+
+    BenchReport report = new Bench(options).run();
+
+    assertThat(report.runs()).hasSize(1);
+    Set<Workload> measured =
+        report.summaries().stream().map(BenchReport.Summary::workload).collect(Collectors.toSet());
+    assertThat(measured).containsExactlyInAnyOrderElementsOf(EnumSet.allOf(Workload.class));
+    for (BenchReport.Summary s : report.summaries()) {
+      double v = s.median();
+      if (s.id().startsWith("cpu.") && !s.id().contains("jvm")) {
+        // another process's CPU time may be unreadable on some systems; then it is NaN, never negative
+        assertThat(Double.isNaN(v) || v >= 0).as(s.workload() + " " + s.id() + " = " + v).isTrue();
+      } else {
+        assertThat(v).as(s.workload() + " " + s.id()).isFinite().isPositive();
+      }
+    }
+    assertThat(report.toMarkdown())
+        .contains("### W0", "### W1", "### W2", "### W3", "### W4", "fsync", "synchronous_commit", "nproc");
+  }
+
+  @Test
+  void commandLine_isParsed_andWrongValuesNameTheOption() {
+    BenchOptions o =
+        BenchOptions.parse(new String[] {"--workloads", "W1,w3", "--runs", "5", "--duration", "500ms", "--million"});
+    assertThat(o.workloads()).containsExactlyInAnyOrder(Workload.W1, Workload.W3);
+    assertThat(o.runs()).isEqualTo(5);
+    assertThat(o.duration()).isEqualTo(Duration.ofMillis(500));
+    assertThat(o.backlog()).isEqualTo(1_000_000);
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> BenchOptions.parse(new String[] {"--runs", "0"}))
+        .hasMessageContaining("--runs");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> BenchOptions.parse(new String[] {"--workloads", "W9"}))
+        .hasMessageContaining("W9");
+  }
+}
