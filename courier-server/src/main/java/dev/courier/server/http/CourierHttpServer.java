@@ -29,7 +29,9 @@ import org.slf4j.LoggerFactory;
  *       when the scraper asks for it in {@code Accept});
  *   <li>{@code GET /health/live}: 200 while the process runs;
  *   <li>{@code GET /health/ready}: 200 when every readiness check is up, else 503; the JSON body
- *       names each check with its status and reason.
+ *       names each check with its status and reason;
+ *   <li>{@code GET /}: the web dashboard ({@link DashboardAssets}), static files that chart {@code
+ *       /metrics} in the browser and call the admin API where the process serves one.
  * </ul>
  *
  * <p>Read-only: no endpoint changes anything, which is why none asks for credentials. Bind it to
@@ -51,6 +53,7 @@ public final class CourierHttpServer implements AutoCloseable {
   private final PrometheusMeterRegistry registry;
   private final Readiness readiness;
   private final ObjectMapper json = new ObjectMapper();
+  private final DashboardAssets dashboard = new DashboardAssets();
 
   private CourierHttpServer(
       HttpServer server, ExecutorService executor, PrometheusMeterRegistry registry, Readiness readiness) {
@@ -81,7 +84,7 @@ public final class CourierHttpServer implements AutoCloseable {
     http.setExecutor(executor);
     http.createContext("/", s.safely(s::route));
     http.start();
-    log.info("serving /metrics, /health/live and /health/ready on {}", s.uri("/"));
+    log.info("serving the dashboard, /metrics, /health/live and /health/ready on {}", s.uri("/"));
     return s;
   }
 
@@ -104,13 +107,17 @@ public final class CourierHttpServer implements AutoCloseable {
     String path = ex.getRequestURI().getPath();
     String method = ex.getRequestMethod().toUpperCase(Locale.ROOT);
     boolean known = path.equals("/metrics") || path.equals("/health/live") || path.equals("/health/ready");
+    boolean read = method.equals("GET") || method.equals("HEAD");
     if (!known) {
+      if (read && dashboard.serve(ex)) {
+        return;
+      }
       send(ex, 404, JSON, jsonBytes(Map.of(
           "error", "not found",
-          "endpoints", java.util.List.of("/metrics", "/health/live", "/health/ready"))));
+          "endpoints", java.util.List.of("/ (dashboard)", "/metrics", "/health/live", "/health/ready"))));
       return;
     }
-    if (!method.equals("GET") && !method.equals("HEAD")) {
+    if (!read) {
       ex.getResponseHeaders().set("Allow", "GET, HEAD");
       send(ex, 405, JSON, jsonBytes(Map.of("error", "method not allowed; use GET")));
       return;
