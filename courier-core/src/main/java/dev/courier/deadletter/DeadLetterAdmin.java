@@ -2,6 +2,10 @@ package dev.courier.deadletter;
 
 import dev.courier.ConfigurationException;
 import dev.courier.CourierException;
+import dev.courier.admin.Attribution;
+import dev.courier.admin.InvalidRequestException;
+import dev.courier.admin.NotFoundException;
+import dev.courier.admin.Page;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.metrics.CourierMetrics;
 import io.micrometer.core.instrument.Gauge;
@@ -30,7 +34,18 @@ import javax.sql.DataSource;
 /**
  * Operator-side view of the consumers' dead letters: how many each consumer has parked, and the
  * {@value CourierMetrics#CONSUMER_DEAD_LETTER_BACKLOG} gauge that exports it, one series per
- * consumer.
+ * consumer; and what an operator does about them: {@link #list list}, {@link #show show}, {@link
+ * #groups group by failure fingerprint}, {@link #replay replay} and {@link #discard discard}.
+ *
+ * <p><b>Replay.</b> A replayed dead letter is put back in the outbox of the same database, with its
+ * own event id, for the relay to publish to its destination again (the outbox row is made pending
+ * again if the outbox still holds it, inserted otherwise). The consumer that dead-lettered it never
+ * recorded it in its processed-events ledger (the ledger row is rolled back with the failed
+ * handler), so it processes it; other consumers of the destination that did process it skip it as
+ * a duplicate. A dead letter whose event the consumer's ledger does hold is marked replayed without
+ * being enqueued. Each replay has a replay id; submitting the same id again enqueues nothing more,
+ * also when two submissions race (the replays table's primary key decides). Every replay and
+ * discard writes an audit row in the same transaction.
  *
  * <p>The gauge of a consumer exists from the moment it is known: consumers given to {@link
  * Builder#consumers(Collection)} are exported at once (at 0 while they have no dead letter), so that
@@ -51,6 +66,7 @@ public final class DeadLetterAdmin implements MeterBinder {
   private final AtomicReference<DeadLetterCounts> cached = new AtomicReference<>();
   private final List<MeterRegistry> registries = new CopyOnWriteArrayList<>();
   private final Set<String> exported = ConcurrentHashMap.newKeySet();
+  private final DeadLetterOperations operations;
 
   private DeadLetterAdmin(Builder b) {
     this.dataSource = b.dataSource;
@@ -58,6 +74,7 @@ public final class DeadLetterAdmin implements MeterBinder {
     this.clock = b.clock;
     this.gaugeCacheTtl = b.gaugeCacheTtl;
     this.declared = Set.copyOf(b.consumers);
+    this.operations = new DeadLetterOperations(dataSource, tables, clock);
   }
 
   public static Builder builder(DataSource dataSource) {
@@ -99,6 +116,59 @@ public final class DeadLetterAdmin implements MeterBinder {
     cached.set(counts);
     exportNew(counts.byConsumer().keySet());
     return counts;
+  }
+
+  /**
+   * One page of the dead letters matching {@code filter} (any status unless the filter names one),
+   * newest first.
+   *
+   * @param page the page, starting at 1
+   * @param size rows per page, 1 to {@value Page#MAX_SIZE}
+   * @throws InvalidRequestException for a bad page or size
+   * @throws CourierException if the table cannot be read
+   */
+  public Page<DeadLetterSummary> list(DeadLetterFilter filter, int page, int size) {
+    return operations.list(filter, page, size);
+  }
+
+  /**
+   * Everything stored about one dead letter.
+   *
+   * @throws NotFoundException if there is no dead letter with this id
+   */
+  public DeadLetterDetail show(long id) {
+    return operations.show(id);
+  }
+
+  /** The parked dead letters grouped by {@link Fingerprint}, largest group first. */
+  public List<FingerprintGroup> groups() {
+    return operations.groups();
+  }
+
+  /**
+   * Replays the parked dead letters the request selects (see the class comment), or with {@link
+   * ReplayRequest#dryRun()} only reports which it would replay.
+   *
+   * @throws InvalidRequestException if the filter selects nothing in particular and is not
+   *     explicitly "all"
+   * @throws NotFoundException if the request names an id that does not exist; nothing is changed
+   * @throws CourierException if the database fails; nothing is changed
+   */
+  public ReplayResult replay(ReplayRequest request) {
+    return operations.replay(request);
+  }
+
+  /**
+   * Discards the parked dead letters {@code filter} selects: they stay in the table, with status
+   * {@link DeadLetterStatus#DISCARDED}, who and why.
+   *
+   * @return the ids discarded, ascending
+   * @throws InvalidRequestException if {@code who} has no reason, or the filter selects nothing in
+   *     particular and is not explicitly "all"
+   * @throws NotFoundException if the filter names an id that does not exist; nothing is changed
+   */
+  public List<Long> discard(DeadLetterFilter filter, Attribution who) {
+    return operations.discard(filter, who);
   }
 
   /**

@@ -68,12 +68,21 @@ public final class DeadLetterStore {
         setString(ps, i++, e != null ? e.causationId() : null, 255);
         ps.setString(i++, d.reason().name());
         Throwable err = d.error();
-        setString(ps, i++, err != null ? err.getClass().getName() : null, 512);
-        setString(ps, i++, err != null ? String.valueOf(err.getMessage()) : null, MAX_MESSAGE_CHARS);
-        setString(ps, i++, err != null ? stackTrace(err) : null, MAX_STACK_CHARS);
+        String errorClass = err != null ? truncate(err.getClass().getName(), 512) : null;
+        String message = err != null ? truncate(String.valueOf(err.getMessage()), MAX_MESSAGE_CHARS) : null;
+        String stack = err != null ? truncate(stackTrace(err), MAX_STACK_CHARS) : null;
+        setString(ps, i++, errorClass, 512);
+        setString(ps, i++, message, MAX_MESSAGE_CHARS);
+        setString(ps, i++, stack, MAX_STACK_CHARS);
         ps.setInt(i++, d.attempts());
         ps.setTimestamp(i++, Timestamp.from(d.firstFailedAt()));
-        ps.setTimestamp(i, Timestamp.from(d.lastFailedAt()));
+        ps.setTimestamp(i++, Timestamp.from(d.lastFailedAt()));
+        ps.setString(i++, Fingerprint.of(errorClass, message, stack).id());
+        if (e != null) {
+          ps.setTimestamp(i, Timestamp.from(e.createdAt()));
+        } else {
+          ps.setNull(i, Types.TIMESTAMP_WITH_TIMEZONE);
+        }
         ps.executeUpdate();
       }
     } catch (SQLException ex) {

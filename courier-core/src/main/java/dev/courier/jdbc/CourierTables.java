@@ -14,8 +14,17 @@ import java.util.regex.Pattern;
  * @param outbox the outbox table
  * @param processedEvents the consumers' processed-events ledger
  * @param deadLetters the consumers' dead-letter table
+ * @param outboxArchive published events kept for history replay after they leave the outbox
+ * @param replays one row per submitted replay, keyed by its replay id
+ * @param audit the operators' audit trail
  */
-public record CourierTables(String outbox, String processedEvents, String deadLetters) {
+public record CourierTables(
+    String outbox,
+    String processedEvents,
+    String deadLetters,
+    String outboxArchive,
+    String replays,
+    String audit) {
 
   private static final Pattern PART = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,62}");
   private static final Set<String> RESERVED =
@@ -26,7 +35,11 @@ public record CourierTables(String outbox, String processedEvents, String deadLe
           "constraint", "default", "distinct", "else", "end", "for", "foreign", "having", "in",
           "is", "key", "like", "primary", "references", "set", "then", "to", "unique", "with");
 
-  /** The default names: {@code courier_outbox}, {@code courier_processed_events}, {@code courier_dead_letters}. */
+  /**
+   * The default names: {@code courier_outbox}, {@code courier_processed_events}, {@code
+   * courier_dead_letters}, {@code courier_outbox_archive}, {@code courier_replays}, {@code
+   * courier_audit}.
+   */
   public static final CourierTables DEFAULT =
       new CourierTables("courier_outbox", "courier_processed_events", "courier_dead_letters");
 
@@ -34,6 +47,23 @@ public record CourierTables(String outbox, String processedEvents, String deadLe
     outbox = validate("tables.outbox", outbox);
     processedEvents = validate("tables.processed-events", processedEvents);
     deadLetters = validate("tables.dead-letters", deadLetters);
+    outboxArchive = validate("tables.archive", outboxArchive);
+    replays = validate("tables.replays", replays);
+    audit = validate("tables.audit", audit);
+  }
+
+  /**
+   * The three core tables by name, and the operator tables by their default names in the outbox's
+   * schema ({@code courier_outbox_archive}, {@code courier_replays}, {@code courier_audit}).
+   */
+  public CourierTables(String outbox, String processedEvents, String deadLetters) {
+    this(
+        outbox,
+        processedEvents,
+        deadLetters,
+        schemaPrefix(outbox) + "courier_outbox_archive",
+        schemaPrefix(outbox) + "courier_replays",
+        schemaPrefix(outbox) + "courier_audit");
   }
 
   /** The same names with every table placed in {@code schema}. */
@@ -42,7 +72,18 @@ public record CourierTables(String outbox, String processedEvents, String deadLe
     return new CourierTables(
         schema + "." + unqualified(outbox),
         schema + "." + unqualified(processedEvents),
-        schema + "." + unqualified(deadLetters));
+        schema + "." + unqualified(deadLetters),
+        schema + "." + unqualified(outboxArchive),
+        schema + "." + unqualified(replays),
+        schema + "." + unqualified(audit));
+  }
+
+  private static String schemaPrefix(String name) {
+    if (name == null) {
+      return "";
+    }
+    int dot = name.indexOf('.');
+    return dot < 0 ? "" : name.substring(0, dot + 1);
   }
 
   private static String unqualified(String name) {

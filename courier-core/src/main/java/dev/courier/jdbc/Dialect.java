@@ -77,6 +77,14 @@ public abstract class Dialect {
   /** Inserts or updates a dead letter; parameters in the order of {@link DeadLetterColumns}. */
   public abstract String upsertDeadLetter(CourierTables t);
 
+  /**
+   * Puts an event back in the outbox for the relay to publish again, keeping its event id: inserts
+   * the row, or, when the outbox still holds a row with that event id that is not pending, makes
+   * that row pending again (attempts reset). A row already pending is left as it is. Parameters in
+   * the order of {@link OutboxColumns}; returns the affected row count (0: it was already pending).
+   */
+  public abstract String requeueOutbox(CourierTables t);
+
   /** SQL type name for an array of seq values, for {@link Connection#createArrayOf}. */
   public String bigintArrayType() {
     return "bigint";
@@ -115,7 +123,9 @@ public abstract class Dialect {
     STACK_TRACE,
     ATTEMPTS,
     FIRST_FAILED_AT,
-    LAST_FAILED_AT
+    LAST_FAILED_AT,
+    FINGERPRINT,
+    EVENT_CREATED_AT
   }
 
   @Override

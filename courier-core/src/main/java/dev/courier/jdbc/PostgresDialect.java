@@ -22,13 +22,18 @@ final class PostgresDialect extends Dialect {
     // nothing remembers a high-water mark, so a late commit is never skipped.
     // NOT EXISTS keeps per-key order: a row waits while an earlier row of its key is backing off
     // or leased (available_at in the future); rows of other keys are not held up.
+    // The probe must stay a per-candidate lookup in the pending_key index: left to itself the
+    // planner turns it into an anti-join whose inner side (all pending rows not yet due) it
+    // estimates at one row, and then reads it with a scan of the whole table, published rows
+    // included, on every claim. OFFSET 0 keeps the subquery from being pulled up into a join, so
+    // each of the LIMIT candidates costs one index descent on (destination, event_key, seq).
     return "WITH picked AS (SELECT o.seq FROM "
         + t.outbox()
         + " o WHERE o.status = 'PENDING' AND o.available_at <= ?"
         + " AND NOT EXISTS (SELECT 1 FROM "
         + t.outbox()
         + " p WHERE p.status = 'PENDING' AND p.destination = o.destination"
-        + " AND p.event_key = o.event_key AND p.seq < o.seq AND p.available_at > ?)"
+        + " AND p.event_key = o.event_key AND p.seq < o.seq AND p.available_at > ? OFFSET 0)"
         + " ORDER BY o.seq LIMIT ? FOR UPDATE SKIP LOCKED)"
         + " UPDATE "
         + t.outbox()
@@ -83,12 +88,23 @@ final class PostgresDialect extends Dialect {
         + t.deadLetters()
         + " AS d (consumer, dedupe_key, event_id, event_type, event_key, destination, source,"
         + " payload, headers, correlation_id, causation_id, reason, error_class, error_message,"
-        + " stack_trace, attempts, first_failed_at, last_failed_at)"
-        + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        + " stack_trace, attempts, first_failed_at, last_failed_at, fingerprint, event_created_at)"
+        + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         + " ON CONFLICT (consumer, dedupe_key) DO UPDATE SET"
         + " attempts = d.attempts + EXCLUDED.attempts, last_failed_at = EXCLUDED.last_failed_at,"
         + " reason = EXCLUDED.reason, error_class = EXCLUDED.error_class,"
         + " error_message = EXCLUDED.error_message, stack_trace = EXCLUDED.stack_trace,"
-        + " status = 'DEAD'";
+        + " fingerprint = EXCLUDED.fingerprint,"
+        + " event_created_at = COALESCE(d.event_created_at, EXCLUDED.event_created_at),"
+        // failing again after a replay parks it again, for the operator to look at anew
+        + " status = 'DEAD', resolved_at = NULL, resolved_by = NULL, resolution = NULL";
+  }
+
+  @Override
+  public String requeueOutbox(CourierTables t) {
+    return insertOutbox(t).replace("INSERT INTO " + t.outbox(), "INSERT INTO " + t.outbox() + " AS o")
+        + " ON CONFLICT (event_id) DO UPDATE SET status = 'PENDING', attempts = 0,"
+        + " available_at = EXCLUDED.available_at, claimed_by = NULL, last_error = NULL,"
+        + " published_at = NULL, dead_at = NULL WHERE o.status <> 'PENDING'";
   }
 }

@@ -31,13 +31,19 @@ public final class Schema {
   public static String render(Dialect dialect, CourierTables tables) {
     String template = read(resource(dialect));
     Map<String, String> values =
-        Map.of(
-            "${outbox}", tables.outbox(),
-            "${processed_events}", tables.processedEvents(),
-            "${dead_letters}", tables.deadLetters(),
-            "${outbox_name}", bare(tables.outbox()),
-            "${processed_events_name}", bare(tables.processedEvents()),
-            "${dead_letters_name}", bare(tables.deadLetters()));
+        Map.ofEntries(
+            Map.entry("${outbox}", tables.outbox()),
+            Map.entry("${processed_events}", tables.processedEvents()),
+            Map.entry("${dead_letters}", tables.deadLetters()),
+            Map.entry("${outbox_archive}", tables.outboxArchive()),
+            Map.entry("${replays}", tables.replays()),
+            Map.entry("${audit}", tables.audit()),
+            Map.entry("${outbox_name}", bare(tables.outbox())),
+            Map.entry("${processed_events_name}", bare(tables.processedEvents())),
+            Map.entry("${dead_letters_name}", bare(tables.deadLetters())),
+            Map.entry("${outbox_archive_name}", bare(tables.outboxArchive())),
+            Map.entry("${replays_name}", bare(tables.replays())),
+            Map.entry("${audit_name}", bare(tables.audit())));
     String sql = template;
     for (var e : values.entrySet()) {
       sql = sql.replace(e.getKey(), e.getValue());

@@ -2,6 +2,11 @@ package dev.courier.outbox;
 
 import dev.courier.ConfigurationException;
 import dev.courier.CourierException;
+import dev.courier.admin.Attribution;
+import dev.courier.admin.AuditLog;
+import dev.courier.admin.InvalidRequestException;
+import dev.courier.admin.NotFoundException;
+import dev.courier.internal.Transactions;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.metrics.CourierMetrics;
 import io.micrometer.core.instrument.Gauge;
@@ -22,8 +27,9 @@ import java.util.concurrent.atomic.AtomicReference;
 import javax.sql.DataSource;
 
 /**
- * Operator-side view of the outbox: its backlog and dead rows, and the gauges that export them.
- * Read-only queries run in their own short transactions. Thread-safe.
+ * Operator-side view of the outbox: its backlog and dead rows, and the gauges that export them;
+ * and {@link #retryDead putting dead rows back} for the relay. Queries run in their own short
+ * transactions; a retry writes its audit row in the same transaction as its change. Thread-safe.
  */
 public final class OutboxAdmin implements MeterBinder {
   private final DataSource dataSource;
@@ -31,6 +37,9 @@ public final class OutboxAdmin implements MeterBinder {
   private final Clock clock;
   private final Duration gaugeCacheTtl;
   private final AtomicReference<OutboxStatus> cached = new AtomicReference<>();
+  private final AuditLog audit;
+  private static final com.fasterxml.jackson.databind.ObjectMapper JSON =
+      new com.fasterxml.jackson.databind.ObjectMapper();
 
   /**
    * An admin whose gauges reuse one query result for up to {@code gaugeCacheTtl} (zero: query on
@@ -47,6 +56,7 @@ public final class OutboxAdmin implements MeterBinder {
       throw new ConfigurationException("gaugeCacheTtl", "must not be negative, was " + gaugeCacheTtl);
     }
     this.gaugeCacheTtl = gaugeCacheTtl;
+    this.audit = new AuditLog(tables);
   }
 
   /** An admin whose gauges query the database at most once per five seconds. */
@@ -101,6 +111,115 @@ public final class OutboxAdmin implements MeterBinder {
       return s;
     } catch (SQLException e) {
       throw new CourierException("could not read outbox status from " + tables.outbox() + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The dead rows, oldest first.
+   *
+   * @param destination only this destination's, or {@code null} for all
+   * @param limit at most this many
+   */
+  public List<DeadOutboxRow> dead(String destination, int limit) {
+    if (limit < 1 || limit > 10_000) {
+      throw new InvalidRequestException("limit", "must be between 1 and 10000, was " + limit);
+    }
+    String sql =
+        "SELECT seq, event_id, event_type, destination, event_key, attempts, last_error, created_at,"
+            + " dead_at FROM "
+            + tables.outbox()
+            + " WHERE status = 'DEAD'"
+            + (destination != null ? " AND destination = ?" : "")
+            + " ORDER BY seq LIMIT ?";
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(sql)) {
+      int i = 1;
+      if (destination != null) {
+        ps.setString(i++, destination);
+      }
+      ps.setInt(i, limit);
+      List<DeadOutboxRow> out = new ArrayList<>();
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          Timestamp dead = rs.getTimestamp("dead_at");
+          out.add(
+              new DeadOutboxRow(
+                  rs.getLong("seq"),
+                  rs.getObject("event_id", java.util.UUID.class),
+                  rs.getString("event_type"),
+                  rs.getString("destination"),
+                  rs.getString("event_key"),
+                  rs.getInt("attempts"),
+                  rs.getString("last_error"),
+                  rs.getTimestamp("created_at").toInstant(),
+                  dead == null ? null : dead.toInstant()));
+        }
+      }
+      return out;
+    } catch (SQLException e) {
+      throw new CourierException("could not list dead rows of " + tables.outbox() + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Puts dead rows back to pending, with their attempts reset, for the relay to publish again.
+   * Rows that are not dead are left alone.
+   *
+   * @return how many rows were put back
+   * @throws NotFoundException if the selection names a row that does not exist; nothing is changed
+   * @throws CourierException if the database fails; nothing is changed
+   */
+  public int retryDead(OutboxSelection selection, Attribution who) {
+    Objects.requireNonNull(selection, "selection");
+    Objects.requireNonNull(who, "who");
+    try {
+      return Transactions.inTransaction(dataSource, c -> {
+        if (!selection.seqs().isEmpty()) {
+          java.util.TreeSet<Long> missing = new java.util.TreeSet<>(selection.seqs());
+          try (PreparedStatement ps =
+              c.prepareStatement("SELECT seq FROM " + tables.outbox() + " WHERE seq = ANY(?)")) {
+            ps.setArray(1, c.createArrayOf("bigint", selection.seqs().toArray(Long[]::new)));
+            try (ResultSet rs = ps.executeQuery()) {
+              while (rs.next()) {
+                missing.remove(rs.getLong(1));
+              }
+            }
+          }
+          if (!missing.isEmpty()) {
+            throw new NotFoundException("outbox row", List.copyOf(missing));
+          }
+        }
+        Instant now = clock.instant();
+        String sql =
+            "UPDATE "
+                + tables.outbox()
+                + " SET status = 'PENDING', attempts = 0, available_at = ?, claimed_by = NULL,"
+                + " dead_at = NULL WHERE status = 'DEAD'"
+                + (!selection.seqs().isEmpty() ? " AND seq = ANY(?)" : "")
+                + (selection.destination() != null ? " AND destination = ?" : "");
+        int n;
+        try (PreparedStatement ps = c.prepareStatement(sql)) {
+          ps.setTimestamp(1, Timestamp.from(now));
+          if (!selection.seqs().isEmpty()) {
+            ps.setArray(2, c.createArrayOf("bigint", selection.seqs().toArray(Long[]::new)));
+          } else if (selection.destination() != null) {
+            ps.setString(2, selection.destination());
+          }
+          n = ps.executeUpdate();
+        }
+        audit.record(c, now, who, "outbox.retry", json(selection.describe()), n, null);
+        return n;
+      });
+    } catch (SQLException e) {
+      throw new CourierException("could not retry dead rows of " + tables.outbox() + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static String json(Object value) {
+    try {
+      return JSON.writeValueAsString(value);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException("could not encode the selection", e);
     }
   }
 

@@ -55,7 +55,12 @@ class MigrateCommandTest {
         .contains("courier_outbox");
     assertThat(tablesIn(schema))
         .containsExactlyInAnyOrder(
-            "courier_outbox", "courier_processed_events", "courier_dead_letters");
+            "courier_outbox",
+            "courier_processed_events",
+            "courier_dead_letters",
+            "courier_outbox_archive",
+            "courier_replays",
+            "courier_audit");
   }
 
   @Test
@@ -65,7 +70,7 @@ class MigrateCommandTest {
 
     assertThat(first.exitCode()).as(first.toString()).isZero();
     assertThat(second.exitCode()).as(second.toString()).isZero();
-    assertThat(tablesIn(schema)).hasSize(3);
+    assertThat(tablesIn(schema)).hasSize(6);
   }
 
   @Test

@@ -88,3 +88,74 @@ CREATE TABLE IF NOT EXISTS ${dead_letters} (
 
 CREATE INDEX IF NOT EXISTS ${dead_letters_name}_last_failed_ix
     ON ${dead_letters} (last_failed_at);
+
+-- ---------------------------------------------------------------------------------------------
+-- Operator tooling: dead-letter replay and discard, failure fingerprints, the audit trail and the
+-- archive of published events. Their table names default to courier_replays, courier_audit and
+-- courier_outbox_archive (settings courier.tables.replays, .audit and .archive).
+
+-- Groups dead letters that failed the same way: a hash of the exception type, the top stack frame
+-- and the message with numbers, UUIDs and hex normalised (see dev.courier.deadletter.Fingerprint).
+ALTER TABLE ${dead_letters} ADD COLUMN IF NOT EXISTS fingerprint VARCHAR(32);
+-- When the event was created, so that a replay keeps its creation time.
+ALTER TABLE ${dead_letters} ADD COLUMN IF NOT EXISTS event_created_at TIMESTAMPTZ;
+-- Set when an operator replays (status REPLAYED) or discards (status DISCARDED) the dead letter.
+ALTER TABLE ${dead_letters} ADD COLUMN IF NOT EXISTS resolved_at TIMESTAMPTZ;
+ALTER TABLE ${dead_letters} ADD COLUMN IF NOT EXISTS resolved_by VARCHAR(255);
+ALTER TABLE ${dead_letters} ADD COLUMN IF NOT EXISTS resolution TEXT;
+ALTER TABLE ${dead_letters} ADD COLUMN IF NOT EXISTS replay_id VARCHAR(128);
+
+CREATE INDEX IF NOT EXISTS ${dead_letters_name}_fingerprint_ix
+    ON ${dead_letters} (fingerprint) WHERE status = 'DEAD';
+
+CREATE INDEX IF NOT EXISTS ${dead_letters_name}_status_ix
+    ON ${dead_letters} (status, id);
+
+-- One row per submitted replay. The primary key is what makes a replay submitted twice (also by
+-- two operators at the same moment) enqueue once: the second insert waits for the first
+-- transaction and then finds its row.
+CREATE TABLE IF NOT EXISTS ${replays} (
+    replay_id       VARCHAR(128) PRIMARY KEY,
+    kind            VARCHAR(16)  NOT NULL,
+    operator        VARCHAR(255) NOT NULL,
+    reason          TEXT,
+    request         TEXT         NOT NULL,
+    submitted_at    TIMESTAMPTZ  NOT NULL,
+    enqueued        INTEGER      NOT NULL DEFAULT 0,
+    items           TEXT         NOT NULL DEFAULT '[]',
+    CONSTRAINT ${replays_name}_kind_ck CHECK (kind IN ('DEAD_LETTERS', 'HISTORY'))
+);
+
+-- Every operator mutation: who, when, what (action, selection, how many rows) and why.
+CREATE TABLE IF NOT EXISTS ${audit} (
+    id              BIGSERIAL    PRIMARY KEY,
+    at              TIMESTAMPTZ  NOT NULL,
+    operator        VARCHAR(255) NOT NULL,
+    action          VARCHAR(64)  NOT NULL,
+    reason          TEXT,
+    target          TEXT         NOT NULL,
+    affected        INTEGER      NOT NULL,
+    replay_id       VARCHAR(128)
+);
+
+CREATE INDEX IF NOT EXISTS ${audit_name}_at_ix
+    ON ${audit} (at);
+
+-- Published events moved out of the outbox by `courier prune`, kept for history replay until the
+-- archive's own horizon passes.
+CREATE TABLE IF NOT EXISTS ${outbox_archive} (
+    event_id        UUID         PRIMARY KEY,
+    event_type      VARCHAR(255) NOT NULL,
+    destination     VARCHAR(255) NOT NULL,
+    event_key       VARCHAR(255),
+    payload         BYTEA        NOT NULL,
+    headers         TEXT         NOT NULL DEFAULT '{}',
+    correlation_id  VARCHAR(255),
+    causation_id    VARCHAR(255),
+    created_at      TIMESTAMPTZ  NOT NULL,
+    published_at    TIMESTAMPTZ  NOT NULL,
+    archived_at     TIMESTAMPTZ  NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS ${outbox_archive_name}_published_ix
+    ON ${outbox_archive} (published_at);

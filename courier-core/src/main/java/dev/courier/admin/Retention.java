@@ -1,0 +1,229 @@
+package dev.courier.admin;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.courier.CourierException;
+import dev.courier.internal.Transactions;
+import dev.courier.jdbc.CourierTables;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import javax.sql.DataSource;
+
+/**
+ * Removes what Courier no longer needs, past configurable horizons:
+ *
+ * <ul>
+ *   <li>the processed-events ledger: rows processed longer ago than the ledger horizon. <b>Trade-off:
+ *       deduplication holds only inside this horizon.</b> An event redelivered or replayed after its
+ *       ledger row is gone is processed again; keep the horizon longer than any redelivery,
+ *       retry or replay you expect (broker retention, dead-letter replays, history replays);
+ *   <li>the outbox: rows published longer ago than the published horizon, moved to the archive
+ *       (or deleted when archiving is off);
+ *   <li>the archive: events published longer ago than the archive horizon.
+ * </ul>
+ *
+ * <p>Deletes run in batches of {@value #BATCH} rows, each its own short transaction, so that pruning
+ * a large backlog holds no long transaction (which would hold back vacuum and slow the relay's
+ * claims). A {@link Policy} horizon of {@code null} leaves that table alone. One audit row records
+ * what a run removed. Thread-safe.
+ */
+public final class Retention {
+  static final int BATCH = 5_000;
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final DataSource dataSource;
+  private final CourierTables tables;
+  private final Clock clock;
+  private final AuditLog audit;
+
+  public Retention(DataSource dataSource, CourierTables tables, Clock clock) {
+    this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
+    this.tables = Objects.requireNonNull(tables, "tables");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.audit = new AuditLog(tables);
+  }
+
+  /**
+   * The horizons of one prune.
+   *
+   * @param ledger ledger rows older than this go, or {@code null} to keep them
+   * @param published published outbox rows older than this leave the outbox, or {@code null}
+   * @param archive archived events older than this go, or {@code null}
+   * @param archivePublished move published rows to the archive (true) or delete them (false)
+   */
+  public record Policy(Duration ledger, Duration published, Duration archive, boolean archivePublished) {
+    public Policy {
+      check("ledger", ledger);
+      check("published", published);
+      check("archive", archive);
+    }
+
+    private static void check(String name, Duration d) {
+      if (d != null && d.compareTo(Duration.ofMinutes(1)) < 0) {
+        throw new InvalidRequestException(name, "a retention horizon must be at least 1 minute, was " + d);
+      }
+    }
+  }
+
+  /**
+   * What a prune removed (or, for a dry run, would remove).
+   *
+   * @param ledgerRows ledger rows deleted
+   * @param outboxRows published rows removed from the outbox
+   * @param archivedRows of those, how many were copied to the archive
+   * @param archiveRows archived events deleted
+   * @param dryRun true when nothing was changed
+   */
+  public record Result(long ledgerRows, long outboxRows, long archivedRows, long archiveRows, boolean dryRun) {}
+
+  /**
+   * Prunes as the policy says.
+   *
+   * @throws CourierException if the database fails; batches already committed stay removed
+   */
+  public Result prune(Policy policy, boolean dryRun, Attribution who) {
+    Objects.requireNonNull(policy, "policy");
+    Objects.requireNonNull(who, "who");
+    Instant now = clock.instant();
+    try {
+      long ledger = 0;
+      long outbox = 0;
+      long archived = 0;
+      long archive = 0;
+      if (policy.ledger() != null) {
+        Instant before = now.minus(policy.ledger());
+        ledger =
+            dryRun
+                ? count(tables.processedEvents() + " WHERE processed_at < ?", before)
+                : deleteInBatches(
+                    "DELETE FROM " + tables.processedEvents() + " WHERE ctid IN (SELECT ctid FROM "
+                        + tables.processedEvents() + " WHERE processed_at < ? LIMIT " + BATCH + ")",
+                    before);
+      }
+      if (policy.published() != null) {
+        Instant before = now.minus(policy.published());
+        if (dryRun) {
+          outbox = count(tables.outbox() + " WHERE status = 'PUBLISHED' AND published_at < ?", before);
+          archived = policy.archivePublished() ? outbox : 0;
+        } else if (policy.archivePublished()) {
+          long[] moved = archiveInBatches(before, now);
+          outbox = moved[0];
+          archived = moved[1];
+        } else {
+          outbox =
+              deleteInBatches(
+                  "DELETE FROM " + tables.outbox() + " WHERE seq IN (SELECT seq FROM " + tables.outbox()
+                      + " WHERE status = 'PUBLISHED' AND published_at < ? LIMIT " + BATCH + ")",
+                  before);
+        }
+      }
+      if (policy.archive() != null) {
+        Instant before = now.minus(policy.archive());
+        archive =
+            dryRun
+                ? count(tables.outboxArchive() + " WHERE published_at < ?", before)
+                : deleteInBatches(
+                    "DELETE FROM " + tables.outboxArchive() + " WHERE event_id IN (SELECT event_id FROM "
+                        + tables.outboxArchive() + " WHERE published_at < ? LIMIT " + BATCH + ")",
+                    before);
+      }
+      Result result = new Result(ledger, outbox, archived, archive, dryRun);
+      if (!dryRun) {
+        Map<String, Object> target = new LinkedHashMap<>();
+        target.put("ledgerHorizon", str(policy.ledger()));
+        target.put("publishedHorizon", str(policy.published()));
+        target.put("archiveHorizon", str(policy.archive()));
+        target.put("archivePublished", policy.archivePublished());
+        target.put("ledgerRows", ledger);
+        target.put("outboxRows", outbox);
+        target.put("archiveRows", archive);
+        String targetJson = JSON.writeValueAsString(target);
+        int affected = (int) Math.min(Integer.MAX_VALUE, ledger + outbox + archive);
+        Transactions.inTransaction(dataSource, c -> {
+          audit.record(c, clock.instant(), who, "prune", targetJson, affected, null);
+          return null;
+        });
+      }
+      return result;
+    } catch (SQLException | JsonProcessingException e) {
+      throw new CourierException("could not prune Courier's tables: " + e.getMessage(), e);
+    }
+  }
+
+  private static String str(Duration d) {
+    return d == null ? null : d.toString();
+  }
+
+  private long count(String fromWhere, Instant before) throws SQLException {
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM " + fromWhere)) {
+      ps.setTimestamp(1, Timestamp.from(before));
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    }
+  }
+
+  private long deleteInBatches(String sql, Instant before) throws SQLException {
+    long total = 0;
+    while (true) {
+      int n =
+          Transactions.inTransaction(dataSource, c -> {
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+              ps.setTimestamp(1, Timestamp.from(before));
+              return ps.executeUpdate();
+            }
+          });
+      total += n;
+      if (n < BATCH) {
+        return total;
+      }
+    }
+  }
+
+  /** Moves published rows to the archive; returns {removed from the outbox, inserted in the archive}. */
+  private long[] archiveInBatches(Instant before, Instant now) throws SQLException {
+    String sql =
+        "WITH moved AS (DELETE FROM " + tables.outbox() + " WHERE seq IN (SELECT seq FROM "
+            + tables.outbox() + " WHERE status = 'PUBLISHED' AND published_at < ? ORDER BY seq LIMIT "
+            + BATCH + ") RETURNING event_id, event_type, destination, event_key, payload, headers,"
+            + " correlation_id, causation_id, created_at, published_at),"
+            + " inserted AS (INSERT INTO " + tables.outboxArchive()
+            + " (event_id, event_type, destination, event_key, payload, headers, correlation_id,"
+            + " causation_id, created_at, published_at, archived_at) SELECT event_id, event_type,"
+            + " destination, event_key, payload, headers, correlation_id, causation_id, created_at,"
+            + " published_at, ? FROM moved ON CONFLICT (event_id) DO UPDATE SET published_at ="
+            + " EXCLUDED.published_at, archived_at = EXCLUDED.archived_at RETURNING 1)"
+            + " SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM inserted)";
+    long removed = 0;
+    long inserted = 0;
+    while (true) {
+      long[] batch =
+          Transactions.inTransaction(dataSource, c -> {
+            try (PreparedStatement ps = c.prepareStatement(sql)) {
+              ps.setTimestamp(1, Timestamp.from(before));
+              ps.setTimestamp(2, Timestamp.from(now));
+              try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return new long[] {rs.getLong(1), rs.getLong(2)};
+              }
+            }
+          });
+      removed += batch[0];
+      inserted += batch[1];
+      if (batch[0] < BATCH) {
+        return new long[] {removed, inserted};
+      }
+    }
+  }
+}

@@ -1,0 +1,549 @@
+package dev.courier.deadletter;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.courier.CourierException;
+import dev.courier.UuidV7;
+import dev.courier.admin.Attribution;
+import dev.courier.admin.AuditLog;
+import dev.courier.admin.InvalidRequestException;
+import dev.courier.admin.NotFoundException;
+import dev.courier.admin.Page;
+import dev.courier.internal.HeadersJson;
+import dev.courier.internal.Transactions;
+import dev.courier.jdbc.CourierTables;
+import dev.courier.jdbc.Dialect;
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.UUID;
+import javax.sql.DataSource;
+
+/** The SQL behind {@link DeadLetterAdmin}'s operator actions. */
+final class DeadLetterOperations {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String SUMMARY_COLUMNS =
+      "d.id, d.event_id, d.consumer, d.event_type, d.event_key, d.destination, d.reason,"
+          + " d.fingerprint, d.error_class, d.error_message, d.attempts, d.first_failed_at,"
+          + " d.last_failed_at, d.status, d.replay_id, d.resolved_at, d.resolved_by, d.resolution";
+
+  private final DataSource dataSource;
+  private final CourierTables tables;
+  private final Clock clock;
+  private final AuditLog audit;
+
+  DeadLetterOperations(DataSource dataSource, CourierTables tables, Clock clock) {
+    this.dataSource = dataSource;
+    this.tables = tables;
+    this.clock = clock;
+    this.audit = new AuditLog(tables);
+  }
+
+  Page<DeadLetterSummary> list(DeadLetterFilter filter, int page, int size) {
+    Page.check(page, size);
+    return run("list dead letters", () -> {
+      fillMissingFingerprints();
+      Where w = where(filter, filter.status());
+      try (Connection c = dataSource.getConnection()) {
+        long total;
+        try (PreparedStatement ps =
+            c.prepareStatement("SELECT count(*) FROM " + tables.deadLetters() + " d" + w.sql)) {
+          w.bind(c, ps, 1);
+          try (ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            total = rs.getLong(1);
+          }
+        }
+        List<DeadLetterSummary> items = new ArrayList<>();
+        try (PreparedStatement ps =
+            c.prepareStatement(
+                "SELECT " + SUMMARY_COLUMNS + " FROM " + tables.deadLetters() + " d" + w.sql
+                    + " ORDER BY d.id DESC LIMIT ? OFFSET ?")) {
+          int i = w.bind(c, ps, 1);
+          ps.setInt(i++, size);
+          ps.setLong(i, (long) (page - 1) * size);
+          try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+              items.add(summary(rs));
+            }
+          }
+        }
+        return new Page<>(items, page, size, total);
+      }
+    });
+  }
+
+  DeadLetterDetail show(long id) {
+    DeadLetterDetail d =
+        run("read dead letter " + id, () -> {
+          fillMissingFingerprints();
+          try (Connection c = dataSource.getConnection();
+              PreparedStatement ps =
+                  c.prepareStatement(
+                      "SELECT " + SUMMARY_COLUMNS + ", d.payload, d.headers, d.stack_trace, d.source,"
+                          + " d.correlation_id, d.causation_id, d.event_created_at FROM "
+                          + tables.deadLetters() + " d WHERE d.id = ?")) {
+            ps.setLong(1, id);
+            try (ResultSet rs = ps.executeQuery()) {
+              if (!rs.next()) {
+                return null;
+              }
+              Map<String, String> headers;
+              try {
+                headers = HeadersJson.decode(rs.getString("headers"));
+              } catch (RuntimeException e) {
+                headers = Map.of();
+              }
+              return new DeadLetterDetail(
+                  summary(rs),
+                  rs.getBytes("payload"),
+                  headers,
+                  rs.getString("stack_trace"),
+                  rs.getString("source"),
+                  rs.getString("correlation_id"),
+                  rs.getString("causation_id"),
+                  instant(rs, "event_created_at"));
+            }
+          }
+        });
+    if (d == null) {
+      throw new NotFoundException("dead letter", List.of(id));
+    }
+    return d;
+  }
+
+  List<FingerprintGroup> groups() {
+    return run("group dead letters by fingerprint", () -> {
+      fillMissingFingerprints();
+      String sql =
+          "SELECT g.fingerprint, g.n, g.first_seen, g.last_seen, g.consumers, s.error_class,"
+              + " s.error_message, s.stack_trace FROM (SELECT fingerprint, count(*) AS n,"
+              + " min(first_failed_at) AS first_seen, max(last_failed_at) AS last_seen,"
+              + " string_agg(DISTINCT consumer, ',') AS consumers, min(id) AS sample FROM "
+              + tables.deadLetters()
+              + " WHERE status = 'DEAD' GROUP BY fingerprint) g JOIN "
+              + tables.deadLetters()
+              + " s ON s.id = g.sample ORDER BY g.n DESC, g.last_seen DESC";
+      List<FingerprintGroup> out = new ArrayList<>();
+      try (Connection c = dataSource.getConnection();
+          PreparedStatement ps = c.prepareStatement(sql);
+          ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          Fingerprint f =
+              Fingerprint.of(rs.getString("error_class"), rs.getString("error_message"), rs.getString("stack_trace"));
+          out.add(
+              new FingerprintGroup(
+                  rs.getString("fingerprint"),
+                  f.exceptionType(),
+                  f.topFrame(),
+                  f.messageShape(),
+                  rs.getLong("n"),
+                  List.copyOf(new TreeSet<>(Arrays.asList(rs.getString("consumers").split(",")))),
+                  instant(rs, "first_seen"),
+                  instant(rs, "last_seen")));
+        }
+      }
+      return out;
+    });
+  }
+
+  ReplayResult replay(ReplayRequest r) {
+    DeadLetterFilter filter = r.filter();
+    filter.requireSelection();
+    return run("replay dead letters", () -> {
+      fillMissingFingerprints();
+      requireIdsExist(filter.ids());
+      if (r.dryRun()) {
+        try (Connection c = dataSource.getConnection()) {
+          Plan plan = plan(c, filter, r.limit(), false);
+          return new ReplayResult(
+              r.replayId(), plan.enqueue.size(), false, true, ids(plan.enqueue), plan.processed, plan.skipped);
+        }
+      }
+      String replayId = r.replayId() != null ? r.replayId() : "replay-" + UuidV7.next();
+      return Transactions.inTransaction(dataSource, c -> {
+        Instant now = clock.instant();
+        Map<String, Object> request = new LinkedHashMap<>(filter.describe());
+        request.put("limit", r.limit());
+        if (r.ratePerSecond() > 0) {
+          request.put("ratePerSecond", r.ratePerSecond());
+        }
+        String requestJson = json(request);
+        try (PreparedStatement ps =
+            c.prepareStatement(
+                "INSERT INTO " + tables.replays()
+                    + " (replay_id, kind, operator, reason, request, submitted_at)"
+                    + " VALUES (?, 'DEAD_LETTERS', ?, ?, ?, ?) ON CONFLICT (replay_id) DO NOTHING")) {
+          ps.setString(1, replayId);
+          ps.setString(2, r.who().operator());
+          ps.setString(3, r.who().reason());
+          ps.setString(4, requestJson);
+          ps.setTimestamp(5, Timestamp.from(now));
+          if (ps.executeUpdate() == 0) {
+            return submittedBefore(c, replayId);
+          }
+        }
+        Plan plan = plan(c, filter, r.limit(), true);
+        Dialect dialect = Dialect.detect(c);
+        try (PreparedStatement ps = c.prepareStatement(dialect.requeueOutbox(tables))) {
+          int n = 0;
+          for (Candidate d : plan.enqueue) {
+            Instant availableAt =
+                r.ratePerSecond() > 0
+                    ? now.plus(Duration.ofNanos((long) (n * 1_000_000_000L / r.ratePerSecond())))
+                    : now;
+            int i = 1;
+            ps.setObject(i++, d.eventId);
+            ps.setString(i++, d.type);
+            ps.setString(i++, d.destination);
+            ps.setString(i++, d.key);
+            ps.setBytes(i++, d.payload == null ? new byte[0] : d.payload);
+            ps.setString(i++, d.headers == null ? "{}" : d.headers);
+            ps.setString(i++, d.correlationId);
+            ps.setString(i++, d.causationId);
+            ps.setTimestamp(i++, Timestamp.from(d.createdAt));
+            ps.setTimestamp(i, Timestamp.from(availableAt));
+            ps.addBatch();
+            n++;
+          }
+          if (n > 0) {
+            ps.executeBatch();
+          }
+        }
+        List<Long> replayed = ids(plan.enqueue);
+        List<Long> resolved = new ArrayList<>(replayed);
+        resolved.addAll(plan.processed);
+        if (!resolved.isEmpty()) {
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "UPDATE " + tables.deadLetters()
+                      + " SET status = 'REPLAYED', replay_id = ?, resolved_at = ?, resolved_by = ?,"
+                      + " resolution = ? WHERE id = ANY(?) AND status = 'DEAD'")) {
+            ps.setString(1, replayId);
+            ps.setTimestamp(2, Timestamp.from(now));
+            ps.setString(3, r.who().operator());
+            ps.setString(4, r.who().reason());
+            ps.setArray(5, longs(c, resolved));
+            ps.executeUpdate();
+          }
+        }
+        try (PreparedStatement ps =
+            c.prepareStatement(
+                "UPDATE " + tables.replays() + " SET enqueued = ?, items = ? WHERE replay_id = ?")) {
+          ps.setInt(1, replayed.size());
+          ps.setString(2, json(replayed));
+          ps.setString(3, replayId);
+          ps.executeUpdate();
+        }
+        audit.record(c, now, r.who(), "dlq.replay", requestJson, replayed.size(), replayId);
+        return new ReplayResult(replayId, replayed.size(), false, false, replayed, plan.processed, plan.skipped);
+      });
+    });
+  }
+
+  List<Long> discard(DeadLetterFilter filter, Attribution who) {
+    filter.requireSelection();
+    if (who.reason() == null) {
+      throw new InvalidRequestException("reason", "a reason is required to discard dead letters");
+    }
+    return run("discard dead letters", () -> {
+      fillMissingFingerprints();
+      requireIdsExist(filter.ids());
+      return Transactions.inTransaction(dataSource, c -> {
+        Instant now = clock.instant();
+        Where w = where(filter, DeadLetterStatus.DEAD);
+        List<Long> ids = new ArrayList<>();
+        try (PreparedStatement ps =
+            c.prepareStatement(
+                "UPDATE " + tables.deadLetters() + " d SET status = 'DISCARDED', resolved_at = ?,"
+                    + " resolved_by = ?, resolution = ?" + w.sql + " RETURNING d.id")) {
+          ps.setTimestamp(1, Timestamp.from(now));
+          ps.setString(2, who.operator());
+          ps.setString(3, who.reason());
+          w.bind(c, ps, 4);
+          try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+              ids.add(rs.getLong(1));
+            }
+          }
+        }
+        ids.sort(null);
+        audit.record(c, now, who, "dlq.discard", json(filter.describe()), ids.size(), null);
+        return ids;
+      });
+    });
+  }
+
+  // --- plans ----------------------------------------------------------------------------------
+
+  private record Candidate(
+      long id,
+      UUID eventId,
+      String type,
+      String destination,
+      String key,
+      byte[] payload,
+      String headers,
+      String correlationId,
+      String causationId,
+      Instant createdAt,
+      boolean processed) {}
+
+  private record Plan(List<Candidate> enqueue, List<Long> processed, List<ReplayResult.Skipped> skipped) {}
+
+  private Plan plan(Connection c, DeadLetterFilter filter, int limit, boolean lock) throws SQLException {
+    Where w = where(filter, DeadLetterStatus.DEAD);
+    String sql =
+        "SELECT d.id, d.event_id, d.event_type, d.destination, d.event_key, d.payload, d.headers,"
+            + " d.correlation_id, d.causation_id, COALESCE(d.event_created_at, d.first_failed_at) AS created,"
+            + " EXISTS (SELECT 1 FROM " + tables.processedEvents()
+            + " p WHERE p.consumer = d.consumer AND p.event_id = d.event_id) AS processed FROM "
+            + tables.deadLetters() + " d" + w.sql + " ORDER BY d.id LIMIT ?"
+            + (lock ? " FOR UPDATE OF d" : "");
+    List<Candidate> enqueue = new ArrayList<>();
+    List<Long> processed = new ArrayList<>();
+    List<ReplayResult.Skipped> skipped = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      int i = w.bind(c, ps, 1);
+      ps.setInt(i, limit);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          Candidate d =
+              new Candidate(
+                  rs.getLong("id"),
+                  rs.getObject("event_id", UUID.class),
+                  rs.getString("event_type"),
+                  rs.getString("destination"),
+                  rs.getString("event_key"),
+                  rs.getBytes("payload"),
+                  rs.getString("headers"),
+                  rs.getString("correlation_id"),
+                  rs.getString("causation_id"),
+                  instant(rs, "created"),
+                  rs.getBoolean("processed"));
+          if (d.eventId == null) {
+            skipped.add(new ReplayResult.Skipped(d.id, "the record carried no valid event id"));
+          } else if (d.type == null || d.destination == null) {
+            skipped.add(new ReplayResult.Skipped(d.id, "the record could not be decoded into an event (no type or destination)"));
+          } else if (d.processed) {
+            processed.add(d.id);
+          } else {
+            enqueue.add(d);
+          }
+        }
+      }
+    }
+    return new Plan(enqueue, processed, skipped);
+  }
+
+  private ReplayResult submittedBefore(Connection c, String replayId) throws SQLException {
+    try (PreparedStatement ps =
+        c.prepareStatement("SELECT enqueued, items FROM " + tables.replays() + " WHERE replay_id = ?")) {
+      ps.setString(1, replayId);
+      try (ResultSet rs = ps.executeQuery()) {
+        if (!rs.next()) {
+          throw new SQLException("replay " + replayId + " vanished while being read");
+        }
+        List<Long> items;
+        try {
+          items = JSON.readValue(rs.getString("items"), new TypeReference<List<Long>>() {});
+        } catch (JsonProcessingException e) {
+          items = List.of();
+        }
+        return new ReplayResult(replayId, rs.getInt("enqueued"), true, false, items, List.of(), List.of());
+      }
+    }
+  }
+
+  private void requireIdsExist(List<Long> ids) throws SQLException {
+    if (ids.isEmpty()) {
+      return;
+    }
+    TreeSet<Long> missing = new TreeSet<>(ids);
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps =
+            c.prepareStatement("SELECT id FROM " + tables.deadLetters() + " WHERE id = ANY(?)")) {
+      ps.setArray(1, longs(c, ids));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          missing.remove(rs.getLong(1));
+        }
+      }
+    }
+    if (!missing.isEmpty()) {
+      throw new NotFoundException("dead letter", List.copyOf(missing));
+    }
+  }
+
+  /**
+   * Computes the fingerprint of rows written before fingerprints were stored, in small
+   * transactions, so that every listing and group sees one.
+   */
+  private void fillMissingFingerprints() throws SQLException {
+    String select =
+        "SELECT id, error_class, error_message, stack_trace FROM " + tables.deadLetters()
+            + " WHERE fingerprint IS NULL ORDER BY id LIMIT 500";
+    String update = "UPDATE " + tables.deadLetters() + " SET fingerprint = ? WHERE id = ? AND fingerprint IS NULL";
+    try (Connection c = dataSource.getConnection()) {
+      c.setAutoCommit(true);
+      while (true) {
+        Map<Long, String> found = new LinkedHashMap<>();
+        try (PreparedStatement ps = c.prepareStatement(select);
+            ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            found.put(
+                rs.getLong(1),
+                Fingerprint.of(rs.getString(2), rs.getString(3), rs.getString(4)).id());
+          }
+        }
+        if (found.isEmpty()) {
+          return;
+        }
+        try (PreparedStatement ps = c.prepareStatement(update)) {
+          for (var e : found.entrySet()) {
+            ps.setString(1, e.getValue());
+            ps.setLong(2, e.getKey());
+            ps.addBatch();
+          }
+          ps.executeBatch();
+        }
+        if (found.size() < 500) {
+          return;
+        }
+      }
+    }
+  }
+
+  // --- helpers --------------------------------------------------------------------------------
+
+  /** A WHERE clause with its parameters; only fixed column names appear in the SQL. */
+  private static final class Where {
+    final StringBuilder sql = new StringBuilder(" WHERE 1 = 1");
+    final List<Object> params = new ArrayList<>();
+
+    void add(String condition, Object value) {
+      sql.append(" AND ").append(condition);
+      params.add(value);
+    }
+
+    int bind(Connection c, PreparedStatement ps, int first) throws SQLException {
+      int i = first;
+      for (Object p : params) {
+        switch (p) {
+          case Long[] ids -> ps.setArray(i++, c.createArrayOf("bigint", ids));
+          case Instant t -> ps.setTimestamp(i++, Timestamp.from(t));
+          case String s -> ps.setString(i++, s);
+          default -> ps.setObject(i++, p);
+        }
+      }
+      return i;
+    }
+  }
+
+  private static Where where(DeadLetterFilter f, DeadLetterStatus status) {
+    Where w = new Where();
+    if (!f.ids().isEmpty()) {
+      w.add("d.id = ANY(?)", f.ids().toArray(Long[]::new));
+    }
+    if (f.consumer() != null) {
+      w.add("d.consumer = ?", f.consumer());
+    }
+    if (f.type() != null) {
+      w.add("d.event_type = ?", f.type());
+    }
+    if (f.key() != null) {
+      w.add("d.event_key = ?", f.key());
+    }
+    if (f.fingerprint() != null) {
+      w.add("d.fingerprint = ?", f.fingerprint());
+    }
+    if (f.from() != null) {
+      w.add("d.last_failed_at >= ?", f.from());
+    }
+    if (f.to() != null) {
+      w.add("d.last_failed_at < ?", f.to());
+    }
+    if (status != null) {
+      w.add("d.status = ?", status.name());
+    }
+    return w;
+  }
+
+  private static DeadLetterSummary summary(ResultSet rs) throws SQLException {
+    return new DeadLetterSummary(
+        rs.getLong("id"),
+        rs.getObject("event_id", UUID.class),
+        rs.getString("consumer"),
+        rs.getString("event_type"),
+        rs.getString("event_key"),
+        rs.getString("destination"),
+        rs.getString("reason"),
+        rs.getString("fingerprint"),
+        rs.getString("error_class"),
+        rs.getString("error_message"),
+        rs.getInt("attempts"),
+        instant(rs, "first_failed_at"),
+        instant(rs, "last_failed_at"),
+        status(rs.getString("status")),
+        rs.getString("replay_id"),
+        instant(rs, "resolved_at"),
+        rs.getString("resolved_by"),
+        rs.getString("resolution"));
+  }
+
+  private static DeadLetterStatus status(String s) {
+    try {
+      return DeadLetterStatus.valueOf(s);
+    } catch (IllegalArgumentException | NullPointerException e) {
+      return DeadLetterStatus.DEAD;
+    }
+  }
+
+  private static Instant instant(ResultSet rs, String column) throws SQLException {
+    Timestamp t = rs.getTimestamp(column);
+    return t == null ? null : t.toInstant();
+  }
+
+  private static Array longs(Connection c, List<Long> ids) throws SQLException {
+    return c.createArrayOf("bigint", ids.toArray(Long[]::new));
+  }
+
+  private static List<Long> ids(List<Candidate> cs) {
+    return cs.stream().map(Candidate::id).toList();
+  }
+
+  private static String json(Object value) {
+    try {
+      return JSON.writeValueAsString(value);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("could not encode " + value.getClass().getSimpleName(), e);
+    }
+  }
+
+  @FunctionalInterface
+  private interface SqlWork<T> {
+    T run() throws SQLException;
+  }
+
+  private <T> T run(String what, SqlWork<T> work) {
+    try {
+      return work.run();
+    } catch (SQLException e) {
+      throw new CourierException(
+          "could not " + what + " in " + tables.deadLetters() + ": " + e.getMessage(), e);
+    }
+  }
+}
