@@ -34,8 +34,8 @@ import picocli.CommandLine.Spec;
  * new rows by polling (between {@code courier.relay.min-poll-interval} and {@code
  * courier.relay.max-poll-interval}).
  *
- * <p>While it runs it serves {@code /metrics}, {@code /health/live} and {@code /health/ready} on
- * {@code courier.http.host:courier.http.port} (127.0.0.1:9477 by default), counts dead letters and
+ * <p>While it runs it serves {@code /metrics}, {@code /health/live}, {@code /health/ready} and the
+ * web dashboard's charts ({@code /}) on {@code courier.http.host:courier.http.port} (127.0.0.1:9477 by default), counts dead letters and
  * logs an ERROR line when they grow faster than {@code courier.health.dead-letter-growth} per
  * {@code courier.health.dead-letter-window}.
  */
@@ -153,8 +153,9 @@ final class RelayCommand implements Callable<Integer>, CourierCli.Verbosity {
           relay.id(), config.tables().outbox(), config.database().displayUrl(), bootstrap);
       if (http.isPresent()) {
         err.printf(
-            "courier relay %s: metrics at %smetrics, readiness at %shealth/ready.%n",
-            relay.id(), http.get(), http.get());
+            "courier relay %s: metrics at %smetrics, readiness at %shealth/ready, dashboard at"
+                + " %s.%n",
+            relay.id(), http.get(), http.get(), http.get());
       }
       err.flush();
       stopRequested.await();

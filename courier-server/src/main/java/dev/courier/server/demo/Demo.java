@@ -63,9 +63,9 @@ import org.slf4j.LoggerFactory;
  * <p>Human-readable progress and the report go to {@code out}, or to {@code err} when JSON logs
  * take standard output; the JSON log goes to {@code <work dir>/courier-demo.log} otherwise.
  *
- * <p>While it runs, the demo serves {@code /metrics}, {@code /health/live} and {@code
- * /health/ready} like {@code courier relay} does, and says where; on the default port when it is
- * free, else on any free port.
+ * <p>While it runs, the demo serves the web dashboard ({@code /}), {@code /metrics}, {@code
+ * /health/live} and {@code /health/ready} like {@code courier relay} does, and says where; on the
+ * default port when it is free, else on any free port.
  */
 final class Demo {
   private static final Logger log = LoggerFactory.getLogger(Demo.class);
@@ -291,8 +291,9 @@ final class Demo {
             + base.resolve("/metrics")
             + "  readiness: "
             + base.resolve("/health/ready"));
+    say("Dashboard (open in a browser while the demo runs): " + base.resolve("/"));
     say(
-        "Dashboard: import ops/grafana/courier-dashboard.json into Grafana; alert rules:"
+        "For Grafana: import ops/grafana/courier-dashboard.json; alert rules:"
             + " ops/prometheus/courier-alerts.yml (see docs/OPERATIONS.md).");
   }
 

@@ -127,9 +127,10 @@ class DemoSmokeTest {
       default -> throw new AssertionError(transport);
     }
 
-    // it said where its metrics were served and where the dashboard comes from
+    // it said where its metrics and its dashboard were served, and where the Grafana one comes from
     assertThat(report)
         .containsPattern("Metrics \\(Prometheus, while the demo runs\\): http://127\\.0\\.0\\.1:\\d+/metrics")
+        .containsPattern("Dashboard \\(open in a browser while the demo runs\\): http://127\\.0\\.0\\.1:\\d+/\\R")
         .contains("ops/grafana/courier-dashboard.json");
 
     // the JSON log went to the file, not to the terminal
