@@ -1,5 +1,6 @@
 package dev.courier.server;
 
+import com.sun.net.httpserver.HttpHandler;
 import dev.courier.CourierException;
 import dev.courier.deadletter.AlertListener;
 import dev.courier.deadletter.DeadLetterAdmin;
@@ -32,7 +33,9 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import javax.sql.DataSource;
@@ -60,6 +63,7 @@ public final class Observability implements AutoCloseable {
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final JvmGcMetrics gc = new JvmGcMetrics();
   private final List<HealthCheck> checks = new ArrayList<>();
+  private final Map<String, HttpHandler> mounts = new LinkedHashMap<>();
   private DeadLetterMonitor monitor;
   private volatile CourierHttpServer server;
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -126,8 +130,21 @@ public final class Observability implements AutoCloseable {
   }
 
   /**
-   * Serves {@code /metrics}, {@code /health/live} and {@code /health/ready} as configured ({@code
-   * courier.http.*}).
+   * Has {@link #serve} also serve every path under {@code prefix} with {@code handler}, such as the
+   * admin API at {@code /api/}; when already serving, mounts it at once. See {@link
+   * CourierHttpServer#mount}.
+   */
+  public void mount(String prefix, HttpHandler handler) {
+    mounts.put(prefix, handler);
+    CourierHttpServer s = server;
+    if (s != null) {
+      s.mount(prefix, handler);
+    }
+  }
+
+  /**
+   * Serves the dashboard, {@code /metrics}, {@code /health/live} and {@code /health/ready} as
+   * configured ({@code courier.http.*}), and whatever was {@linkplain #mount mounted}.
    *
    * @param anyPortIfDefaultTaken when the port is the built-in default and taken (another courier
    *     process runs), listen on a free port instead of failing; for the demo
@@ -156,6 +173,7 @@ public final class Observability implements AutoCloseable {
     } catch (IOException | IllegalArgumentException e) {
       throw cannotListen(http, e);
     }
+    mounts.forEach(server::mount);
     return Optional.of(server.uri("/"));
   }
 

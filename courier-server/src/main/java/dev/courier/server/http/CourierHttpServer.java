@@ -12,6 +12,7 @@ import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
@@ -34,8 +35,10 @@ import org.slf4j.LoggerFactory;
  *       /metrics} in the browser and call the admin API where the process serves one.
  * </ul>
  *
- * <p>Read-only: no endpoint changes anything, which is why none asks for credentials. Bind it to
- * the loopback address (the default) unless the network in front of it is trusted. Requests are
+ * <p>These endpoints are read-only: none changes anything, which is why none asks for credentials.
+ * Other endpoints can be {@linkplain #mount mounted} beside them (the admin API); those check their
+ * own credentials. Bind the server to the loopback address (the default) unless the network in
+ * front of it is trusted. Requests are
  * handled by a few daemon threads, so a slow readiness check cannot pile up unbounded work.
  *
  * <p>{@link #close()} stops listening at once and waits for nothing.
@@ -86,6 +89,34 @@ public final class CourierHttpServer implements AutoCloseable {
     http.start();
     log.info("serving the dashboard, /metrics, /health/live and /health/ready on {}", s.uri("/"));
     return s;
+  }
+
+  /**
+   * Serves every path under {@code prefix} with {@code handler}, for endpoints other parts of the
+   * process provide (the admin API mounts itself at {@code /api/}). The longest matching prefix
+   * wins, so a mounted prefix takes its paths away from the dashboard but never from {@code
+   * /metrics} or {@code /health/*}, which cannot be mounted over. May be called before or after
+   * requests arrive. A handler that throws an unchecked exception gets a 500 answer, as the
+   * built-in endpoints do.
+   *
+   * @param prefix a path starting and ending with {@code /}, such as {@code /api/}
+   * @throws IllegalArgumentException if the prefix is malformed, covers a built-in endpoint, or is
+   *     mounted already
+   */
+  public void mount(String prefix, HttpHandler handler) {
+    Objects.requireNonNull(prefix, "prefix");
+    Objects.requireNonNull(handler, "handler");
+    if (!prefix.startsWith("/") || !prefix.endsWith("/") || prefix.length() < 3) {
+      throw new IllegalArgumentException(
+          "a mount prefix starts and ends with '/' and names a path, such as /api/; was " + prefix);
+    }
+    for (String builtIn : List.of("/metrics", "/health/live", "/health/ready")) {
+      if (builtIn.startsWith(prefix) || (builtIn + "/").equals(prefix)) {
+        throw new IllegalArgumentException(prefix + " would cover " + builtIn);
+      }
+    }
+    server.createContext(prefix, safely(handler::handle));
+    log.info("serving {} on {}", prefix, uri(prefix));
   }
 
   /** The address the server listens on, with the actual port. */

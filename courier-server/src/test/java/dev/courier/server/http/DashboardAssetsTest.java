@@ -1,6 +1,7 @@
 package dev.courier.server.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -118,6 +119,30 @@ class DashboardAssetsTest {
     assertThat(get("/metrics", null).headers().firstValue("Content-Type"))
         .hasValue("text/plain; version=0.0.4; charset=utf-8");
     assertThat(get("/health/live", null).statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void aMountedHandler_takesItsPrefixFromTheDashboard_butCannotCoverTheBuiltInEndpoints()
+      throws Exception {
+    server.mount(
+        "/api/",
+        ex -> {
+          byte[] body = "{\"mounted\":true}".getBytes(StandardCharsets.UTF_8);
+          ex.getResponseHeaders().set("Content-Type", "application/json");
+          ex.sendResponseHeaders(200, body.length);
+          ex.getResponseBody().write(body);
+          ex.close();
+        });
+
+    assertThat(get("/api/outbox/status", null).body()).isEqualTo("{\"mounted\":true}");
+    assertThat(get("/", null).statusCode()).isEqualTo(200);
+    assertThatThrownBy(() -> server.mount("/health/", ex -> {}))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("would cover /health/live");
+    assertThatThrownBy(() -> server.mount("/metrics/", ex -> {}))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> server.mount("api", ex -> {}))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   private HttpResponse<String> get(String path, String ifNoneMatch) throws Exception {
