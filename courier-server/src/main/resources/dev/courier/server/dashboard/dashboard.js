@@ -8,6 +8,7 @@
   const WINDOW_SECONDS = 15 * 60; // what the charts keep
   const LATENCY_WINDOW_SECONDS = 60; // quantiles over the last minute, like rate(...[1m])
   const TOKEN_KEY = 'courier.adminToken';
+  const OPERATOR_KEY = 'courier.operator';
   const PAGE_SIZE = 20;
 
   const $ = id => document.getElementById(id);
@@ -87,14 +88,21 @@
     set: t => t ? sessionStorage.setItem(TOKEN_KEY, t) : sessionStorage.removeItem(TOKEN_KEY),
   };
 
+  // Who acts, for the audit trail; not a secret, so it outlives the tab.
+  const operator = {
+    get: () => localStorage.getItem(OPERATOR_KEY) || '',
+    set: name => name ? localStorage.setItem(OPERATOR_KEY, name) : localStorage.removeItem(OPERATOR_KEY),
+  };
+
   function showTokenState() {
     $('token-button').textContent = token.get() ? 'Token set' : 'Set token';
   }
 
   class ApiError extends Error {
-    constructor(status, message) {
+    constructor(status, message, reason) {
       super(message);
       this.status = status;
+      this.reason = reason;
     }
   }
 
@@ -102,6 +110,7 @@
     const headers = { Accept: 'application/json' };
     const t = token.get();
     if (t) headers.Authorization = 'Bearer ' + t;
+    if (method !== 'GET') headers['X-Courier-Operator'] = operator.get() || 'dashboard';
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     let r;
     try {
@@ -121,24 +130,24 @@
       try { data = JSON.parse(text); } catch (e) { data = null; }
     }
     if (!r.ok) {
-      const said = data && (data.error || data.message) ? ': ' + (data.error || data.message) : '';
-      throw new ApiError(r.status, method + ' ' + path.split('?')[0] + ' answered ' + r.status + said);
+      const reason = data && (data.error || data.message) ? String(data.error || data.message) : '';
+      throw new ApiError(r.status,
+        method + ' ' + path.split('?')[0] + ' answered ' + r.status + (reason ? ': ' + reason : ''), reason);
     }
     return data;
   }
 
-  // 401 and 403 get their own words: the operator has to do something different for each.
+  // 401 and 403 get their own words, with the server's reason: the operator has to act on them.
+  // Either way the stored token is of no use, so it is forgotten and the page asks again.
   function refusal(e) {
-    if (e.status === 401) {
-      token.set('');
-      showTokenState();
-      return 'Refused (401 Unauthorized): the server did not accept the token, or none was given.' +
-        ' The stored token was forgotten; enter the token the server was started with.';
-    }
-    if (e.status === 403) {
-      return 'Refused (403 Forbidden): the token was recognised but may not do this.';
-    }
-    return null;
+    if (e.status !== 401 && e.status !== 403) return null;
+    token.set('');
+    showTokenState();
+    const said = e.reason ? ' The server says: ' + e.reason + '.' : '';
+    return e.status === 401
+      ? 'Refused (401 Unauthorized): this change needs the admin bearer token.' + said
+      : 'Refused (403 Forbidden): the server did not accept this token.' + said +
+        ' Enter the token the server was started with (courier.admin.token).';
   }
 
   // ---------- charts ----------
@@ -179,13 +188,16 @@
     c.chart.setData(c.data);
   }
 
-  const valueAxis = fmt => ({ size: 64, values: (u, ticks) => ticks.map(fmt) });
+  const valueAxis = fmt => ({ size: 70, values: (u, ticks) => ticks.map(fmt) });
+  // counts of events have no halves: ticks between whole numbers stay unlabelled
+  const countTick = v => Number.isInteger(v) ? count(v) : '';
+  const perMinute = v => (Math.abs(v) >= 10 ? v.toFixed(0) : v.toFixed(1)) + '/min';
 
   function setUpCharts() {
     makeChart('chart-outbox',
       [{ label: 'backlog', value: (u, v) => count(v) },
        { label: 'oldest age', scale: 'seconds', value: (u, v) => duration(v) }],
-      [{}, valueAxis(v => count(v)),
+      [{}, valueAxis(countTick),
        Object.assign(valueAxis(v => duration(v)), { scale: 'seconds', side: 1, grid: { show: false } })]);
     makeChart('chart-rates',
       [{ label: 'published', value: (u, v) => perSecond(v) },
@@ -204,8 +216,8 @@
       [{ label: 'parked', value: (u, v) => count(v) },
        { label: 'outbox dead rows', value: (u, v) => count(v) },
        { label: 'new per minute', scale: 'rate', value: (u, v) => v === null ? '–' : v.toFixed(1) }],
-      [{}, valueAxis(v => count(v)),
-       Object.assign(valueAxis(v => v.toFixed(1) + '/min'), { scale: 'rate', side: 1, grid: { show: false } })]);
+      [{}, valueAxis(countTick),
+       Object.assign(valueAxis(perMinute), { scale: 'rate', side: 1, grid: { show: false } })]);
     makeChart('chart-latency',
       [{ label: 'p50', value: (u, v) => duration(v) },
        { label: 'p95', value: (u, v) => duration(v) },
@@ -464,6 +476,14 @@
       ['reason', d.reason], ['fingerprint', d.fingerprint], ['attempts', d.attempts],
       ['dead at', timestamp(d.deadAt)], ['status', d.status], ['error', d.errorMessage],
     ];
+    // whatever else the server tells about it (destination, replay id, who resolved it...)
+    const shown = new Set(['id', 'eventId', 'consumer', 'type', 'key', 'reason', 'fingerprint', 'attempts',
+      'deadAt', 'status', 'errorMessage', 'payload', 'payloadEncoding', 'headers', 'stackTrace']);
+    for (const [k, v] of Object.entries(d)) {
+      if (shown.has(k) || v === null || v === undefined || typeof v === 'object') continue;
+      const label = k.replace(/([A-Z])/g, ' $1').toLowerCase();
+      fields.push([label, /At$/.test(k) ? timestamp(v) : v]);
+    }
     $('detail-title').textContent = 'Dead letter ' + d.id;
     $('detail-fields').replaceChildren(...fields.flatMap(([k, v]) =>
       [el('dt', {}, k), el('dd', {}, v === undefined || v === null ? '' : String(v))]));
@@ -502,8 +522,16 @@
 
   let pending = null; // {action, ids}
 
+  // A replay id made once per dialog: pressing the button again after a lost answer, or a
+  // second click, submits the same replay, which the server enqueues only once.
+  function newReplayId() {
+    const bytes = new Uint8Array(12);
+    crypto.getRandomValues(bytes);
+    return 'dashboard-' + Array.from(bytes, b => b.toString(16).padStart(2, '0')).join('');
+  }
+
   function askAction(action, ids) {
-    pending = { action: action, ids: ids };
+    pending = { action: action, ids: ids, replayId: newReplayId() };
     const n = ids.length;
     const what = n === 1 ? 'dead letter ' + ids[0] : n + ' dead letters';
     $('action-title').textContent = action === 'replay' ? 'Replay ' + what : 'Discard ' + what;
@@ -516,6 +544,7 @@
     $('action-token-row').hidden = !!token.get();
     $('action-token').value = '';
     $('action-reason').value = '';
+    $('action-operator').value = operator.get();
     $('action-error').hidden = true;
     $('action-dialog').showModal();
     (token.get() ? $('action-reason') : $('action-token')).focus();
@@ -528,14 +557,21 @@
     if (!token.get() && !typed) return actionError('Enter the bearer token first.');
     const reason = $('action-reason').value.trim();
     if (!reason) return actionError('Give a reason: every replay and discard is audited.');
+    const who = $('action-operator').value.trim();
+    if (who && !/^[\p{L}\p{N} ._@:+-]{1,255}$/u.test(who)) {
+      return actionError('Your name may hold letters, digits, spaces and . _ @ : + - only.');
+    }
+    operator.set(who);
     if (typed) {
       token.set(typed);
       showTokenState();
     }
-    const { action, ids } = pending;
+    const { action, ids, replayId } = pending;
+    const body = { ids: ids.map(idValue), reason: reason };
+    if (action === 'replay') body.replayId = replayId;
     $('action-confirm').disabled = true;
     try {
-      const r = await api('POST', 'api/dlq/' + action, { ids: ids.map(idValue), reason: reason });
+      const r = await api('POST', 'api/dlq/' + action, body);
       $('action-dialog').close();
       pending = null;
       alertBox('action', null);
@@ -570,9 +606,13 @@
   }
 
   function replayed(ids, r) {
-    const parts = ['Replay ' + (r.replayId || '') + ': ' + count(r.replayed) + ' replayed'];
-    if (r.alreadySubmitted) parts.push(count(r.alreadySubmitted) + ' already submitted before');
-    notice(parts.join(', ') + '. Watching the processed-events ledger…');
+    const said = r.alreadySubmitted
+      ? 'Replay ' + (r.replayId || '') + ' had been submitted before; nothing was enqueued again'
+      : 'Replay ' + (r.replayId || '') + ': ' + count(r.replayed) + ' replayed';
+    notice(said + '. Watching the processed-events ledger…');
+    const skipped = Array.isArray(r.skipped) ? r.skipped : [];
+    alertBox('skipped', skipped.length === 0 ? null : 'Not replayed: ' +
+      skipped.map(x => 'dead letter ' + x.id + ' (' + x.why + ')').join('; '));
     for (const id of ids) {
       const item = dlq.items.get(id);
       if (item) watchProcessed(item.eventId);
@@ -728,6 +768,15 @@
     setUpCharts();
     wire();
     showTokenState();
+    // ?refresh=2 (seconds) for wall screens that want another pace than the menu offers
+    const asked = Number(new URLSearchParams(location.search).get('refresh'));
+    if (asked >= 1 && asked <= 3600) {
+      const ms = String(Math.round(asked * 1000));
+      if (!Array.from($('interval').options).some(o => o.value === ms)) {
+        $('interval').append(el('option', { value: ms }, asked + ' s'));
+      }
+      $('interval').value = ms;
+    }
     $('interval').addEventListener('change', schedule);
     refresh();
     schedule();
