@@ -13,6 +13,10 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
@@ -112,6 +116,24 @@ class DashboardAssetsTest {
       })
   void pathsOutsideTheDashboardOrWithoutAKnownType_get404(String path) throws Exception {
     assertThat(rawGet(path)).as(path).startsWith("HTTP/1.1 404");
+  }
+
+  @Test
+  void everyMetricTheDashboardCharts_isOneTheOperationsGuideDocuments() throws Exception {
+    String script = get("/dashboard.js", null).body();
+    String guide = Files.readString(Path.of("../docs/OPERATIONS.md"));
+    Matcher names = Pattern.compile("'(courier_[a-z_]+)'").matcher(script);
+    Set<String> read = new TreeSet<>();
+    while (names.find()) {
+      read.add(names.group(1));
+    }
+    assertThat(read).as("metric names in dashboard.js").hasSizeGreaterThanOrEqualTo(12);
+    for (String name : read) {
+      // the metrics tables list each family by its name, histograms by their _bucket series
+      assertThat(guide.contains("`" + name + "`") || guide.contains("`" + name + "_bucket`"))
+          .as("docs/OPERATIONS.md documents %s", name)
+          .isTrue();
+    }
   }
 
   @Test
