@@ -13,7 +13,7 @@ public class NotFoundException extends FatalCourierException {
   private final List<Long> ids;
 
   public NotFoundException(String what, List<Long> ids) {
-    super("no " + what + " with id" + (ids.size() == 1 ? " " : "s ") + ids);
+    super("no " + what + " with id" + (ids.size() == 1 ? " " + ids.getFirst() : "s " + ids));
     this.ids = List.copyOf(ids);
   }
 

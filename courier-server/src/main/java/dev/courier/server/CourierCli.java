@@ -14,12 +14,16 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ParseResult;
 
 /**
- * The {@code courier} command line: {@code migrate}, {@code relay}, {@code demo} and {@code
+ * The {@code courier} command line: {@code migrate}, {@code relay}, {@code serve}, the operator
+ * verbs {@code outbox}, {@code dlq}, {@code prune} and {@code audit}, {@code demo} and {@code
  * config}.
  *
  * <p><b>Exit codes.</b> {@value #OK} when the command did what it was asked; {@value #FAILED} when
  * an operation failed or the demo found a broken invariant; {@value #USAGE} for a usage or
- * configuration error (unknown option, bad value, missing setting). Errors are one paragraph on
+ * configuration error (unknown option, bad value, missing setting). The operator verbs also use
+ * {@value #FAILED} for "nothing matched" or "not found", {@value #USAGE} for bad input (unknown id
+ * form, bad filter, bad time range), and {@value #UNREACHABLE} when the database cannot be
+ * reached; a refused request changes nothing. Errors are one paragraph on
  * standard error, prefixed {@code courier:}; {@code --verbose} adds the stack trace.
  *
  * <p>Configuration is read from defaults, {@code --config FILE}, {@code COURIER_*} environment
@@ -33,13 +37,19 @@ import picocli.CommandLine.ParseResult;
     subcommands = {
       MigrateCommand.class,
       RelayCommand.class,
+      ServeCommand.class,
+      OutboxCommand.class,
+      DlqCommand.class,
+      PruneCommand.class,
+      AuditCommand.class,
       DemoCommand.class,
       ConfigCommand.class,
       CommandLine.HelpCommand.class
     },
     footer = {
       "",
-      "Exit codes: 0 ok, 1 operation failed or invariant broken, 2 usage or configuration error.",
+      "Exit codes: 0 ok, 1 operation failed, invariant broken, or nothing matched / not found,",
+      "2 usage, configuration or bad input, 3 database unreachable (operator verbs).",
       "Run 'courier demo' for a one-minute tour of the guaranteed path on embedded engines."
     })
 public final class CourierCli implements Runnable {
@@ -51,6 +61,9 @@ public final class CourierCli implements Runnable {
 
   /** A usage or configuration error. */
   public static final int USAGE = 2;
+
+  /** The database could not be reached (operator verbs). */
+  public static final int UNREACHABLE = 3;
 
   private final Map<String, String> environment;
 

@@ -14,6 +14,7 @@ import dev.courier.server.config.HttpSettings;
 import dev.courier.server.config.Origin;
 import dev.courier.server.config.RelaySettings;
 import dev.courier.server.config.Setting;
+import dev.courier.server.http.AdminApi;
 import dev.courier.server.http.CourierHttpServer;
 import dev.courier.server.http.HealthCheck;
 import dev.courier.server.http.HealthChecks;
@@ -65,6 +66,7 @@ public final class Observability implements AutoCloseable {
   private final List<HealthCheck> checks = new ArrayList<>();
   private final Map<String, HttpHandler> mounts = new LinkedHashMap<>();
   private DeadLetterMonitor monitor;
+  private AdminApi adminApi;
   private volatile CourierHttpServer server;
   private final AtomicBoolean closed = new AtomicBoolean();
 
@@ -116,6 +118,27 @@ public final class Observability implements AutoCloseable {
     monitor.start();
     checks.add(HealthChecks.outboxAge(outbox, h.outboxMaxAge()));
     checks.add(HealthChecks.deadLetters(monitor));
+    if (config.admin().enabled()) {
+      serveAdminApi(dataSource, tables);
+    }
+  }
+
+  /**
+   * Has {@link #serve} also serve the {@linkplain AdminApi admin API} at {@value AdminApi#PREFIX},
+   * with the configured token ({@code courier.admin.token}). {@link #watchStores} calls it when
+   * {@code courier.admin.enabled} is true.
+   *
+   * @throws dev.courier.ConfigurationException if {@code courier.http.host} is not a loopback
+   *     address and no token is configured
+   */
+  public AdminApi serveAdminApi(DataSource dataSource, CourierTables tables) {
+    if (adminApi != null) {
+      return adminApi;
+    }
+    AdminApi.requireSafeExposure(config.http().host(), config.admin().token() != null);
+    adminApi = new AdminApi(dataSource, tables, clock, config.admin().token());
+    mount(AdminApi.PREFIX, adminApi);
+    return adminApi;
   }
 
   /**

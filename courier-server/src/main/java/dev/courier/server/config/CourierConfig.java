@@ -48,6 +48,8 @@ public final class CourierConfig {
   private final HttpSettings http;
   private final HealthSettings health;
   private final DemoSettings demo;
+  private final AdminSettings admin;
+  private final RetentionSettings retention;
 
   private CourierConfig(Map<String, Value> values, Parsed p) {
     this.values = values;
@@ -58,6 +60,8 @@ public final class CourierConfig {
     this.http = p.http;
     this.health = p.health;
     this.demo = p.demo;
+    this.admin = p.admin;
+    this.retention = p.retention;
   }
 
   /** Starts loading a configuration. */
@@ -96,6 +100,16 @@ public final class CourierConfig {
 
   public DemoSettings demo() {
     return demo;
+  }
+
+  /** The HTTP admin API ({@code courier.admin.*}). */
+  public AdminSettings admin() {
+    return admin;
+  }
+
+  /** Retention of the ledger, the outbox and its archive ({@code courier.retention.*}). */
+  public RetentionSettings retention() {
+    return retention;
   }
 
   /** The value in force for a setting, with its origin, or empty if it is not set at all. */
@@ -301,6 +315,8 @@ public final class CourierConfig {
     final HttpSettings http;
     final HealthSettings health;
     final DemoSettings demo;
+    final AdminSettings admin;
+    final RetentionSettings retention;
 
     Parsed(Map<String, Value> values, List<InvalidSettingException> errors) {
       this.values = values;
@@ -327,7 +343,10 @@ public final class CourierConfig {
           new CourierTables(
               withDefault(Setting.TABLES_OUTBOX, this::identifier),
               withDefault(Setting.TABLES_PROCESSED_EVENTS, this::identifier),
-              withDefault(Setting.TABLES_DEAD_LETTERS, this::identifier));
+              withDefault(Setting.TABLES_DEAD_LETTERS, this::identifier),
+              withDefault(Setting.TABLES_ARCHIVE, this::identifier),
+              withDefault(Setting.TABLES_REPLAYS, this::identifier),
+              withDefault(Setting.TABLES_AUDIT, this::identifier));
       this.relay = relay();
       this.http =
           new HttpSettings(
@@ -336,6 +355,42 @@ public final class CourierConfig {
               wholeNumber(Setting.HTTP_PORT, 0, 65_535));
       this.health = health();
       this.demo = demo();
+      this.admin =
+          new AdminSettings(
+              withDefault(Setting.ADMIN_ENABLED, ValueParser::bool),
+              optional(Setting.ADMIN_TOKEN, Parsed::token));
+      this.retention =
+          new RetentionSettings(
+              horizon(Setting.RETENTION_LEDGER),
+              horizon(Setting.RETENTION_PUBLISHED),
+              horizon(Setting.RETENTION_ARCHIVE),
+              withDefault(Setting.RETENTION_ARCHIVE_PUBLISHED, ValueParser::bool),
+              withDefault(
+                  Setting.RETENTION_INTERVAL,
+                  v -> offOr(v, Duration.ofMinutes(1), Duration.ofDays(7))));
+    }
+
+    private static AdminToken token(Value v) {
+      String t = v.text().strip();
+      if (t.length() < AdminToken.MIN_LENGTH) {
+        // never echo the value: it is a secret
+        throw ValueParser.invalid(
+            v, "is too short: use at least " + AdminToken.MIN_LENGTH + " characters (for example"
+                + " the output of 'openssl rand -hex 24')");
+      }
+      return new AdminToken(t);
+    }
+
+    private java.util.Optional<Duration> horizon(Setting s) {
+      return withDefault(s, v -> offOr(v, Duration.ofMinutes(1), Duration.ofDays(36_500)));
+    }
+
+    private static java.util.Optional<Duration> offOr(Value v, Duration min, Duration max) {
+      String t = v.text().strip().toLowerCase(Locale.ROOT);
+      if (t.equals("off") || t.equals("never")) {
+        return java.util.Optional.empty();
+      }
+      return java.util.Optional.of(ValueParser.duration(v, min, max));
     }
 
     private HealthSettings health() {

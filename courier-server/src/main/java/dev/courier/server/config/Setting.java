@@ -22,6 +22,9 @@ public enum Setting {
   TABLES_OUTBOX("courier.tables.outbox", "courier_outbox", false),
   TABLES_PROCESSED_EVENTS("courier.tables.processed-events", "courier_processed_events", false),
   TABLES_DEAD_LETTERS("courier.tables.dead-letters", "courier_dead_letters", false),
+  TABLES_ARCHIVE("courier.tables.archive", "courier_outbox_archive", false),
+  TABLES_REPLAYS("courier.tables.replays", "courier_replays", false),
+  TABLES_AUDIT("courier.tables.audit", "courier_audit", false),
 
   RELAY_ID("courier.relay.id", null, false),
   RELAY_BATCH_SIZE("courier.relay.batch-size", "256", false),
@@ -36,6 +39,15 @@ public enum Setting {
   HTTP_ENABLED("courier.http.enabled", "true", false),
   HTTP_HOST("courier.http.host", "127.0.0.1", false),
   HTTP_PORT("courier.http.port", "9477", false),
+
+  ADMIN_ENABLED("courier.admin.enabled", "false", false),
+  ADMIN_TOKEN("courier.admin.token", null, true),
+
+  RETENTION_LEDGER("courier.retention.ledger", "30d", false),
+  RETENTION_PUBLISHED("courier.retention.published", "7d", false),
+  RETENTION_ARCHIVE("courier.retention.archive", "90d", false),
+  RETENTION_ARCHIVE_PUBLISHED("courier.retention.archive-published", "true", false),
+  RETENTION_INTERVAL("courier.retention.interval", "off", false),
 
   HEALTH_OUTBOX_MAX_AGE("courier.health.outbox-max-age", "5m", false),
   HEALTH_DEAD_LETTER_GROWTH("courier.health.dead-letter-growth", "10", false),

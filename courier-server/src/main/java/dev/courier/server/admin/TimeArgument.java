@@ -1,0 +1,68 @@
+package dev.courier.server.admin;
+
+import dev.courier.admin.InvalidRequestException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
+import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Parses the time bounds operators type: an ISO-8601 instant ({@code 2026-11-27T09:30:00Z}), a
+ * date-time with an offset ({@code 2026-11-27T10:30:00+01:00}), a date ({@code 2026-11-27},
+ * midnight UTC), or an age ({@code 90m}, {@code 2h}, {@code 3d}: that long before now).
+ */
+public final class TimeArgument {
+  private static final Pattern AGO = Pattern.compile("(\\d{1,9})\\s*(s|m|h|d)");
+
+  private TimeArgument() {}
+
+  /**
+   * @param field the option or field name, for the error
+   * @return the instant, or {@code null} for a blank value
+   * @throws InvalidRequestException naming the field and the accepted forms
+   */
+  public static Instant parse(String field, String text, Clock clock) {
+    if (text == null || text.isBlank()) {
+      return null;
+    }
+    String t = text.strip();
+    Matcher m = AGO.matcher(t.toLowerCase(Locale.ROOT));
+    if (m.matches()) {
+      long n = Long.parseLong(m.group(1));
+      Duration d =
+          switch (m.group(2)) {
+            case "s" -> Duration.ofSeconds(n);
+            case "m" -> Duration.ofMinutes(n);
+            case "h" -> Duration.ofHours(n);
+            default -> Duration.ofDays(n);
+          };
+      return clock.instant().minus(d);
+    }
+    try {
+      return Instant.parse(t);
+    } catch (DateTimeParseException ignored) {
+      // try the next form
+    }
+    try {
+      return OffsetDateTime.parse(t).toInstant();
+    } catch (DateTimeParseException ignored) {
+      // try the next form
+    }
+    try {
+      return LocalDate.parse(t).atStartOfDay().toInstant(ZoneOffset.UTC);
+    } catch (DateTimeParseException ignored) {
+      // fall through to the error
+    }
+    String shown = t.length() > 40 ? t.substring(0, 40) + "..." : t;
+    throw new InvalidRequestException(
+        field,
+        "'" + shown.replaceAll("\\p{Cntrl}", "?") + "' is not a time; write an ISO-8601 instant"
+            + " (2026-11-27T09:30:00Z), a date (2026-11-27) or an age (90m, 2h, 3d)");
+  }
+}
