@@ -1,6 +1,7 @@
 package dev.courier.server.demo;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.courier.ConfigurationException;
 import dev.courier.CourierException;
 import dev.courier.deadletter.AlertListener;
 import dev.courier.inbox.IdempotentProcessor;
@@ -15,6 +16,7 @@ import dev.courier.server.Observability;
 import dev.courier.server.config.CourierConfig;
 import dev.courier.server.config.DemoSettings;
 import dev.courier.server.config.Masking;
+import dev.courier.server.config.Setting;
 import dev.courier.server.logging.LogRouting;
 import dev.courier.testkit.TestDatabase;
 import io.micrometer.core.instrument.Counter;
@@ -266,7 +268,8 @@ final class Demo {
     observability.watchStores(
         ds, tables, List.of(DemoConsumers.INVENTORY, DemoConsumers.EMAIL), AlertListener.logging());
     observability.watchRelay(relay);
-    announceEndpoints(observability.serve(true));
+    boolean adminApi = serveAdminApi(ds, tables);
+    announceEndpoints(observability.serve(true), adminApi);
     relay.start();
     consumers.forEach(ConsumerSupervisor::start);
     return new Pipeline(
@@ -280,7 +283,22 @@ final class Demo {
         new DemoQueries(ds, tables));
   }
 
-  private void announceEndpoints(Optional<URI> http) {
+  /**
+   * The admin API beside the dashboard, so that its outbox and dead-letter panels work; changes
+   * through it need courier.admin.token as everywhere. Left off, with a line saying why, where it
+   * may not be served (a non-loopback address without a token).
+   */
+  private boolean serveAdminApi(HikariDataSource ds, CourierTables tables) {
+    try {
+      observability.serveAdminApi(ds, tables);
+      return true;
+    } catch (ConfigurationException e) {
+      say("Admin API off: " + e.getMessage());
+      return false;
+    }
+  }
+
+  private void announceEndpoints(Optional<URI> http, boolean adminApi) {
     if (http.isEmpty()) {
       say("Metrics and health endpoints are off (courier.http.enabled=false).");
       return;
@@ -291,7 +309,14 @@ final class Demo {
             + base.resolve("/metrics")
             + "  readiness: "
             + base.resolve("/health/ready"));
-    say("Dashboard (open in a browser while the demo runs): " + base.resolve("/"));
+    say(
+        "Dashboard (open in a browser while the demo runs): "
+            + base.resolve("/")
+            + (!adminApi
+                ? ""
+                : config.admin().token() == null
+                    ? "  (dead letters read-only; set " + Setting.ADMIN_TOKEN.envVariable() + " to replay)"
+                    : "  (admin API at " + base.resolve("/api/") + ")"));
     say(
         "For Grafana: import ops/grafana/courier-dashboard.json; alert rules:"
             + " ops/prometheus/courier-alerts.yml (see docs/OPERATIONS.md).");

@@ -356,6 +356,8 @@
     selected: new Set(),     // ids
     processed: new Map(),    // eventId -> consumers that have committed it
     watching: new Set(),     // eventIds being checked after a replay
+    asked: new Map(),        // eventId -> when the ledger was last asked
+    signature: null,         // the page as last drawn
   };
 
   function filters() {
@@ -389,14 +391,26 @@
       return;
     }
     alertBox('dlq', null);
-    dlq.total = r.total || 0;
-    dlq.items = new Map((r.items || []).map(i => [String(i.id), i]));
-    for (const id of Array.from(dlq.selected)) {
-      if (!dlq.items.has(id)) dlq.selected.delete(id);
+    // an unchanged page is not redrawn, so that polling does not disturb a reader
+    const signature = JSON.stringify([r.total, r.items]);
+    if (signature !== dlq.signature) {
+      dlq.signature = signature;
+      dlq.total = r.total || 0;
+      dlq.items = new Map((r.items || []).map(i => [String(i.id), i]));
+      for (const id of Array.from(dlq.selected)) {
+        if (!dlq.items.has(id)) dlq.selected.delete(id);
+      }
+      renderDeadLetters();
     }
-    renderDeadLetters();
+    // replays made elsewhere (the CLI, another operator): ask the ledger now and then
+    const now = Date.now();
     for (const item of dlq.items.values()) {
-      if (item.status === 'REPLAYED' && !dlq.processed.has(item.eventId)) checkProcessed(item.eventId);
+      if (item.status !== 'REPLAYED' || !item.eventId || dlq.watching.has(item.eventId)) continue;
+      const consumers = dlq.processed.get(item.eventId);
+      if (consumers && consumers.includes(item.consumer)) continue;
+      if (now - (dlq.asked.get(item.eventId) || 0) < 10000) continue;
+      dlq.asked.set(item.eventId, now);
+      checkProcessed(item.eventId);
     }
   }
 
@@ -578,6 +592,7 @@
       if (action === 'replay') replayed(ids, r || {});
       else notice('Discarded ' + count(r && r.discarded) + ' dead letter(s).');
       dlq.selected.clear();
+      dlq.signature = null;
       await loadDeadLetters();
       loadGroups();
     } catch (e) {
@@ -615,7 +630,7 @@
       skipped.map(x => 'dead letter ' + x.id + ' (' + x.why + ')').join('; '));
     for (const id of ids) {
       const item = dlq.items.get(id);
-      if (item) watchProcessed(item.eventId);
+      if (item && item.eventId) watchProcessed(item.eventId);
     }
   }
 

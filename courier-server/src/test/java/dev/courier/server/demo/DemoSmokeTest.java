@@ -130,7 +130,9 @@ class DemoSmokeTest {
     // it said where its metrics and its dashboard were served, and where the Grafana one comes from
     assertThat(report)
         .containsPattern("Metrics \\(Prometheus, while the demo runs\\): http://127\\.0\\.0\\.1:\\d+/metrics")
-        .containsPattern("Dashboard \\(open in a browser while the demo runs\\): http://127\\.0\\.0\\.1:\\d+/\\R")
+        .containsPattern(
+            "Dashboard \\(open in a browser while the demo runs\\): http://127\\.0\\.0\\.1:\\d+/"
+                + "  \\(dead letters read-only; set COURIER_ADMIN_TOKEN to replay\\)\\R")
         .contains("ops/grafana/courier-dashboard.json");
 
     // the JSON log went to the file, not to the terminal
