@@ -197,6 +197,11 @@ final class DeadLetterOperations {
           }
         }
         Plan plan = plan(c, filter, r.limit(), true);
+        if (plan.enqueue.isEmpty() && plan.processed.isEmpty()) {
+          // nothing matched: leave no trace, not even the replay id
+          c.rollback();
+          return new ReplayResult(replayId, 0, false, false, List.of(), List.of(), plan.skipped);
+        }
         Dialect dialect = Dialect.detect(c);
         try (PreparedStatement ps = c.prepareStatement(dialect.requeueOutbox(tables))) {
           int n = 0;

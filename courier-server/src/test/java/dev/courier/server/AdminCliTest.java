@@ -269,6 +269,38 @@ class AdminCliTest {
     return new IllegalStateException("order " + (1000 + order) + " not found");
   }
 
+  // --- history replay -----------------------------------------------------------------------
+
+  @Test
+  void replay_publishesHistoryAgainOnce_andRefusesBadInput() throws Exception {
+    Instant old = Instant.now().minus(java.time.Duration.ofDays(3));
+    for (int i = 0; i < 2; i++) {
+      f.count("INSERT INTO courier_outbox (event_id, event_type, destination, event_key, payload, created_at,"
+          + " available_at, status, published_at) VALUES (?, 'OrderPlaced', 'orders', 'k', ''::bytea, ?, ?, 'PUBLISHED', ?)"
+          + " RETURNING seq", UUID.randomUUID(), Timestamp.from(old.plusSeconds(i)), Timestamp.from(old), Timestamp.from(old));
+    }
+    String before = f.snapshot();
+
+    CliRun dry = run("replay", "--type", "OrderPlaced", "--dry-run");
+    CliRun noFilter = run("replay");
+    CliRun backwards = run("replay", "--from", "1d", "--to", "2d");
+    assertThat(dry.exitCode()).as(dry.toString()).isZero();
+    assertThat(dry.out()).contains("would replay 2");
+    assertThat(noFilter.exitCode()).isEqualTo(2);
+    assertThat(backwards.exitCode()).isEqualTo(2);
+    assertThat(run("replay", "--type", "Nothing").exitCode()).isEqualTo(1);
+    assertThat(f.snapshot()).isEqualTo(before);
+
+    JsonNode r = json(run("replay", "--from", "7d", "--type", "OrderPlaced", "--replay-id", "h-1", "--json"));
+    CliRun again = run("replay", "--from", "7d", "--type", "OrderPlaced", "--replay-id", "h-1");
+
+    assertThat(r.get("replayed").asInt()).isEqualTo(2);
+    assertThat(r.get("eventIds")).hasSize(2);
+    assertThat(again.out()).contains("submitted before");
+    assertThat(f.count("SELECT count(*) FROM courier_outbox WHERE status = 'PENDING'")).isEqualTo(2);
+    assertThat(f.count("SELECT count(*) FROM courier_outbox_archive")).as("history kept").isEqualTo(2);
+  }
+
   // --- prune --------------------------------------------------------------------------------
 
   @Test

@@ -176,6 +176,19 @@ public final class AdminJson {
     return o;
   }
 
+  public static ObjectNode historyReplay(dev.courier.outbox.HistoryReplayResult r) {
+    ObjectNode o = MAPPER.createObjectNode();
+    o.put("replayId", r.replayId());
+    o.put("replayed", r.replayed());
+    o.put("alreadySubmitted", r.alreadySubmitted());
+    o.put("dryRun", r.dryRun());
+    ArrayNode ids = o.putArray("eventIds");
+    r.eventIds().forEach(id -> ids.add(id.toString()));
+    ArrayNode pending = o.putArray("alreadyPending");
+    r.alreadyPending().forEach(id -> pending.add(id.toString()));
+    return o;
+  }
+
   public static ObjectNode discarded(List<Long> ids) {
     ObjectNode o = MAPPER.createObjectNode();
     o.put("discarded", ids.size());

@@ -20,6 +20,8 @@ import dev.courier.deadletter.DeadLetterStatus;
 import dev.courier.deadletter.ReplayRequest;
 import dev.courier.inbox.LedgerAdmin;
 import dev.courier.jdbc.CourierTables;
+import dev.courier.outbox.HistoryFilter;
+import dev.courier.outbox.HistoryReplay;
 import dev.courier.outbox.OutboxAdmin;
 import dev.courier.outbox.OutboxSelection;
 import dev.courier.server.admin.AdminJson;
@@ -63,6 +65,8 @@ import org.slf4j.LoggerFactory;
  * GET  /api/dlq/{id}           one dead letter with payload, headers and stack trace
  * POST /api/dlq/replay         {"ids":[..]} or filter fields, "dryRun", "replayId", "rate", "reason"
  * POST /api/dlq/discard        {"ids":[..]} or filter fields, "reason" (required)
+ * POST /api/history/replay    published history: "from", "to", "type", "key", "destination" or "all";
+ *                              "dryRun", "replayId", "rate", "limit", "reason"
  * GET  /api/processed?eventId= the consumers whose ledger holds the event
  * GET  /api/audit?limit=       the latest audit entries
  * </pre>
@@ -110,6 +114,7 @@ public final class AdminApi implements HttpHandler {
   private final DeadLetterAdmin deadLetters;
   private final OutboxAdmin outbox;
   private final LedgerAdmin ledger;
+  private final HistoryReplay history;
   private final AuditLog audit;
   private final DataSource dataSource;
   private final Clock clock;
@@ -124,6 +129,7 @@ public final class AdminApi implements HttpHandler {
     this.deadLetters = DeadLetterAdmin.builder(dataSource).tables(tables).clock(clock).build();
     this.outbox = new OutboxAdmin(dataSource, tables, clock, Duration.ZERO);
     this.ledger = new LedgerAdmin(dataSource, tables);
+    this.history = new HistoryReplay(dataSource, tables, clock);
     this.audit = new AuditLog(tables);
     this.token = token;
   }
@@ -212,6 +218,7 @@ public final class AdminApi implements HttpHandler {
       case "/api/dlq/groups" -> get(ex, post, () -> AdminJson.groups(deadLetters.groups()), q, Set.of());
       case "/api/dlq/replay" -> post(ex, post, this::replay);
       case "/api/dlq/discard" -> post(ex, post, this::discard);
+      case "/api/history/replay" -> post(ex, post, this::historyReplay);
       case "/api/processed" -> get(ex, post, () -> processed(q), q, Set.of("eventId"));
       case "/api/audit" -> get(ex, post, () -> AdminJson.audit(audit.latest(dataSource, intParam(q, "limit", 100))), q, Set.of("limit"));
       default -> {
@@ -270,7 +277,7 @@ public final class AdminApi implements HttpHandler {
         who.operator(),
         result.has("replayed") ? result.get("replayed") + " replayed"
             : result.has("discarded") ? result.get("discarded") + " discarded"
-            : result.has("retried") ? result.get("retried") + " retried" : "done");
+                  : result.has("retried") ? result.get("retried") + " retried" : "done");
     send(ex, 200, result);
   }
 
@@ -324,6 +331,22 @@ public final class AdminApi implements HttpHandler {
     ReplayRequest request =
         new ReplayRequest(filter(body), text(body, "replayId"), bool(body, "dryRun"), rate, limit, who);
     return AdminJson.replay(deadLetters.replay(request));
+  }
+
+  private ObjectNode historyReplay(JsonNode body, Attribution who) {
+    allowOnly(body, Set.of("from", "to", "type", "key", "destination", "all", "dryRun", "replayId", "rate", "limit", "reason"));
+    HistoryFilter filter =
+        new HistoryFilter(
+            TimeArgument.parse("from", text(body, "from"), clock),
+            TimeArgument.parse("to", text(body, "to"), clock),
+            text(body, "type"),
+            text(body, "key"),
+            text(body, "destination"),
+            bool(body, "all"));
+    double rate = body.has("rate") ? number(body, "rate") : 0;
+    int limit = body.has("limit") ? (int) number(body, "limit") : 10_000;
+    return AdminJson.historyReplay(
+        history.replay(filter, text(body, "replayId"), bool(body, "dryRun"), rate, limit, who));
   }
 
   private ObjectNode discard(JsonNode body, Attribution who) {

@@ -234,6 +234,24 @@ class AdminApiTest {
   }
 
   @Test
+  void historyReplay_needsTheToken_andReplaysOnce() throws Exception {
+    f.count("INSERT INTO courier_outbox (event_id, event_type, destination, payload, created_at, available_at,"
+        + " status, published_at) VALUES (gen_random_uuid(), 'OrderPlaced', 'orders', ''::bytea, now(), now(),"
+        + " 'PUBLISHED', now()) RETURNING seq");
+    String body = "{\"type\":\"OrderPlaced\",\"replayId\":\"h-1\"}";
+
+    assertThat(post("/api/history/replay", body, null, null).statusCode()).isEqualTo(401);
+    JsonNode first = json(post("/api/history/replay", body, TOKEN, null));
+    JsonNode second = json(post("/api/history/replay", body, TOKEN, null));
+    HttpResponse<String> bad = post("/api/history/replay", "{}", TOKEN, null);
+
+    assertThat(first.get("replayed").asInt()).isEqualTo(1);
+    assertThat(second.get("alreadySubmitted").asBoolean()).isTrue();
+    assertThat(bad.statusCode()).isEqualTo(400);
+    assertThat(f.count("SELECT count(*) FROM courier_outbox WHERE status = 'PENDING'")).isEqualTo(1);
+  }
+
+  @Test
   void withoutAConfiguredToken_everyMutationIsRefused_namingTheSetting() throws Exception {
     base = serve(Map.of());
     f.poison("billing", "k1");
