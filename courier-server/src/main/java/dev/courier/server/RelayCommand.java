@@ -37,7 +37,8 @@ import picocli.CommandLine.Spec;
  * <p>While it runs it serves {@code /metrics}, {@code /health/live}, {@code /health/ready} and the
  * web dashboard's charts ({@code /}) on {@code courier.http.host:courier.http.port} (127.0.0.1:9477 by default), counts dead letters and
  * logs an ERROR line when they grow faster than {@code courier.health.dead-letter-growth} per
- * {@code courier.health.dead-letter-window}.
+ * {@code courier.health.dead-letter-window}. With {@code courier.admin.enabled} it also serves the
+ * admin API at {@code /api/}; with {@code courier.retention.interval} it prunes on that schedule.
  */
 @Command(
     name = "relay",
@@ -138,12 +139,15 @@ final class RelayCommand implements Callable<Integer>, CourierCli.Verbosity {
             "courier-relay-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
     PgWakeups.Listener listener = null;
+    RetentionSchedule retention = null;
     try {
       // endpoints first: a taken port fails the command before anything is published
       observability.watchStores(ds, config.tables(), List.of(), AlertListener.logging());
       observability.watchRelay(relay);
       Optional<URI> http = observability.serve(false);
       relay.start();
+      retention =
+          RetentionSchedule.start(ds, config.tables(), config.retention(), java.time.Clock.systemUTC());
       // Writers in other processes send rate-limited NOTIFY hints (PgWakeups.notifier); the
       // listener holds one pooled connection and wakes the relay on each hint.
       listener = PgWakeups.listen(ds, PgWakeups.DEFAULT_CHANNEL, relay);
@@ -162,6 +166,9 @@ final class RelayCommand implements Callable<Integer>, CourierCli.Verbosity {
       err.println("courier relay " + relay.id() + ": stopping (finishing the pass in flight)...");
       err.flush();
     } finally {
+      if (retention != null) {
+        retention.close();
+      }
       if (listener != null) {
         listener.close();
       }
