@@ -185,7 +185,11 @@
     while (c.data[0].length > 0 && c.data[0][0] < t - WINDOW_SECONDS) {
       c.data.forEach(a => a.shift());
     }
-    c.chart.setData(c.data);
+    // the time axis spans at least ten polls, so that the first points do not stretch it over
+    // days; setting it re-ranges the value axes too
+    const minSpan = 10 * (Number($('interval').value) || 5000) / 1000;
+    c.chart.setData(c.data, false);
+    c.chart.setScale('x', { min: Math.min(c.data[0][0], t - minSpan), max: t });
   }
 
   const valueAxis = fmt => ({ size: 70, values: (u, ticks) => ticks.map(fmt) });
@@ -418,7 +422,7 @@
     const cell = el('td', { class: 'status' },
       el('span', { class: 'badge badge-' + String(item.status).toLowerCase() }, item.status));
     const consumers = dlq.processed.get(item.eventId);
-    if (consumers && consumers.includes(item.consumer)) {
+    if (item.status !== 'DEAD' && consumers && consumers.includes(item.consumer)) {
       cell.append(' ', el('span', {
         class: 'badge badge-processed',
         title: 'the processed-events ledger has (' + item.consumer + ', ' + item.eventId + ')',
@@ -628,10 +632,16 @@
     const skipped = Array.isArray(r.skipped) ? r.skipped : [];
     alertBox('skipped', skipped.length === 0 ? null : 'Not replayed: ' +
       skipped.map(x => 'dead letter ' + x.id + ' (' + x.why + ')').join('; '));
+    // the server's answer says which rows it replayed: show them so until the list is reloaded
+    const done = new Set([].concat(r.items || [], r.alreadyProcessed || []).map(String));
     for (const id of ids) {
       const item = dlq.items.get(id);
-      if (item && item.eventId) watchProcessed(item.eventId);
+      if (!item || !done.has(id)) continue;
+      item.status = 'REPLAYED';
+      if (item.eventId) watchProcessed(item.eventId);
     }
+    dlq.signature = null;
+    renderDeadLetters();
   }
 
   // After a replay, asks the ledger until the consumer has committed the event (or gives up

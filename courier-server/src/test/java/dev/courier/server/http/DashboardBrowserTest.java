@@ -185,7 +185,10 @@ class DashboardBrowserTest {
     page.type("#action-token", TOKEN);
     page.click("#action-confirm");
     page.waitUntil("the dialog to close", WAIT, "!document.getElementById('action-dialog').open");
-    page.waitUntil("the row to show the event processed", WAIT, "document.querySelector(\"" + row + " .badge-processed\")");
+    page.waitUntil(
+        "the row to show the event replayed and processed", WAIT,
+        "document.querySelector(\"" + row + " .badge-replayed\")"
+            + " && document.querySelector(\"" + row + " .badge-processed\")");
     assertThat(page.text(row + " td.status")).contains("REPLAYED", "processed");
     assertThat(new LedgerAdmin(db, CourierTables.DEFAULT).processedBy(poisoned))
         .extracting(LedgerAdmin.Processed::consumer)
@@ -202,7 +205,8 @@ class DashboardBrowserTest {
         "the charts to show a few seconds of data", WAIT,
         "document.querySelectorAll('.chart .u-over').length === 6"
             + " && document.getElementById('tile-publish').textContent !== '–'");
-    Thread.sleep(4000);
+    // a few more seconds of traffic, for the screenshot's sake
+    Thread.sleep(8000);
     screenshot(page);
 
     assertThat(page.errors())
