@@ -52,6 +52,11 @@ public final class Chromium implements AutoCloseable {
     return Path.of(configured == null || configured.isBlank() ? "/usr/bin/chromium" : configured);
   }
 
+  /** Whether {@link #executable()} exists and may be run. */
+  public static boolean isInstalled() {
+    return Files.isExecutable(executable());
+  }
+
   /**
    * Returns normally if Chromium is installed; otherwise skips the calling test with a banner, or
    * fails it when {@code CI=true} (see {@link Servers}).
@@ -60,7 +65,7 @@ public final class Chromium implements AutoCloseable {
     Path exe = executable();
     Servers.require(
         "Chromium (" + exe + ")",
-        Files.isExecutable(exe),
+        isInstalled(),
         "apt-get install -y chromium (Debian's package), or set COURIER_CHROMIUM to a Chromium or"
             + " Chrome executable");
   }
