@@ -144,7 +144,7 @@ class DashboardBrowserTest {
             .meterRegistry(registry)
             .build());
     UUID poisoned = append("BillOrder", "order-1001", "US");
-    append("BillOrder", "order-1002", "CA");
+    UUID otherPoisoned = append("BillOrder", "order-1002", "CA");
     for (int i = 0; i < 40; i++) {
       append("BillOrder", "order-" + (2000 + i), "EU");
     }
@@ -214,6 +214,22 @@ class DashboardBrowserTest {
     // a few more seconds of traffic, for the screenshot's sake
     Thread.sleep(8000);
     screenshot(page);
+
+    // the remaining failure group lists its dead letter, which is discarded with the kept token
+    long other = deadLetterOf(deadLetters, otherPoisoned).id();
+    page.click("#groups-table tbody tr[data-fingerprint] button");
+    String otherRow = "#dlq-table tr[data-id='" + other + "']";
+    page.waitUntil(
+        "the table filtered to the group", WAIT,
+        "document.querySelectorAll('#dlq-table tbody tr[data-id]').length === 1"
+            + " && document.querySelector(\"" + otherRow + "\")");
+    page.click(otherRow + " button[data-action='discard']");
+    page.waitUntil("the discard dialog", WAIT, "document.getElementById('action-dialog').open");
+    assertThat(page.visible("#action-token")).as("the token is kept for the tab").isFalse();
+    page.type("#action-reason", "order cancelled by the customer");
+    page.click("#action-confirm");
+    page.waitUntil("the row to show it discarded", WAIT, "document.querySelector(\"" + otherRow + " .badge-discarded\")");
+    assertThat(deadLetters.show(other).summary().status()).isEqualTo(DeadLetterStatus.DISCARDED);
 
     assertThat(page.errors())
         .as("errors the page reported, other than the refused replay")
