@@ -57,7 +57,9 @@ import org.postgresql.ds.PGSimpleDataSource;
  * handler bug dead-letters events through the real consumer path; the test then uses the page as
  * an operator would: finds the dead letter in the table, opens it, replays it by clicking (a wrong
  * token first, which must be refused visibly and change nothing), and waits until the page shows it
- * processed, which the processed-events ledger confirms.
+ * processed, which the processed-events ledger confirms; then it lists the other dead letter from
+ * its failure group and discards it. A second test checks the page's own Prometheus arithmetic
+ * (rates, counter resets, histogram quantiles) in the same browser.
  *
  * <p>The screenshot of the finished page goes to {@code target/dashboard.png}, and to {@code
  * docs/dashboard.png} (shown in the README) when that file is missing or when {@code
