@@ -321,10 +321,10 @@
     }
     alertBox('outbox', null);
     const host = $('outbox-status');
-    const summary = el('p', {},
-      el('strong', {}, count(s.backlog)), ' pending, the oldest for ',
-      el('strong', {}, duration(s.oldestAgeSeconds)), '; ',
-      el('strong', {}, count(s.dead)), ' parked as dead.');
+    const summary = s.backlog > 0
+      ? el('p', {}, el('strong', {}, count(s.backlog)), ' pending, the oldest waiting for ',
+        el('strong', {}, duration(s.oldestAgeSeconds)), '; ', el('strong', {}, count(s.dead)), ' parked as dead.')
+      : el('p', {}, 'Nothing pending; ', el('strong', {}, count(s.dead)), ' parked as dead.');
     const dests = Array.isArray(s.destinations) ? s.destinations : [];
     if (dests.length === 0) {
       host.replaceChildren(summary);
@@ -334,19 +334,24 @@
     const rows = dests.map(d => (d !== null && typeof d === 'object') ? d : { destination: d });
     const cols = Array.from(new Set(rows.flatMap(r => Object.keys(r))));
     const table = el('table', { class: 'compact' },
-      el('thead', {}, el('tr', {}, ...cols.map(c => el('th', {}, c)))),
+      el('thead', {}, el('tr', {}, ...cols.map(c => el('th', {}, words(c))))),
       el('tbody', {}, ...rows.map(r => el('tr', {}, ...cols.map(c => el('td', {},
         /age/i.test(c) && typeof r[c] === 'number' ? duration(r[c])
           : typeof r[c] === 'number' ? count(r[c]) : (r[c] === undefined ? '' : String(r[c]))))))));
     host.replaceChildren(summary, el('div', { class: 'table-wrap' }, table));
   }
 
+  // oldestAgeSeconds -> "oldest age"
+  function words(field) {
+    return field.replace(/Seconds$/, '').replace(/([A-Z])/g, ' $1').toLowerCase();
+  }
+
   function adminUnavailable() {
     adminAvailable = false;
     $('admin-off').hidden = false;
-    $('admin-off').textContent = 'This process serves metrics and health only: no admin API at /api' +
-      ' (courier relay, or the demo with the admin API off). Outbox status, dead letters and' +
-      ' failure groups are served by `courier serve`.';
+    $('admin-off').textContent = 'This process serves metrics and health only, no admin API at /api/' +
+      ' (courier relay, for example). Outbox status, dead letters and failure groups are on the' +
+      ' dashboard of courier serve.';
     $('dlq').hidden = true;
     $('groups').hidden = true;
   }
@@ -499,7 +504,7 @@
       'deadAt', 'status', 'errorMessage', 'payload', 'payloadEncoding', 'headers', 'stackTrace']);
     for (const [k, v] of Object.entries(d)) {
       if (shown.has(k) || v === null || v === undefined || typeof v === 'object') continue;
-      const label = k.replace(/([A-Z])/g, ' $1').toLowerCase();
+      const label = words(k);
       fields.push([label, /At$/.test(k) ? timestamp(v) : v]);
     }
     $('detail-title').textContent = 'Dead letter ' + d.id;
