@@ -202,32 +202,7 @@ final class DeadLetterOperations {
           c.rollback();
           return new ReplayResult(replayId, 0, false, false, List.of(), List.of(), plan.skipped);
         }
-        Dialect dialect = Dialect.detect(c);
-        try (PreparedStatement ps = c.prepareStatement(dialect.requeueOutbox(tables))) {
-          int n = 0;
-          for (Candidate d : plan.enqueue) {
-            Instant availableAt =
-                r.ratePerSecond() > 0
-                    ? now.plus(Duration.ofNanos((long) (n * 1_000_000_000L / r.ratePerSecond())))
-                    : now;
-            int i = 1;
-            ps.setObject(i++, d.eventId);
-            ps.setString(i++, d.type);
-            ps.setString(i++, d.destination);
-            ps.setString(i++, d.key);
-            ps.setBytes(i++, d.payload == null ? new byte[0] : d.payload);
-            ps.setString(i++, d.headers == null ? "{}" : d.headers);
-            ps.setString(i++, d.correlationId);
-            ps.setString(i++, d.causationId);
-            ps.setTimestamp(i++, Timestamp.from(d.createdAt));
-            ps.setTimestamp(i, Timestamp.from(availableAt));
-            ps.addBatch();
-            n++;
-          }
-          if (n > 0) {
-            ps.executeBatch();
-          }
-        }
+        enqueue(c, plan.enqueue, now, r.ratePerSecond());
         List<Long> replayed = ids(plan.enqueue);
         List<Long> resolved = new ArrayList<>(replayed);
         resolved.addAll(plan.processed);
@@ -236,7 +211,7 @@ final class DeadLetterOperations {
               c.prepareStatement(
                   "UPDATE " + tables.deadLetters()
                       + " SET status = 'REPLAYED', replay_id = ?, resolved_at = ?, resolved_by = ?,"
-                      + " resolution = ? WHERE id = ANY(?) AND status = 'DEAD'")) {
+                      + " resolution = ? WHERE id = ANY(?) AND status IN ('DEAD', 'PARKED')")) {
             ps.setString(1, replayId);
             ps.setTimestamp(2, Timestamp.from(now));
             ps.setString(3, r.who().operator());
@@ -269,7 +244,8 @@ final class DeadLetterOperations {
       requireIdsExist(filter.ids());
       return Transactions.inTransaction(dataSource, c -> {
         Instant now = clock.instant();
-        Where w = where(filter, DeadLetterStatus.DEAD);
+        Where w = where(filter, null);
+        w.sql.append(" AND d.status IN ('DEAD', 'PARKED')");
         List<Long> ids = new ArrayList<>();
         try (PreparedStatement ps =
             c.prepareStatement(
@@ -296,6 +272,8 @@ final class DeadLetterOperations {
 
   private record Candidate(
       long id,
+      String status,
+      String consumer,
       UUID eventId,
       String type,
       String destination,
@@ -309,49 +287,168 @@ final class DeadLetterOperations {
 
   private record Plan(List<Candidate> enqueue, List<Long> processed, List<ReplayResult.Skipped> skipped) {}
 
+  private static final String CANDIDATE_COLUMNS =
+      "d.id, d.status, d.consumer, d.event_id, d.event_type, d.destination, d.event_key, d.payload,"
+          + " d.headers, d.correlation_id, d.causation_id,"
+          + " COALESCE(d.event_created_at, d.first_failed_at) AS created";
+
+  /**
+   * Which dead letters a replay releases, in the order they must be published (their ids). Rows
+   * of an ordered key that has parked events are released as a sequence: from its first row, every
+   * parked row and every selected dead one, up to the first dead one the replay did not select,
+   * which keeps blocking the rest.
+   */
   private Plan plan(Connection c, DeadLetterFilter filter, int limit, boolean lock) throws SQLException {
-    Where w = where(filter, DeadLetterStatus.DEAD);
+    Where w = where(filter, null);
+    w.sql.append(" AND d.status IN ('DEAD', 'PARKED')");
     String sql =
-        "SELECT d.id, d.event_id, d.event_type, d.destination, d.event_key, d.payload, d.headers,"
-            + " d.correlation_id, d.causation_id, COALESCE(d.event_created_at, d.first_failed_at) AS created,"
-            + " EXISTS (SELECT 1 FROM " + tables.processedEvents()
-            + " p WHERE p.consumer = d.consumer AND p.event_id = d.event_id) AS processed FROM "
-            + tables.deadLetters() + " d" + w.sql + " ORDER BY d.id LIMIT ?"
-            + (lock ? " FOR UPDATE OF d" : "");
-    List<Candidate> enqueue = new ArrayList<>();
-    List<Long> processed = new ArrayList<>();
-    List<ReplayResult.Skipped> skipped = new ArrayList<>();
+        "SELECT " + CANDIDATE_COLUMNS + ", " + processedColumn() + " FROM " + tables.deadLetters() + " d"
+            + w.sql + " ORDER BY d.id LIMIT ?" + (lock ? " FOR UPDATE OF d" : "");
+    java.util.TreeMap<Long, Candidate> selected = new java.util.TreeMap<>();
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       int i = w.bind(c, ps, 1);
       ps.setInt(i, limit);
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          Candidate d =
-              new Candidate(
-                  rs.getLong("id"),
-                  rs.getObject("event_id", UUID.class),
-                  rs.getString("event_type"),
-                  rs.getString("destination"),
-                  rs.getString("event_key"),
-                  rs.getBytes("payload"),
-                  rs.getString("headers"),
-                  rs.getString("correlation_id"),
-                  rs.getString("causation_id"),
-                  instant(rs, "created"),
-                  rs.getBoolean("processed"));
-          if (d.eventId == null) {
-            skipped.add(new ReplayResult.Skipped(d.id, "the record carried no valid event id"));
-          } else if (d.type == null || d.destination == null) {
-            skipped.add(new ReplayResult.Skipped(d.id, "the record could not be decoded into an event (no type or destination)"));
-          } else if (d.processed) {
-            processed.add(d.id);
-          } else {
-            enqueue.add(d);
-          }
+          Candidate d = candidate(rs);
+          selected.put(d.id, d);
         }
       }
     }
+    java.util.TreeMap<Long, Candidate> released = new java.util.TreeMap<>();
+    List<ReplayResult.Skipped> skipped = new ArrayList<>();
+    java.util.Set<String> groupsDone = new java.util.HashSet<>();
+    for (Candidate d : selected.values()) {
+      if (released.containsKey(d.id)) {
+        continue;
+      }
+      List<Candidate> group = d.key == null ? List.of() : sequence(c, d, lock);
+      boolean ordered = group.stream().anyMatch(g -> g.status.equals("PARKED"));
+      if (!ordered) {
+        if (d.status.equals("DEAD")) {
+          released.put(d.id, d);
+        }
+        continue;
+      }
+      String groupKey = d.consumer + '\u0000' + d.destination + '\u0000' + d.key;
+      if (!groupsDone.add(groupKey)) {
+        continue;
+      }
+      Candidate blocker = null;
+      for (Candidate g : group) {
+        if (blocker == null && (g.status.equals("PARKED") || selected.containsKey(g.id))) {
+          released.put(g.id, g);
+        } else if (blocker == null) {
+          blocker = g;
+        } else if (selected.containsKey(g.id)) {
+          skipped.add(new ReplayResult.Skipped(g.id, "parked behind dead letter " + blocker.id + " of the same key; replay or discard that one first"));
+        }
+      }
+    }
+    List<Candidate> enqueue = new ArrayList<>();
+    List<Long> processed = new ArrayList<>();
+    for (Candidate d : released.values()) {
+      if (d.eventId == null) {
+        skipped.add(new ReplayResult.Skipped(d.id, "the record carried no valid event id"));
+      } else if (d.type == null || d.destination == null) {
+        skipped.add(new ReplayResult.Skipped(d.id, "the record could not be decoded into an event (no type or destination)"));
+      } else if (d.processed) {
+        processed.add(d.id);
+      } else {
+        enqueue.add(d);
+      }
+    }
     return new Plan(enqueue, processed, skipped);
+  }
+
+  /** The dead and parked rows of {@code d}'s key, in order. */
+  private List<Candidate> sequence(Connection c, Candidate d, boolean lock) throws SQLException {
+    String sql =
+        "SELECT " + CANDIDATE_COLUMNS + ", " + processedColumn() + " FROM " + tables.deadLetters() + " d"
+            + " WHERE d.consumer = ? AND d.destination = ? AND d.event_key = ?"
+            + " AND d.status IN ('DEAD', 'PARKED') ORDER BY d.id" + (lock ? " FOR UPDATE OF d" : "");
+    List<Candidate> out = new ArrayList<>();
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setString(1, d.consumer);
+      ps.setString(2, d.destination);
+      ps.setString(3, d.key);
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(candidate(rs));
+        }
+      }
+    }
+    return out;
+  }
+
+  private String processedColumn() {
+    return "EXISTS (SELECT 1 FROM " + tables.processedEvents()
+        + " p WHERE p.consumer = d.consumer AND p.event_id = d.event_id) AS processed";
+  }
+
+  private static Candidate candidate(ResultSet rs) throws SQLException {
+    return new Candidate(
+        rs.getLong("id"),
+        rs.getString("status"),
+        rs.getString("consumer"),
+        rs.getObject("event_id", UUID.class),
+        rs.getString("event_type"),
+        rs.getString("destination"),
+        rs.getString("event_key"),
+        rs.getBytes("payload"),
+        rs.getString("headers"),
+        rs.getString("correlation_id"),
+        rs.getString("causation_id"),
+        instant(rs, "created"),
+        rs.getBoolean("processed"));
+  }
+
+  /**
+   * Puts the events back in the outbox with fresh positions in the given order, so that the relay
+   * publishes them in that order key by key: a published row of the same event still in the
+   * outbox is copied to the archive and removed first; an event still pending is left as it is.
+   */
+  private void enqueue(Connection c, List<Candidate> events, Instant now, double ratePerSecond) throws SQLException {
+    if (events.isEmpty()) {
+      return;
+    }
+    String columns =
+        "event_id, event_type, destination, event_key, payload, headers, correlation_id, causation_id, created_at";
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "WITH moved AS (DELETE FROM " + tables.outbox()
+                + " WHERE status = 'PUBLISHED' AND event_id = ANY(?) RETURNING " + columns + ", published_at)"
+                + " INSERT INTO " + tables.outboxArchive() + " (" + columns + ", published_at, archived_at)"
+                + " SELECT " + columns + ", published_at, ? FROM moved"
+                + " ON CONFLICT (event_id) DO UPDATE SET published_at = EXCLUDED.published_at")) {
+      ps.setArray(1, c.createArrayOf("uuid", events.stream().map(Candidate::eventId).toArray()));
+      ps.setTimestamp(2, Timestamp.from(now));
+      ps.executeUpdate();
+    }
+    try (PreparedStatement ps =
+        c.prepareStatement(Dialect.detect(c).insertOutbox(tables) + " ON CONFLICT (event_id) DO NOTHING")) {
+      int n = 0;
+      for (Candidate d : events) {
+        Instant availableAt =
+            ratePerSecond > 0
+                ? now.plus(Duration.ofNanos((long) (n * 1_000_000_000L / ratePerSecond)))
+                : now;
+        int i = 1;
+        ps.setObject(i++, d.eventId);
+        ps.setString(i++, d.type);
+        ps.setString(i++, d.destination);
+        ps.setString(i++, d.key);
+        ps.setBytes(i++, d.payload == null ? new byte[0] : d.payload);
+        ps.setString(i++, d.headers == null ? "{}" : d.headers);
+        ps.setString(i++, d.correlationId);
+        ps.setString(i++, d.causationId);
+        ps.setTimestamp(i++, Timestamp.from(d.createdAt));
+        ps.setTimestamp(i, Timestamp.from(availableAt));
+        ps.addBatch();
+        n++;
+      }
+      ps.executeBatch();
+    }
   }
 
   private ReplayResult submittedBefore(Connection c, String replayId) throws SQLException {

@@ -11,5 +11,10 @@ public enum DeadLetterReason {
   /** The record is larger than the consumer accepts. */
   OVERSIZED,
   /** No handler is registered for the event's type. */
-  UNKNOWN_TYPE
+  UNKNOWN_TYPE,
+  /**
+   * Not tried: in ordered mode an earlier event of the same key is dead-lettered, and this one
+   * waits behind it (status {@link DeadLetterStatus#PARKED}) until that one is replayed.
+   */
+  PARKED
 }

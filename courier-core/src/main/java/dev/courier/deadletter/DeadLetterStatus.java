@@ -7,5 +7,10 @@ public enum DeadLetterStatus {
   /** An operator replayed it: it was enqueued again for its consumer. */
   REPLAYED,
   /** An operator discarded it, with a reason. */
-  DISCARDED
+  DISCARDED,
+  /**
+   * Not tried yet: in ordered mode it waits behind an earlier dead letter of its key, and is
+   * released in order when that one is replayed.
+   */
+  PARKED
 }

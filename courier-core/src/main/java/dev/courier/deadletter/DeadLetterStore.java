@@ -43,10 +43,26 @@ public final class DeadLetterStore {
    *     acknowledged
    */
   public void record(DeadLetter d) {
+    write(d, false);
+  }
+
+  /**
+   * Records an event parked behind an earlier dead letter of its key (status {@code PARKED}) and
+   * commits it.
+   *
+   * @throws CourierException if it could not be written; the delivery must then not be
+   *     acknowledged
+   */
+  public void park(DeadLetter d) {
+    write(d, true);
+  }
+
+  private void write(DeadLetter d, boolean parked) {
     try (Connection c = dataSource.getConnection()) {
       c.setAutoCommit(true);
       Dialect dl = dialect(c);
-      try (PreparedStatement ps = c.prepareStatement(dl.upsertDeadLetter(tables))) {
+      String sql = parked ? dl.upsertParkedDeadLetter(tables) : dl.upsertDeadLetter(tables);
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
         Event e = d.event();
         int i = 1;
         ps.setString(i++, d.consumer());

@@ -54,6 +54,13 @@ import org.slf4j.LoggerFactory;
  * event, unknown type, malformed event), the event is written to the dead-letter table and the
  * outcome is {@link HandleOutcome.DeadLettered}.
  *
+ * <p><b>Ordered mode</b> ({@link Builder#orderedByKey}): once an event of a key is dead-lettered,
+ * later events of that key (same consumer and destination) are not handled but parked behind it
+ * (dead letters with reason and status {@code PARKED}, acknowledged like any dead letter), while
+ * other keys keep flowing. Replaying the dead letter releases it and the events parked behind it,
+ * in their order. This costs one indexed query per delivery of a keyed event. In unordered mode
+ * (the default) every event is handled on its own.
+ *
  * <p>Thread-safe; one instance per consumer name.
  */
 public final class IdempotentProcessor {
@@ -73,6 +80,7 @@ public final class IdempotentProcessor {
   private final Counter retries;
   private final MeterRegistry registry;
   private final Timer endToEnd;
+  private final boolean ordered;
   private volatile Dialect dialect;
 
   private IdempotentProcessor(Builder b) {
@@ -85,6 +93,7 @@ public final class IdempotentProcessor {
     this.retryable = b.retryable;
     this.deadLetters = new DeadLetterStore(dataSource, tables);
     this.registry = b.registry;
+    this.ordered = b.ordered;
     this.processed =
         Counter.builder(CourierMetrics.CONSUMER_PROCESSED)
             .description("Events whose effect committed")
@@ -143,6 +152,12 @@ public final class IdempotentProcessor {
     Objects.requireNonNull(event, "event");
     try (EventLog ignored = EventLog.of(event).with(EventLog.CONSUMER, consumer).with(EventLog.ATTEMPT, attempt)) {
       Instant started = clock.instant();
+      if (ordered && event.key() != null) {
+        HandleOutcome parked = parkIfBlocked(event, attempt, source, started);
+        if (parked != null) {
+          return parked;
+        }
+      }
       Throwable failure;
       try {
         if (applyOnce(event)) {
@@ -219,6 +234,62 @@ public final class IdempotentProcessor {
         d.attempts(),
         d.reason(),
         d.error() == null ? "" : d.error().toString());
+  }
+
+  /**
+   * In ordered mode: parks the event when an earlier event of its key is dead-lettered or parked
+   * (or reports a duplicate when the ledger already holds it); null when the key is clear.
+   */
+  private HandleOutcome parkIfBlocked(Event event, int attempt, String source, Instant started) {
+    String blockedSql =
+        "SELECT id FROM "
+            + tables.deadLetters()
+            + " WHERE consumer = ? AND destination = ? AND event_key = ? AND status IN ('DEAD', 'PARKED')"
+            + " AND event_id IS DISTINCT FROM ? ORDER BY id LIMIT 1";
+    String ledgerSql =
+        "SELECT 1 FROM " + tables.processedEvents() + " WHERE consumer = ? AND event_id = ?";
+    long blocking;
+    try (Connection c = dataSource.getConnection()) {
+      try (PreparedStatement ps = c.prepareStatement(blockedSql)) {
+        ps.setString(1, consumer);
+        ps.setString(2, event.destination());
+        ps.setString(3, event.key());
+        ps.setObject(4, event.id());
+        try (java.sql.ResultSet rs = ps.executeQuery()) {
+          if (!rs.next()) {
+            return null;
+          }
+          blocking = rs.getLong(1);
+        }
+      }
+      try (PreparedStatement ps = c.prepareStatement(ledgerSql)) {
+        ps.setString(1, consumer);
+        ps.setObject(2, event.id());
+        try (java.sql.ResultSet rs = ps.executeQuery()) {
+          if (rs.next()) {
+            dedupeHits.increment();
+            log.info("duplicate delivery skipped: event already processed by this consumer");
+            return new HandleOutcome.Duplicate();
+          }
+        }
+      }
+    } catch (SQLException e) {
+      throw unavailable("could not check whether the event's key is blocked by a dead letter", event, e);
+    }
+    ParkedEventException parked = new ParkedEventException(blocking, event.id(), event.destination());
+    deadLetters.park(
+        new DeadLetter(
+            consumer, event.id(), event, source, null, Map.of(), DeadLetterReason.PARKED, parked, attempt,
+            started, clock.instant()));
+    Counter.builder(CourierMetrics.CONSUMER_DEAD_LETTERS)
+        .description("Events written to the dead-letter table")
+        .baseUnit("events")
+        .tag("consumer", consumer)
+        .tag("reason", DeadLetterReason.PARKED.name())
+        .register(registry)
+        .increment();
+    log.warn("event parked behind dead letter {} of its key, not handled", blocking);
+    return new HandleOutcome.DeadLettered(DeadLetterReason.PARKED, parked);
   }
 
   private static DeadLetterReason reasonFor(Throwable failure, boolean fatal) {
@@ -345,6 +416,7 @@ public final class IdempotentProcessor {
     private Clock clock = Clock.systemUTC();
     private Predicate<Throwable> retryable = t -> true;
     private MeterRegistry registry = new SimpleMeterRegistry();
+    private boolean ordered;
 
     private Builder(String consumer, DataSource dataSource, EventHandler handler) {
       this.consumer = consumer;
@@ -375,6 +447,16 @@ public final class IdempotentProcessor {
      */
     public Builder retryable(Predicate<Throwable> retryable) {
       this.retryable = Objects.requireNonNull(retryable, "retryable");
+      return this;
+    }
+
+    /**
+     * Ordered mode (default off): once an event of a key is dead-lettered, later events of the key
+     * are parked behind it until it is replayed, which releases them in order. Use it when the
+     * transport delivers a key's events in order (Kafka partitions); see the class comment.
+     */
+    public Builder orderedByKey(boolean ordered) {
+      this.ordered = ordered;
       return this;
     }
 

@@ -78,12 +78,10 @@ public abstract class Dialect {
   public abstract String upsertDeadLetter(CourierTables t);
 
   /**
-   * Puts an event back in the outbox for the relay to publish again, keeping its event id: inserts
-   * the row, or, when the outbox still holds a row with that event id that is not pending, makes
-   * that row pending again (attempts reset). A row already pending is left as it is. Parameters in
-   * the order of {@link OutboxColumns}; returns the affected row count (0: it was already pending).
+   * Inserts or updates a dead letter parked behind an earlier dead letter of its key (status
+   * {@code PARKED}); parameters as {@link #upsertDeadLetter}.
    */
-  public abstract String requeueOutbox(CourierTables t);
+  public abstract String upsertParkedDeadLetter(CourierTables t);
 
   /** SQL type name for an array of seq values, for {@link Connection#createArrayOf}. */
   public String bigintArrayType() {

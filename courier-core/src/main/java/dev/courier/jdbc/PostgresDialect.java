@@ -84,12 +84,23 @@ final class PostgresDialect extends Dialect {
 
   @Override
   public String upsertDeadLetter(CourierTables t) {
+    return upsertDeadLetter(t, "DEAD");
+  }
+
+  @Override
+  public String upsertParkedDeadLetter(CourierTables t) {
+    return upsertDeadLetter(t, "PARKED");
+  }
+
+  private static String upsertDeadLetter(CourierTables t, String status) {
     return "INSERT INTO "
         + t.deadLetters()
         + " AS d (consumer, dedupe_key, event_id, event_type, event_key, destination, source,"
         + " payload, headers, correlation_id, causation_id, reason, error_class, error_message,"
-        + " stack_trace, attempts, first_failed_at, last_failed_at, fingerprint, event_created_at)"
-        + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        + " stack_trace, attempts, first_failed_at, last_failed_at, fingerprint, event_created_at,"
+        + " status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '"
+        + status
+        + "')"
         + " ON CONFLICT (consumer, dedupe_key) DO UPDATE SET"
         + " attempts = d.attempts + EXCLUDED.attempts, last_failed_at = EXCLUDED.last_failed_at,"
         + " reason = EXCLUDED.reason, error_class = EXCLUDED.error_class,"
@@ -97,14 +108,6 @@ final class PostgresDialect extends Dialect {
         + " fingerprint = EXCLUDED.fingerprint,"
         + " event_created_at = COALESCE(d.event_created_at, EXCLUDED.event_created_at),"
         // failing again after a replay parks it again, for the operator to look at anew
-        + " status = 'DEAD', resolved_at = NULL, resolved_by = NULL, resolution = NULL";
-  }
-
-  @Override
-  public String requeueOutbox(CourierTables t) {
-    return insertOutbox(t).replace("INSERT INTO " + t.outbox(), "INSERT INTO " + t.outbox() + " AS o")
-        + " ON CONFLICT (event_id) DO UPDATE SET status = 'PENDING', attempts = 0,"
-        + " available_at = EXCLUDED.available_at, claimed_by = NULL, last_error = NULL,"
-        + " published_at = NULL, dead_at = NULL WHERE o.status <> 'PENDING'";
+        + " status = EXCLUDED.status, resolved_at = NULL, resolved_by = NULL, resolution = NULL";
   }
 }

@@ -159,3 +159,8 @@ CREATE TABLE IF NOT EXISTS ${outbox_archive} (
 
 CREATE INDEX IF NOT EXISTS ${outbox_archive_name}_published_ix
     ON ${outbox_archive} (published_at);
+
+-- Ordered consumers ask, for each event with a key, whether an earlier event of the key is
+-- dead-lettered or parked; later events of that key are parked behind it (status PARKED).
+CREATE INDEX IF NOT EXISTS ${dead_letters_name}_blocked_key_ix
+    ON ${dead_letters} (consumer, destination, event_key, id) WHERE status IN ('DEAD', 'PARKED');
