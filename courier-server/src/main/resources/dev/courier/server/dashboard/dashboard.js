@@ -10,6 +10,12 @@
   const TOKEN_KEY = 'courier.adminToken';
   const OPERATOR_KEY = 'courier.operator';
   const PAGE_SIZE = 20;
+  const STATUS_MEANING = {
+    DEAD: 'waiting for an operator: replay or discard it',
+    PARKED: 'ordered mode: waits behind an earlier dead letter of its key, and is released in order when that one is replayed',
+    REPLAYED: 'enqueued again for its consumer',
+    DISCARDED: 'discarded by an operator, with a reason',
+  };
 
   const $ = id => document.getElementById(id);
 
@@ -372,7 +378,7 @@
   function filters() {
     const f = new FormData($('dlq-filter'));
     const q = new URLSearchParams();
-    for (const name of ['consumer', 'type', 'key', 'fingerprint']) {
+    for (const name of ['consumer', 'type', 'key', 'fingerprint', 'status']) {
       const v = (f.get(name) || '').trim();
       if (v) q.set(name, v);
     }
@@ -425,7 +431,10 @@
 
   function statusCell(item) {
     const cell = el('td', { class: 'status' },
-      el('span', { class: 'badge badge-' + String(item.status).toLowerCase() }, item.status));
+      el('span', {
+        class: 'badge badge-' + String(item.status).toLowerCase(),
+        title: STATUS_MEANING[item.status] || '',
+      }, item.status));
     const consumers = dlq.processed.get(item.eventId);
     if (item.status !== 'DEAD' && consumers && consumers.includes(item.consumer)) {
       cell.append(' ', el('span', {
