@@ -38,8 +38,10 @@ import javax.sql.DataSource;
  * #groups group by failure fingerprint}, {@link #replay replay} and {@link #discard discard}.
  *
  * <p><b>Replay.</b> A replayed dead letter is put back in the outbox of the same database, with its
- * own event id, for the relay to publish to its destination again (the outbox row is made pending
- * again if the outbox still holds it, inserted otherwise). The consumer that dead-lettered it never
+ * own event id, for the relay to publish to its destination again (with a fresh outbox position, in
+ * dead-letter order; a published row of the event still in the outbox is moved to the archive
+ * first). In ordered mode the events parked behind a replayed dead letter are released with it, in
+ * order, and a parked event is not replayed ahead of the dead letter it waits behind. The consumer that dead-lettered it never
  * recorded it in its processed-events ledger (the ledger row is rolled back with the failed
  * handler), so it processes it; other consumers of the destination that did process it skip it as
  * a duplicate. A dead letter whose event the consumer's ledger does hold is marked replayed without

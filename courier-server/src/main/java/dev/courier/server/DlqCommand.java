@@ -93,7 +93,7 @@ final class DlqCommand implements Runnable {
         names = "--status",
         paramLabel = "STATUS",
         defaultValue = "DEAD",
-        description = "DEAD (default), REPLAYED, DISCARDED or ALL.")
+        description = "DEAD (default), PARKED, REPLAYED, DISCARDED or ALL.")
     String status;
 
     @Option(names = "--page", paramLabel = "N", defaultValue = "1", description = "Page number, from 1.")
@@ -109,7 +109,7 @@ final class DlqCommand implements Runnable {
         try {
           b.status(DeadLetterStatus.valueOf(status.toUpperCase(Locale.ROOT)));
         } catch (IllegalArgumentException e) {
-          throw new dev.courier.admin.InvalidRequestException("--status", "must be DEAD, REPLAYED, DISCARDED or ALL");
+          throw new dev.courier.admin.InvalidRequestException("--status", "must be DEAD, PARKED, REPLAYED, DISCARDED or ALL");
         }
       }
       Page<DeadLetterSummary> p = admin(ctx).list(b.build(), page, size);

@@ -512,7 +512,7 @@ public final class AdminApi implements HttpHandler {
     try {
       return DeadLetterStatus.valueOf(s.toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
-      throw new InvalidRequestException("status", "must be DEAD, REPLAYED, DISCARDED or ALL");
+      throw new InvalidRequestException("status", "must be DEAD, PARKED, REPLAYED, DISCARDED or ALL");
     }
   }
 
