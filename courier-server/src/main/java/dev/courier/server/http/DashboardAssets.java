@@ -31,7 +31,8 @@ import java.util.regex.Pattern;
  * sniffing and carries a content security policy that allows only this origin's scripts, styles
  * and requests.
  *
- * <p>Files are read once and kept in memory (they are a few hundred kilobytes). Thread-safe.
+ * <p>Files are read once and kept in memory (they are a few hundred kilobytes); names that match
+ * no file are looked up again each time, never remembered. Thread-safe.
  */
 public final class DashboardAssets {
   /** The classpath folder the files are served from. */
@@ -56,7 +57,7 @@ public final class DashboardAssets {
           "txt", "text/plain; charset=utf-8");
 
   private final ClassLoader loader;
-  private final Map<String, Optional<Asset>> cache = new ConcurrentHashMap<>();
+  private final Map<String, Asset> cache = new ConcurrentHashMap<>();
 
   /** The dashboard shipped in this jar. */
   public DashboardAssets() {
@@ -89,7 +90,15 @@ public final class DashboardAssets {
     if (p.lastIndexOf('.') < slash || !TYPES.containsKey(ext)) {
       return Optional.empty();
     }
-    return cache.computeIfAbsent(p, this::load);
+    Asset cached = cache.get(p);
+    if (cached != null) {
+      return Optional.of(cached);
+    }
+    // only files that exist are kept: caching misses would let requests for made-up names grow
+    // the map without bound
+    Optional<Asset> loaded = load(p);
+    loaded.ifPresent(a -> cache.putIfAbsent(p, a));
+    return loaded;
   }
 
   private Optional<Asset> load(String path) {
