@@ -283,7 +283,8 @@ final class DeadLetterOperations {
       String correlationId,
       String causationId,
       Instant createdAt,
-      boolean processed) {}
+      boolean processed,
+      boolean hasParked) {}
 
   private record Plan(List<Candidate> enqueue, List<Long> processed, List<ReplayResult.Skipped> skipped) {}
 
@@ -322,7 +323,8 @@ final class DeadLetterOperations {
       if (released.containsKey(d.id)) {
         continue;
       }
-      List<Candidate> group = d.key == null ? List.of() : sequence(c, d, lock);
+      // only keys with parked events are sequences; other dead letters replay on their own
+      List<Candidate> group = d.key == null || !d.hasParked ? List.of() : sequence(c, d, lock);
       boolean ordered = group.stream().anyMatch(g -> g.status.equals("PARKED"));
       if (!ordered) {
         if (d.status.equals("DEAD")) {
@@ -383,7 +385,10 @@ final class DeadLetterOperations {
 
   private String processedColumn() {
     return "EXISTS (SELECT 1 FROM " + tables.processedEvents()
-        + " p WHERE p.consumer = d.consumer AND p.event_id = d.event_id) AS processed";
+        + " p WHERE p.consumer = d.consumer AND p.event_id = d.event_id) AS processed,"
+        + " EXISTS (SELECT 1 FROM " + tables.deadLetters() + " q WHERE q.consumer = d.consumer"
+        + " AND q.destination = d.destination AND q.event_key = d.event_key AND q.status = 'PARKED')"
+        + " AS has_parked";
   }
 
   private static Candidate candidate(ResultSet rs) throws SQLException {
@@ -400,7 +405,8 @@ final class DeadLetterOperations {
         rs.getString("correlation_id"),
         rs.getString("causation_id"),
         instant(rs, "created"),
-        rs.getBoolean("processed"));
+        rs.getBoolean("processed"),
+        rs.getBoolean("has_parked"));
   }
 
   /**
