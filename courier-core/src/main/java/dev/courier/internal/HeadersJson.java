@@ -44,7 +44,8 @@ public final class HeadersJson {
   }
 
   public static Map<String, String> decode(String json) {
-    if (json == null || json.isBlank()) {
+    if (json == null || json.isBlank() || json.equals("{}")) {
+      // most events carry no application headers: skip the parser for the stored default
       return Map.of();
     }
     try {

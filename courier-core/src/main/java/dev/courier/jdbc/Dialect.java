@@ -71,6 +71,16 @@ public abstract class Dialect {
    */
   public abstract String release(CourierTables t);
 
+  /**
+   * A statement that makes the current transaction's commit return without waiting for its WAL
+   * to be flushed, or null if the database has none. The relay runs it before writes it can
+   * afford to lose in a database crash (a claim, a mark after the broker's confirmation): losing
+   * one costs a duplicate publish, never an event.
+   */
+  public String relaxedCommit() {
+    return null;
+  }
+
   /** Records (consumer, event) in the ledger unless present. Parameters: consumer, event id, at. */
   public abstract String insertProcessed(CourierTables t);
 

@@ -44,6 +44,12 @@ final class PostgresDialect extends Dialect {
   }
 
   @Override
+  public String relaxedCommit() {
+    // Transaction-scoped: the pooled connection's next user gets the server's setting back.
+    return "SET LOCAL synchronous_commit = off";
+  }
+
+  @Override
   public String markPublished(CourierTables t) {
     return "UPDATE "
         + t.outbox()

@@ -5,11 +5,11 @@ import dev.courier.Event;
 import dev.courier.internal.HeadersJson;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Dialect;
-import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -19,7 +19,15 @@ import java.util.Map;
 import java.util.UUID;
 import javax.sql.DataSource;
 
-/** The relay's reads and writes on the outbox table, each in its own short transaction. */
+/**
+ * The relay's reads and writes on the outbox table, each in its own short transaction.
+ *
+ * <p>The claim and the mark after a confirmation commit without waiting for the WAL flush (see
+ * {@link Dialect#relaxedCommit()}). Both are safe to forget: if the database crashes before
+ * flushing them, the rows are simply pending again and are published once more, which consumers
+ * deduplicate. Failures, dead rows and releases are written with the database's own durability,
+ * since they carry information (the error, the decision to stop) that must not vanish.
+ */
 final class OutboxStore {
   private static final int MAX_ERROR_CHARS = 2000;
 
@@ -35,6 +43,7 @@ final class OutboxStore {
   List<ClaimedRow> claim(int limit, Instant now, Instant leaseUntil, String relayId) throws SQLException {
     try (Connection c = connection()) {
       Dialect d = dialect(c);
+      beginRelaxed(c, d);
       List<ClaimedRow> rows = new ArrayList<>(limit);
       try (PreparedStatement ps = c.prepareStatement(d.claim(tables))) {
         Timestamp ts = Timestamp.from(now);
@@ -48,9 +57,57 @@ final class OutboxStore {
             rows.add(read(rs));
           }
         }
+      } catch (SQLException e) {
+        rollbackQuietly(c, e);
+        throw e;
       }
+      commit(c);
       rows.sort(Comparator.comparingLong(ClaimedRow::seq));
       return rows;
+    }
+  }
+
+  /**
+   * Opens a transaction whose commit does not wait for the WAL flush, when the dialect has such a
+   * setting; its scope is the transaction, so nothing leaks to the pooled connection's next user.
+   */
+  private static void beginRelaxed(Connection c, Dialect d) throws SQLException {
+    String relaxed = d.relaxedCommit();
+    if (relaxed == null) {
+      return;
+    }
+    c.setAutoCommit(false);
+    try (Statement s = c.createStatement()) {
+      s.execute(relaxed);
+    } catch (SQLException e) {
+      rollbackQuietly(c, e);
+      throw e;
+    }
+  }
+
+  /** Commits a transaction opened by {@link #beginRelaxed}, or rolls it back on failure. */
+  private static void commit(Connection c) throws SQLException {
+    if (c.getAutoCommit()) {
+      return;
+    }
+    try {
+      c.commit();
+    } catch (SQLException e) {
+      rollbackQuietly(c, e);
+      throw e;
+    }
+    // back to the state a pool hands out
+    c.setAutoCommit(true);
+  }
+
+  private static void rollbackQuietly(Connection c, SQLException cause) {
+    try {
+      if (!c.getAutoCommit()) {
+        c.rollback();
+        c.setAutoCommit(true);
+      }
+    } catch (SQLException e) {
+      cause.addSuppressed(e);
     }
   }
 
@@ -76,12 +133,18 @@ final class OutboxStore {
     if (seqs.isEmpty()) {
       return;
     }
-    try (Connection c = connection();
-        PreparedStatement ps = c.prepareStatement(dialect(c).markPublished(tables))) {
-      ps.setTimestamp(1, Timestamp.from(now));
-      Array arr = c.createArrayOf(dialect(c).bigintArrayType(), seqs.toArray(Long[]::new));
-      ps.setArray(2, arr);
-      ps.executeUpdate();
+    try (Connection c = connection()) {
+      Dialect d = dialect(c);
+      beginRelaxed(c, d);
+      try (PreparedStatement ps = c.prepareStatement(d.markPublished(tables))) {
+        ps.setTimestamp(1, Timestamp.from(now));
+        ps.setArray(2, c.createArrayOf(d.bigintArrayType(), seqs.toArray(Long[]::new)));
+        ps.executeUpdate();
+      } catch (SQLException e) {
+        rollbackQuietly(c, e);
+        throw e;
+      }
+      commit(c);
     }
   }
 

@@ -26,6 +26,10 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -58,11 +62,22 @@ import org.slf4j.LoggerFactory;
  * batch, if an earlier event of a key fails while a later one is confirmed, the later one is
  * ahead. With several relays, per-key order is not promised.
  *
- * <p><b>Latency.</b> The relay polls adaptively: right after finding work it polls again at once,
+ * <p><b>Throughput.</b> The background loop overlaps its work: while a batch waits for the
+ * broker's confirmations, the next batch is claimed and sent, and a batch's rows are marked
+ * published while the next one is in flight. Up to {@link Builder#batchesInFlight(int)} batches
+ * are published at once. Each batch is still awaited before its rows are marked, and the per-key
+ * rule above keeps a later event of a key out of every batch while an earlier one of the key is in
+ * flight, so overlapping changes neither the delivery nor the ordering promise.
+ *
+ * <p><b>Latency.</b> The relay polls adaptively: right after a full batch it polls again at once,
  * and when idle its interval doubles from {@code minPollInterval} up to {@code maxPollInterval}.
  * {@link #wakeup()} (wired to {@link dev.courier.outbox.Outbox.Builder#onAppend(Runnable)} in the
- * same JVM, or to PostgreSQL notifications across processes) resets the interval, so a commit is
- * picked up within milliseconds without hammering the database.
+ * same JVM, or to PostgreSQL notifications across processes) starts a pass at once. A hint usually
+ * arrives before the writer's transaction commits (the append hook runs inside it), so a pass that
+ * was woken and found nothing is repeated after 1 ms, then 2, 4, 8 ms and so on, which picks up a
+ * commit that follows its append within milliseconds without a {@code NOTIFY} in the writer's
+ * transaction. An application that wants the lowest latency calls {@link #wakeup()} itself right
+ * after its commit.
  *
  * <p><b>Liveness.</b> Two gauges tell a monitor whether the relay works: {@value
  * CourierMetrics#RELAY_RUNNING} is 1 while the loop runs, and {@value CourierMetrics#RELAY_LAST_PASS}
@@ -74,6 +89,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class Relay implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Relay.class);
+
+  /** The first wait after a wake-up whose pass found nothing; doubles on each empty pass. */
+  private static final Duration WAKE_RECHECK = Duration.ofMillis(1);
 
   /** Lifecycle of a relay. */
   public enum State {
@@ -92,6 +110,9 @@ public final class Relay implements AutoCloseable {
   private final Duration publishTimeout;
   private final Duration minPoll;
   private final Duration maxPoll;
+  private final Duration wakeRecheck;
+  private final int batchesInFlight;
+  private final Semaphore inFlight;
   private final Clock clock;
   private final MeterRegistry registry;
   private final Timer publishLatency;
@@ -105,6 +126,7 @@ public final class Relay implements AutoCloseable {
   private volatile State state = State.NEW;
   private volatile Instant lastCompletedPass;
   private Thread loop;
+  private ExecutorService publishers;
 
   private Relay(Builder b) {
     this.relayId = b.relayId;
@@ -116,6 +138,9 @@ public final class Relay implements AutoCloseable {
     this.publishTimeout = b.publishTimeout;
     this.minPoll = b.minPollInterval;
     this.maxPoll = b.maxPollInterval;
+    this.wakeRecheck = min(WAKE_RECHECK, minPoll);
+    this.batchesInFlight = b.batchesInFlight;
+    this.inFlight = new Semaphore(batchesInFlight);
     this.clock = b.clock;
     this.registry = b.registry;
     this.publishLatency =
@@ -184,15 +209,20 @@ public final class Relay implements AutoCloseable {
         throw new IllegalStateException("relay " + relayId + " is " + state + "; start it once");
       }
       state = State.RUNNING;
+      publishers =
+          Executors.newFixedThreadPool(
+              batchesInFlight,
+              Thread.ofPlatform().name("courier-relay-" + relayId + "-publish-", 1).daemon(true).factory());
       loop = Thread.ofPlatform().name("courier-relay-" + relayId).daemon(true).start(this::runLoop);
     } finally {
       lock.unlock();
     }
     log.info(
-        "relay {} started: transport={}, batchSize={}, lease={}, retry={}",
+        "relay {} started: transport={}, batchSize={}, batchesInFlight={}, lease={}, retry={}",
         relayId,
         transport.name(),
         batchSize,
+        batchesInFlight,
         lease,
         retryPolicy);
   }
@@ -221,7 +251,8 @@ public final class Relay implements AutoCloseable {
   public BatchResult runOnce() {
     passLock.lock();
     try {
-      BatchResult result = pass();
+      List<ClaimedRow> rows = claim();
+      BatchResult result = rows.isEmpty() ? BatchResult.EMPTY : publishAndRecord(rows);
       lastCompletedPass = clock.instant();
       return result;
     } finally {
@@ -229,17 +260,16 @@ public final class Relay implements AutoCloseable {
     }
   }
 
-  private BatchResult pass() {
+  private List<ClaimedRow> claim() {
     Instant now = clock.instant();
-    List<ClaimedRow> rows;
     try {
-      rows = store.claim(batchSize, now, now.plus(lease), relayId);
+      return store.claim(batchSize, now, now.plus(lease), relayId);
     } catch (SQLException e) {
       throw OutboxStore.wrap("could not claim outbox rows", e);
     }
-    if (rows.isEmpty()) {
-      return BatchResult.EMPTY;
-    }
+  }
+
+  private BatchResult publishAndRecord(List<ClaimedRow> rows) {
     List<Event> events = new ArrayList<>(rows.size());
     for (ClaimedRow r : rows) {
       events.add(r.event());
@@ -272,6 +302,8 @@ public final class Relay implements AutoCloseable {
     // attempt and a backoff, so the next relay publishes them at once.
     boolean stopping = Thread.currentThread().isInterrupted() && state != State.RUNNING;
     List<ClaimedRow> unattempted = new ArrayList<>();
+    // counted once per destination and batch rather than looked up per event
+    Map<String, Integer> publishedPerDestination = new HashMap<>();
     int retried = 0;
     int dead = 0;
     for (ClaimedRow row : rows) {
@@ -290,8 +322,7 @@ public final class Relay implements AutoCloseable {
           if (!lag.isNegative()) {
             relayLag.record(lag);
           }
-          counter(CourierMetrics.RELAY_PUBLISHED, "Events the broker confirmed", row.event().destination())
-              .increment();
+          publishedPerDestination.merge(row.event().destination(), 1, Integer::sum);
           if (c.brokerDuplicate()) {
             try (EventLog ignored = EventLog.of(row.event()).with(EventLog.ATTEMPT, row.attempt())) {
               log.info("broker reported the event as a duplicate it already stores ({})", c.position());
@@ -310,6 +341,9 @@ public final class Relay implements AutoCloseable {
         }
       }
     }
+    publishedPerDestination.forEach(
+        (destination, n) ->
+            counter(CourierMetrics.RELAY_PUBLISHED, "Events the broker confirmed", destination).increment(n));
     int released = unattempted.isEmpty() ? 0 : release(unattempted).released();
     try {
       store.markPublished(confirmed, now);
@@ -394,27 +428,86 @@ public final class Relay implements AutoCloseable {
                 .register(registry));
   }
 
+  /**
+   * The background loop: claims batches and hands each to a publisher thread, which publishes it,
+   * waits for the confirmations and records them, so that claiming the next batch overlaps the
+   * broker's round trip and the previous batch's mark. At most {@code batchesInFlight} batches are
+   * claimed and not yet recorded at any time.
+   */
   private void runLoop() {
-    Duration idle = minPoll;
+    // the wait before the next pass if this one finds nothing
+    Duration next = minPoll;
     while (state == State.RUNNING) {
-      BatchResult r;
-      try {
-        r = runOnce();
-      } catch (RuntimeException e) {
-        log.error("relay {} pass failed, backing off {} ms: {}", relayId, maxPoll.toMillis(), e.toString());
-        r = null;
-        idle = maxPoll;
+      if (!acquireInFlight()) {
+        break;
       }
-      if (r != null) {
-        if (r.claimed() >= batchSize) {
-          idle = minPoll;
+      List<ClaimedRow> rows;
+      try {
+        rows = claim();
+      } catch (RuntimeException e) {
+        inFlight.release();
+        log.error("relay {} pass failed, backing off {} ms: {}", relayId, maxPoll.toMillis(), e.toString());
+        next = maxPoll;
+        if (awaitWakeup(maxPoll)) {
+          next = wakeRecheck;
+        }
+        continue;
+      }
+      Duration wait;
+      if (rows.isEmpty()) {
+        inFlight.release();
+        lastCompletedPass = clock.instant();
+        wait = next;
+        next = min(next.multipliedBy(2), maxPoll);
+      } else {
+        submit(rows);
+        if (rows.size() >= batchSize) {
+          next = minPoll;
           continue;
         }
-        idle = r.claimed() > 0 ? minPoll : min(idle.multipliedBy(2), maxPoll);
+        wait = minPoll;
+        next = minPoll;
       }
-      if (awaitWakeup(idle)) {
-        idle = minPoll;
+      if (awaitWakeup(wait)) {
+        // A hint usually comes from inside the writer's transaction, before its commit: if the pass
+        // it starts finds nothing, look again after 1 ms, then 2, 4 ... instead of the idle interval.
+        next = wakeRecheck;
       }
+    }
+  }
+
+  /** Waits until fewer than {@code batchesInFlight} batches are in flight; false if stopping. */
+  private boolean acquireInFlight() {
+    try {
+      while (state == State.RUNNING) {
+        if (inFlight.tryAcquire(50, TimeUnit.MILLISECONDS)) {
+          return true;
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return false;
+  }
+
+  private void submit(List<ClaimedRow> rows) {
+    try {
+      publishers.execute(
+          () -> {
+            try {
+              publishAndRecord(rows);
+              lastCompletedPass = clock.instant();
+            } catch (RuntimeException e) {
+              // The rows keep their lease and are claimed again when it expires.
+              log.error("relay {} could not publish a batch of {}: {}", relayId, rows.size(), e.toString());
+            } finally {
+              inFlight.release();
+            }
+          });
+    } catch (RejectedExecutionException e) {
+      // closing: the rows were claimed but not attempted; give them back at once
+      inFlight.release();
+      release(rows);
     }
   }
 
@@ -465,11 +558,19 @@ public final class Relay implements AutoCloseable {
       lock.unlock();
     }
     try {
-      t.join(publishTimeout.plusSeconds(5).toMillis());
+      long deadline = System.nanoTime() + publishTimeout.plusSeconds(5).toNanos();
+      t.join(Math.max(1, publishTimeout.plusSeconds(5).toMillis()));
       if (t.isAlive()) {
         log.warn("relay {} pass did not finish in time; interrupting it", relayId);
         t.interrupt();
         t.join(5_000);
+      }
+      // batches in flight finish: their confirmations are awaited and recorded
+      publishers.shutdown();
+      if (!publishers.awaitTermination(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS)) {
+        log.warn("relay {} batches in flight did not finish in time; interrupting them", relayId);
+        publishers.shutdownNow();
+        publishers.awaitTermination(5, TimeUnit.SECONDS);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -490,6 +591,7 @@ public final class Relay implements AutoCloseable {
     private Duration publishTimeout = Duration.ofSeconds(30);
     private Duration minPollInterval = Duration.ofMillis(5);
     private Duration maxPollInterval = Duration.ofSeconds(1);
+    private int batchesInFlight = 2;
     private Clock clock = Clock.systemUTC();
     private MeterRegistry registry = new SimpleMeterRegistry();
 
@@ -547,7 +649,11 @@ public final class Relay implements AutoCloseable {
       return this;
     }
 
-    /** Shortest wait between passes when idle, and the first wait after a wakeup (default 5 ms). */
+    /**
+     * The wait after a pass that found less than a full batch, and the first wait when the relay
+     * goes idle (default 5 ms). After a {@link Relay#wakeup()} whose pass finds nothing, the relay
+     * looks again after 1 ms (or this interval, if shorter), doubling on each empty pass.
+     */
     public Builder minPollInterval(Duration minPollInterval) {
       this.minPollInterval = minPollInterval;
       return this;
@@ -556,6 +662,16 @@ public final class Relay implements AutoCloseable {
     /** Longest wait between passes when idle (default 1 s). */
     public Builder maxPollInterval(Duration maxPollInterval) {
       this.maxPollInterval = maxPollInterval;
+      return this;
+    }
+
+    /**
+     * How many claimed batches may be publishing at once (default 2, at most 16). With 2, the next
+     * batch is claimed and sent while the previous one waits for the broker's confirmations. 1
+     * publishes one batch at a time, claiming only after the previous batch was recorded.
+     */
+    public Builder batchesInFlight(int batchesInFlight) {
+      this.batchesInFlight = batchesInFlight;
       return this;
     }
 
@@ -577,6 +693,10 @@ public final class Relay implements AutoCloseable {
       }
       if (batchSize < 1 || batchSize > 10_000) {
         throw new ConfigurationException("batchSize", "must be between 1 and 10000, was " + batchSize);
+      }
+      if (batchesInFlight < 1 || batchesInFlight > 16) {
+        throw new ConfigurationException(
+            "batchesInFlight", "must be between 1 and 16, was " + batchesInFlight);
       }
       requirePositive("publishTimeout", publishTimeout);
       requirePositive("lease", lease);

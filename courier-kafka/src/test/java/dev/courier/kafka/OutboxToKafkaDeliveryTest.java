@@ -292,6 +292,79 @@ class OutboxToKafkaDeliveryTest {
     assertThat(db.outboxRow(small.id())).containsEntry("status", "PUBLISHED");
   }
 
+  @Test
+  void oneRelayWithSeveralBatchesInFlight_publishesEachKeysEventsInCommitOrder_howeverTheBatchesOverlap() {
+    String topic = TestKafka.createTopic(TestKafka.uniqueTopic("in-flight-order"), 3);
+    int keys = 12;
+    int perKey = 60;
+    List<Event.Builder> all = new ArrayList<>();
+    for (int i = 0; i < perKey; i++) {
+      for (int k = 0; k < keys; k++) {
+        all.add(DeliveryFixture.event(topic, "key-" + k, String.valueOf(i)));
+      }
+    }
+    // commit in several transactions, so that seq order is commit order
+    for (int from = 0; from < all.size(); from += 90) {
+      db.commit(all.subList(from, Math.min(all.size(), from + 90)).toArray(Event.Builder[]::new));
+    }
+    // Each batch waits a different, random time before it is sent: without the per-key rule a
+    // later batch would overtake an earlier one holding the same key.
+    KafkaTransport kafka = db.transport();
+    java.util.Random random = new java.util.Random(7);
+    Transport unevenlySlow =
+        new Transport() {
+          @Override
+          public String name() {
+            return kafka.name();
+          }
+
+          @Override
+          public List<PublishResult> publish(List<Event> batch, Duration timeout) {
+            int delay;
+            synchronized (random) {
+              delay = random.nextInt(40);
+            }
+            try {
+              Thread.sleep(delay);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            return kafka.publish(batch, timeout);
+          }
+        };
+    MeterRegistry registry = new SimpleMeterRegistry();
+    Relay relay =
+        db.closeLater(
+            db.relay(unevenlySlow).batchSize(16).batchesInFlight(4).meterRegistry(registry).build());
+
+    relay.start();
+    await()
+        .atMost(WAIT)
+        .until(
+            () ->
+                db.queryLong(
+                        "SELECT count(*) FROM courier_outbox WHERE destination = ? AND status ="
+                            + " 'PUBLISHED'",
+                        topic)
+                    == keys * perKey);
+
+    Map<String, List<Integer>> sequenceByKey = new java.util.TreeMap<>();
+    List<org.apache.kafka.clients.consumer.ConsumerRecord<byte[], byte[]>> records =
+        new ArrayList<>(TestKafka.readAll(topic));
+    records.sort(java.util.Comparator.comparingLong(r -> r.offset()));
+    for (var r : records) {
+      sequenceByKey
+          .computeIfAbsent(new String(r.key(), java.nio.charset.StandardCharsets.UTF_8), k -> new ArrayList<>())
+          .add(Integer.parseInt(new String(r.value(), java.nio.charset.StandardCharsets.UTF_8)));
+    }
+    assertThat(sequenceByKey).hasSize(keys);
+    for (Map.Entry<String, List<Integer>> e : sequenceByKey.entrySet()) {
+      assertThat(e.getValue()).as("events of %s in the order they were published", e.getKey()).isSorted();
+      assertThat(new HashSet<>(e.getValue())).hasSize(perKey);
+    }
+    assertThat(published(registry)).isGreaterThanOrEqualTo(keys * perKey);
+  }
+
   private static double published(MeterRegistry registry) {
     return registry.find(CourierMetrics.RELAY_PUBLISHED).counters().stream()
         .mapToDouble(c -> c.count())

@@ -92,6 +92,25 @@ class RelayWakeupTest {
   }
 
   @Test
+  void hintBeforeTheCommit_isFollowedByShortRechecks_soTheCommitIsPublishedLongBeforeTheNextPoll()
+      throws Exception {
+    // Only the wake-up can publish this event in time: both poll intervals are 20 s.
+    Relay relay = idleRelay();
+    Outbox writer = Outbox.builder().onAppend(relay::wakeup).build();
+    Event e;
+    long committed;
+    try (Connection c = db.dataSource().getConnection()) {
+      c.setAutoCommit(false);
+      e = writer.append(c, DeliveryFixture.event(topic, "k", "hinted, then committed later"));
+      Thread.sleep(50); // the woken pass finds nothing: the row is not committed yet
+      c.commit();
+      committed = System.nanoTime();
+    }
+    await().atMost(Duration.ofSeconds(5)).until(() -> "PUBLISHED".equals(db.outboxRow(e.id()).get("status")));
+    assertThat(Duration.ofNanos(System.nanoTime() - committed)).isLessThan(LONG_POLL.dividedBy(4));
+  }
+
+  @Test
   void notifier_sendsAtMostOneNotifyPerInterval_howeverManyAppends() throws Exception {
     String channel = "courier_rate_test";
     try (Connection listener = db.dataSource().getConnection();
