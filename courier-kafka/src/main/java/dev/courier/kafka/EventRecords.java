@@ -15,7 +15,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.UUID;
-import java.util.regex.Pattern;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.Header;
@@ -29,8 +28,6 @@ import org.apache.kafka.common.header.internals.RecordHeaders;
 final class EventRecords {
   /** Kafka's rule for topic names: legal characters and at most 249 of them. */
   static final int MAX_TOPIC_LENGTH = 249;
-
-  private static final Pattern TOPIC = Pattern.compile("[a-zA-Z0-9._-]+");
 
   private EventRecords() {}
 
@@ -52,12 +49,30 @@ final class EventRecords {
     if (topic.equals(".") || topic.equals("..")) {
       return "'" + topic + "' is not a legal topic name";
     }
-    if (!TOPIC.matcher(topic).matches()) {
+    if (!legalTopicCharacters(topic)) {
       return "the topic name '"
           + printable(topic)
           + "' has characters Kafka does not allow; use ASCII letters, digits, '.', '_' and '-'";
     }
     return null;
+  }
+
+  /** Kafka's legal topic characters: ASCII letters, digits, '.', '_' and '-' (checked per event). */
+  private static boolean legalTopicCharacters(String topic) {
+    for (int i = 0; i < topic.length(); i++) {
+      char c = topic.charAt(i);
+      boolean legal =
+          (c >= 'a' && c <= 'z')
+              || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9')
+              || c == '.'
+              || c == '_'
+              || c == '-';
+      if (!legal) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /**
@@ -68,7 +83,7 @@ final class EventRecords {
     long size = event.payloadSize() + utf8Length(event.key());
     size += KafkaHeaders.EVENT_ID.length() + 36;
     size += KafkaHeaders.EVENT_TYPE.length() + utf8Length(event.type());
-    size += KafkaHeaders.CREATED_AT.length() + event.createdAt().toString().length();
+    size += KafkaHeaders.CREATED_AT.length() + isoLength(event.createdAt());
     if (event.correlationId() != null) {
       size += KafkaHeaders.CORRELATION_ID.length() + utf8Length(event.correlationId());
     }
@@ -322,6 +337,26 @@ final class EventRecords {
         .onUnmappableCharacter(CodingErrorAction.REPORT)
         .decode(ByteBuffer.wrap(bytes))
         .toString();
+  }
+
+  private static final long FIRST_SECOND_OF_YEAR_0 = -62_167_219_200L;
+  private static final long LAST_SECOND_OF_YEAR_9999 = 253_402_300_799L;
+
+  /** The length of {@code Instant.toString()}, without formatting it (this runs once per event). */
+  static int isoLength(Instant t) {
+    // 2026-11-27T10:15:30Z is 20 characters for years 0 to 9999; the fraction, when not zero, is
+    // printed in groups of three digits
+    if (t.getEpochSecond() < FIRST_SECOND_OF_YEAR_0 || t.getEpochSecond() > LAST_SECOND_OF_YEAR_9999) {
+      return t.toString().length();
+    }
+    int nanos = t.getNano();
+    if (nanos == 0) {
+      return 20;
+    }
+    if (nanos % 1_000_000 == 0) {
+      return 24;
+    }
+    return nanos % 1_000 == 0 ? 27 : 30;
   }
 
   private static byte[] utf8(String s) {
