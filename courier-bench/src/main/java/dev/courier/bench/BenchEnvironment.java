@@ -252,8 +252,11 @@ final class BenchEnvironment implements AutoCloseable {
     out.put(
         "Kafka producers",
         "Courier's KafkaTransport defaults and the raw ceiling alike: acks=all,"
-            + " enable.idempotence=true, max.in.flight.requests.per.connection=5, linger.ms=5,"
-            + " no compression");
+            + " enable.idempotence=true, max.in.flight.requests.per.connection=5, linger.ms="
+            + dev.courier.kafka.KafkaTransport.DEFAULT_LINGER_MS
+            + " (one context ceiling with linger.ms="
+            + Ceilings.KAFKA_DEFAULT_LINGER_MS
+            + "), no compression");
     return out;
   }
 

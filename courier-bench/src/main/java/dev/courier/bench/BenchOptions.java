@@ -26,8 +26,8 @@ import java.util.Set;
  * @param e2eDuration how long W3 measures
  * @param e2eWarmup how long W3 writes before it starts recording
  * @param duplicatePercents duplicate shares for W4, in percent
- * @param e2eExperiment whether W3 also runs the latency experiment (wake-up after commit, no
- *     producer linger), reported as context
+ * @param e2eExperiment whether W3 also runs with the writer calling {@code relay.wakeup()} after
+ *     its commit instead of the append hook, reported as context
  * @param warmupRound whether a short unreported round runs first, so that run 1 is not the one
  *     that pays for JIT compilation
  * @param kafkaHeap the embedded broker's maximum heap
@@ -69,7 +69,7 @@ public record BenchOptions(
         --e2e-duration D     W3 measured time (default 60s)
         --e2e-warmup D       W3 unrecorded lead-in (default 5s)
         --duplicates LIST    W4 duplicate shares in percent (default 1,10)
-        --e2e-experiment     W3 also runs with wake-up after commit and linger.ms=0 (context)
+        --e2e-experiment     W3 also runs with relay.wakeup() after the commit (context)
         --no-warmup-round    skip the short unreported round that warms the JIT before run 1
         --kafka-heap SIZE    embedded broker heap (default 1g)
         --output FILE        report file, Markdown (default bench-results.md)

@@ -1,6 +1,7 @@
 package dev.courier.bench;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.courier.kafka.KafkaTransport;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,6 +14,9 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 final class Ceilings {
   /** The batch the relay publishes per pass by default, and so the ceiling's batch. */
   static final int RELAY_BATCH = 256;
+
+  /** Kafka's own default {@code linger.ms}, which the transport used before: a context ceiling. */
+  static final int KAFKA_DEFAULT_LINGER_MS = 5;
 
   private Ceilings() {}
 
@@ -45,6 +49,20 @@ final class Ceilings {
           "Kafka confirmed publish, " + size + " B, batches of " + RELAY_BATCH + " awaited",
           "events/s",
           batched.eventsPerSecond(),
+          null);
+      Publish lingering = kafkaBatchedLingering(ctx, size);
+      ctx.add(
+          Workload.W0,
+          "kafka.batched.linger5." + size,
+          "Kafka confirmed publish, "
+              + size
+              + " B, batches of "
+              + RELAY_BATCH
+              + " awaited, linger.ms="
+              + KAFKA_DEFAULT_LINGER_MS
+              + " (context)",
+          "events/s",
+          lingering.eventsPerSecond(),
           null);
       Publish pipelined = kafkaPipelined(ctx, size);
       ctx.add(
@@ -82,21 +100,28 @@ final class Ceilings {
   static Publish kafkaBatched(RunContext ctx, int payloadSize) {
     return ctx.shared(
         "kafka.batched." + payloadSize,
-        () -> publish(ctx, payloadSize, true));
+        () -> publish(ctx, payloadSize, true, KafkaTransport.DEFAULT_LINGER_MS));
+  }
+
+  /** The same with Kafka's default linger, the ceiling the first report divided by. */
+  static Publish kafkaBatchedLingering(RunContext ctx, int payloadSize) {
+    return ctx.shared(
+        "kafka.batched.linger." + payloadSize,
+        () -> publish(ctx, payloadSize, true, KAFKA_DEFAULT_LINGER_MS));
   }
 
   static Publish kafkaPipelined(RunContext ctx, int payloadSize) {
     return ctx.shared(
         "kafka.pipelined." + payloadSize,
-        () -> publish(ctx, payloadSize, false));
+        () -> publish(ctx, payloadSize, false, KafkaTransport.DEFAULT_LINGER_MS));
   }
 
-  private static Publish publish(RunContext ctx, int payloadSize, boolean batched) {
+  private static Publish publish(RunContext ctx, int payloadSize, boolean batched, int lingerMs) {
     BenchEnvironment env = ctx.env();
     String topic = env.newTopic("w0-" + payloadSize);
     int n = ctx.options().backlog();
     List<ProducerRecord<byte[], byte[]>> records = records(topic, n, payloadSize, ctx.run());
-    try (RawPublisher raw = new RawPublisher(env.kafka().bootstrapServers())) {
+    try (RawPublisher raw = new RawPublisher(env.kafka().bootstrapServers(), lingerMs)) {
       // Metadata, the producer id and the connection come first, untimed, as for the relay.
       raw.send(records(topic, RELAY_BATCH, payloadSize, -1));
       CpuMeter cpu = CpuMeter.start(env.kafka().pid());

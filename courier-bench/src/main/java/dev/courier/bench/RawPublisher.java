@@ -1,5 +1,6 @@
 package dev.courier.bench;
 
+import dev.courier.kafka.KafkaTransport;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -15,18 +16,23 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
  * The Kafka ceiling: a plain producer with the settings of Courier's transport ({@code acks=all},
- * idempotent, 5 requests in flight, {@code linger.ms=5}) and nothing else in the way.
+ * idempotent, 5 requests in flight, the transport's {@code linger.ms} unless told otherwise) and
+ * nothing else in the way.
  */
 final class RawPublisher implements AutoCloseable {
   private final KafkaProducer<byte[], byte[]> producer;
 
   RawPublisher(String bootstrapServers) {
+    this(bootstrapServers, KafkaTransport.DEFAULT_LINGER_MS);
+  }
+
+  RawPublisher(String bootstrapServers, int lingerMs) {
     Map<String, Object> config = new HashMap<>();
     config.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
     config.put(ProducerConfig.ACKS_CONFIG, "all");
     config.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
     config.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 5);
-    config.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+    config.put(ProducerConfig.LINGER_MS_CONFIG, lingerMs);
     config.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
     config.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 15_000);
     config.put(ProducerConfig.CLIENT_ID_CONFIG, "bench-raw");

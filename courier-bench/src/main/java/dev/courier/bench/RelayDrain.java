@@ -43,6 +43,19 @@ final class RelayDrain {
           Figure.RATIO,
           drain.eventsPerSecond() / raw.eventsPerSecond(),
           Goal.atLeast(0.8));
+      Ceilings.Publish lingering = Ceilings.kafkaBatchedLingering(ctx, size);
+      ctx.add(
+          Workload.W2,
+          "drain_vs_linger5." + size,
+          "relay drain ÷ raw publish in batches of "
+              + Ceilings.RELAY_BATCH
+              + " with linger.ms="
+              + Ceilings.KAFKA_DEFAULT_LINGER_MS
+              + " (the first report's ceiling; context), "
+              + sz,
+          Figure.RATIO,
+          drain.eventsPerSecond() / lingering.eventsPerSecond(),
+          null);
       ctx.add(
           Workload.W2,
           "cpu.relay_jvm." + size,
