@@ -125,8 +125,9 @@ public final class Observability implements AutoCloseable {
 
   /**
    * Has {@link #serve} also serve the {@linkplain AdminApi admin API} at {@value AdminApi#PREFIX},
-   * with the configured token ({@code courier.admin.token}). {@link #watchStores} calls it when
-   * {@code courier.admin.enabled} is true.
+   * with the configured token ({@code courier.admin.token}); on an address other than loopback its
+   * reads need the token too. {@link #watchStores} calls it when {@code courier.admin.enabled} is
+   * true.
    *
    * @throws dev.courier.ConfigurationException if {@code courier.http.host} is not a loopback
    *     address and no token is configured
@@ -136,7 +137,8 @@ public final class Observability implements AutoCloseable {
       return adminApi;
     }
     AdminApi.requireSafeExposure(config.http().host(), config.admin().token() != null);
-    adminApi = new AdminApi(dataSource, tables, clock, config.admin().token());
+    boolean exposed = !AdminApi.isLoopback(config.http().host());
+    adminApi = new AdminApi(dataSource, tables, clock, config.admin().token(), exposed);
     mount(AdminApi.PREFIX, adminApi);
     return adminApi;
   }

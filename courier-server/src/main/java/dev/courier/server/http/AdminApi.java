@@ -79,8 +79,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Security.</b> Every {@code POST} needs {@code Authorization: Bearer <token>}, compared in
  * constant time against {@code courier.admin.token}; without a configured token every {@code POST}
- * is refused. {@code GET}s are open: serve the API on a loopback address, or put it behind a
- * trusted network, since dead letters can hold personal data. The audit trail names the operator
+ * is refused. {@code GET}s are open on a loopback address; on any other address they need the
+ * token too (see {@code Observability.serveAdminApi}), since dead letters can hold personal data. The audit trail names the operator
  * from the {@code X-Courier-Operator} header, else {@code http}. The token never appears in a log
  * line, a response or {@link #toString()}.
  *
@@ -119,11 +119,23 @@ public final class AdminApi implements HttpHandler {
   private final DataSource dataSource;
   private final Clock clock;
   private final AdminToken token;
+  private final boolean readsNeedToken;
 
   /**
    * @param token the bearer token mutating calls must present, or {@code null} to refuse them all
    */
   public AdminApi(DataSource dataSource, CourierTables tables, Clock clock, AdminToken token) {
+    this(dataSource, tables, clock, token, false);
+  }
+
+  /**
+   * @param token the bearer token mutating calls must present, or {@code null} to refuse them all
+   * @param readsNeedToken whether {@code GET}s need the token too: for a server bound to an address
+   *     other than loopback, where dead letters (which may hold personal data) would otherwise be
+   *     readable from the network
+   */
+  public AdminApi(
+      DataSource dataSource, CourierTables tables, Clock clock, AdminToken token, boolean readsNeedToken) {
     this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.deadLetters = DeadLetterAdmin.builder(dataSource).tables(tables).clock(clock).build();
@@ -132,6 +144,7 @@ public final class AdminApi implements HttpHandler {
     this.history = new HistoryReplay(dataSource, tables, clock);
     this.audit = new AuditLog(tables);
     this.token = token;
+    this.readsNeedToken = readsNeedToken;
   }
 
   /**
@@ -157,7 +170,8 @@ public final class AdminApi implements HttpHandler {
             + " to 127.0.0.1");
   }
 
-  static boolean isLoopback(String host) {
+  /** Whether every address {@code host} resolves to is a loopback address. */
+  public static boolean isLoopback(String host) {
     try {
       java.net.InetAddress[] all = java.net.InetAddress.getAllByName(host);
       for (java.net.InetAddress a : all) {
@@ -195,7 +209,7 @@ public final class AdminApi implements HttpHandler {
         send(ex, 405, AdminJson.error("method not allowed; use GET, or POST for changes"));
         return;
       }
-      if (post && !authorised(ex)) {
+      if ((post || readsNeedToken) && !authorised(ex)) {
         return;
       }
       route(ex, post, path);
@@ -380,7 +394,7 @@ public final class AdminApi implements HttpHandler {
           token == null
               ? "changes are disabled: no admin token is configured (set " + Setting.ADMIN_TOKEN.key()
                   + " or " + Setting.ADMIN_TOKEN.envVariable() + ")"
-              : "this call changes data and needs 'Authorization: Bearer <token>'"));
+              : "this call needs 'Authorization: Bearer <token>'"));
       return false;
     }
     String presented = header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).strip() : null;

@@ -297,6 +297,25 @@ class AdminApiTest {
   }
 
   @Test
+  void onANonLoopbackAddress_readsNeedTheTokenToo() throws Exception {
+    observability.close();
+    observability = null;
+    AdminApi exposed = new AdminApi(f.db, CourierTables.DEFAULT, java.time.Clock.systemUTC(),
+        new dev.courier.server.config.AdminToken(TOKEN), true);
+    var registry = new io.micrometer.prometheusmetrics.PrometheusMeterRegistry(io.micrometer.prometheusmetrics.PrometheusConfig.DEFAULT);
+    try (CourierHttpServer server = CourierHttpServer.start("127.0.0.1", 0, registry, new Readiness(java.util.List.of()))) {
+      server.mount(AdminApi.PREFIX, exposed);
+      base = server.uri("/");
+      HttpResponse<String> anonymous = get("/api/dlq");
+      HttpResponse<String> withToken =
+          HTTP.send(HttpRequest.newBuilder(base.resolve("/api/dlq")).header("Authorization", "Bearer " + TOKEN).GET().build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(anonymous.statusCode()).isEqualTo(401);
+      assertThat(withToken.statusCode()).isEqualTo(200);
+    }
+  }
+
+  @Test
   void whenTheDatabaseIsUnreachable_readsAnswer503() throws Exception {
     PGSimpleDataSource down = new PGSimpleDataSource();
     down.setUrl("jdbc:postgresql://127.0.0.1:1/test");
