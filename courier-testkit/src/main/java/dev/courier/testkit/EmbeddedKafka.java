@@ -34,6 +34,7 @@ import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -256,8 +257,18 @@ public final class EmbeddedKafka implements AutoCloseable {
     private void awaitLeaders(Admin admin, String topic, long deadline)
             throws InterruptedException, ExecutionException, TimeoutException {
         while (true) {
-            TopicDescription description = admin.describeTopics(List.of(topic)).allTopicNames()
-                    .get(ADMIN_REQUEST_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS).get(topic);
+            TopicDescription description;
+            try {
+                description = admin.describeTopics(List.of(topic)).allTopicNames()
+                        .get(ADMIN_REQUEST_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS).get(topic);
+            } catch (ExecutionException e) {
+                // a topic just created can be unknown to the metadata a moment longer, on a busy machine
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || System.nanoTime() - deadline > 0) {
+                    throw e;
+                }
+                Thread.sleep(POLL_INTERVAL.toMillis());
+                continue;
+            }
             boolean allLed = description.partitions().stream()
                     .map(TopicPartitionInfo::leader)
                     .allMatch(leader -> leader != null && !leader.isEmpty());
