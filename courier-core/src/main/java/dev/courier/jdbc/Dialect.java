@@ -45,8 +45,10 @@ public abstract class Dialect {
   public abstract String insertOutbox(CourierTables t);
 
   /**
-   * Claims up to N claimable rows in seq order and leases them to one relay. Parameters: now, now,
-   * limit, lease-until, relay id. Returns the claimed rows' columns (see {@link OutboxColumns}).
+   * Claims up to N claimable rows in seq order, from a seq on, and leases them to one relay. A
+   * pending row below that seq is not claimed and holds back later rows of its key. Parameters:
+   * from-seq, now, now, from-seq, limit, lease-until, relay id. Returns the claimed rows' columns
+   * (see {@link OutboxColumns}).
    */
   public abstract String claim(CourierTables t);
 

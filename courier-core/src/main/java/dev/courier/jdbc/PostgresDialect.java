@@ -27,13 +27,17 @@ final class PostgresDialect extends Dialect {
     // estimates at one row, and then reads it with a scan of the whole table, published rows
     // included, on every claim. OFFSET 0 keeps the subquery from being pulled up into a join, so
     // each of the LIMIT candidates costs one index descent on (destination, event_key, seq).
+    // The scan may start at a hint (the relay's previous batch) instead of the index's start, past
+    // the entries that published rows leave until vacuum. A pending row below the hint is not a
+    // candidate and, like a leased one, holds back the later rows of its key.
     return "WITH picked AS (SELECT o.seq FROM "
         + t.outbox()
-        + " o WHERE o.status = 'PENDING' AND o.available_at <= ?"
+        + " o WHERE o.status = 'PENDING' AND o.seq >= ? AND o.available_at <= ?"
         + " AND NOT EXISTS (SELECT 1 FROM "
         + t.outbox()
         + " p WHERE p.status = 'PENDING' AND p.destination = o.destination"
-        + " AND p.event_key = o.event_key AND p.seq < o.seq AND p.available_at > ? OFFSET 0)"
+        + " AND p.event_key = o.event_key AND p.seq < o.seq"
+        + " AND (p.available_at > ? OR p.seq < ?) OFFSET 0)"
         + " ORDER BY o.seq LIMIT ? FOR UPDATE SKIP LOCKED)"
         + " UPDATE "
         + t.outbox()

@@ -40,18 +40,25 @@ final class OutboxStore {
     this.tables = tables;
   }
 
-  List<ClaimedRow> claim(int limit, Instant now, Instant leaseUntil, String relayId) throws SQLException {
+  /**
+   * Claims up to {@code limit} due rows with {@code seq >= fromSeq} ({@link Long#MIN_VALUE} for
+   * all); a pending row below {@code fromSeq} holds back the later rows of its key.
+   */
+  List<ClaimedRow> claim(int limit, long fromSeq, Instant now, Instant leaseUntil, String relayId)
+      throws SQLException {
     try (Connection c = connection()) {
       Dialect d = dialect(c);
       beginRelaxed(c, d);
       List<ClaimedRow> rows = new ArrayList<>(limit);
       try (PreparedStatement ps = c.prepareStatement(d.claim(tables))) {
         Timestamp ts = Timestamp.from(now);
-        ps.setTimestamp(1, ts);
+        ps.setLong(1, fromSeq);
         ps.setTimestamp(2, ts);
-        ps.setInt(3, limit);
-        ps.setTimestamp(4, Timestamp.from(leaseUntil));
-        ps.setString(5, relayId);
+        ps.setTimestamp(3, ts);
+        ps.setLong(4, fromSeq);
+        ps.setInt(5, limit);
+        ps.setTimestamp(6, Timestamp.from(leaseUntil));
+        ps.setString(7, relayId);
         try (ResultSet rs = ps.executeQuery()) {
           while (rs.next()) {
             rows.add(read(rs));

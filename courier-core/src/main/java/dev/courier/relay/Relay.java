@@ -90,6 +90,15 @@ import org.slf4j.LoggerFactory;
 public final class Relay implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Relay.class);
 
+  /**
+   * While the loop drains full batches, each claim starts at the previous batch's first row
+   * instead of walking the index entries that published rows leave until vacuum; at least this
+   * often, and after any claim that was not full, a claim scans from the start again, which is
+   * when a row below the hint (a late commit, a retry whose backoff ended) is picked up. Until
+   * then such a row holds back the later rows of its key.
+   */
+  private static final Duration FULL_SCAN_INTERVAL = Duration.ofSeconds(1);
+
   /** The first wait after a wake-up whose pass found nothing; doubles on each empty pass. */
   private static final Duration WAKE_RECHECK = Duration.ofMillis(1);
 
@@ -261,9 +270,13 @@ public final class Relay implements AutoCloseable {
   }
 
   private List<ClaimedRow> claim() {
+    return claim(Long.MIN_VALUE);
+  }
+
+  private List<ClaimedRow> claim(long fromSeq) {
     Instant now = clock.instant();
     try {
-      return store.claim(batchSize, now, now.plus(lease), relayId);
+      return store.claim(batchSize, fromSeq, now, now.plus(lease), relayId);
     } catch (SQLException e) {
       throw OutboxStore.wrap("could not claim outbox rows", e);
     }
@@ -437,14 +450,26 @@ public final class Relay implements AutoCloseable {
   private void runLoop() {
     // the wait before the next pass if this one finds nothing
     Duration next = minPoll;
+    // where the next claim may start (see FULL_SCAN_INTERVAL); MIN_VALUE: from the start
+    long hint = Long.MIN_VALUE;
+    long lastFullScan = System.nanoTime();
     while (state == State.RUNNING) {
       if (!acquireInFlight()) {
         break;
       }
       List<ClaimedRow> rows;
       try {
-        rows = claim();
+        if (hint != Long.MIN_VALUE && System.nanoTime() - lastFullScan >= FULL_SCAN_INTERVAL.toNanos()) {
+          hint = Long.MIN_VALUE;
+        }
+        if (hint == Long.MIN_VALUE) {
+          lastFullScan = System.nanoTime();
+        }
+        rows = claim(hint);
+        // rows come sorted by seq
+        hint = rows.size() >= batchSize ? rows.getFirst().seq() : Long.MIN_VALUE;
       } catch (RuntimeException e) {
+        hint = Long.MIN_VALUE;
         inFlight.release();
         log.error("relay {} pass failed, backing off {} ms: {}", relayId, maxPoll.toMillis(), e.toString());
         next = maxPoll;

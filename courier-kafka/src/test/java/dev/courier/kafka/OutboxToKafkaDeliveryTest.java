@@ -365,6 +365,64 @@ class OutboxToKafkaDeliveryTest {
     assertThat(published(registry)).isGreaterThanOrEqualTo(keys * perKey);
   }
 
+  @Test
+  void lateCommitBelowWhereTheDrainHasGot_isPublished_andHoldsBackTheLaterEventOfItsKey() throws Exception {
+    String topic = TestKafka.createTopic(TestKafka.uniqueTopic("late-below-hint"), 1);
+    KafkaTransport kafka = db.transport();
+    // 20 ms per batch of 10: the drain takes long enough to be past the late row while batches are
+    // still full, so its claims start where the previous batch started rather than at the index's
+    // start
+    Transport slow =
+        new Transport() {
+          @Override
+          public String name() {
+            return kafka.name();
+          }
+
+          @Override
+          public List<PublishResult> publish(List<Event> batch, Duration timeout) {
+            try {
+              Thread.sleep(20);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            return kafka.publish(batch, timeout);
+          }
+        };
+    Event late;
+    Event after;
+    try (Connection t1 = db.dataSource().getConnection()) {
+      t1.setAutoCommit(false);
+      // takes the lowest sequence number of the test, commits once the drain is past it
+      late = db.outbox().append(t1, DeliveryFixture.event(topic, "account-late", "first"));
+      commitMany(topic, "before", 200);
+      Relay relay = db.closeLater(db.relay(slow).batchSize(10).build());
+      relay.start();
+      await().atMost(WAIT).until(() -> db.queryLong(
+          "SELECT count(*) FROM courier_outbox WHERE destination = ? AND status = 'PUBLISHED'", topic) >= 30);
+      t1.commit();
+    }
+    // commits after the late row, so it must come after it
+    after = db.commit(DeliveryFixture.event(topic, "account-late", "second")).getFirst();
+    commitMany(topic, "after", 100);
+
+    await().atMost(WAIT).until(() -> db.queryLong(
+        "SELECT count(*) FROM courier_outbox WHERE destination = ? AND status = 'PUBLISHED'", topic) == 302);
+    List<String> ids = TestKafka.eventIds(TestKafka.readAll(topic));
+    assertThat(ids).contains(late.id().toString(), after.id().toString());
+    assertThat(ids.indexOf(late.id().toString()))
+        .as("the late commit is on the partition before the later event of its key")
+        .isLessThan(ids.indexOf(after.id().toString()));
+  }
+
+  private void commitMany(String topic, String prefix, int n) {
+    Event.Builder[] events = new Event.Builder[n];
+    for (int i = 0; i < n; i++) {
+      events[i] = DeliveryFixture.event(topic, prefix + "-" + i, prefix + " " + i);
+    }
+    db.commit(events);
+  }
+
   private static double published(MeterRegistry registry) {
     return registry.find(CourierMetrics.RELAY_PUBLISHED).counters().stream()
         .mapToDouble(c -> c.count())
