@@ -1,20 +1,16 @@
 package dev.courier.kafka;
 
 import dev.courier.Event;
-import dev.courier.InvalidEventException;
 import dev.courier.deadletter.DeadLetterReason;
-import dev.courier.outbox.Outbox;
-import java.nio.ByteBuffer;
+import dev.courier.internal.Text;
+import dev.courier.spi.Decoded;
+import dev.courier.spi.Decoded.Undecodable;
+import dev.courier.spi.ReceivedMessage;
 import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.time.format.DateTimeParseException;
-import java.util.Base64;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.UUID;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.Header;
@@ -126,29 +122,6 @@ final class EventRecords {
     return new ProducerRecord<>(event.destination(), null, null, key, event.payload(), headers);
   }
 
-  /** The result of decoding a record: an event, or the reason it cannot be one. */
-  sealed interface Decoded {}
-
-  /** The record is a well-formed event. */
-  record Decodable(Event event) implements Decoded {}
-
-  /**
-   * The record cannot be processed.
-   *
-   * @param eventId the event id if the record carried a valid one, else {@code null}
-   * @param reason MALFORMED or OVERSIZED
-   * @param error what is wrong, for the dead letter and the log
-   * @param rawHeaders the headers as received, for the dead letter
-   * @param rawPayload the value as received, for the dead letter
-   */
-  record Undecodable(
-      UUID eventId,
-      DeadLetterReason reason,
-      InvalidEventException error,
-      Map<String, String> rawHeaders,
-      byte[] rawPayload)
-      implements Decoded {}
-
   /** The number of bytes a received record carries: key, value, header names and values. */
   static long recordBytes(ConsumerRecord<byte[], byte[]> record) {
     long size =
@@ -160,7 +133,8 @@ final class EventRecords {
   }
 
   /**
-   * Decodes a record into an event.
+   * Decodes a record into an event. Kafka header names are case-sensitive, and so are Courier's
+   * here; the ordering key is the record key.
    *
    * @param maxRecordBytes records carrying more bytes than this are {@link
    *     DeadLetterReason#OVERSIZED} and are not parsed further
@@ -169,135 +143,33 @@ final class EventRecords {
    */
   static Decoded decode(
       ConsumerRecord<byte[], byte[]> record, long maxRecordBytes, Instant fallbackCreatedAt) {
-    String topic = record.topic();
+    ReceivedMessage in =
+        ReceivedMessage.of("record", false, record.topic(), record.value(), () -> rawHeaders(record));
     long size = recordBytes(record);
     if (size > maxRecordBytes) {
-      Map<String, String> raw = rawHeaders(record);
-      UUID id = lenientId(raw.get(KafkaHeaders.EVENT_ID));
-      return new Undecodable(
-          id,
-          DeadLetterReason.OVERSIZED,
-          new InvalidEventException(
-              "record carries "
-                  + size
-                  + " bytes, over the consumer's limit of "
-                  + maxRecordBytes
-                  + " bytes (KafkaIdempotentConsumer.Builder.maxRecordBytes)",
-              id,
-              topic),
-          raw,
-          record.value());
+      return in.oversized(size, maxRecordBytes, "KafkaIdempotentConsumer.Builder.maxRecordBytes");
     }
-
-    Map<String, String> reserved = new HashMap<>();
-    Map<String, String> application = new LinkedHashMap<>();
     for (Header h : record.headers()) {
-      String name = h.key();
       String value;
       try {
-        value = h.value() == null ? "" : strictUtf8(h.value());
+        value = h.value() == null ? "" : Text.strictUtf8(h.value());
       } catch (CharacterCodingException e) {
-        return malformed(record, null, "header '" + printable(name) + "' is not valid UTF-8");
+        return in.malformed(null, "header '" + printable(h.key()) + "' is not valid UTF-8");
       }
-      if (name.startsWith(KafkaHeaders.RESERVED_PREFIX)) {
-        String previous = reserved.putIfAbsent(name, value);
-        if (previous != null && !previous.equals(value)) {
-          // Two different ids (or types) on one record: either could be the "real" one, so neither
-          // is trusted.
-          return malformed(
-              record, null, "header '" + name + "' appears twice with different values");
-        }
-      } else {
-        application.put(name, value);
+      Undecodable conflict = in.header(h.key(), value);
+      if (conflict != null) {
+        return conflict;
       }
     }
-
-    UUID id;
     try {
-      id = Event.parseId(reserved.get(KafkaHeaders.EVENT_ID));
-    } catch (InvalidEventException e) {
-      return malformed(
-          record, null, "no valid " + KafkaHeaders.EVENT_ID + " header: " + e.getMessage());
-    }
-    String type = reserved.get(KafkaHeaders.EVENT_TYPE);
-    if (type == null || type.isBlank()) {
-      return malformed(
-          record, id, "no " + KafkaHeaders.EVENT_TYPE + " header: every event needs a type");
-    }
-    String correlationId = reserved.get(KafkaHeaders.CORRELATION_ID);
-    String causationId = reserved.get(KafkaHeaders.CAUSATION_ID);
-    String key;
-    try {
-      key = record.key() == null ? null : strictUtf8(record.key());
+      in.key(record.key() == null ? null : Text.strictUtf8(record.key()));
     } catch (CharacterCodingException e) {
-      return malformed(record, id, "the record key is not valid UTF-8");
+      in.unreadableKey("the record key is not valid UTF-8");
     }
-    String tooLong =
-        firstTooLong(
-            "event type",
-            type,
-            "key",
-            key,
-            "correlation id",
-            correlationId,
-            "causation id",
-            causationId);
-    if (tooLong != null) {
-      return malformed(record, id, tooLong);
-    }
-    Instant createdAt;
-    String createdText = reserved.get(KafkaHeaders.CREATED_AT);
-    if (createdText != null) {
-      try {
-        createdAt = Instant.parse(createdText);
-      } catch (DateTimeParseException e) {
-        return malformed(
-            record,
-            id,
-            KafkaHeaders.CREATED_AT
-                + " header is not an ISO-8601 instant: '"
-                + printable(createdText)
-                + "'");
-      }
-    } else {
-      // A producer that is not Courier may omit it; the broker's timestamp is the best estimate.
-      createdAt =
-          record.timestamp() >= 0 ? Instant.ofEpochMilli(record.timestamp()) : fallbackCreatedAt;
-    }
-    return new Decodable(
-        new Event(
-            id,
-            type,
-            topic,
-            key,
-            record.value(),
-            application,
-            correlationId,
-            causationId,
-            createdAt));
-  }
-
-  private static Undecodable malformed(ConsumerRecord<byte[], byte[]> record, UUID id, String why) {
-    return new Undecodable(
-        id,
-        DeadLetterReason.MALFORMED,
-        new InvalidEventException("malformed record: " + why, id, record.topic()),
-        rawHeaders(record),
-        record.value());
-  }
-
-  private static String firstTooLong(String... namesAndValues) {
-    for (int i = 0; i < namesAndValues.length; i += 2) {
-      String v = namesAndValues[i + 1];
-      if (v != null && v.length() > Outbox.MAX_NAME_LENGTH) {
-        return namesAndValues[i]
-            + " is "
-            + v.length()
-            + " characters, over the limit of "
-            + Outbox.MAX_NAME_LENGTH;
-      }
-    }
-    return null;
+    // A producer that is not Courier may omit the creation time; the broker's timestamp is the
+    // best estimate.
+    return in.decode(
+        record.timestamp() >= 0 ? Instant.ofEpochMilli(record.timestamp()) : fallbackCreatedAt);
   }
 
   /**
@@ -307,36 +179,9 @@ final class EventRecords {
   static Map<String, String> rawHeaders(ConsumerRecord<byte[], byte[]> record) {
     Map<String, String> out = new LinkedHashMap<>();
     for (Header h : record.headers()) {
-      String value;
-      if (h.value() == null) {
-        value = "";
-      } else {
-        try {
-          value = strictUtf8(h.value());
-        } catch (CharacterCodingException e) {
-          value = "base64:" + Base64.getEncoder().encodeToString(h.value());
-        }
-      }
-      out.merge(h.key(), value, (a, b) -> a + "," + b);
+      out.merge(h.key(), Text.rawText(h.value()), (a, b) -> a + "," + b);
     }
     return out;
-  }
-
-  private static UUID lenientId(String text) {
-    try {
-      return text == null ? null : Event.parseId(text);
-    } catch (InvalidEventException e) {
-      return null;
-    }
-  }
-
-  private static String strictUtf8(byte[] bytes) throws CharacterCodingException {
-    return StandardCharsets.UTF_8
-        .newDecoder()
-        .onMalformedInput(CodingErrorAction.REPORT)
-        .onUnmappableCharacter(CodingErrorAction.REPORT)
-        .decode(ByteBuffer.wrap(bytes))
-        .toString();
   }
 
   private static final long FIRST_SECOND_OF_YEAR_0 = -62_167_219_200L;
@@ -364,31 +209,13 @@ final class EventRecords {
   }
 
   private static long utf8Length(String s) {
-    if (s == null) {
-      return 0;
-    }
-    long n = 0;
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c < 0x80) {
-        n += 1;
-      } else if (c < 0x800) {
-        n += 2;
-      } else if (Character.isHighSurrogate(c)) {
-        n += 4;
-        i++;
-      } else {
-        n += 3;
-      }
-    }
-    return n;
+    return Text.utf8Length(s);
   }
 
   /**
    * Text from a record, shortened and stripped of control characters, safe to put in a log line.
    */
   static String printable(String s) {
-    String shown = s.length() > 80 ? s.substring(0, 80) + "..." : s;
-    return shown.replaceAll("\\p{Cntrl}", "?");
+    return Text.printable(s);
   }
 }

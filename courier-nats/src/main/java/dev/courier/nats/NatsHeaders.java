@@ -1,5 +1,7 @@
 package dev.courier.nats;
 
+import dev.courier.spi.ReceivedMessage;
+
 /**
  * The message headers that carry an event's identity on NATS JetStream. The names are those of the
  * Kafka transport, so a person reading either broker sees the same fields; NATS has no record key,
@@ -22,7 +24,7 @@ public final class NatsHeaders {
   private NatsHeaders() {}
 
   /** The prefix of every header name Courier reserves. */
-  public static final String RESERVED_PREFIX = "courier-";
+  public static final String RESERVED_PREFIX = ReceivedMessage.RESERVED_PREFIX;
 
   /** The prefix of the header names the NATS server gives meaning to. */
   public static final String NATS_PREFIX = "Nats-";
@@ -34,19 +36,19 @@ public final class NatsHeaders {
   public static final String MSG_ID = "Nats-Msg-Id";
 
   /** The event id, a canonical UUID; consumers deduplicate on it. Required. */
-  public static final String EVENT_ID = "courier-event-id";
+  public static final String EVENT_ID = ReceivedMessage.EVENT_ID;
 
   /** The event type. Required. */
-  public static final String EVENT_TYPE = "courier-event-type";
+  public static final String EVENT_TYPE = ReceivedMessage.EVENT_TYPE;
 
   /** The correlation id; present only when the event has one. */
-  public static final String CORRELATION_ID = "courier-correlation-id";
+  public static final String CORRELATION_ID = ReceivedMessage.CORRELATION_ID;
 
   /** The causation id; present only when the event has one. */
-  public static final String CAUSATION_ID = "courier-causation-id";
+  public static final String CAUSATION_ID = ReceivedMessage.CAUSATION_ID;
 
   /** When the event was written, as an ISO-8601 instant. Optional for foreign producers. */
-  public static final String CREATED_AT = "courier-created-at";
+  public static final String CREATED_AT = ReceivedMessage.CREATED_AT;
 
   /** The ordering key; present only when the event has one. */
   public static final String KEY = "courier-key";

@@ -1,24 +1,20 @@
 package dev.courier.nats;
 
 import dev.courier.Event;
-import dev.courier.InvalidEventException;
 import dev.courier.deadletter.DeadLetterReason;
-import dev.courier.outbox.Outbox;
+import dev.courier.internal.Text;
+import dev.courier.spi.Decoded;
+import dev.courier.spi.Decoded.Undecodable;
+import dev.courier.spi.ReceivedMessage;
 import io.nats.client.Message;
 import io.nats.client.impl.Headers;
-import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.Base64;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.UUID;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -155,31 +151,8 @@ final class NatsMessages {
     if (!m.matches()) {
       return value;
     }
-    return strictUtf8(Base64.getDecoder().decode(m.group(1)));
+    return Text.strictUtf8(Base64.getDecoder().decode(m.group(1)));
   }
-
-  /** The result of decoding a message: an event, or the reason it cannot be one. */
-  sealed interface Decoded {}
-
-  /** The message is a well-formed event. */
-  record Decodable(Event event) implements Decoded {}
-
-  /**
-   * The message cannot be processed.
-   *
-   * @param eventId the event id if the message carried a valid one, else {@code null}
-   * @param reason MALFORMED or OVERSIZED
-   * @param error what is wrong, for the dead letter and the log
-   * @param rawHeaders the headers as received, for the dead letter
-   * @param rawPayload the data as received, for the dead letter
-   */
-  record Undecodable(
-      UUID eventId,
-      DeadLetterReason reason,
-      InvalidEventException error,
-      Map<String, String> rawHeaders,
-      byte[] rawPayload)
-      implements Decoded {}
 
   /** The bytes a received message carries: data plus serialized headers. */
   static long messageBytes(Message message) {
@@ -192,7 +165,8 @@ final class NatsMessages {
   }
 
   /**
-   * Decodes a message into an event.
+   * Decodes a message into an event. Header names match in any case; the server's own headers
+   * ({@code Nats-Msg-Id}, ...) are not the application's and are left out.
    *
    * @param maxRecordBytes messages carrying more bytes than this are {@link
    *     DeadLetterReason#OVERSIZED} and are not parsed further
@@ -200,134 +174,42 @@ final class NatsMessages {
    *     NatsHeaders#CREATED_AT} header
    */
   static Decoded decode(Message message, long maxRecordBytes, Instant fallbackCreatedAt) {
-    String subject = message.getSubject();
     byte[] data = message.getData() == null ? new byte[0] : message.getData();
+    ReceivedMessage in =
+        ReceivedMessage.of("message", true, message.getSubject(), data, () -> rawHeaders(message));
     long size = messageBytes(message);
     if (size > maxRecordBytes) {
-      Map<String, String> raw = rawHeaders(message);
-      UUID id = lenientId(raw.get(NatsHeaders.EVENT_ID));
-      return new Undecodable(
-          id,
-          DeadLetterReason.OVERSIZED,
-          new InvalidEventException(
-              "message carries "
-                  + size
-                  + " bytes, over the consumer's limit of "
-                  + maxRecordBytes
-                  + " bytes (SubscriptionSpec.maxRecordBytes)",
-              id,
-              subject),
-          raw,
-          data);
+      return in.oversized(size, maxRecordBytes, "SubscriptionSpec.maxRecordBytes");
     }
-    Map<String, String> reserved = new HashMap<>();
-    Map<String, String> application = new LinkedHashMap<>();
     if (message.hasHeaders()) {
       for (Map.Entry<String, List<String>> h : message.getHeaders().entrySet()) {
         String name = h.getKey();
         List<String> values = h.getValue();
-        boolean courier = startsWithIgnoreCase(name, NatsHeaders.RESERVED_PREFIX);
         if (startsWithIgnoreCase(name, NatsHeaders.NATS_PREFIX)) {
           continue; // the server's own (Nats-Msg-Id, ...), not the application's
         }
-        if (courier && values.size() > 1 && values.stream().distinct().count() > 1) {
+        if (startsWithIgnoreCase(name, NatsHeaders.RESERVED_PREFIX)
+            && values.size() > 1
+            && values.stream().distinct().count() > 1) {
           // Two different ids (or types) on one message: either could be the real one.
-          return malformed(
-              message,
-              null,
-              "header '" + printable(name) + "' appears twice with different values");
+          return in.malformed(
+              null, "header '" + printable(name) + "' appears twice with different values");
         }
         String value;
         try {
           value = decodeValue(values.isEmpty() ? "" : values.get(values.size() - 1));
         } catch (CharacterCodingException | IllegalArgumentException e) {
-          return malformed(
-              message,
+          return in.malformed(
               null,
               "header '" + printable(name) + "' is an encoded word that is not UTF-8 base64");
         }
-        if (courier) {
-          String previous = reserved.putIfAbsent(name.toLowerCase(Locale.ROOT), value);
-          if (previous != null && !previous.equals(value)) {
-            return malformed(
-                message,
-                null,
-                "header '" + printable(name) + "' appears twice with different values");
-          }
-        } else {
-          application.put(name, value);
+        Undecodable conflict = in.header(name, value);
+        if (conflict != null) {
+          return conflict;
         }
       }
     }
-    UUID id;
-    try {
-      id = Event.parseId(reserved.get(NatsHeaders.EVENT_ID));
-    } catch (InvalidEventException e) {
-      return malformed(
-          message, null, "no valid " + NatsHeaders.EVENT_ID + " header: " + e.getMessage());
-    }
-    String type = reserved.get(NatsHeaders.EVENT_TYPE);
-    if (type == null || type.isBlank()) {
-      return malformed(
-          message, id, "no " + NatsHeaders.EVENT_TYPE + " header: every event needs a type");
-    }
-    String key = reserved.get(NatsHeaders.KEY);
-    String correlationId = reserved.get(NatsHeaders.CORRELATION_ID);
-    String causationId = reserved.get(NatsHeaders.CAUSATION_ID);
-    String tooLong =
-        firstTooLong(
-            "event type",
-            type,
-            "key",
-            key,
-            "correlation id",
-            correlationId,
-            "causation id",
-            causationId);
-    if (tooLong != null) {
-      return malformed(message, id, tooLong);
-    }
-    Instant createdAt = fallbackCreatedAt;
-    String createdText = reserved.get(NatsHeaders.CREATED_AT);
-    if (createdText != null) {
-      try {
-        createdAt = Instant.parse(createdText);
-      } catch (DateTimeParseException e) {
-        return malformed(
-            message,
-            id,
-            NatsHeaders.CREATED_AT
-                + " header is not an ISO-8601 instant: '"
-                + printable(createdText)
-                + "'");
-      }
-    }
-    return new Decodable(
-        new Event(
-            id, type, subject, key, data, application, correlationId, causationId, createdAt));
-  }
-
-  private static Undecodable malformed(Message message, UUID id, String why) {
-    return new Undecodable(
-        id,
-        DeadLetterReason.MALFORMED,
-        new InvalidEventException("malformed message: " + why, id, message.getSubject()),
-        rawHeaders(message),
-        message.getData());
-  }
-
-  private static String firstTooLong(String... namesAndValues) {
-    for (int i = 0; i < namesAndValues.length; i += 2) {
-      String v = namesAndValues[i + 1];
-      if (v != null && v.length() > Outbox.MAX_NAME_LENGTH) {
-        return namesAndValues[i]
-            + " is "
-            + v.length()
-            + " characters, over the limit of "
-            + Outbox.MAX_NAME_LENGTH;
-      }
-    }
-    return null;
+    return in.key(in.courierHeader(NatsHeaders.KEY)).decode(fallbackCreatedAt);
   }
 
   /** The headers as received, for a dead letter; repeated names are joined with commas. */
@@ -339,30 +221,12 @@ final class NatsMessages {
     return out;
   }
 
-  private static UUID lenientId(String text) {
-    try {
-      return text == null ? null : Event.parseId(text);
-    } catch (InvalidEventException e) {
-      return null;
-    }
-  }
-
   private static boolean startsWithIgnoreCase(String s, String prefix) {
     return s.regionMatches(true, 0, prefix, 0, prefix.length());
   }
 
-  private static String strictUtf8(byte[] bytes) throws CharacterCodingException {
-    return StandardCharsets.UTF_8
-        .newDecoder()
-        .onMalformedInput(CodingErrorAction.REPORT)
-        .onUnmappableCharacter(CodingErrorAction.REPORT)
-        .decode(ByteBuffer.wrap(bytes))
-        .toString();
-  }
-
   /** Text from a message, shortened and stripped of control characters, safe for a log line. */
   static String printable(String s) {
-    String shown = s.length() > 80 ? s.substring(0, 80) + "..." : s;
-    return shown.replaceAll("\\p{Cntrl}", "?");
+    return Text.printable(s);
   }
 }

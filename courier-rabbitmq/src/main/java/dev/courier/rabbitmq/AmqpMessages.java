@@ -3,25 +3,21 @@ package dev.courier.rabbitmq;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.LongString;
 import dev.courier.Event;
-import dev.courier.InvalidEventException;
 import dev.courier.deadletter.DeadLetterReason;
-import dev.courier.outbox.Outbox;
-import java.nio.ByteBuffer;
+import dev.courier.internal.Text;
+import dev.courier.spi.Decoded;
+import dev.courier.spi.Decoded.Undecodable;
+import dev.courier.spi.ReceivedMessage;
 import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
-import java.time.format.DateTimeParseException;
-import java.util.Base64;
 import java.util.Date;
-import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.UUID;
 import java.util.regex.Pattern;
 
 /**
@@ -128,29 +124,6 @@ final class AmqpMessages {
     return s != null && utf8Length(s) <= MAX_SHORT_STRING_BYTES;
   }
 
-  /** The result of decoding a message: an event, or the reason it cannot be one. */
-  sealed interface Decoded {}
-
-  /** The message is a well-formed event. */
-  record Decodable(Event event) implements Decoded {}
-
-  /**
-   * The message cannot be processed.
-   *
-   * @param eventId the event id if the message carried a valid one, else {@code null}
-   * @param reason MALFORMED or OVERSIZED
-   * @param error what is wrong, for the dead letter and the log
-   * @param rawHeaders the headers as received, for the dead letter
-   * @param rawPayload the body as received, for the dead letter
-   */
-  record Undecodable(
-      UUID eventId,
-      DeadLetterReason reason,
-      InvalidEventException error,
-      Map<String, String> rawHeaders,
-      byte[] rawPayload)
-      implements Decoded {}
-
   /** The bytes a received message carries: body, header names and values as text. */
   static long messageBytes(byte[] body, AMQP.BasicProperties props) {
     long size = body == null ? 0 : body.length;
@@ -176,7 +149,8 @@ final class AmqpMessages {
   }
 
   /**
-   * Decodes a message into an event.
+   * Decodes a message into an event. Header names match in any case; the broker's own headers
+   * ({@code x-...}) are left out, and the AMQP properties stand in for missing Courier headers.
    *
    * @param destination the destination the subscription consumes, which becomes the event's
    * @param maxBytes messages carrying more bytes than this are {@link DeadLetterReason#OVERSIZED}
@@ -186,123 +160,43 @@ final class AmqpMessages {
   static Decoded decode(
       byte[] body, AMQP.BasicProperties props, String destination, long maxBytes, Instant fallbackCreatedAt) {
     byte[] payload = body == null ? new byte[0] : body;
+    ReceivedMessage in = ReceivedMessage.of("message", true, destination, payload, () -> rawHeaders(props));
     long size = messageBytes(payload, props);
     if (size > maxBytes) {
-      Map<String, String> raw = rawHeaders(props);
-      UUID id = lenientId(raw.getOrDefault(RabbitMqHeaders.EVENT_ID, props == null ? null : props.getMessageId()));
-      return new Undecodable(
-          id,
-          DeadLetterReason.OVERSIZED,
-          new InvalidEventException(
-              "message carries "
-                  + size
-                  + " bytes, over the consumer's limit of "
-                  + maxBytes
-                  + " bytes (SubscriptionSpec.maxRecordBytes)",
-              id,
-              destination),
-          raw,
-          payload);
+      return in.oversized(size, maxBytes, "SubscriptionSpec.maxRecordBytes");
     }
 
-    Map<String, String> reserved = new HashMap<>();
-    Map<String, String> application = new LinkedHashMap<>();
     Map<String, Object> headers = props == null || props.getHeaders() == null ? Map.of() : props.getHeaders();
     for (Map.Entry<String, Object> h : headers.entrySet()) {
       String name = h.getKey();
-      String lower = name.toLowerCase(Locale.ROOT);
-      if (lower.startsWith(RabbitMqHeaders.BROKER_PREFIX)) {
+      if (name.toLowerCase(Locale.ROOT).startsWith(RabbitMqHeaders.BROKER_PREFIX)) {
         continue; // the broker's bookkeeping (x-delivery-count, x-death, ...), not the event's
       }
       String value;
       try {
         value = text(h.getValue());
       } catch (CharacterCodingException e) {
-        return malformed(props, payload, destination, null, "header '" + printable(name) + "' is not valid UTF-8");
+        return in.malformed(null, "header '" + printable(name) + "' is not valid UTF-8");
       } catch (IllegalArgumentException e) {
-        return malformed(props, payload, destination, null, "header '" + printable(name) + "' " + e.getMessage());
+        return in.malformed(null, "header '" + printable(name) + "' " + e.getMessage());
       }
-      if (lower.startsWith(RabbitMqHeaders.RESERVED_PREFIX)) {
-        String previous = reserved.putIfAbsent(lower, value);
-        if (previous != null && !previous.equals(value)) {
-          // the same header twice in different case with different values: neither is trusted
-          return malformed(props, payload, destination, null, "header '" + lower + "' appears twice with different values");
-        }
-      } else {
-        application.put(name, value);
+      Undecodable conflict = in.header(name, value);
+      if (conflict != null) {
+        return conflict;
       }
     }
-
     String messageId = props == null ? null : props.getMessageId();
-    String idText = reserved.get(RabbitMqHeaders.EVENT_ID);
+    String idText = in.courierHeader(RabbitMqHeaders.EVENT_ID);
     if (idText != null && messageId != null && !messageId.equals(idText)) {
       // two different ids on one message: either could be the "real" one, so neither is trusted
-      return malformed(
-          props,
-          payload,
-          destination,
-          null,
-          "header " + RabbitMqHeaders.EVENT_ID + " and property message-id hold different ids");
+      return in.malformed(
+          null, "header " + RabbitMqHeaders.EVENT_ID + " and property message-id hold different ids");
     }
-    UUID id;
-    try {
-      id = Event.parseId(idText != null ? idText : messageId);
-    } catch (InvalidEventException e) {
-      return malformed(
-          props,
-          payload,
-          destination,
-          null,
-          "no valid " + RabbitMqHeaders.EVENT_ID + " header or message-id property: " + e.getMessage());
-    }
-    String type = reserved.getOrDefault(RabbitMqHeaders.EVENT_TYPE, props == null ? null : props.getType());
-    if (type == null || type.isBlank()) {
-      return malformed(
-          props,
-          payload,
-          destination,
-          id,
-          "no " + RabbitMqHeaders.EVENT_TYPE + " header or type property: every event needs a type");
-    }
-    String key = reserved.get(RabbitMqHeaders.EVENT_KEY);
-    String correlationId =
-        reserved.getOrDefault(RabbitMqHeaders.CORRELATION_ID, props == null ? null : props.getCorrelationId());
-    String causationId = reserved.get(RabbitMqHeaders.CAUSATION_ID);
-    String tooLong =
-        firstTooLong("event type", type, "key", key, "correlation id", correlationId, "causation id", causationId);
-    if (tooLong != null) {
-      return malformed(props, payload, destination, id, tooLong);
-    }
-    Instant createdAt;
-    String createdText = reserved.get(RabbitMqHeaders.CREATED_AT);
-    if (createdText != null) {
-      try {
-        createdAt = Instant.parse(createdText);
-      } catch (DateTimeParseException e) {
-        return malformed(
-            props,
-            payload,
-            destination,
-            id,
-            RabbitMqHeaders.CREATED_AT + " header is not an ISO-8601 instant: '" + printable(createdText) + "'");
-      }
-    } else if (props != null && props.getTimestamp() != null) {
-      createdAt = props.getTimestamp().toInstant();
-    } else {
-      createdAt = fallbackCreatedAt;
-    }
-    return new Decodable(
-        new Event(id, type, destination, key, payload, application, correlationId, causationId, createdAt));
-  }
-
-  private static Undecodable malformed(
-      AMQP.BasicProperties props, byte[] payload, String destination, UUID id, String why) {
-    return new Undecodable(
-        id,
-        DeadLetterReason.MALFORMED,
-        new InvalidEventException("malformed message: " + why, id, destination),
-        rawHeaders(props),
-        payload);
+    return in.key(in.courierHeader(RabbitMqHeaders.EVENT_KEY))
+        .idOr(messageId, "message-id property")
+        .typeOr(props == null ? null : props.getType(), "type property")
+        .correlationIdOr(props == null ? null : props.getCorrelationId())
+        .decode(props != null && props.getTimestamp() != null ? props.getTimestamp().toInstant() : fallbackCreatedAt);
   }
 
   /** A header value as text; throws for values that are not text or a simple scalar. */
@@ -311,7 +205,7 @@ final class AmqpMessages {
       return "";
     }
     if (v instanceof LongString ls) {
-      return strictUtf8(ls.getBytes());
+      return Text.strictUtf8(ls.getBytes());
     }
     if (v instanceof String s) {
       return s;
@@ -323,16 +217,6 @@ final class AmqpMessages {
       return d.toInstant().toString();
     }
     throw new IllegalArgumentException("holds a " + v.getClass().getSimpleName() + " where text is expected");
-  }
-
-  private static String firstTooLong(String... namesAndValues) {
-    for (int i = 0; i < namesAndValues.length; i += 2) {
-      String v = namesAndValues[i + 1];
-      if (v != null && v.length() > Outbox.MAX_NAME_LENGTH) {
-        return namesAndValues[i] + " is " + v.length() + " characters, over the limit of " + Outbox.MAX_NAME_LENGTH;
-      }
-    }
-    return null;
   }
 
   /**
@@ -350,11 +234,7 @@ final class AmqpMessages {
         Object v = h.getValue();
         String value;
         if (v instanceof LongString ls) {
-          try {
-            value = strictUtf8(ls.getBytes());
-          } catch (CharacterCodingException e) {
-            value = "base64:" + Base64.getEncoder().encodeToString(ls.getBytes());
-          }
+          value = Text.rawText(ls.getBytes());
         } else {
           value = v == null ? "" : v.toString();
         }
@@ -390,47 +270,12 @@ final class AmqpMessages {
     }
   }
 
-  private static UUID lenientId(String text) {
-    try {
-      return text == null ? null : Event.parseId(text);
-    } catch (InvalidEventException e) {
-      return null;
-    }
-  }
-
-  private static String strictUtf8(byte[] bytes) throws CharacterCodingException {
-    return StandardCharsets.UTF_8
-        .newDecoder()
-        .onMalformedInput(CodingErrorAction.REPORT)
-        .onUnmappableCharacter(CodingErrorAction.REPORT)
-        .decode(ByteBuffer.wrap(bytes))
-        .toString();
-  }
-
   static long utf8Length(String s) {
-    if (s == null) {
-      return 0;
-    }
-    long n = 0;
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c < 0x80) {
-        n += 1;
-      } else if (c < 0x800) {
-        n += 2;
-      } else if (Character.isHighSurrogate(c)) {
-        n += 4;
-        i++;
-      } else {
-        n += 3;
-      }
-    }
-    return n;
+    return Text.utf8Length(s);
   }
 
   /** Text from a message, shortened and stripped of control characters, safe to put in a log line. */
   static String printable(String s) {
-    String shown = s.length() > 80 ? s.substring(0, 80) + "..." : s;
-    return shown.replaceAll("\\p{Cntrl}", "?");
+    return Text.printable(s);
   }
 }

@@ -1,5 +1,7 @@
 package dev.courier.rabbitmq;
 
+import dev.courier.spi.ReceivedMessage;
+
 /**
  * The message headers that carry an event's identity on RabbitMQ, the same names the Kafka
  * transport uses. Values are text ({@code longstr}). Every name starting with {@link
@@ -17,16 +19,16 @@ public final class RabbitMqHeaders {
   private RabbitMqHeaders() {}
 
   /** The prefix of every header name Courier reserves. */
-  public static final String RESERVED_PREFIX = "courier-";
+  public static final String RESERVED_PREFIX = ReceivedMessage.RESERVED_PREFIX;
 
   /** The prefix of header names the broker sets or interprets ({@code x-delivery-count}, ...). */
   public static final String BROKER_PREFIX = "x-";
 
   /** The event id, a canonical UUID; consumers deduplicate on it. Required. */
-  public static final String EVENT_ID = "courier-event-id";
+  public static final String EVENT_ID = ReceivedMessage.EVENT_ID;
 
   /** The event type. Required. */
-  public static final String EVENT_TYPE = "courier-event-type";
+  public static final String EVENT_TYPE = ReceivedMessage.EVENT_TYPE;
 
   /**
    * The event's ordering key; present only when the event has one. RabbitMQ has no record key, and
@@ -35,16 +37,16 @@ public final class RabbitMqHeaders {
   public static final String EVENT_KEY = "courier-event-key";
 
   /** The correlation id; present only when the event has one. */
-  public static final String CORRELATION_ID = "courier-correlation-id";
+  public static final String CORRELATION_ID = ReceivedMessage.CORRELATION_ID;
 
   /** The causation id; present only when the event has one. */
-  public static final String CAUSATION_ID = "courier-causation-id";
+  public static final String CAUSATION_ID = ReceivedMessage.CAUSATION_ID;
 
   /**
    * When the event was written, as an ISO-8601 instant ({@code 2025-01-31T12:00:00.123456Z}). The
    * AMQP {@code timestamp} property carries the same instant in whole seconds.
    */
-  public static final String CREATED_AT = "courier-created-at";
+  public static final String CREATED_AT = ReceivedMessage.CREATED_AT;
 
   /**
    * Set by quorum queues on a redelivered message: how often it was delivered before. A

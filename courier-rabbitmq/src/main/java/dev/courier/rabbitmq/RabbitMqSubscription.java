@@ -12,6 +12,8 @@ import dev.courier.RetriableCourierException;
 import dev.courier.inbox.HandleOutcome;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.internal.EventLog;
+import dev.courier.spi.Decoded.Decodable;
+import dev.courier.spi.Decoded.Undecodable;
 import dev.courier.spi.Subscription;
 import dev.courier.spi.SubscriptionSpec;
 import java.io.IOException;
@@ -496,13 +498,13 @@ public final class RabbitMqSubscription implements Subscription {
   private void handle(Delivery d) {
     received.incrementAndGet();
     switch (AmqpMessages.decode(d.body(), d.props(), destination, spec.maxRecordBytes(), clock.instant())) {
-      case AmqpMessages.Undecodable u -> handleMalformed(d, u);
-      case AmqpMessages.Decodable ok -> handleEvent(d, ok.event());
+      case Undecodable u -> handleMalformed(d, u);
+      case Decodable ok -> handleEvent(d, ok.event());
     }
   }
 
   @SuppressWarnings("try") // the MDC scope is used for its side effect
-  private void handleMalformed(Delivery d, AmqpMessages.Undecodable u) {
+  private void handleMalformed(Delivery d, Undecodable u) {
     String source = u.eventId() != null ? queue : AmqpMessages.contentSource(queue, d.body(), u.rawHeaders());
     try (EventLog ignored = EventLog.ofUnknown(u.eventId(), destination).with(EventLog.CONSUMER, processor.consumer())) {
       log.warn("message from queue {} cannot be processed ({}): {}", queue, u.reason(), u.error().getMessage());

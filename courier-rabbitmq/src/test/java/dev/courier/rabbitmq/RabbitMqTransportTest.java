@@ -11,6 +11,8 @@ import dev.courier.ConfigurationException;
 import dev.courier.Event;
 import dev.courier.InvalidEventException;
 import dev.courier.RetriableCourierException;
+import dev.courier.spi.Decoded;
+import dev.courier.spi.Decoded.Decodable;
 import dev.courier.spi.PublishResult;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -86,9 +88,9 @@ class RabbitMqTransportTest {
             "courier-created-at=" + event.createdAt(),
             "tenant=acme");
 
-    AmqpMessages.Decoded decoded =
+    Decoded decoded =
         AmqpMessages.decode(message.getBody(), props, destination, 1024, Instant.EPOCH);
-    assertThat(decoded).isEqualTo(new AmqpMessages.Decodable(event));
+    assertThat(decoded).isEqualTo(new Decodable(event));
   }
 
   @Test
@@ -282,9 +284,9 @@ class RabbitMqTransportTest {
             .headers(Map.of("x-delivery-count", 3L, "weight", 12, "urgent", true))
             .build();
 
-    AmqpMessages.Decoded decoded = AmqpMessages.decode(new byte[] {1, 2}, props, "orders", 1024, Instant.EPOCH);
+    Decoded decoded = AmqpMessages.decode(new byte[] {1, 2}, props, "orders", 1024, Instant.EPOCH);
 
-    assertThat(decoded).isInstanceOfSatisfying(AmqpMessages.Decodable.class, d -> {
+    assertThat(decoded).isInstanceOfSatisfying(Decodable.class, d -> {
       assertThat(d.event().id()).hasToString(id);
       assertThat(d.event().type()).isEqualTo("Shipped");
       assertThat(d.event().headers()).containsOnly(Map.entry("weight", "12"), Map.entry("urgent", "true"));
