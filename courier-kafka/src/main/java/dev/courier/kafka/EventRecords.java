@@ -92,6 +92,40 @@ final class EventRecords {
     return size;
   }
 
+  /**
+   * Why {@code event} cannot be published however often it is tried, or {@code null}: its topic
+   * name, a reserved application header, or its size.
+   *
+   * @param limitSetting the builder setting of {@code maxRecordBytes}, for the message
+   */
+  static String publishProblem(Event event, int maxRecordBytes, String limitSetting) {
+    String topic = topicProblem(event.destination());
+    if (topic != null) {
+      return "cannot publish to Kafka: " + topic;
+    }
+    String reserved = reservedHeader(event);
+    if (reserved != null) {
+      return "cannot publish to Kafka: application header '"
+          + printable(reserved)
+          + "' uses the prefix '"
+          + KafkaHeaders.RESERVED_PREFIX
+          + "', which is reserved for Courier's own headers";
+    }
+    long size = recordBytes(event);
+    if (size > maxRecordBytes) {
+      return "cannot publish to Kafka: the record is "
+          + size
+          + " bytes (payload "
+          + event.payloadSize()
+          + "), over the limit of "
+          + maxRecordBytes
+          + " bytes ("
+          + limitSetting
+          + ")";
+    }
+    return null;
+  }
+
   /** The first application header whose name is reserved for Courier, or {@code null}. */
   static String reservedHeader(Event event) {
     for (String name : event.headers().keySet()) {
@@ -144,7 +178,8 @@ final class EventRecords {
   static Decoded decode(
       ConsumerRecord<byte[], byte[]> record, long maxRecordBytes, Instant fallbackCreatedAt) {
     ReceivedMessage in =
-        ReceivedMessage.of("record", false, record.topic(), record.value(), () -> rawHeaders(record));
+        ReceivedMessage.of(
+            "record", false, record.topic(), record.value(), () -> rawHeaders(record));
     long size = recordBytes(record);
     if (size > maxRecordBytes) {
       return in.oversized(size, maxRecordBytes, "KafkaIdempotentConsumer.Builder.maxRecordBytes");

@@ -35,6 +35,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.RebalanceInProgressException;
@@ -174,6 +175,44 @@ public final class KafkaIdempotentConsumer implements Subscription {
   /** Starts building a consumer; see {@link Builder} for the defaults. */
   public static Builder builder() {
     return new Builder();
+  }
+
+  /**
+   * Starts the consumer behind a transport's {@code subscribe}: on {@code spec.destination()}, with
+   * the processor's consumer name as its group id, the transport's bootstrap servers and its {@code
+   * security.*}, {@code sasl.*} and {@code ssl.*} settings, then {@code properties}, then {@code
+   * spec.options()}, all checked as {@link Builder#build()} checks them.
+   *
+   * @param producerConfig the transport's producer configuration
+   */
+  static KafkaIdempotentConsumer startFor(
+      Map<String, Object> producerConfig,
+      SubscriptionSpec spec,
+      IdempotentProcessor processor,
+      Map<String, Object> properties) {
+    Builder b =
+        builder()
+            .bootstrapServers(
+                String.valueOf(producerConfig.get(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG)))
+            .groupId(processor.consumer())
+            .topics(spec.destination())
+            .processor(processor)
+            .maxRecordBytes(spec.maxRecordBytes())
+            .pollTimeout(spec.pollTimeout());
+    properties.forEach(b::property);
+    producerConfig.forEach(
+        (k, v) -> {
+          if (k.startsWith("security.") || k.startsWith("sasl.") || k.startsWith("ssl.")) {
+            b.property(k, v);
+          }
+        });
+    spec.options().forEach(b::property);
+    if (spec.afterCommit() != SubscriptionSpec.AfterCommitHook.NONE) {
+      b.afterEffectCommitted(spec.afterCommit()::afterCommit);
+    }
+    KafkaIdempotentConsumer consumer = b.build();
+    consumer.start();
+    return consumer;
   }
 
   /** The consumer's name: that of its processor, which keys its ledger rows and dead letters. */

@@ -187,28 +187,8 @@ public final class KafkaTransactionalTransport implements Transport {
    */
   @Override
   public KafkaIdempotentConsumer subscribe(SubscriptionSpec spec, IdempotentProcessor processor) {
-    KafkaIdempotentConsumer.Builder b =
-        KafkaIdempotentConsumer.builder()
-            .bootstrapServers(String.valueOf(config.get(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG)))
-            .groupId(processor.consumer())
-            .topics(spec.destination())
-            .processor(processor)
-            .maxRecordBytes(spec.maxRecordBytes())
-            .pollTimeout(spec.pollTimeout())
-            .property("isolation.level", "read_committed");
-    config.forEach(
-        (k, v) -> {
-          if (k.startsWith("security.") || k.startsWith("sasl.") || k.startsWith("ssl.")) {
-            b.property(k, v);
-          }
-        });
-    spec.options().forEach(b::property);
-    if (spec.afterCommit() != SubscriptionSpec.AfterCommitHook.NONE) {
-      b.afterEffectCommitted(spec.afterCommit()::afterCommit);
-    }
-    KafkaIdempotentConsumer consumer = b.build();
-    consumer.start();
-    return consumer;
+    return KafkaIdempotentConsumer.startFor(
+        config, spec, processor, Map.of("isolation.level", "read_committed"));
   }
 
   /**
@@ -538,29 +518,8 @@ public final class KafkaTransactionalTransport implements Transport {
 
   /** Why this event cannot be published however often it is tried, or {@code null}. */
   private String problem(Event e) {
-    String topic = EventRecords.topicProblem(e.destination());
-    if (topic != null) {
-      return "cannot publish to Kafka: " + topic;
-    }
-    String reserved = EventRecords.reservedHeader(e);
-    if (reserved != null) {
-      return "cannot publish to Kafka: application header '"
-          + EventRecords.printable(reserved)
-          + "' uses the prefix '"
-          + KafkaHeaders.RESERVED_PREFIX
-          + "', which is reserved for Courier's own headers";
-    }
-    long size = EventRecords.recordBytes(e);
-    if (size > maxRecordBytes) {
-      return "cannot publish to Kafka: the record is "
-          + size
-          + " bytes (payload "
-          + e.payloadSize()
-          + "), over the limit of "
-          + maxRecordBytes
-          + " bytes (KafkaTransactionalTransport.Builder.maxRecordBytes)";
-    }
-    return null;
+    return EventRecords.publishProblem(
+        e, maxRecordBytes, "KafkaTransactionalTransport.Builder.maxRecordBytes");
   }
 
   private void requireOpen() {
@@ -693,28 +652,7 @@ public final class KafkaTransactionalTransport implements Transport {
       Map<String, Object> props =
           TransactionalProducers.producerConfig(
               properties, transactionalId, "KafkaTransactionalTransport.Builder");
-      if (maxRecordBytes < 1 || maxRecordBytes > 64 * 1024 * 1024) {
-        throw new ConfigurationException(
-            "maxRecordBytes", "must be between 1 and 67108864 bytes, was " + maxRecordBytes);
-      }
-      if (closeTimeout == null || closeTimeout.isNegative()) {
-        throw new ConfigurationException(
-            "closeTimeout", "must be zero or positive, was " + closeTimeout);
-      }
-      Integer maxRequest = Settings.integer(props, ProducerConfig.MAX_REQUEST_SIZE_CONFIG);
-      if (maxRequest == null) {
-        props.put(
-            ProducerConfig.MAX_REQUEST_SIZE_CONFIG,
-            Math.max(1024 * 1024, maxRecordBytes + 64 * 1024));
-      } else if (maxRequest < maxRecordBytes) {
-        throw new ConfigurationException(
-            ProducerConfig.MAX_REQUEST_SIZE_CONFIG,
-            "must be >= maxRecordBytes ("
-                + maxRecordBytes
-                + "), was "
-                + maxRequest
-                + "; the producer would refuse records the transport accepts");
-      }
+      Settings.checkRecordLimits(props, maxRecordBytes, closeTimeout);
       return new KafkaTransactionalTransport(this, props);
     }
   }

@@ -108,9 +108,6 @@ public final class KafkaTransport implements Transport {
    */
   public static final int DEFAULT_LINGER_MS = 1;
 
-  private static final int MAX_RECORD_BYTES_LIMIT = 64 * 1024 * 1024;
-  private static final int KAFKA_DEFAULT_MAX_REQUEST_SIZE = 1024 * 1024;
-  private static final int REQUEST_OVERHEAD = 64 * 1024;
   private static final Set<String> UNSAFE_SETTINGS =
       Set.of(
           ProducerConfig.ACKS_CONFIG,
@@ -150,27 +147,7 @@ public final class KafkaTransport implements Transport {
    */
   @Override
   public KafkaIdempotentConsumer subscribe(SubscriptionSpec spec, IdempotentProcessor processor) {
-    KafkaIdempotentConsumer.Builder b =
-        KafkaIdempotentConsumer.builder()
-            .bootstrapServers(String.valueOf(config.get(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG)))
-            .groupId(processor.consumer())
-            .topics(spec.destination())
-            .processor(processor)
-            .maxRecordBytes(spec.maxRecordBytes())
-            .pollTimeout(spec.pollTimeout());
-    config.forEach(
-        (k, v) -> {
-          if (k.startsWith("security.") || k.startsWith("sasl.") || k.startsWith("ssl.")) {
-            b.property(k, v);
-          }
-        });
-    spec.options().forEach(b::property);
-    if (spec.afterCommit() != SubscriptionSpec.AfterCommitHook.NONE) {
-      b.afterEffectCommitted(spec.afterCommit()::afterCommit);
-    }
-    KafkaIdempotentConsumer consumer = b.build();
-    consumer.start();
-    return consumer;
+    return KafkaIdempotentConsumer.startFor(config, spec, processor, Map.of());
   }
 
   /** The largest record accepted, in bytes (key, value and headers). */
@@ -305,29 +282,7 @@ public final class KafkaTransport implements Transport {
 
   /** Why this event cannot be published however often it is tried, or {@code null}. */
   private String problem(Event e) {
-    String topic = EventRecords.topicProblem(e.destination());
-    if (topic != null) {
-      return "cannot publish to Kafka: " + topic;
-    }
-    String reserved = EventRecords.reservedHeader(e);
-    if (reserved != null) {
-      return "cannot publish to Kafka: application header '"
-          + EventRecords.printable(reserved)
-          + "' uses the prefix '"
-          + KafkaHeaders.RESERVED_PREFIX
-          + "', which is reserved for Courier's own headers";
-    }
-    long size = EventRecords.recordBytes(e);
-    if (size > maxRecordBytes) {
-      return "cannot publish to Kafka: the record is "
-          + size
-          + " bytes (payload "
-          + e.payloadSize()
-          + "), over the limit of "
-          + maxRecordBytes
-          + " bytes (KafkaTransport.Builder.maxRecordBytes)";
-    }
-    return null;
+    return EventRecords.publishProblem(e, maxRecordBytes, "KafkaTransport.Builder.maxRecordBytes");
   }
 
   /** The failure of a future that has already failed, or {@code null} if it has not (yet). */
@@ -539,22 +494,7 @@ public final class KafkaTransport implements Transport {
      * @throws ConfigurationException for a missing or invalid setting, or one Kafka refuses
      */
     public KafkaTransport build() {
-      Map<String, Object> props = new LinkedHashMap<>(properties);
-      String bootstrap = Settings.text(props, ProducerConfig.BOOTSTRAP_SERVERS_CONFIG);
-      if (bootstrap == null || bootstrap.isEmpty()) {
-        throw new ConfigurationException(
-            "bootstrapServers", "is required: the Kafka brokers to connect to");
-      }
-      for (String fixed :
-          List.of(
-              ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG,
-              ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG)) {
-        if (props.containsKey(fixed)) {
-          throw new ConfigurationException(
-              fixed,
-              "cannot be set: the transport sends the event's key and payload bytes as they are");
-        }
-      }
+      Map<String, Object> props = Settings.producerProperties(properties, "the transport");
       if (props.containsKey(ProducerConfig.TRANSACTIONAL_ID_CONFIG)) {
         throw new ConfigurationException(
             ProducerConfig.TRANSACTIONAL_ID_CONFIG,
@@ -569,38 +509,9 @@ public final class KafkaTransport implements Transport {
               UNSAFE_SETTINGS,
               "KafkaTransport.Builder",
               "the kafka transport");
-      if (maxRecordBytes < 1 || maxRecordBytes > MAX_RECORD_BYTES_LIMIT) {
-        throw new ConfigurationException(
-            "maxRecordBytes",
-            "must be between 1 and " + MAX_RECORD_BYTES_LIMIT + " bytes, was " + maxRecordBytes);
-      }
-      if (closeTimeout == null || closeTimeout.isNegative()) {
-        throw new ConfigurationException(
-            "closeTimeout", "must be zero or positive, was " + closeTimeout);
-      }
-      Integer maxRequest = Settings.integer(props, ProducerConfig.MAX_REQUEST_SIZE_CONFIG);
-      if (maxRequest == null) {
-        props.put(
-            ProducerConfig.MAX_REQUEST_SIZE_CONFIG,
-            Math.max(KAFKA_DEFAULT_MAX_REQUEST_SIZE, maxRecordBytes + REQUEST_OVERHEAD));
-      } else if (maxRequest < maxRecordBytes) {
-        throw new ConfigurationException(
-            ProducerConfig.MAX_REQUEST_SIZE_CONFIG,
-            "must be >= maxRecordBytes ("
-                + maxRecordBytes
-                + "), was "
-                + maxRequest
-                + "; the producer would refuse records the transport accepts");
-      }
-      props.putIfAbsent(ProducerConfig.ACKS_CONFIG, "all");
-      props.putIfAbsent(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-      props.putIfAbsent(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 5);
-      props.putIfAbsent(ProducerConfig.RETRIES_CONFIG, Integer.MAX_VALUE);
-      props.putIfAbsent(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
-      props.putIfAbsent(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 15_000);
+      Settings.checkRecordLimits(props, maxRecordBytes, closeTimeout);
       // The relay hands over whole batches and awaits each: a long linger only delays the batch.
-      props.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, DEFAULT_LINGER_MS);
-      props.putIfAbsent(ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000);
+      Settings.producerDefaults(props, DEFAULT_LINGER_MS);
       KafkaTransport transport = new KafkaTransport(props, maxRecordBytes, closeTimeout);
       Settings.warn(accepted, log, "the kafka transport");
       return transport;

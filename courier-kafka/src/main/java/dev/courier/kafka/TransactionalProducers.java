@@ -2,7 +2,6 @@ package dev.courier.kafka;
 
 import dev.courier.ConfigurationException;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
@@ -54,22 +53,7 @@ final class TransactionalProducers {
    */
   static Map<String, Object> producerConfig(
       Map<String, Object> properties, String transactionalId, String owner) {
-    Map<String, Object> props = new LinkedHashMap<>(properties);
-    String bootstrap = Settings.text(props, ProducerConfig.BOOTSTRAP_SERVERS_CONFIG);
-    if (bootstrap == null || bootstrap.isEmpty()) {
-      throw new ConfigurationException(
-          "bootstrapServers", "is required: the Kafka brokers to connect to");
-    }
-    for (String fixed :
-        List.of(
-            ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG,
-            ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG)) {
-      if (props.containsKey(fixed)) {
-        throw new ConfigurationException(
-            fixed,
-            "cannot be set: the producer sends the event's key and payload bytes as they are");
-      }
-    }
+    Map<String, Object> props = Settings.producerProperties(properties, "the producer");
     if (props.containsKey(ProducerConfig.TRANSACTIONAL_ID_CONFIG)) {
       throw new ConfigurationException(
           ProducerConfig.TRANSACTIONAL_ID_CONFIG,
@@ -104,14 +88,7 @@ final class TransactionalProducers {
               + " records in order across retries, and Kafka refuses it for transactions");
     }
     props.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, transactionalId);
-    props.putIfAbsent(ProducerConfig.ACKS_CONFIG, "all");
-    props.putIfAbsent(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-    props.putIfAbsent(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, 5);
-    props.putIfAbsent(ProducerConfig.RETRIES_CONFIG, Integer.MAX_VALUE);
-    props.putIfAbsent(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 30_000);
-    props.putIfAbsent(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, 15_000);
-    props.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, 5);
-    props.putIfAbsent(ProducerConfig.MAX_BLOCK_MS_CONFIG, 10_000);
+    Settings.producerDefaults(props, 5);
     props.putIfAbsent(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, 60_000);
     int transactionTimeout = positive(props, ProducerConfig.TRANSACTION_TIMEOUT_CONFIG);
     int delivery = positive(props, ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG);
