@@ -12,6 +12,7 @@ import dev.courier.outbox.Outbox;
 import dev.courier.relay.Relay;
 import dev.courier.retry.RetryPolicy;
 import dev.courier.spi.Transport;
+import dev.courier.testkit.SqlRows;
 import dev.courier.testkit.TestDatabase;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -20,10 +21,8 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -231,44 +230,19 @@ final class DeliveryFixture implements AutoCloseable {
   }
 
   long queryLong(String sql, Object... params) {
-    return ((Number) row(sql, params).values().iterator().next()).longValue();
+    return SqlRows.queryLong(pool, sql, params);
   }
 
   Map<String, Object> row(String sql, Object... params) {
-    List<Map<String, Object>> rows = rows(sql, params);
-    return rows.isEmpty() ? Map.of() : rows.getFirst();
+    return SqlRows.row(pool, sql, params);
   }
 
   List<Map<String, Object>> rows(String sql, Object... params) {
-    try (Connection c = pool.getConnection();
-        PreparedStatement ps = c.prepareStatement(sql)) {
-      for (int i = 0; i < params.length; i++) {
-        ps.setObject(i + 1, params[i]);
-      }
-      List<Map<String, Object>> out = new ArrayList<>();
-      try (ResultSet rs = ps.executeQuery()) {
-        int n = rs.getMetaData().getColumnCount();
-        while (rs.next()) {
-          Map<String, Object> row = new LinkedHashMap<>();
-          for (int i = 1; i <= n; i++) {
-            row.put(rs.getMetaData().getColumnLabel(i), rs.getObject(i));
-          }
-          out.add(row);
-        }
-      }
-      return out;
-    } catch (SQLException e) {
-      throw new IllegalStateException(e);
-    }
+    return SqlRows.rows(pool, sql, params);
   }
 
   void execute(String sql) {
-    try (Connection c = pool.getConnection();
-        Statement s = c.createStatement()) {
-      s.execute(sql);
-    } catch (SQLException e) {
-      throw new IllegalStateException(e);
-    }
+    SqlRows.execute(pool, sql);
   }
 
   /** Closes what the test left open (newest first), then the pool, and drops the schema. */

@@ -10,12 +10,9 @@ import dev.courier.Event;
 import dev.courier.inbox.EventHandler;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.spi.PublishResult;
+import dev.courier.testkit.OutageDataSource;
 import io.micrometer.core.instrument.MeterRegistry;
-import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import java.sql.Connection;
-import java.sql.SQLException;
-import java.sql.SQLFeatureNotSupportedException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -25,8 +22,6 @@ import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.logging.Logger;
-import javax.sql.DataSource;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
@@ -301,8 +296,8 @@ class KafkaIdempotentConsumerTest {
       databaseOutage_leavesTheRecordUnacknowledgedWithoutDeadLetteringIt_andAppliesItOnceTheDatabaseIsBack() {
     String topic = TestKafka.createTopic(TestKafka.uniqueTopic("outage"), 1);
     String name = "outage-" + shortId();
-    AtomicBoolean databaseDown = new AtomicBoolean(true);
-    DataSource flaky = new OutageDataSource(db.dataSource(), databaseDown);
+    OutageDataSource flaky = new OutageDataSource(db.dataSource());
+    flaky.down(true);
     IdempotentProcessor processor =
         IdempotentProcessor.builder(name, flaky, DeliveryFixture.recordingEffect(name))
             .retryPolicy(
@@ -339,7 +334,7 @@ class KafkaIdempotentConsumerTest {
                     .containsEntry("consumer", name)
                     .containsEntry("attempt", "1")
                     .containsEntry("source", topic + "-0@0"));
-    databaseDown.set(false);
+    flaky.down(false);
     await().atMost(WAIT).until(() -> db.effects(name, event.id()) == 1);
 
     assertThat(db.deadLetters(name)).as("an outage is not the event's fault").isEmpty();
@@ -450,67 +445,5 @@ class KafkaIdempotentConsumerTest {
 
   private static String shortId() {
     return UUID.randomUUID().toString().substring(0, 8);
-  }
-
-  /**
-   * The real database behind a switch: while {@code down} is set, connections are refused as by a
-   * database that is unreachable.
-   */
-  private static final class OutageDataSource implements DataSource {
-    private final DataSource delegate;
-    private final AtomicBoolean down;
-
-    OutageDataSource(DataSource delegate, AtomicBoolean down) {
-      this.delegate = delegate;
-      this.down = down;
-    }
-
-    @Override
-    public Connection getConnection() throws SQLException {
-      if (down.get()) {
-        throw new SQLException("Connection refused (simulated outage)", "08001");
-      }
-      return delegate.getConnection();
-    }
-
-    @Override
-    public Connection getConnection(String username, String password) throws SQLException {
-      return getConnection();
-    }
-
-    @Override
-    public PrintWriter getLogWriter() throws SQLException {
-      return delegate.getLogWriter();
-    }
-
-    @Override
-    public void setLogWriter(PrintWriter out) throws SQLException {
-      delegate.setLogWriter(out);
-    }
-
-    @Override
-    public void setLoginTimeout(int seconds) throws SQLException {
-      delegate.setLoginTimeout(seconds);
-    }
-
-    @Override
-    public int getLoginTimeout() throws SQLException {
-      return delegate.getLoginTimeout();
-    }
-
-    @Override
-    public Logger getParentLogger() throws SQLFeatureNotSupportedException {
-      return delegate.getParentLogger();
-    }
-
-    @Override
-    public <T> T unwrap(Class<T> iface) throws SQLException {
-      return delegate.unwrap(iface);
-    }
-
-    @Override
-    public boolean isWrapperFor(Class<?> iface) throws SQLException {
-      return delegate.isWrapperFor(iface);
-    }
   }
 }

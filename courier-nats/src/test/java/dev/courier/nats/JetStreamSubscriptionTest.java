@@ -11,6 +11,7 @@ import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.spi.PublishResult;
 import dev.courier.spi.Subscription;
 import dev.courier.spi.SubscriptionSpec;
+import dev.courier.testkit.OutageDataSource;
 import io.nats.client.api.ConsumerConfiguration;
 import io.nats.client.api.ConsumerInfo;
 import io.nats.client.impl.Headers;

@@ -7,24 +7,17 @@ import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Schema;
 import dev.courier.metrics.CourierMetrics;
 import dev.courier.retry.RetryPolicy;
+import dev.courier.testkit.OutageDataSource;
+import dev.courier.testkit.SqlRows;
 import dev.courier.testkit.TestDatabase;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
-import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
-import java.sql.Connection;
 import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
-import java.sql.SQLFeatureNotSupportedException;
-import java.sql.Statement;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.logging.Logger;
 import javax.sql.DataSource;
 import org.postgresql.ds.PGSimpleDataSource;
 
@@ -44,11 +37,11 @@ final class TestSchema implements AutoCloseable {
           .build();
 
   private final PGSimpleDataSource schema;
-  private final Gate gate;
+  private final OutageDataSource gate;
 
   TestSchema(String prefix) {
     schema = TestDatabase.shared().freshSchema(prefix);
-    gate = new Gate(schema);
+    gate = new OutageDataSource(schema);
     Schema.migrate(schema, CourierTables.DEFAULT);
     execute(
         "CREATE TABLE effects (id BIGSERIAL PRIMARY KEY, consumer VARCHAR(255) NOT NULL, event_id UUID"
@@ -62,7 +55,7 @@ final class TestSchema implements AutoCloseable {
 
   /** Simulates an unreachable database for every connection opened through {@link #dataSource()}. */
   void databaseDown(boolean down) {
-    gate.down = down;
+    gate.down(down);
   }
 
   /** A handler that records the event in the effects table, in the processor's transaction. */
@@ -121,108 +114,23 @@ final class TestSchema implements AutoCloseable {
   }
 
   long queryLong(String sql, Object... params) {
-    return ((Number) row(sql, params).values().iterator().next()).longValue();
+    return SqlRows.queryLong(schema, sql, params);
   }
 
   Map<String, Object> row(String sql, Object... params) {
-    List<Map<String, Object>> rows = rows(sql, params);
-    return rows.isEmpty() ? Map.of() : rows.getFirst();
+    return SqlRows.row(schema, sql, params);
   }
 
   List<Map<String, Object>> rows(String sql, Object... params) {
-    try (Connection c = schema.getConnection();
-        PreparedStatement ps = c.prepareStatement(sql)) {
-      for (int i = 0; i < params.length; i++) {
-        ps.setObject(i + 1, params[i]);
-      }
-      List<Map<String, Object>> out = new ArrayList<>();
-      try (ResultSet rs = ps.executeQuery()) {
-        int n = rs.getMetaData().getColumnCount();
-        while (rs.next()) {
-          Map<String, Object> row = new LinkedHashMap<>();
-          for (int i = 1; i <= n; i++) {
-            row.put(rs.getMetaData().getColumnLabel(i), rs.getObject(i));
-          }
-          out.add(row);
-        }
-      }
-      return out;
-    } catch (SQLException e) {
-      throw new IllegalStateException(e);
-    }
+    return SqlRows.rows(schema, sql, params);
   }
 
   void execute(String sql) {
-    try (Connection c = schema.getConnection();
-        Statement s = c.createStatement()) {
-      s.execute(sql);
-    } catch (SQLException e) {
-      throw new IllegalStateException(e);
-    }
+    SqlRows.execute(schema, sql);
   }
 
   @Override
   public void close() {
     TestDatabase.shared().dropSchema(schema);
-  }
-
-  /**
-   * The real data source, with a switch that makes new connections fail as they do when the
-   * database is unreachable. Not a mock: every connection it hands out is a real one.
-   */
-  private static final class Gate implements DataSource {
-    private final PGSimpleDataSource real;
-    volatile boolean down;
-
-    Gate(PGSimpleDataSource real) {
-      this.real = real;
-    }
-
-    @Override
-    public Connection getConnection() throws SQLException {
-      if (down) {
-        throw new SQLException("Connection to 127.0.0.1:5432 refused (simulated outage)", "08001");
-      }
-      return real.getConnection();
-    }
-
-    @Override
-    public Connection getConnection(String user, String password) throws SQLException {
-      return getConnection();
-    }
-
-    @Override
-    public PrintWriter getLogWriter() {
-      return null;
-    }
-
-    @Override
-    public void setLogWriter(PrintWriter out) {}
-
-    @Override
-    public void setLoginTimeout(int seconds) {}
-
-    @Override
-    public int getLoginTimeout() {
-      return 0;
-    }
-
-    @Override
-    public Logger getParentLogger() throws SQLFeatureNotSupportedException {
-      throw new SQLFeatureNotSupportedException();
-    }
-
-    @Override
-    public <T> T unwrap(Class<T> iface) throws SQLException {
-      if (iface.isInstance(this)) {
-        return iface.cast(this);
-      }
-      return real.unwrap(iface);
-    }
-
-    @Override
-    public boolean isWrapperFor(Class<?> iface) {
-      return iface.isInstance(this);
-    }
   }
 }

@@ -1,30 +1,37 @@
-package dev.courier.nats;
+package dev.courier.testkit;
 
 import java.io.PrintWriter;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.SQLFeatureNotSupportedException;
 import java.sql.SQLTransientConnectionException;
+import java.util.Objects;
 import java.util.logging.Logger;
 import javax.sql.DataSource;
 
-/** The real test database behind a switch that makes it unreachable, as an outage would. */
-final class OutageDataSource implements DataSource {
+/**
+ * A real data source behind a switch: while it is {@linkplain #down(boolean) down}, new connections
+ * are refused as by a database that is unreachable (SQLState {@code 08001}). Not a mock: every
+ * connection it hands out is a real one. Thread-safe.
+ */
+public final class OutageDataSource implements DataSource {
   private final DataSource real;
   private volatile boolean down;
 
-  OutageDataSource(DataSource real) {
-    this.real = real;
+  /** Wraps {@code real}, up. */
+  public OutageDataSource(DataSource real) {
+    this.real = Objects.requireNonNull(real, "real");
   }
 
-  void down(boolean down) {
+  /** Starts ({@code true}) or ends ({@code false}) the outage, for connections opened from now. */
+  public void down(boolean down) {
     this.down = down;
   }
 
   @Override
   public Connection getConnection() throws SQLException {
     if (down) {
-      throw new SQLTransientConnectionException("database unreachable (simulated outage)");
+      throw new SQLTransientConnectionException("Connection refused (simulated outage)", "08001");
     }
     return real.getConnection();
   }
@@ -61,11 +68,11 @@ final class OutageDataSource implements DataSource {
 
   @Override
   public <T> T unwrap(Class<T> iface) throws SQLException {
-    return real.unwrap(iface);
+    return iface.isInstance(this) ? iface.cast(this) : real.unwrap(iface);
   }
 
   @Override
   public boolean isWrapperFor(Class<?> iface) throws SQLException {
-    return real.isWrapperFor(iface);
+    return iface.isInstance(this) || real.isWrapperFor(iface);
   }
 }
