@@ -13,7 +13,7 @@ import java.util.Base64;
 public final class Text {
   private Text() {}
 
-  /** Text from a message or a setting, shortened and stripped of control characters, safe to log. */
+  /** Text from a message or a setting, shortened and stripped of control characters, to log. */
   public static String printable(String s) {
     String shown = s.length() > 80 ? s.substring(0, 80) + "..." : s;
     return shown.replaceAll("\\p{Cntrl}", "?");
