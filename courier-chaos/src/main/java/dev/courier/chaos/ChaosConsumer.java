@@ -1,0 +1,78 @@
+package dev.courier.chaos;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
+
+import dev.courier.PoisonEventException;
+import dev.courier.inbox.IdempotentProcessor;
+import dev.courier.kafka.KafkaIdempotentConsumer;
+import dev.courier.retry.RetryPolicy;
+import dev.courier.testkit.chaos.ChaosTables;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A consumer of a chaos run, as a child JVM: applies each event once, through the processed-events ledger, by writing
+ * an effect row in {@value ChaosTables#EFFECTS}; rejects the writer's poison events as poison.
+ *
+ * <p>With {@code crashAfterEffects=N} it stops dead after the N-th effect of this process has committed and before
+ * the Kafka offset is committed: it writes {@code markerFile} and blocks its loop thread, so that the scenario kills
+ * it with SIGKILL exactly between the commit and the acknowledgement.
+ *
+ * <p>Arguments: {@code jdbcUrl}, {@code applicationName}, {@code bootstrap}, {@code topic}, {@code consumer} (its
+ * ledger name and group); optionally {@code crashAfterEffects}, {@code markerFile}, {@code dbUser},
+ * {@code socketTimeoutSeconds}.
+ */
+public final class ChaosConsumer {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ChaosConsumer.class);
+
+    private ChaosConsumer() {
+    }
+
+    public static void main(String[] argv) throws Exception {
+        Args args = new Args(argv);
+        String consumer = args.get("consumer");
+        // once crashed (the marker exists), a restarted consumer runs normally
+        long crashAfter = Files.exists(Path.of(args.get("markerFile", "/nonexistent/marker")))
+                ? 0 : args.getLong("crashAfterEffects", 0);
+        var pool = args.pool(3);
+        IdempotentProcessor processor = IdempotentProcessor.builder(consumer, pool, (event, connection) -> {
+            if (ChaosWriter.POISON.equals(new String(event.payload(), StandardCharsets.UTF_8))) {
+                throw new PoisonEventException("chaos poison event " + event.id());
+            }
+            ChaosTables.recordEffect(connection, consumer, event.id());
+        }).retryPolicy(RetryPolicy.builder().maxAttempts(1_000).initialDelay(Duration.ofMillis(20))
+                .maxDelay(Duration.ofMillis(500)).build()).build();
+        AtomicLong effects = new AtomicLong();
+        KafkaIdempotentConsumer kafka = KafkaIdempotentConsumer.builder().bootstrapServers(args.get("bootstrap"))
+                .groupId("chaos-" + consumer).clientId(consumer).topics(args.get("topic")).processor(processor)
+                .pollTimeout(Duration.ofMillis(100)).property("fetch.max.wait.ms", 50)
+                // a killed member must leave the group quickly, and a restarted one take its place at once
+                .property("session.timeout.ms", 6_000).property("heartbeat.interval.ms", 1_000)
+                .property("group.instance.id", consumer)
+                .afterEffectCommitted(event -> {
+                    if (effects.incrementAndGet() == crashAfter) {
+                        crashHere(args.get("markerFile"), event.id().toString());
+                    }
+                }).build();
+        kafka.start();
+        LOG.info("consumer {} started", consumer);
+        new CountDownLatch(1).await();
+    }
+
+    /** Announces the crash point and blocks the consumer's loop until the scenario kills this process. */
+    private static void crashHere(String markerFile, String eventId) {
+        try {
+            Files.writeString(Path.of(markerFile), eventId);
+            LOG.warn("effect of {} committed; blocking before its offset commit until killed", eventId);
+            new CountDownLatch(1).await();
+        } catch (Exception e) {
+            Runtime.getRuntime().halt(137);
+        }
+    }
+}

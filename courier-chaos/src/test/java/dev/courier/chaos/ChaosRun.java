@@ -1,0 +1,394 @@
+package dev.courier.chaos;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.UUID;
+import java.util.function.BooleanSupplier;
+
+import dev.courier.jdbc.CourierTables;
+import dev.courier.jdbc.Schema;
+import dev.courier.kafka.KafkaHeaders;
+import dev.courier.testkit.EmbeddedKafka;
+import dev.courier.testkit.TestDatabase;
+import dev.courier.testkit.chaos.ChaosTables;
+import dev.courier.testkit.chaos.CheckReport;
+import dev.courier.testkit.chaos.DeliveryChecker;
+import dev.courier.testkit.chaos.FaultProxy;
+import dev.courier.testkit.chaos.History;
+import dev.courier.testkit.chaos.ProcessHarness;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.postgresql.ds.PGSimpleDataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One chaos scenario on Kafka: a fresh schema and topic, the writer, relays and consumers as child JVMs, the faults
+ * the scenario injects, and at the end the delivery checker's verdict on database truth.
+ *
+ * <p>Every wait has a bound; on failure the report names the scenario and its seed, lists the faults with their times
+ * and the history of each anomalous event, and quotes the children's last output lines.
+ */
+final class ChaosRun implements AutoCloseable {
+
+    static final int PARTITIONS = 4;
+    static final int ROLLBACK_PERCENT = 6;
+    static final int POISON_EVERY = 1_000;
+    static final Duration WRITER_BOUND = Duration.ofMinutes(5);
+    static final Duration DRAIN_BOUND = Duration.ofMinutes(3);
+    static final Path REPORTS = Path.of("target", "chaos-reports");
+
+    private static final Logger LOG = LoggerFactory.getLogger(ChaosRun.class);
+
+    final String scenario;
+    final long seed;
+    final SplittableRandom random;
+    final int events;
+    final boolean ordered;
+    final EmbeddedKafka kafka;
+    final String runId = UUID.randomUUID().toString().substring(0, 8);
+    final String topic;
+    final String relayApp;
+    final String consumerApp;
+    final ProcessHarness harness;
+    private final TestDatabase database;
+    private final PGSimpleDataSource schema;
+    private final List<FaultProxy> proxies = new ArrayList<>();
+    private final List<String> consumers = new ArrayList<>();
+    private final List<String> services = new ArrayList<>();
+    private final long started = System.nanoTime();
+    private Instant writerDone;
+
+    ChaosRun(String scenario, long seed, int events, boolean ordered, EmbeddedKafka kafka) {
+        this.scenario = scenario;
+        this.seed = seed;
+        this.random = new SplittableRandom(seed);
+        this.events = events;
+        this.ordered = ordered;
+        this.kafka = kafka;
+        this.database = TestDatabase.shared();
+        this.schema = database.freshSchema("chaos_" + scenario.replace('-', '_'));
+        Schema.migrate(schema, CourierTables.DEFAULT);
+        ChaosTables.create(schema);
+        this.topic = "chaos-" + scenario + "-" + runId;
+        kafka.createTopic(topic, PARTITIONS);
+        this.relayApp = "chaos-relay-" + runId;
+        this.consumerApp = "chaos-consumer-" + runId;
+        this.harness = new ProcessHarness(Path.of("target", "chaos-children", scenario), Clock.systemUTC());
+        LOG.info("scenario {} seed {}: {} attempts, topic {}, schema {}", scenario, seed, events, topic,
+                schema.getCurrentSchema());
+    }
+
+    /** The JDBC URL of this run's schema, directly or through a proxy. */
+    String jdbcUrl(FaultProxy through) {
+        String url = schema.getUrl();
+        if (through == null) {
+            return url;
+        }
+        String direct = database.jdbcUrl();
+        String hostPort = direct.substring("jdbc:postgresql://".length(), direct.indexOf('/', "jdbc:postgresql://".length()));
+        return url.replace(hostPort, through.address());
+    }
+
+    /** A fault proxy in front of the database, closed with the run. */
+    FaultProxy databaseProxy() throws IOException {
+        String direct = database.jdbcUrl();
+        String hostPort = direct.substring("jdbc:postgresql://".length(), direct.indexOf('/', "jdbc:postgresql://".length()));
+        int colon = hostPort.lastIndexOf(':');
+        FaultProxy proxy = FaultProxy.start(hostPort.substring(0, colon), Integer.parseInt(hostPort.substring(colon + 1)));
+        proxies.add(proxy);
+        return proxy;
+    }
+
+    private List<String> common(String app, String url) {
+        List<String> args = new ArrayList<>(List.of("jdbcUrl=" + url, "applicationName=" + app));
+        if (database.user() != null) {
+            args.add("dbUser=" + database.user());
+        }
+        return args;
+    }
+
+    private Map<String, String> environment() {
+        return database.password() == null ? Map.of() : Map.of(Args.PASSWORD_ENV, database.password());
+    }
+
+    void startWriter(int perSecond) {
+        List<String> args = common("chaos-writer-" + runId, jdbcUrl(null));
+        args.addAll(List.of("topic=" + topic, "attempts=" + events, "seed=" + seed,
+                "rollbackPercent=" + ROLLBACK_PERCENT, "poisonEvery=" + POISON_EVERY, "perSecond=" + perSecond));
+        harness.start(new ProcessHarness.Role("writer", ChaosWriter.class, args, List.of("-Xmx128m"), environment()));
+    }
+
+    void startRelay(String name, FaultProxy through, String... extra) {
+        List<String> args = common(relayApp, jdbcUrl(through));
+        args.addAll(List.of("bootstrap=" + kafka.bootstrapServers(), "relayId=" + name));
+        args.addAll(List.of(extra));
+        services.add(name);
+        harness.start(new ProcessHarness.Role(name, ChaosRelay.class, args, List.of("-Xmx192m"), environment()));
+    }
+
+    void startConsumer(String name, FaultProxy through, String... extra) {
+        List<String> args = common(consumerApp, jdbcUrl(through));
+        args.addAll(List.of("bootstrap=" + kafka.bootstrapServers(), "topic=" + topic, "consumer=" + name));
+        args.addAll(List.of(extra));
+        if (!consumers.contains(name)) {
+            consumers.add(name);
+            services.add(name);
+        }
+        harness.start(new ProcessHarness.Role(name, ChaosConsumer.class, args, List.of("-Xmx192m"), environment()));
+    }
+
+    /** The usual cast: writer, one relay, one consumer, all straight to the database. */
+    void startAll(int perSecond) {
+        startConsumer("consumer-1", null);
+        startRelay("relay-1", null);
+        startWriter(perSecond);
+    }
+
+    /** Committed events expected by the end, roughly: used only to place faults by progress. */
+    long expectedCommitted() {
+        return Math.round(events * (100 - ROLLBACK_PERCENT) / 100.0);
+    }
+
+    /** Waits until this share of the expected events is published (marked in the outbox). */
+    void awaitPublished(double share) {
+        long target = Math.round(expectedCommitted() * share);
+        await("published >= " + target, Duration.ofMinutes(2), () -> published() >= target);
+    }
+
+    /** Waits until a consumer has applied this share of the expected events. */
+    void awaitApplied(String consumer, double share) {
+        long target = Math.round(expectedCommitted() * share);
+        await(consumer + " applied >= " + target, Duration.ofMinutes(2),
+                () -> ChaosTables.effectCount(schema, consumer) >= target);
+    }
+
+    long published() {
+        return queryLong("SELECT count(*) FROM courier_outbox WHERE status = 'PUBLISHED'");
+    }
+
+    /** A duration drawn from the seed, between the bounds. */
+    Duration between(Duration min, Duration max) {
+        return min.plusMillis(random.nextLong(Math.max(1, max.minus(min).toMillis() + 1)));
+    }
+
+    /** A share drawn from the seed around {@code nominal}, at most {@code spread} away. */
+    double around(double nominal, double spread) {
+        return nominal - spread + random.nextDouble() * 2 * spread;
+    }
+
+    /**
+     * Terminates the database backends of one application name in this database: only the run's own processes carry
+     * it, so no other session is touched.
+     *
+     * @return how many backends were terminated
+     */
+    int terminateBackends(String applicationName) {
+        try (Connection c = schema.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name"
+                        + " = ? AND datname = current_database() AND pid <> pg_backend_pid()")) {
+            ps.setString(1, applicationName);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getInt(1);
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot terminate the backends of " + applicationName, e);
+        }
+    }
+
+    /**
+     * Freezes a relay with SIGSTOP while it holds claimed rows that it has not marked yet, so that its lease expires
+     * with the rows in flight. A pause that lands after the relay marked its rows is undone and tried again.
+     *
+     * @throws AssertionError if no pause lands on a claim within a minute
+     */
+    void pauseWhileHoldingClaims(String relay, String why) {
+        String held = "SELECT count(*) FROM courier_outbox WHERE status = 'PENDING' AND claimed_by LIKE '" + relay
+                + "-%' AND available_at > now()";
+        long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (queryLong(held) > 0) {
+                harness.process(relay).pause();
+                if (queryLong(held) > 0) {
+                    // already stopped: this records the pause
+                    harness.pause(relay, why + ", holding " + queryLong(held) + " claimed row(s)");
+                    return;
+                }
+                harness.process(relay).resume();
+            }
+            sleep(Duration.ofMillis(1));
+        }
+        throw new AssertionError("scenario " + scenario + " (seed " + seed + "): " + relay + " never held a claim");
+    }
+
+    /** Sleeps, for fault durations; everything else in a scenario waits on a condition. */
+    static void sleep(Duration d) {
+        try {
+            Thread.sleep(d);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Waits for the writer to finish and for every consumer to have an outcome for every committed event, then
+     * checks the history and writes the report.
+     */
+    CheckReport finish() {
+        harness.awaitExit("writer", WRITER_BOUND);
+        writerDone = Instant.now();
+        long committed = ChaosTables.committedCount(schema);
+        // drained when nothing is pending and every consumer has an effect or a dead letter for every event
+        boolean drained = awaitQuietly(DRAIN_BOUND, () -> {
+            if (queryLong("SELECT count(*) FROM courier_outbox WHERE status <> 'PUBLISHED'") > 0) {
+                return false;
+            }
+            for (String consumer : consumers) {
+                long outcomes = queryLong("SELECT count(*) FROM chaos_orders o WHERE EXISTS (SELECT 1 FROM"
+                        + " chaos_effects e WHERE e.event_id = o.event_id AND e.consumer = '" + consumer + "') OR"
+                        + " EXISTS (SELECT 1 FROM courier_dead_letters d WHERE d.event_id = o.event_id AND d.consumer"
+                        + " = '" + consumer + "')");
+                if (outcomes < committed) {
+                    return false;
+                }
+            }
+            return true;
+        });
+        // let late redeliveries land, so a double effect has the chance to show
+        sleep(Duration.ofMillis(1_500));
+        Instant healed = harness.lastHealed();
+        Instant drainFrom = healed == null || writerDone.isAfter(healed) ? writerDone : healed;
+        History history = ChaosTables.readHistory(schema, CourierTables.DEFAULT, scenario, seed, consumers,
+                wireCopies(), ordered, harness.faults(), drainFrom);
+        CheckReport report = DeliveryChecker.check(history);
+        Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
+        write(report, elapsed, drained);
+        if (!report.passed() || !drained) {
+            throw new AssertionError((drained ? "" : "NOT DRAINED within " + DRAIN_BOUND + "\n") + report.toText()
+                    + "\nchildren's last output:\n" + harness.logTails(25));
+        }
+        return report;
+    }
+
+    private void write(CheckReport report, Duration elapsed, boolean drained) {
+        String line = String.format("%-40s seed %-20d attempts %6d committed %6d rolled back %4d poison %2d faults %2d"
+                        + " wire duplicates %5d drain %6s ms elapsed %4d s %s%n", scenario, seed, events,
+                report.committed(), report.rolledBack(), report.poison(), report.history().faults().size(),
+                report.wireDuplicates(), report.drainTime() == null ? "-" : report.drainTime().toMillis(),
+                elapsed.toSeconds(), report.passed() && drained ? "PASSED" : "FAILED");
+        LOG.info("{}{}", line, report.toText());
+        try {
+            Files.createDirectories(REPORTS);
+            Files.writeString(REPORTS.resolve(scenario + ".txt"), report.toText(), StandardCharsets.UTF_8);
+            Files.writeString(REPORTS.resolve(scenario + ".json"), report.toJson(), StandardCharsets.UTF_8);
+            Files.writeString(REPORTS.resolve("summary.txt"), line, StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        } catch (IOException e) {
+            LOG.warn("cannot write the report of {}", scenario, e);
+        }
+    }
+
+    /** Copies of each event id in the topic, read from the beginning to the end. */
+    private Map<UUID, Integer> wireCopies() {
+        Map<UUID, Integer> copies = new HashMap<>();
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
+                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"),
+                new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = c.partitionsFor(topic, Duration.ofSeconds(30)).stream()
+                    .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
+            c.assign(partitions);
+            c.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = c.endOffsets(partitions, Duration.ofSeconds(30));
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (partitions.stream().anyMatch(tp -> c.position(tp) < end.get(tp))) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("could not read " + topic + " to its end within 60 s");
+                }
+                for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
+                    Header h = r.headers().lastHeader(KafkaHeaders.EVENT_ID);
+                    if (h != null) {
+                        copies.merge(UUID.fromString(new String(h.value(), StandardCharsets.UTF_8)), 1, Integer::sum);
+                    }
+                }
+            }
+        }
+        return copies;
+    }
+
+    long queryLong(String sql) {
+        try (Connection c = schema.getConnection(); Statement s = c.createStatement();
+                ResultSet rs = s.executeQuery(sql)) {
+            rs.next();
+            return rs.getLong(1);
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot run " + sql, e);
+        }
+    }
+
+    void await(String what, Duration bound, BooleanSupplier condition) {
+        if (!awaitQuietly(bound, condition)) {
+            throw new AssertionError("scenario " + scenario + " (seed " + seed + "): not " + what + " within " + bound
+                    + "; faults so far " + harness.faults() + "\nchildren's last output:\n" + harness.logTails(25));
+        }
+    }
+
+    /** Fails at once if a relay or consumer died without being killed by the scenario. */
+    private void requireServicesAlive() {
+        for (String name : services) {
+            if (!harness.process(name).isAlive()) {
+                throw new AssertionError("scenario " + scenario + " (seed " + seed + "): " + name + " died by itself"
+                        + "\nchildren's last output:\n" + harness.logTails(40));
+            }
+        }
+    }
+
+    private boolean awaitQuietly(Duration bound, BooleanSupplier condition) {
+        long deadline = System.nanoTime() + bound.toNanos();
+        while (System.nanoTime() < deadline) {
+            requireServicesAlive();
+            if (condition.getAsBoolean()) {
+                return true;
+            }
+            sleep(Duration.ofMillis(100));
+        }
+        return condition.getAsBoolean();
+    }
+
+    @Override
+    public void close() {
+        harness.close();
+        proxies.forEach(FaultProxy::close);
+        if (kafka.isPaused()) {
+            kafka.resume();
+        }
+        try {
+            database.dropSchema(schema);
+        } catch (RuntimeException e) {
+            LOG.warn("cannot drop schema {}", schema.getCurrentSchema(), e);
+        }
+    }
+}
