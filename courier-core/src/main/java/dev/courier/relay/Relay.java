@@ -50,7 +50,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Late commits.</b> Rows are claimed by status and lease, never by a remembered position, so
  * a transaction that commits after rows with higher sequence numbers were published is still
- * picked up on the next pass.
+ * picked up. While the background loop drains full batches, its claims start at the previous
+ * batch's first row (a hint that skips the index entries published rows leave behind, not a
+ * watermark): a row below it is picked up by the next claim that scans from the start, at most a
+ * second later or after the first batch that is not full, and until then it holds back the later
+ * events of its key, so the order of each key is kept. {@link #runOnce()} always scans from the
+ * start.
  *
  * <p><b>Several relays.</b> Any number of relays may run on one outbox: each claims disjoint rows
  * ({@code FOR UPDATE SKIP LOCKED}) under a lease. A relay that stops renewing (killed, paused) loses
