@@ -183,6 +183,12 @@ final class ChaosRun implements AutoCloseable {
                 () -> ChaosTables.effectCount(schema, consumer) >= target);
     }
 
+    /** Waits until this share of the expected events has committed. */
+    void awaitCommitted(double share) {
+        long target = Math.round(expectedCommitted() * share);
+        await("committed >= " + target, Duration.ofMinutes(2), () -> ChaosTables.committedCount(schema) >= target);
+    }
+
     long published() {
         return queryLong("SELECT count(*) FROM courier_outbox WHERE status = 'PUBLISHED'");
     }

@@ -23,17 +23,17 @@ import org.junit.jupiter.api.TestInfo;
  * one relay promises it).
  *
  * <p>Every scenario has about 6% rolled-back business transactions and a poison event every 1,000 attempts. Sizes and
- * seeds come from system properties: {@code courier.chaos.events} (attempts per scenario, default 1,500; the issue's
- * full size is 10,000), {@code courier.chaos.seed} (default: a new seed per scenario, printed) and
+ * seeds come from system properties: {@code courier.chaos.events} (attempts per scenario, default 10,000, the issue's
+ * CI size), {@code courier.chaos.seed} (default: a new seed per scenario, printed) and
  * {@code courier.chaos.scenario} (run only the scenario of that name, to reproduce a failure),
- * {@code courier.chaos.perSecond} (the writer's pace, default 500 attempts a second).
+ * {@code courier.chaos.perSecond} (the writer's pace, default 1,000 attempts a second).
  */
 class KafkaChaosTest {
 
-    private static final int EVENTS = Integer.getInteger("courier.chaos.events", 1_500);
+    private static final int EVENTS = Integer.getInteger("courier.chaos.events", 10_000);
     private static final Long SEED = Long.getLong("courier.chaos.seed");
     private static final String ONLY = System.getProperty("courier.chaos.scenario");
-    private static final int PER_SECOND = Integer.getInteger("courier.chaos.perSecond", 500);
+    private static final int PER_SECOND = Integer.getInteger("courier.chaos.perSecond", 1_000);
 
     private static EmbeddedKafka kafka;
 
@@ -82,6 +82,19 @@ class KafkaChaosTest {
                 run.awaitPublished(at);
                 run.harness.kill("relay-1", String.format("at %.0f%% published", at * 100));
                 run.harness.restart("relay-1");
+            }
+            assertClean(run.finish());
+        }
+    }
+
+    @Test
+    void writerKilledMidTransactionTwiceAndRestarted_publishesExactlyTheCommittedChanges() {
+        try (ChaosRun run = run("writer-killed", true)) {
+            run.startAll(PER_SECOND);
+            for (double share : new double[] {0.3, 0.6}) {
+                run.awaitCommitted(run.around(share, 0.05));
+                run.harness.kill("writer", "mid-stream");
+                run.harness.restart("writer");
             }
             assertClean(run.finish());
         }
