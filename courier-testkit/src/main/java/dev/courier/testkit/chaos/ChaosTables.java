@@ -81,8 +81,16 @@ public final class ChaosTables {
 
     /** How many effect rows of a consumer exist, duplicates included. */
     public static long effectCount(DataSource dataSource, String consumer) {
-        return count(dataSource, "SELECT count(*) FROM " + EFFECTS + " WHERE consumer = '"
-                + consumer.replace("'", "''") + "'");
+        try (Connection c = dataSource.getConnection(); PreparedStatement ps = c.prepareStatement(
+                "SELECT count(*) FROM " + EFFECTS + " WHERE consumer = ?")) {
+            ps.setString(1, consumer);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot count the effects of " + consumer + ": " + e.getMessage(), e);
+        }
     }
 
     /**

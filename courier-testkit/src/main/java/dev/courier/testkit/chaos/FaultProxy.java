@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -322,7 +323,7 @@ public final class FaultProxy implements AutoCloseable {
     private final class Link {
         private final Socket client;
         private final Socket target;
-        private final AtomicReference<Boolean> finished = new AtomicReference<>(false);
+        private final AtomicBoolean finished = new AtomicBoolean();
         private final AtomicInteger pumpsRunning;
 
         Link(Socket client, Socket target) {
