@@ -6,7 +6,8 @@ import java.time.Duration;
 /**
  * What became of one delivery of an event. A transport acknowledges the delivery for {@link
  * Applied}, {@link Duplicate} and {@link DeadLettered} (each is durably recorded in the database
- * before the outcome is returned), and redelivers it after {@link RetryLater#delay()} otherwise.
+ * before the outcome is returned) and for {@link NotAddressed} (nothing to record), and redelivers
+ * it after {@link RetryLater#delay()} otherwise.
  */
 public sealed interface HandleOutcome {
 
@@ -20,6 +21,14 @@ public sealed interface HandleOutcome {
 
   /** The ledger already held the event: nothing was applied again (a dedupe hit). */
   record Duplicate() implements HandleOutcome {}
+
+  /**
+   * The delivery is a replay addressed to another consumer ({@code courier-replay-consumer}): this
+   * consumer neither called its handler nor wrote a ledger row, and the transport acknowledges it.
+   *
+   * @param consumer the consumer the replay is addressed to
+   */
+  record NotAddressed(String consumer) implements HandleOutcome {}
 
   /** The attempt failed and nothing was committed; try again after {@code delay}. */
   record RetryLater(Duration delay, int failedAttempts, Throwable error) implements HandleOutcome {}

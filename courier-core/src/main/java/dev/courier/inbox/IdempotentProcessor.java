@@ -14,12 +14,15 @@ import dev.courier.internal.EventLog;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Dialect;
 import dev.courier.metrics.CourierMetrics;
+import dev.courier.internal.Text;
 import dev.courier.retry.RetryPolicy;
+import dev.courier.spi.ReceivedMessage;
 import dev.courier.tracing.Tracing;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -61,6 +64,17 @@ import org.slf4j.LoggerFactory;
  * in their order. This costs one indexed query per delivery of a keyed event. In unordered mode
  * (the default) every event is handled on its own.
  *
+ * <p><b>Replays addressed to one consumer.</b> An event carrying the {@link
+ * ReceivedMessage#REPLAY_CONSUMER} header (put there by a history replay to one consumer) is
+ * handled only by the consumer it names. Every other consumer acknowledges it at once as {@link
+ * HandleOutcome.NotAddressed}: no ledger row, no handler call, counted in {@code
+ * courier.consumer.replay.skipped} and logged with the event id. The addressed consumer handles it
+ * even if its ledger already holds the event: the ledger key of such a delivery is {@code
+ * (consumer, replayLedgerId(event id, replay id))} instead of {@code (consumer, event id)}, so the
+ * first delivery of the replay applies the event again and every redelivery of that replay is a
+ * duplicate. The plain {@code (consumer, event id)} row is written too when it is missing, so a
+ * later ordinary redelivery of the event stays a duplicate.
+ *
  * <p>Thread-safe; one instance per consumer name.
  */
 public final class IdempotentProcessor {
@@ -78,6 +92,7 @@ public final class IdempotentProcessor {
   private final Counter processed;
   private final Counter dedupeHits;
   private final Counter retries;
+  private final Counter replaySkipped;
   private final MeterRegistry registry;
   private final Timer endToEnd;
   private final boolean ordered;
@@ -103,6 +118,12 @@ public final class IdempotentProcessor {
     this.dedupeHits =
         Counter.builder(CourierMetrics.CONSUMER_DEDUPE_HITS)
             .description("Deliveries recognised as duplicates by the processed-events ledger")
+            .baseUnit("events")
+            .tag("consumer", consumer)
+            .register(registry);
+    this.replaySkipped =
+        Counter.builder(CourierMetrics.CONSUMER_REPLAY_SKIPPED)
+            .description("Replayed deliveries addressed to another consumer, skipped unhandled")
             .baseUnit("events")
             .tag("consumer", consumer)
             .register(registry);
@@ -134,6 +155,36 @@ public final class IdempotentProcessor {
     return consumer;
   }
 
+  /**
+   * Whether {@code name} is a valid consumer name: 1 to 128 letters, digits, '.', '_' or '-',
+   * starting with a letter or digit.
+   */
+  public static boolean isValidConsumerName(String name) {
+    return name != null && CONSUMER_NAME.matcher(name).matches();
+  }
+
+  /**
+   * The event id under which a consumer's ledger records its delivery of a replay addressed to it:
+   * a name-based (version 3) UUID of the replay id and the event id, so each replay of an event is
+   * applied once by the consumer it names, whatever the ledger held before, and its redeliveries
+   * are duplicates.
+   */
+  public static UUID replayLedgerId(UUID eventId, String replayId) {
+    Objects.requireNonNull(eventId, "eventId");
+    Objects.requireNonNull(replayId, "replayId");
+    return UUID.nameUUIDFromBytes(
+        ("courier-replay:" + replayId + ":" + eventId).getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** The id this consumer's ledger records a delivery of {@code event} under. */
+  private UUID ledgerId(Event event) {
+    String replayId = event.headers().get(ReceivedMessage.REPLAY_ID);
+    if (replayId != null && consumer.equals(event.headers().get(ReceivedMessage.REPLAY_CONSUMER))) {
+      return replayLedgerId(event.id(), replayId);
+    }
+    return event.id();
+  }
+
   public RetryPolicy retryPolicy() {
     return retryPolicy;
   }
@@ -152,6 +203,15 @@ public final class IdempotentProcessor {
     Objects.requireNonNull(event, "event");
     try (EventLog ignored = EventLog.of(event).with(EventLog.CONSUMER, consumer).with(EventLog.ATTEMPT, attempt)) {
       Instant started = clock.instant();
+      String addressedTo = event.headers().get(ReceivedMessage.REPLAY_CONSUMER);
+      if (addressedTo != null && !addressedTo.equals(consumer)) {
+        replaySkipped.increment();
+        log.info(
+            "replayed delivery skipped: replay {} is addressed to consumer '{}', not this one",
+            Text.printable(String.valueOf(event.headers().get(ReceivedMessage.REPLAY_ID))),
+            Text.printable(addressedTo));
+        return new HandleOutcome.NotAddressed(addressedTo);
+      }
       if (ordered && event.key() != null) {
         HandleOutcome parked = parkIfBlocked(event, attempt, source, started);
         if (parked != null) {
@@ -160,13 +220,20 @@ public final class IdempotentProcessor {
       }
       Throwable failure;
       try {
-        if (applyOnce(event)) {
+        UUID ledgerId = ledgerId(event);
+        if (applyOnce(event, ledgerId)) {
           processed.increment();
           Duration e2e = Duration.between(event.createdAt(), clock.instant());
           if (!e2e.isNegative()) {
             endToEnd.record(e2e);
           }
-          log.debug("event applied");
+          if (!ledgerId.equals(event.id())) {
+            log.info(
+                "replayed event applied again for replay {}",
+                Text.printable(event.headers().get(ReceivedMessage.REPLAY_ID)));
+          } else {
+            log.debug("event applied");
+          }
           return new HandleOutcome.Applied();
         }
         dedupeHits.increment();
@@ -264,7 +331,7 @@ public final class IdempotentProcessor {
       }
       try (PreparedStatement ps = c.prepareStatement(ledgerSql)) {
         ps.setString(1, consumer);
-        ps.setObject(2, event.id());
+        ps.setObject(2, ledgerId(event));
         try (java.sql.ResultSet rs = ps.executeQuery()) {
           if (rs.next()) {
             dedupeHits.increment();
@@ -306,12 +373,13 @@ public final class IdempotentProcessor {
   }
 
   /**
-   * Returns true when applied, false when the ledger already held the event. A failure of the
+   * Returns true when applied, false when the ledger already held {@code ledgerId} (the event id,
+   * or for a replay addressed to this consumer the replay's ledger id). A failure of the
    * database itself (no connection, the ledger insert or the commit failing) is thrown as a
    * {@link RetriableCourierException}: it says nothing about the event, so it must not use up the
    * event's attempts. A failure thrown by the handler is thrown as it is.
    */
-  private boolean applyOnce(Event event) throws Exception {
+  private boolean applyOnce(Event event, UUID ledgerId) throws Exception {
     Connection c;
     try {
       c = dataSource.getConnection();
@@ -325,9 +393,15 @@ public final class IdempotentProcessor {
         Dialect d = dialect(c);
         try (PreparedStatement ps = c.prepareStatement(d.insertProcessed(tables))) {
           ps.setString(1, consumer);
-          ps.setObject(2, event.id());
+          ps.setObject(2, ledgerId);
           ps.setTimestamp(3, Timestamp.from(clock.instant()));
           inserted = ps.executeUpdate();
+          if (inserted == 1 && !ledgerId.equals(event.id())) {
+            // a replay applied again: keep the event's own row, so an ordinary redelivery of it
+            // later is still a duplicate (the insert does nothing when the row is there)
+            ps.setObject(2, event.id());
+            ps.executeUpdate();
+          }
         }
       } catch (SQLException e) {
         rollbackQuietly(c, e);

@@ -52,6 +52,11 @@ public final class CourierMetrics {
   public static final String CONSUMER_PROCESSED = "courier.consumer.processed";
   /** Deliveries recognised as duplicates through the ledger. Tags: consumer. */
   public static final String CONSUMER_DEDUPE_HITS = "courier.consumer.dedupe.hits";
+  /**
+   * Replayed deliveries addressed to another consumer (a history replay to one consumer), skipped
+   * without a ledger row or a handler call. Tags: consumer.
+   */
+  public static final String CONSUMER_REPLAY_SKIPPED = "courier.consumer.replay.skipped";
   /** Failed handler attempts scheduled for retry. Tags: consumer. */
   public static final String CONSUMER_RETRIES = "courier.consumer.retries";
   /** Events written to the dead-letter table. Tags: consumer, reason. */

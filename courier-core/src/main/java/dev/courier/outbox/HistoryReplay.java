@@ -8,9 +8,11 @@ import dev.courier.UuidV7;
 import dev.courier.admin.Attribution;
 import dev.courier.admin.AuditLog;
 import dev.courier.admin.InvalidRequestException;
+import dev.courier.internal.HeadersJson;
 import dev.courier.internal.Transactions;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Dialect;
+import dev.courier.spi.ReceivedMessage;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -37,6 +39,13 @@ import javax.sql.DataSource;
  * whose ledger still holds an event skips it as a duplicate; a new consumer, or one whose ledger
  * row was pruned (see {@link dev.courier.admin.Retention}), applies it. This is how a new consumer
  * catches up or a consumer rebuilds after its ledger and state were reset.
+ *
+ * <p><b>Another destination, one consumer.</b> A {@link ReplayTarget} can send the events to
+ * another destination than their own (they keep their event ids) and address them to one
+ * consumer: the replayed rows carry the {@link ReceivedMessage#REPLAY_CONSUMER} and {@link
+ * ReceivedMessage#REPLAY_ID} headers, the other consumers acknowledge them unhandled, and the
+ * named one applies each event once more for this replay, even though its ledger holds the event
+ * (its handler was fixed, its state rebuilt). Redeliveries of the replay are duplicates to it.
  *
  * <p><b>Order.</b> The events are enqueued in creation order with fresh outbox positions (a
  * published row still in the outbox is moved to the archive first), so the relay publishes them in
@@ -66,8 +75,19 @@ public final class HistoryReplay {
   }
 
   /**
-   * Replays the published events {@code filter} selects, oldest first.
+   * Replays the published events {@code filter} selects, oldest first, to their own destinations
+   * for every consumer; see {@link #replay(HistoryFilter, ReplayTarget, String, boolean, double,
+   * int, Attribution)}.
+   */
+  public HistoryReplayResult replay(
+      HistoryFilter filter, String replayId, boolean dryRun, double ratePerSecond, int limit, Attribution who) {
+    return replay(filter, ReplayTarget.ORIGINAL, replayId, dryRun, ratePerSecond, limit, who);
+  }
+
+  /**
+   * Replays the published events {@code filter} selects, oldest first, to {@code target}.
    *
+   * @param target where the events go and which consumer handles them
    * @param replayId the replay's id, or {@code null} for a new one
    * @param ratePerSecond at most this many events become publishable per second; 0 for no limit
    * @param limit at most this many events, 1 to 100,000
@@ -75,8 +95,15 @@ public final class HistoryReplay {
    * @throws CourierException if the database fails; nothing is changed
    */
   public HistoryReplayResult replay(
-      HistoryFilter filter, String replayId, boolean dryRun, double ratePerSecond, int limit, Attribution who) {
+      HistoryFilter filter,
+      ReplayTarget target,
+      String replayId,
+      boolean dryRun,
+      double ratePerSecond,
+      int limit,
+      Attribution who) {
     Objects.requireNonNull(filter, "filter");
+    Objects.requireNonNull(target, "target");
     Objects.requireNonNull(who, "who");
     if (replayId != null && !REPLAY_ID.matcher(replayId).matches()) {
       throw new InvalidRequestException(
@@ -93,13 +120,14 @@ public final class HistoryReplay {
         try (Connection c = dataSource.getConnection()) {
           List<Row> rows = select(c, filter, limit);
           return new HistoryReplayResult(
-              replayId, rows.size(), false, true, rows.stream().map(Row::eventId).toList(), List.of());
+              replayId, rows.size(), false, true, rows.stream().map(Row::eventId).toList(), List.of(), target);
         }
       }
       String id = replayId != null ? replayId : "history-" + UuidV7.next();
       return Transactions.inTransaction(dataSource, c -> {
         Instant now = clock.instant();
         Map<String, Object> request = new LinkedHashMap<>(filter.describe());
+        request.putAll(target.describe());
         request.put("limit", limit);
         String requestJson = json(request);
         try (PreparedStatement ps =
@@ -121,7 +149,7 @@ public final class HistoryReplay {
         if (ids.isEmpty()) {
           // nothing matched: leave no trace, not even the replay id
           c.rollback();
-          return new HistoryReplayResult(id, 0, false, false, List.of(), List.of());
+          return new HistoryReplayResult(id, 0, false, false, List.of(), List.of(), target);
         }
         {
           // keep the published rows' history in the archive, then give every replayed event a
@@ -151,10 +179,10 @@ public final class HistoryReplay {
             int i = 1;
             ps.setObject(i++, r.eventId);
             ps.setString(i++, r.type);
-            ps.setString(i++, r.destination);
+            ps.setString(i++, target.destination() != null ? target.destination() : r.destination);
             ps.setString(i++, r.key);
             ps.setBytes(i++, r.payload);
-            ps.setString(i++, r.headers);
+            ps.setString(i++, headersFor(r, target, id));
             ps.setString(i++, r.correlationId);
             ps.setString(i++, r.causationId);
             ps.setTimestamp(i++, Timestamp.from(r.createdAt));
@@ -174,11 +202,31 @@ public final class HistoryReplay {
           ps.executeUpdate();
         }
         audit.record(c, now, who, "history.replay", requestJson, replayed.size(), id);
-        return new HistoryReplayResult(id, replayed.size(), false, false, replayed, pending);
+        return new HistoryReplayResult(id, replayed.size(), false, false, replayed, pending, target);
       });
     } catch (SQLException e) {
       throw new CourierException("could not replay published history: " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The replayed row's headers: the event's own, without the replay headers an earlier replay
+   * added, and for a replay to one consumer with this replay's.
+   */
+  private static String headersFor(Row r, ReplayTarget target, String replayId) {
+    if (target.consumer() == null && (r.headers == null || !r.headers.contains("courier-replay-"))) {
+      return r.headers;
+    }
+    Map<String, String> headers = new LinkedHashMap<>(HeadersJson.decode(r.headers));
+    boolean hadReplayHeaders =
+        headers.remove(ReceivedMessage.REPLAY_ID) != null
+            | headers.remove(ReceivedMessage.REPLAY_CONSUMER) != null;
+    if (target.consumer() == null) {
+      return hadReplayHeaders ? HeadersJson.encode(headers) : r.headers;
+    }
+    headers.put(ReceivedMessage.REPLAY_ID, replayId);
+    headers.put(ReceivedMessage.REPLAY_CONSUMER, target.consumer());
+    return HeadersJson.encode(headers);
   }
 
   private record Row(
@@ -215,11 +263,13 @@ public final class HistoryReplay {
       where.append(" AND destination = ?");
       params.add(f.destination());
     }
+    // an event in both (a replay of it published since) is taken from the archive, which holds it
+    // as it was first published, to its own destination
     String sql =
-        "SELECT DISTINCT ON (created_at, event_id) " + COLUMNS + " FROM (SELECT " + COLUMNS + " FROM "
-            + tables.outboxArchive() + " WHERE 1 = 1" + where + " UNION ALL SELECT " + COLUMNS + " FROM "
-            + tables.outbox() + " WHERE status = 'PUBLISHED'" + where
-            + ") h ORDER BY created_at, event_id LIMIT ?";
+        "SELECT DISTINCT ON (created_at, event_id) " + COLUMNS + " FROM (SELECT " + COLUMNS
+            + ", 0 AS copy FROM " + tables.outboxArchive() + " WHERE 1 = 1" + where
+            + " UNION ALL SELECT " + COLUMNS + ", 1 AS copy FROM " + tables.outbox()
+            + " WHERE status = 'PUBLISHED'" + where + ") h ORDER BY created_at, event_id, copy LIMIT ?";
     List<Row> rows = new ArrayList<>();
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       int i = 1;
@@ -250,12 +300,22 @@ public final class HistoryReplay {
 
   private HistoryReplayResult submittedBefore(Connection c, String id) throws SQLException {
     try (PreparedStatement ps =
-        c.prepareStatement("SELECT enqueued, items, kind FROM " + tables.replays() + " WHERE replay_id = ?")) {
+        c.prepareStatement("SELECT enqueued, items, kind, request FROM " + tables.replays() + " WHERE replay_id = ?")) {
       ps.setString(1, id);
       try (ResultSet rs = ps.executeQuery()) {
         rs.next();
         List<UUID> ids = new ArrayList<>();
+        ReplayTarget first = ReplayTarget.ORIGINAL;
         if (rs.getString("kind").equals("HISTORY")) {
+          try {
+            Map<String, Object> request =
+                JSON.readValue(rs.getString("request"), new TypeReference<Map<String, Object>>() {});
+            first =
+                new ReplayTarget(
+                    (String) request.get("toDestination"), (String) request.get("consumer"));
+          } catch (JsonProcessingException | RuntimeException e) {
+            // an unreadable record of a past replay: report it as one to the original destinations
+          }
           try {
             for (String s : JSON.readValue(rs.getString("items"), new TypeReference<List<String>>() {})) {
               ids.add(UUID.fromString(s));
@@ -264,7 +324,7 @@ public final class HistoryReplay {
             // an unreadable record of a past replay: report the count alone
           }
         }
-        return new HistoryReplayResult(id, rs.getInt("enqueued"), true, false, ids, List.of());
+        return new HistoryReplayResult(id, rs.getInt("enqueued"), true, false, ids, List.of(), first);
       }
     }
   }

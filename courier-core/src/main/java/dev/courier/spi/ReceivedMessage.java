@@ -50,6 +50,20 @@ public final class ReceivedMessage {
   /** When the event was written, as an ISO-8601 instant. Optional for foreign producers. */
   public static final String CREATED_AT = "courier-created-at";
 
+  /**
+   * The id of the replay that put the event back in the outbox, on a replay addressed to one
+   * consumer (see {@link #REPLAY_CONSUMER}). Carried in the event's {@link Event#headers()}.
+   */
+  public static final String REPLAY_ID = "courier-replay-id";
+
+  /**
+   * The one consumer a replayed event is addressed to: {@link
+   * dev.courier.inbox.IdempotentProcessor} of any other consumer acknowledges it without handling
+   * it, and the addressed one handles it once per {@link #REPLAY_ID}, even if its ledger already
+   * holds the event. Carried in the event's {@link Event#headers()}, where a history replay puts it.
+   */
+  public static final String REPLAY_CONSUMER = "courier-replay-consumer";
+
   private final String noun;
   private final boolean namesIgnoreCase;
   private final String destination;
@@ -139,6 +153,18 @@ public final class ReceivedMessage {
         new InvalidEventException("malformed " + noun + ": " + why, id, destination),
         rawHeaders.get(),
         payload);
+  }
+
+  /**
+   * Whether a transport must refuse {@code name} among an event's application headers: names
+   * starting with {@link #RESERVED_PREFIX} (in any case) are Courier's, except {@link #REPLAY_ID}
+   * and {@link #REPLAY_CONSUMER}, which a replay puts in the event's headers for the transport to
+   * carry.
+   */
+  public static boolean reservedHeaderName(String name) {
+    return name.regionMatches(true, 0, RESERVED_PREFIX, 0, RESERVED_PREFIX.length())
+        && !name.equals(REPLAY_ID)
+        && !name.equals(REPLAY_CONSUMER);
   }
 
   /**
@@ -264,6 +290,22 @@ public final class ReceivedMessage {
                 + "'");
       }
     }
+    Map<String, String> headers = application;
+    String replayId = courier.get(REPLAY_ID);
+    String replayConsumer = courier.get(REPLAY_CONSUMER);
+    if (replayId != null || replayConsumer != null) {
+      String tooLongReplay = firstTooLong("replay id", replayId, "replay consumer", replayConsumer);
+      if (tooLongReplay != null) {
+        return malformed(id, tooLongReplay);
+      }
+      headers = new LinkedHashMap<>(application);
+      if (replayId != null) {
+        headers.put(REPLAY_ID, replayId);
+      }
+      if (replayConsumer != null) {
+        headers.put(REPLAY_CONSUMER, replayConsumer);
+      }
+    }
     return new Decodable(
         new Event(
             id,
@@ -271,7 +313,7 @@ public final class ReceivedMessage {
             destination,
             key,
             payload,
-            application,
+            headers,
             correlationId,
             causationId,
             createdAt));

@@ -129,8 +129,7 @@ final class EventRecords {
   /** The first application header whose name is reserved for Courier, or {@code null}. */
   static String reservedHeader(Event event) {
     for (String name : event.headers().keySet()) {
-      if (name.regionMatches(
-          true, 0, KafkaHeaders.RESERVED_PREFIX, 0, KafkaHeaders.RESERVED_PREFIX.length())) {
+      if (ReceivedMessage.reservedHeaderName(name)) {
         return name;
       }
     }

@@ -6,7 +6,9 @@ import dev.courier.spi.ReceivedMessage;
  * The record headers that carry an event's identity on Kafka. Values are UTF-8 text. Every name
  * starting with {@link #RESERVED_PREFIX} belongs to Courier: {@link KafkaTransport} refuses an
  * event whose application headers use it, and {@link KafkaIdempotentConsumer} does not hand such
- * headers to handlers as application headers.
+ * headers to handlers as application headers. The exceptions are the replay headers {@link
+ * ReceivedMessage#REPLAY_ID} and {@link ReceivedMessage#REPLAY_CONSUMER}, which a replay to one
+ * consumer puts in the event's headers and which travel as they are.
  *
  * <p>Producers that are not Courier can publish events a Courier consumer accepts by setting {@link
  * #EVENT_ID} (a canonical UUID) and {@link #EVENT_TYPE}; the others are optional.

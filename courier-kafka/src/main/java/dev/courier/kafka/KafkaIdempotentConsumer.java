@@ -412,6 +412,10 @@ public final class KafkaIdempotentConsumer implements Subscription {
         markDone(tp, record);
         return true;
       }
+      case HandleOutcome.NotAddressed n -> {
+        markDone(tp, record);
+        return true;
+      }
       case HandleOutcome.DeadLettered d -> {
         markDone(tp, record);
         return true;

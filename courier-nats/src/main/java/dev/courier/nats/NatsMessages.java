@@ -73,7 +73,7 @@ final class NatsMessages {
    */
   static String headerNameProblem(Event event) {
     for (String name : event.headers().keySet()) {
-      if (startsWithIgnoreCase(name, NatsHeaders.RESERVED_PREFIX)) {
+      if (ReceivedMessage.reservedHeaderName(name)) {
         return "application header '"
             + printable(name)
             + "' uses the prefix '"

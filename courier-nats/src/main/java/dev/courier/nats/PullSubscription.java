@@ -359,6 +359,11 @@ final class PullSubscription implements Subscription {
           ack(m, decoded, attempt, source);
         }
       }
+      case HandleOutcome.NotAddressed n -> {
+        if (afterCommit(decoded)) {
+          ack(m, decoded, attempt, source);
+        }
+      }
       case HandleOutcome.DeadLettered d -> {
         if (afterCommit(decoded)) {
           term(m, decoded, attempt, source);

@@ -69,7 +69,7 @@ final class AmqpMessages {
 
   private static boolean reserved(String name) {
     String lower = name.toLowerCase(Locale.ROOT);
-    return lower.startsWith(RabbitMqHeaders.RESERVED_PREFIX) || lower.startsWith(RabbitMqHeaders.BROKER_PREFIX);
+    return ReceivedMessage.reservedHeaderName(name) || lower.startsWith(RabbitMqHeaders.BROKER_PREFIX);
   }
 
   /** The bytes a message for {@code event} carries: payload, header names and values. */
