@@ -301,6 +301,45 @@ class AdminCliTest {
     assertThat(f.count("SELECT count(*) FROM courier_outbox_archive")).as("history kept").isEqualTo(2);
   }
 
+  @Test
+  void replay_toAnotherDestinationForOneConsumer_marksTheRows_andRefusesBadTargetsChangingNothing() throws Exception {
+    Instant old = Instant.now().minus(java.time.Duration.ofDays(3));
+    UUID id = UUID.randomUUID();
+    f.count("INSERT INTO courier_outbox (event_id, event_type, destination, event_key, payload, headers, created_at,"
+        + " available_at, status, published_at) VALUES (?, 'OrderPlaced', 'orders', 'k', ''::bytea, '{\"tenant\":\"acme\"}',"
+        + " ?, ?, 'PUBLISHED', ?) RETURNING seq", id, Timestamp.from(old), Timestamp.from(old), Timestamp.from(old));
+    String before = f.snapshot();
+
+    CliRun badConsumer = run("replay", "--type", "OrderPlaced", "--consumer", "billing team");
+    CliRun blankDestination = run("replay", "--type", "OrderPlaced", "--to-destination", " ");
+    CliRun noFilter = run("replay", "--consumer", "billing");
+    CliRun backwards = run("replay", "--from", "1d", "--to", "2d", "--consumer", "billing");
+    assertThat(badConsumer.exitCode()).as(badConsumer.toString()).isEqualTo(2);
+    assertThat(badConsumer.err()).contains("consumer").contains("'billing team' is not a valid consumer name");
+    assertThat(blankDestination.exitCode()).as(blankDestination.toString()).isEqualTo(2);
+    assertThat(blankDestination.err()).contains("toDestination");
+    assertThat(noFilter.exitCode()).isEqualTo(2);
+    assertThat(backwards.exitCode()).isEqualTo(2);
+    assertThat(f.snapshot()).as("refused replays change nothing").isEqualTo(before);
+
+    JsonNode r = json(run("replay", "--type", "OrderPlaced", "--to-destination", "orders-v2", "--consumer", "billing",
+        "--replay-id", "fix-1", "--reason", "handler fixed", "--json"));
+    CliRun again = run("replay", "--type", "OrderPlaced", "--to-destination", "orders-v2", "--consumer", "billing",
+        "--replay-id", "fix-1");
+
+    assertThat(r.get("replayed").asInt()).isEqualTo(1);
+    assertThat(r.get("toDestination").asText()).isEqualTo("orders-v2");
+    assertThat(r.get("consumer").asText()).isEqualTo("billing");
+    assertThat(again.exitCode()).isZero();
+    assertThat(again.out()).contains("submitted before");
+    assertThat(f.count("SELECT count(*) FROM courier_outbox WHERE status = 'PENDING' AND event_id = ?"
+        + " AND destination = 'orders-v2' AND headers::jsonb = '{\"tenant\":\"acme\",\"courier-replay-id\":\"fix-1\","
+        + "\"courier-replay-consumer\":\"billing\"}'::jsonb", id)).isEqualTo(1);
+    assertThat(f.count("SELECT count(*) FROM courier_audit WHERE action = 'history.replay' AND replay_id = 'fix-1'"
+        + " AND target LIKE '%\"toDestination\":\"orders-v2\"%' AND target LIKE '%\"consumer\":\"billing\"%'"))
+        .isEqualTo(1);
+  }
+
   // --- prune --------------------------------------------------------------------------------
 
   @Test

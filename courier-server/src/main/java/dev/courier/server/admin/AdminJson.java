@@ -182,6 +182,12 @@ public final class AdminJson {
     o.put("replayed", r.replayed());
     o.put("alreadySubmitted", r.alreadySubmitted());
     o.put("dryRun", r.dryRun());
+    if (r.target().destination() != null) {
+      o.put("toDestination", r.target().destination());
+    }
+    if (r.target().consumer() != null) {
+      o.put("consumer", r.target().consumer());
+    }
     ArrayNode ids = o.putArray("eventIds");
     r.eventIds().forEach(id -> ids.add(id.toString()));
     ArrayNode pending = o.putArray("alreadyPending");

@@ -22,6 +22,7 @@ import dev.courier.inbox.LedgerAdmin;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.outbox.HistoryFilter;
 import dev.courier.outbox.HistoryReplay;
+import dev.courier.outbox.ReplayTarget;
 import dev.courier.outbox.OutboxAdmin;
 import dev.courier.outbox.OutboxSelection;
 import dev.courier.server.admin.AdminJson;
@@ -66,7 +67,8 @@ import org.slf4j.LoggerFactory;
  * POST /api/dlq/replay         {"ids":[..]} or filter fields, "dryRun", "replayId", "rate", "reason"
  * POST /api/dlq/discard        {"ids":[..]} or filter fields, "reason" (required)
  * POST /api/history/replay    published history: "from", "to", "type", "key", "destination" or "all";
- *                              "dryRun", "replayId", "rate", "limit", "reason"
+ *                              "toDestination", "consumer", "dryRun", "replayId", "rate", "limit",
+ *                              "reason"
  * GET  /api/processed?eventId= the consumers whose ledger holds the event
  * GET  /api/audit?limit=       the latest audit entries
  * </pre>
@@ -348,7 +350,11 @@ public final class AdminApi implements HttpHandler {
   }
 
   private ObjectNode historyReplay(JsonNode body, Attribution who) {
-    allowOnly(body, Set.of("from", "to", "type", "key", "destination", "all", "dryRun", "replayId", "rate", "limit", "reason"));
+    allowOnly(
+        body,
+        Set.of(
+            "from", "to", "type", "key", "destination", "all", "toDestination", "consumer", "dryRun",
+            "replayId", "rate", "limit", "reason"));
     HistoryFilter filter =
         new HistoryFilter(
             TimeArgument.parse("from", text(body, "from"), clock),
@@ -359,8 +365,9 @@ public final class AdminApi implements HttpHandler {
             bool(body, "all"));
     double rate = body.has("rate") ? number(body, "rate") : 0;
     int limit = body.has("limit") ? (int) number(body, "limit") : 10_000;
+    ReplayTarget target = new ReplayTarget(name(body, "toDestination"), name(body, "consumer"));
     return AdminJson.historyReplay(
-        history.replay(filter, text(body, "replayId"), bool(body, "dryRun"), rate, limit, who));
+        history.replay(filter, target, text(body, "replayId"), bool(body, "dryRun"), rate, limit, who));
   }
 
   private ObjectNode discard(JsonNode body, Attribution who) {
@@ -489,6 +496,18 @@ public final class AdminApi implements HttpHandler {
       throw new InvalidRequestException(field, "must be a string");
     }
     return blankToNull(n.asText());
+  }
+
+  /** A name as given (a blank one is refused by its checks, not taken as absent), or null. */
+  private static String name(JsonNode body, String field) {
+    JsonNode n = body.get(field);
+    if (n == null || n.isNull()) {
+      return null;
+    }
+    if (!n.isTextual()) {
+      throw new InvalidRequestException(field, "must be a string");
+    }
+    return n.asText();
   }
 
   private static boolean bool(JsonNode body, String field) {

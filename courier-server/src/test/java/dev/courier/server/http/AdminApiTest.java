@@ -252,6 +252,46 @@ class AdminApiTest {
   }
 
   @Test
+  void historyReplay_toAnotherDestinationForOneConsumer_andBadTargetsAreRefusedWith400ChangingNothing() throws Exception {
+    f.count("INSERT INTO courier_outbox (event_id, event_type, destination, payload, created_at, available_at,"
+        + " status, published_at) VALUES (gen_random_uuid(), 'OrderPlaced', 'orders', ''::bytea, now(), now(),"
+        + " 'PUBLISHED', now()) RETURNING seq");
+    String before = f.snapshot();
+
+    HttpResponse<String> badConsumer =
+        post("/api/history/replay", "{\"type\":\"OrderPlaced\",\"consumer\":\"billing/eu\"}", TOKEN, null);
+    HttpResponse<String> blankDestination =
+        post("/api/history/replay", "{\"type\":\"OrderPlaced\",\"toDestination\":\"\"}", TOKEN, null);
+    HttpResponse<String> numericConsumer =
+        post("/api/history/replay", "{\"type\":\"OrderPlaced\",\"consumer\":7}", TOKEN, null);
+    HttpResponse<String> noFilter = post("/api/history/replay", "{\"consumer\":\"billing\"}", TOKEN, null);
+    HttpResponse<String> backwards = post("/api/history/replay",
+        "{\"from\":\"1d\",\"to\":\"2d\",\"consumer\":\"billing\"}", TOKEN, null);
+    assertThat(badConsumer.statusCode()).as(badConsumer.body()).isEqualTo(400);
+    assertThat(json(badConsumer).get("error").asText()).contains("not a valid consumer name");
+    assertThat(blankDestination.statusCode()).as(blankDestination.body()).isEqualTo(400);
+    assertThat(json(blankDestination).get("error").asText()).startsWith("toDestination:");
+    assertThat(numericConsumer.statusCode()).isEqualTo(400);
+    assertThat(noFilter.statusCode()).isEqualTo(400);
+    assertThat(backwards.statusCode()).isEqualTo(400);
+    assertThat(f.snapshot()).as("refused calls change nothing").isEqualTo(before);
+
+    String body = "{\"type\":\"OrderPlaced\",\"toDestination\":\"orders-v2\",\"consumer\":\"billing\",\"replayId\":\"h-2\"}";
+    JsonNode first = json(post("/api/history/replay", body, TOKEN, "alice"));
+    JsonNode second = json(post("/api/history/replay", body, TOKEN, "bob"));
+
+    assertThat(first.get("replayed").asInt()).isEqualTo(1);
+    assertThat(first.get("toDestination").asText()).isEqualTo("orders-v2");
+    assertThat(first.get("consumer").asText()).isEqualTo("billing");
+    assertThat(second.get("alreadySubmitted").asBoolean()).isTrue();
+    assertThat(second.get("consumer").asText()).isEqualTo("billing");
+    assertThat(f.count("SELECT count(*) FROM courier_outbox WHERE status = 'PENDING' AND destination = 'orders-v2'"
+        + " AND headers::jsonb ->> 'courier-replay-consumer' = 'billing'")).isEqualTo(1);
+    assertThat(f.count("SELECT count(*) FROM courier_audit WHERE action = 'history.replay' AND operator = 'alice'"))
+        .isEqualTo(1);
+  }
+
+  @Test
   void withoutAConfiguredToken_everyMutationIsRefused_namingTheSetting() throws Exception {
     base = serve(Map.of());
     f.poison("billing", "k1");
