@@ -5,8 +5,9 @@ import static org.awaitility.Awaitility.await;
 
 import dev.courier.Event;
 import dev.courier.spi.PublishResult;
-import dev.courier.testkit.ChildJvm;
+import dev.courier.testkit.ChildProcess;
 import dev.courier.testkit.TestDatabase;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -31,7 +32,7 @@ class TransactionalProcessorCrashTest {
   private static final Duration WAIT = Duration.ofSeconds(60);
   private static DeliveryFixture db;
   private static KafkaTransport inputs;
-  private final List<ChildJvm> children = new ArrayList<>();
+  private final List<ChildProcess> children = new ArrayList<>();
 
   @BeforeAll
   static void setUp() {
@@ -42,7 +43,7 @@ class TransactionalProcessorCrashTest {
 
   @AfterEach
   void killChildren() {
-    children.forEach(ChildJvm::close);
+    children.forEach(ChildProcess::close);
   }
 
   @AfterAll
@@ -78,7 +79,7 @@ class TransactionalProcessorCrashTest {
     return events;
   }
 
-  private ChildJvm startChild(String name, Topics topics, String group, String... extra) {
+  private ChildProcess startChild(String name, Topics topics, String group, String... extra) {
     return startChildWithEnv(name, topics, group, Map.of(), List.of(extra));
   }
 
@@ -86,7 +87,7 @@ class TransactionalProcessorCrashTest {
     return TransactionalTopics.committedTotal(TestKafka.bootstrap(), group, topics.input());
   }
 
-  private static void awaitCommitted(ChildJvm child, String group, Topics topics, long atLeast) {
+  private static void awaitCommitted(ChildProcess child, String group, Topics topics, long atLeast) {
     await()
         .atMost(WAIT)
         .pollInterval(Duration.ofMillis(50))
@@ -119,7 +120,7 @@ class TransactionalProcessorCrashTest {
     String group = "crash-" + UUID.randomUUID().toString().substring(0, 8);
     List<Event> in = publishInputs(topics.input(), 600);
 
-    ChildJvm first = startChild("processor-killed", topics, group, "delayMs=4");
+    ChildProcess first = startChild("processor-killed", topics, group, "delayMs=4");
     awaitCommitted(first, group, topics, 150);
     // A transaction takes about half a second here (100 inputs, 4 ms each): land inside the next.
     pause(Duration.ofMillis(150));
@@ -127,7 +128,7 @@ class TransactionalProcessorCrashTest {
     long committedAtKill = committed(group, topics);
     assertThat(committedAtKill).as("killed mid-stream").isBetween(150L, 599L);
 
-    ChildJvm second = startChild("processor-restarted", topics, group);
+    ChildProcess second = startChild("processor-restarted", topics, group);
     awaitCommitted(second, group, topics, 600);
     second.kill();
 
@@ -171,7 +172,7 @@ class TransactionalProcessorCrashTest {
 
     List<String> firstArgs = new ArrayList<>(List.of(dbArgs));
     firstArgs.add("stallAt=130");
-    ChildJvm first = startChildWithEnv("processor-stalled", topics, group, env, firstArgs);
+    ChildProcess first = startChildWithEnv("processor-stalled", topics, group, env, firstArgs);
     await()
         .atMost(WAIT)
         .failFast("the child JVM died: " + first, () -> !first.isAlive())
@@ -183,7 +184,7 @@ class TransactionalProcessorCrashTest {
         .as("the stalled input's transaction never committed")
         .isLessThan(130);
 
-    ChildJvm second =
+    ChildProcess second =
         startChildWithEnv("processor-after-kill", topics, group, env, List.of(dbArgs));
     awaitCommitted(second, group, topics, 200);
     second.kill();
@@ -210,7 +211,7 @@ class TransactionalProcessorCrashTest {
     assertThat(db.distinctEffects(TransactionalProcessorChild.GUARDED)).isEqualTo(200);
   }
 
-  private ChildJvm startChildWithEnv(
+  private ChildProcess startChildWithEnv(
       String name, Topics topics, String group, Map<String, String> env, List<String> extra) {
     List<String> args = new ArrayList<>();
     args.add("bootstrap=" + TestKafka.bootstrap());
@@ -221,7 +222,14 @@ class TransactionalProcessorCrashTest {
     args.add("output=" + topics.output());
     args.add("deadLetters=" + topics.deadLetters());
     args.addAll(extra);
-    ChildJvm child = ChildJvm.start(name, TransactionalProcessorChild.class, args, env);
+    ChildProcess child =
+        ChildProcess.start(
+            name,
+            TransactionalProcessorChild.class,
+            args,
+            List.of("-Xmx256m"),
+            env,
+            Path.of("target", "child-jvms"));
     children.add(child);
     return child;
   }
