@@ -63,7 +63,10 @@ import org.slf4j.LoggerFactory;
  * whose acknowledgement has not arrived by the deadline is a retriable failure, though the broker
  * may still store it: the relay then publishes it again, and consumers deduplicate. Kafka's
  * idempotence is per producer session, so it does not remove the duplicates of a relay that
- * restarted or retried; the processed-events ledger does.
+ * restarted or retried; the processed-events ledger does. The first publish to a topic waits until
+ * every partition of it is served by its leader (once per topic, see {@link PartitionReadiness}):
+ * on brokers before Kafka 4.5 a topic created a moment ago could otherwise take records of a
+ * pipelined request ahead of an earlier one of the same key.
  *
  * <p><b>Failures that retrying cannot fix</b> are reported non-retriable, and the relay parks the
  * event as dead at once: an illegal topic name, a record larger than {@link
@@ -101,9 +104,8 @@ public final class KafkaTransport implements Transport {
    * awaited batches of 256 reached about a third of the rate they reach without it, and at low rates
    * it was most of the relay's latency). 1 ms is enough for the records of one batch to travel
    * together; with 0 the first record of a batch leaves alone and the rest follow in further
-   * requests, more requests in flight per partition, which on a partition whose leader is still
-   * moving (a topic just created) left an idempotent producer retrying out-of-sequence requests
-   * until its delivery timeout. Set {@code linger.ms} with {@link Builder#property} when many small
+   * requests, more requests in flight per partition (which also widened the window of KAFKA-15591
+   * on a topic just created; see {@link PartitionReadiness}, which now closes it). Set {@code linger.ms} with {@link Builder#property} when many small
    * publishes share one transport.
    */
   public static final int DEFAULT_LINGER_MS = 1;
@@ -119,6 +121,7 @@ public final class KafkaTransport implements Transport {
   private final Duration closeTimeout;
   private final ReentrantLock lock = new ReentrantLock();
   private volatile Producer<byte[], byte[]> producer;
+  private final PartitionReadiness readiness;
   private volatile boolean closed;
 
   private KafkaTransport(Map<String, Object> config, int maxRecordBytes, Duration closeTimeout) {
@@ -126,6 +129,7 @@ public final class KafkaTransport implements Transport {
     this.maxRecordBytes = maxRecordBytes;
     this.closeTimeout = closeTimeout;
     this.producer = newProducer(this.config);
+    this.readiness = new PartitionReadiness(this.config);
   }
 
   /** Starts building a transport; see {@link Builder} for the defaults. */
@@ -182,6 +186,25 @@ public final class KafkaTransport implements Transport {
     // topics whose metadata could not be had in max.block.ms: sending more would only wait again
     Set<String> stalledTopics = new HashSet<>();
     boolean interrupted = false;
+    // topics whose partitions are not yet served by their leaders (created a moment ago)
+    Set<String> unservedTopics = new HashSet<>();
+    for (Event e : batch) {
+      String topic = e.destination();
+      if (interrupted
+          || readiness.isReady(topic)
+          || unservedTopics.contains(topic)
+          || problem(e) != null) {
+        continue;
+      }
+      try {
+        if (!readiness.awaitReady(topic, p, deadline)) {
+          unservedTopics.add(topic);
+        }
+      } catch (InterruptedException ex) {
+        Thread.currentThread().interrupt();
+        interrupted = true;
+      }
+    }
 
     for (int i = 0; i < n; i++) {
       Event e = batch.get(i);
@@ -200,6 +223,10 @@ public final class KafkaTransport implements Transport {
         notSent =
             "not sent: an earlier event with the same key in this batch could not be sent, and this"
                 + " one must not overtake it";
+      } else if (unservedTopics.contains(e.destination())) {
+        notSent =
+            "not sent: the partitions of this topic were not yet served by their leaders within the"
+                + " publish timeout (a topic created a moment ago, or a broker still starting)";
       } else if (stalledTopics.contains(e.destination())) {
         notSent =
             "not sent: the producer could not get metadata or buffer space for this topic in"
@@ -407,6 +434,7 @@ public final class KafkaTransport implements Transport {
       log.warn("flushing the kafka producer failed: {}", e.toString());
     } finally {
       p.close(closeTimeout);
+      readiness.close();
     }
   }
 

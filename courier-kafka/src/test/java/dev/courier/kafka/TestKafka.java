@@ -10,7 +10,6 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -41,15 +40,7 @@ final class TestKafka {
 
   /** Creates a topic with replication factor 1 and the given topic configs. */
   static String createTopic(String name, int partitions, Map<String, String> configs) {
-    try (Admin admin = admin()) {
-      admin
-          .createTopics(List.of(new NewTopic(name, partitions, (short) 1).configs(configs)))
-          .all()
-          .get(30, TimeUnit.SECONDS);
-      return name;
-    } catch (Exception e) {
-      throw new IllegalStateException("cannot create topic " + name, e);
-    }
+    return KafkaEndpoint.fromEnvironmentOrEmbedded().createTopic(name, partitions, configs);
   }
 
   static Admin admin() {

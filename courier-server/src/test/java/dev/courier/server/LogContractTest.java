@@ -44,9 +44,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -81,9 +78,7 @@ class LogContractTest {
     String run = Integer.toHexString(ThreadLocalRandom.current().nextInt(0x1000_0000, Integer.MAX_VALUE));
     String topic = "log-contract-" + run;
     String bootstrap = KafkaEndpoint.fromEnvironmentOrEmbedded().bootstrapServers();
-    try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
-      admin.createTopics(List.of(new NewTopic(topic, 2, (short) 1))).all().get(30, TimeUnit.SECONDS);
-    }
+    KafkaEndpoint.fromEnvironmentOrEmbedded().createTopic(topic, 2);
     String jaas =
         "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"courier\""
             + " password=\"" + CANARY + "\";";

@@ -254,7 +254,22 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
     }
 
-    private void awaitLeaders(Admin admin, String topic, long deadline)
+    /**
+     * Waits until every partition of a topic just created has a leader, as the cluster's metadata tells it. Topic
+     * creation returns once the controller accepted the topic; on a busy machine the partitions can be leaderless a
+     * moment longer, and a producer that sends to them then waits for its metadata to catch up.
+     *
+     * @param admin   a client of the cluster
+     * @param topic   the topic
+     * @param timeout how long to wait at most
+     * @throws TimeoutException if a partition has no leader, or the topic is still unknown, after the timeout
+     */
+    public static void awaitLeaders(Admin admin, String topic, Duration timeout)
+            throws InterruptedException, ExecutionException, TimeoutException {
+        awaitLeaders(admin, topic, System.nanoTime() + timeout.toNanos());
+    }
+
+    private static void awaitLeaders(Admin admin, String topic, long deadline)
             throws InterruptedException, ExecutionException, TimeoutException {
         while (true) {
             TopicDescription description;

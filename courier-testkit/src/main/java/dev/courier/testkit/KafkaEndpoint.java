@@ -1,7 +1,16 @@
 package dev.courier.testkit;
 
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -63,6 +72,40 @@ public final class KafkaEndpoint {
     /** The shared embedded broker, or empty for an external cluster. Do not close, kill or pause it. */
     public Optional<EmbeddedKafka> embedded() {
         return Optional.ofNullable(embedded);
+    }
+
+    /**
+     * Creates a topic with replication factor 1 and the given configs, and waits until every partition has a leader
+     * (see {@link EmbeddedKafka#awaitLeaders}): a producer that sends to a partition the broker is still setting up can
+     * stall until its delivery timeout.
+     *
+     * @param name       the topic name
+     * @param partitions the number of partitions, at least 1
+     * @param configs    topic configs, may be empty
+     * @return the topic name
+     * @throws IllegalStateException if the topic cannot be created, or its partitions get no leader, within 30 s
+     */
+    public String createTopic(String name, int partitions, Map<String, String> configs) {
+        Duration timeout = Duration.ofSeconds(30);
+        try (Admin admin = Admin.create(Map.of(
+                AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, (int) timeout.toMillis()))) {
+            admin.createTopics(List.of(new NewTopic(name, partitions, (short) 1).configs(configs)))
+                    .all()
+                    .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            EmbeddedKafka.awaitLeaders(admin, name, timeout);
+            return name;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while creating topic " + name, e);
+        } catch (ExecutionException | TimeoutException e) {
+            throw new IllegalStateException("cannot create topic " + name + " on " + description(), e);
+        }
+    }
+
+    /** {@link #createTopic(String, int, Map)} without topic configs. */
+    public String createTopic(String name, int partitions) {
+        return createTopic(name, partitions, Map.of());
     }
 
     /** Where the cluster comes from, for logs: {@code "embedded Kafka at 127.0.0.1:41234"}. */

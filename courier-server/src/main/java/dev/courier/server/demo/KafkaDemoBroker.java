@@ -174,18 +174,27 @@ final class KafkaDemoBroker extends DemoBroker {
   String prepare(List<String> consumers) {
     int partitions = config.demo().partitions();
     try {
-      admin
-          .createTopics(List.of(new NewTopic(topic, Optional.of(partitions), Optional.empty())))
-          .all()
-          .get(30, TimeUnit.SECONDS);
-    } catch (ExecutionException e) {
-      if (!(e.getCause() instanceof TopicExistsException)) {
-        throw new CourierException(
-            "cannot create topic " + topic + ": " + Databases.rootMessage(e), e);
+      try {
+        admin
+            .createTopics(List.of(new NewTopic(topic, Optional.of(partitions), Optional.empty())))
+            .all()
+            .get(30, TimeUnit.SECONDS);
+      } catch (ExecutionException e) {
+        if (!(e.getCause() instanceof TopicExistsException)) {
+          throw e;
+        }
       }
+      // the first orders must not meet a partition that has no leader yet: its records would wait
+      // for the producer's metadata and could stall until the delivery timeout
+      EmbeddedKafka.awaitLeaders(admin, topic, Duration.ofSeconds(30));
+    } catch (ExecutionException e) {
+      throw new CourierException(
+          "cannot create topic " + topic + ": " + Databases.rootMessage(e), e);
     } catch (TimeoutException e) {
       throw new CourierException(
-          "creating topic " + topic + " took more than 30 s; is Kafka reachable?", e);
+          "topic " + topic + " was not ready (created, every partition led) within 30 s;"
+              + " is Kafka reachable?",
+          e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new CourierException("interrupted while creating topic " + topic, e);

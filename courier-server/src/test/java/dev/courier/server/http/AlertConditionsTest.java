@@ -49,9 +49,6 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -100,9 +97,7 @@ class AlertConditionsTest {
   void setUp() throws Exception {
     // created up front: a producer racing the broker's automatic creation of a topic can stall on
     // OUT_OF_ORDER_SEQUENCE_NUMBER until its delivery timeout
-    try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
-      admin.createTopics(List.of(new NewTopic(topic, 3, (short) 1))).all().get(30, TimeUnit.SECONDS);
-    }
+    KafkaEndpoint.fromEnvironmentOrEmbedded().createTopic(topic, 3);
     db = TestDatabase.shared().freshSchema("alerts");
     Schema.migrate(db, CourierTables.DEFAULT);
     registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);

@@ -40,9 +40,6 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.apache.kafka.clients.admin.NewTopic;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -107,9 +104,7 @@ class DashboardBrowserTest {
   @BeforeEach
   void system() throws Exception {
     Chromium.require();
-    try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
-      admin.createTopics(List.of(new NewTopic(topic, 3, (short) 1))).all().get(30, TimeUnit.SECONDS);
-    }
+    KafkaEndpoint.fromEnvironmentOrEmbedded().createTopic(topic, 3);
     db = TestDatabase.shared().freshSchema("dashboard");
     Schema.migrate(db, CourierTables.DEFAULT);
     registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
