@@ -30,7 +30,13 @@ final class PostgresDialect extends Dialect {
     // The scan may start at a hint (the relay's previous batch) instead of the index's start, past
     // the entries that published rows leave until vacuum. A pending row below the hint is not a
     // candidate and, like a leased one, holds back the later rows of its key.
-    return "WITH picked AS (SELECT o.seq FROM "
+    // Another relay's claim that has not committed yet is invisible to that probe: the row it
+    // locked still shows its old available_at, SKIP LOCKED passes over it, and a later row of its
+    // key would be claimed here ahead of it. So the candidates, once locked, are checked again: a
+    // candidate is kept only if every earlier pending row of its key is a candidate too. The rows
+    // dropped by that check stay pending and unleased; their locks end with this statement's
+    // transaction.
+    return "WITH candidates AS (SELECT o.seq, o.destination, o.event_key FROM "
         + t.outbox()
         + " o WHERE o.status = 'PENDING' AND o.seq >= ? AND o.available_at <= ?"
         + " AND NOT EXISTS (SELECT 1 FROM "
@@ -38,7 +44,12 @@ final class PostgresDialect extends Dialect {
         + " p WHERE p.status = 'PENDING' AND p.destination = o.destination"
         + " AND p.event_key = o.event_key AND p.seq < o.seq"
         + " AND (p.available_at > ? OR p.seq < ?) OFFSET 0)"
-        + " ORDER BY o.seq LIMIT ? FOR UPDATE SKIP LOCKED)"
+        + " ORDER BY o.seq LIMIT ? FOR UPDATE SKIP LOCKED),"
+        + " picked AS (SELECT c.seq FROM candidates c WHERE NOT EXISTS (SELECT 1 FROM "
+        + t.outbox()
+        + " p WHERE p.status = 'PENDING' AND p.destination = c.destination"
+        + " AND p.event_key = c.event_key AND p.seq < c.seq"
+        + " AND p.seq NOT IN (SELECT seq FROM candidates) OFFSET 0))"
         + " UPDATE "
         + t.outbox()
         + " t SET available_at = ?, claimed_by = ?, attempts = t.attempts + 1"
