@@ -10,10 +10,12 @@ import dev.courier.admin.AuditLog;
 import dev.courier.admin.InvalidRequestException;
 import dev.courier.admin.NotFoundException;
 import dev.courier.admin.Page;
+import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.internal.HeadersJson;
 import dev.courier.internal.Transactions;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Dialect;
+import dev.courier.spi.ReceivedMessage;
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -354,13 +356,47 @@ final class DeadLetterOperations {
         skipped.add(new ReplayResult.Skipped(d.id, "the record carried no valid event id"));
       } else if (d.type == null || d.destination == null) {
         skipped.add(new ReplayResult.Skipped(d.id, "the record could not be decoded into an event (no type or destination)"));
-      } else if (d.processed) {
+      } else if (appliedAlready(c, d)) {
         processed.add(d.id);
       } else {
         enqueue.add(d);
       }
     }
     return new Plan(enqueue, processed, skipped);
+  }
+
+  /**
+   * Whether the consumer's ledger already holds the delivery this dead letter records. For a
+   * delivery of a replay addressed to this consumer that is the replay's own ledger id, not the
+   * event id: the consumer may well have applied the event before, and the replay must still reach
+   * it.
+   */
+  private boolean appliedAlready(Connection c, Candidate d) throws SQLException {
+    Map<String, String> headers = headersOf(d);
+    String replayId = headers.get(ReceivedMessage.REPLAY_ID);
+    if (replayId == null || !d.consumer.equals(headers.get(ReceivedMessage.REPLAY_CONSUMER))) {
+      return d.processed;
+    }
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "SELECT 1 FROM " + tables.processedEvents() + " WHERE consumer = ? AND event_id = ?")) {
+      ps.setString(1, d.consumer);
+      ps.setObject(2, IdempotentProcessor.replayLedgerId(d.eventId, replayId));
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next();
+      }
+    }
+  }
+
+  private static Map<String, String> headersOf(Candidate d) {
+    if (d.headers == null || d.headers.isBlank()) {
+      return Map.of();
+    }
+    try {
+      return HeadersJson.decode(d.headers);
+    } catch (RuntimeException e) {
+      return Map.of(); // a dead letter with unreadable headers replays as a plain event
+    }
   }
 
   /** The dead and parked rows of {@code d}'s key, in order. */

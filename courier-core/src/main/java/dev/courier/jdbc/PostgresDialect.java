@@ -127,6 +127,9 @@ final class PostgresDialect extends Dialect {
         + " reason = EXCLUDED.reason, error_class = EXCLUDED.error_class,"
         + " error_message = EXCLUDED.error_message, stack_trace = EXCLUDED.stack_trace,"
         + " fingerprint = EXCLUDED.fingerprint,"
+        // the headers of the delivery that failed last: a replay addressed to this consumer carries
+        // its replay id there, and replaying the dead letter must keep addressing it
+        + " headers = EXCLUDED.headers,"
         + " event_created_at = COALESCE(d.event_created_at, EXCLUDED.event_created_at),"
         // failing again after a replay parks it again, for the operator to look at anew
         + " status = EXCLUDED.status, resolved_at = NULL, resolved_by = NULL, resolution = NULL";

@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.courier.Event;
+import dev.courier.deadletter.DeadLetterFilter;
+import dev.courier.deadletter.ReplayRequest;
+import dev.courier.deadletter.ReplayResult;
 import dev.courier.inbox.EventHandler;
 import dev.courier.inbox.HandleOutcome;
 import dev.courier.inbox.IdempotentProcessor;
@@ -266,6 +269,49 @@ class HistoryReplayTest {
   }
 
   /** Appends one committed OrderPlaced event to {@code destination} per key, a second apart. */
+  @Test
+  void aReplayToOneConsumerThatFailsThere_isDeadLettered_andReplayingThatDeadLetterReachesIt() throws Exception {
+    java.util.concurrent.atomic.AtomicBoolean broken = new java.util.concurrent.atomic.AtomicBoolean();
+    List<java.util.UUID> applied = new CopyOnWriteArrayList<>();
+    IdempotentProcessor billing =
+        IdempotentProcessor.builder("billing", f.db, (e, c) -> {
+              if (broken.get()) {
+                throw new dev.courier.PoisonEventException("billing cannot take " + e.id() + " today");
+              }
+              applied.add(e.id());
+            })
+            .clock(f.clock)
+            .build();
+    Event event = write("orders", "k1").getFirst();
+    try (Relay relay = relay()) {
+      relay.runOnce();
+      assertThat(billing.process(broker.removeFirst(), 1, "orders@0")).isInstanceOf(HandleOutcome.Applied.class);
+
+      // the consumer applied the event long ago; a replay addressed to it fails there
+      HistoryReplay history = new HistoryReplay(f.db, CourierTables.DEFAULT, f.clock);
+      history.replay(new HistoryFilter(null, null, null, "k1", null, false), new ReplayTarget(null, "billing"),
+          "billing-fix-1", false, 0, 100, alice);
+      relay.runOnce();
+      broken.set(true);
+      assertThat(billing.process(broker.removeFirst(), 1, "orders@1")).isInstanceOf(HandleOutcome.DeadLettered.class);
+      long deadLetter = f.single("SELECT id FROM courier_dead_letters WHERE consumer = 'billing'");
+
+      // the ledger holds the event id from the first delivery: that must not count as "applied"
+      ReplayResult r = f.admin.replay(ReplayRequest.of(DeadLetterFilter.ids(List.of(deadLetter)), "dlq-1", alice));
+      assertThat(r.replayed()).as("enqueued, not resolved as already processed").isEqualTo(1);
+      assertThat(r.alreadyProcessed()).isEmpty();
+
+      broken.set(false);
+      relay.runOnce();
+      Event again = broker.removeFirst();
+      assertThat(again.headers())
+          .containsEntry(ReceivedMessage.REPLAY_CONSUMER, "billing")
+          .containsEntry(ReceivedMessage.REPLAY_ID, "billing-fix-1");
+      assertThat(billing.process(again, 1, "orders@2")).isInstanceOf(HandleOutcome.Applied.class);
+      assertThat(applied).containsExactly(event.id(), event.id());
+    }
+  }
+
   private List<Event> write(String destination, String... keys) throws Exception {
     Outbox outbox = Outbox.builder().clock(f.clock).build();
     List<Event> written = new ArrayList<>();
