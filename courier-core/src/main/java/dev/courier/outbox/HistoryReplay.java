@@ -85,13 +85,39 @@ public final class HistoryReplay {
   }
 
   /**
+   * Refuses a replay addressed to a consumer this database has never seen: every consumer would
+   * acknowledge it unhandled, and a misspelt name would make the replay a silent no-op. A consumer
+   * is known once its ledger or the dead letters hold a row of it.
+   */
+  private void requireKnownConsumer(String consumer) throws SQLException {
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "SELECT EXISTS (SELECT 1 FROM " + tables.processedEvents() + " WHERE consumer = ?)"
+                    + " OR EXISTS (SELECT 1 FROM " + tables.deadLetters() + " WHERE consumer = ?)")) {
+      ps.setString(1, consumer);
+      ps.setString(2, consumer);
+      try (ResultSet rs = ps.executeQuery()) {
+        if (rs.next() && rs.getBoolean(1)) {
+          return;
+        }
+      }
+    }
+    throw new InvalidRequestException(
+        "consumer",
+        "no consumer named '" + consumer + "' has processed or dead-lettered an event in this database;"
+            + " every consumer would skip a replay addressed to it (is the name right?)");
+  }
+
+  /**
    * Replays the published events {@code filter} selects, oldest first, to {@code target}.
    *
    * @param target where the events go and which consumer handles them
    * @param replayId the replay's id, or {@code null} for a new one
    * @param ratePerSecond at most this many events become publishable per second; 0 for no limit
    * @param limit at most this many events, 1 to 100,000
-   * @throws InvalidRequestException for a bad replay id, rate or limit
+   * @throws InvalidRequestException for a bad replay id, rate or limit, or a target consumer that
+   *     has neither a ledger row nor a dead letter in this database
    * @throws CourierException if the database fails; nothing is changed
    */
   public HistoryReplayResult replay(
@@ -116,6 +142,9 @@ public final class HistoryReplay {
       throw new InvalidRequestException("limit", "must be between 1 and 100000, was " + limit);
     }
     try {
+      if (target.consumer() != null) {
+        requireKnownConsumer(target.consumer());
+      }
       if (dryRun) {
         try (Connection c = dataSource.getConnection()) {
           List<Row> rows = select(c, filter, limit);

@@ -308,14 +308,19 @@ class AdminCliTest {
     f.count("INSERT INTO courier_outbox (event_id, event_type, destination, event_key, payload, headers, created_at,"
         + " available_at, status, published_at) VALUES (?, 'OrderPlaced', 'orders', 'k', ''::bytea, '{\"tenant\":\"acme\"}',"
         + " ?, ?, 'PUBLISHED', ?) RETURNING seq", id, Timestamp.from(old), Timestamp.from(old), Timestamp.from(old));
+    f.count("INSERT INTO courier_processed_events (consumer, event_id, processed_at)"
+        + " VALUES ('billing', gen_random_uuid(), now()) RETURNING 1");
     String before = f.snapshot();
 
     CliRun badConsumer = run("replay", "--type", "OrderPlaced", "--consumer", "billing team");
+    CliRun unknownConsumer = run("replay", "--type", "OrderPlaced", "--consumer", "biling");
     CliRun blankDestination = run("replay", "--type", "OrderPlaced", "--to-destination", " ");
     CliRun noFilter = run("replay", "--consumer", "billing");
     CliRun backwards = run("replay", "--from", "1d", "--to", "2d", "--consumer", "billing");
     assertThat(badConsumer.exitCode()).as(badConsumer.toString()).isEqualTo(2);
     assertThat(badConsumer.err()).contains("consumer").contains("'billing team' is not a valid consumer name");
+    assertThat(unknownConsumer.exitCode()).as(unknownConsumer.toString()).isEqualTo(2);
+    assertThat(unknownConsumer.err()).contains("no consumer named 'biling'");
     assertThat(blankDestination.exitCode()).as(blankDestination.toString()).isEqualTo(2);
     assertThat(blankDestination.err()).contains("toDestination");
     assertThat(noFilter.exitCode()).isEqualTo(2);

@@ -247,6 +247,13 @@ class HistoryReplayTest {
     assertThatThrownBy(() -> history.replay(orders, new ReplayTarget(null, "-billing"), null, false, 0, 100, alice))
         .isInstanceOf(InvalidRequestException.class)
         .hasMessageStartingWith("consumer: '-billing' is not a valid consumer name");
+    assertThatThrownBy(() -> history.replay(orders, new ReplayTarget(null, "biling"), null, false, 0, 100, alice))
+        .as("a well-formed name no consumer here has: every consumer would skip the replay")
+        .isInstanceOf(InvalidRequestException.class)
+        .hasMessageStartingWith("consumer: no consumer named 'biling'");
+    assertThatThrownBy(() -> history.replay(orders, new ReplayTarget(null, "biling"), null, true, 0, 100, alice))
+        .as("also in a dry run")
+        .isInstanceOf(InvalidRequestException.class);
     assertThatThrownBy(() -> new ReplayTarget("x".repeat(256), null))
         .isInstanceOf(InvalidRequestException.class)
         .hasMessageStartingWith("toDestination:");
@@ -268,7 +275,6 @@ class HistoryReplayTest {
         .hasMessageStartingWith("from:");
   }
 
-  /** Appends one committed OrderPlaced event to {@code destination} per key, a second apart. */
   @Test
   void aReplayToOneConsumerThatFailsThere_isDeadLettered_andReplayingThatDeadLetterReachesIt() throws Exception {
     java.util.concurrent.atomic.AtomicBoolean broken = new java.util.concurrent.atomic.AtomicBoolean();
@@ -312,6 +318,7 @@ class HistoryReplayTest {
     }
   }
 
+  /** Appends one committed OrderPlaced event to {@code destination} per key, a second apart. */
   private List<Event> write(String destination, String... keys) throws Exception {
     Outbox outbox = Outbox.builder().clock(f.clock).build();
     List<Event> written = new ArrayList<>();

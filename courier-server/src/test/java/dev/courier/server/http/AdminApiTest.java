@@ -256,10 +256,14 @@ class AdminApiTest {
     f.count("INSERT INTO courier_outbox (event_id, event_type, destination, payload, created_at, available_at,"
         + " status, published_at) VALUES (gen_random_uuid(), 'OrderPlaced', 'orders', ''::bytea, now(), now(),"
         + " 'PUBLISHED', now()) RETURNING seq");
+    f.count("INSERT INTO courier_processed_events (consumer, event_id, processed_at)"
+        + " VALUES ('billing', gen_random_uuid(), now()) RETURNING 1");
     String before = f.snapshot();
 
     HttpResponse<String> badConsumer =
         post("/api/history/replay", "{\"type\":\"OrderPlaced\",\"consumer\":\"billing/eu\"}", TOKEN, null);
+    HttpResponse<String> unknownConsumer =
+        post("/api/history/replay", "{\"type\":\"OrderPlaced\",\"consumer\":\"biling\"}", TOKEN, null);
     HttpResponse<String> blankDestination =
         post("/api/history/replay", "{\"type\":\"OrderPlaced\",\"toDestination\":\"\"}", TOKEN, null);
     HttpResponse<String> numericConsumer =
@@ -269,6 +273,8 @@ class AdminApiTest {
         "{\"from\":\"1d\",\"to\":\"2d\",\"consumer\":\"billing\"}", TOKEN, null);
     assertThat(badConsumer.statusCode()).as(badConsumer.body()).isEqualTo(400);
     assertThat(json(badConsumer).get("error").asText()).contains("not a valid consumer name");
+    assertThat(unknownConsumer.statusCode()).as(unknownConsumer.body()).isEqualTo(400);
+    assertThat(json(unknownConsumer).get("error").asText()).startsWith("consumer: no consumer named 'biling'");
     assertThat(blankDestination.statusCode()).as(blankDestination.body()).isEqualTo(400);
     assertThat(json(blankDestination).get("error").asText()).startsWith("toDestination:");
     assertThat(numericConsumer.statusCode()).isEqualTo(400);
