@@ -179,6 +179,19 @@ public final class EmbeddedKafka implements AutoCloseable {
         return HOST + ":" + port;
     }
 
+    /**
+     * The {@code bootstrap.servers} value for clients that must reach the broker through the proxy given to
+     * {@link Builder#proxiedListener(int, int)}: {@code 127.0.0.1:<advertised port>}.
+     *
+     * @throws IllegalStateException if the broker has no proxied listener
+     */
+    public String proxiedBootstrapServers() {
+        if (settings.proxiedPort() == 0) {
+            throw new IllegalStateException("this broker was started without a proxied listener");
+        }
+        return HOST + ":" + settings.proxiedAdvertisedPort();
+    }
+
     /** The port of the client (PLAINTEXT) listener; it stays the same across restarts. */
     public int port() {
         return port;
@@ -649,11 +662,18 @@ public final class EmbeddedKafka implements AutoCloseable {
         properties.put("node.id", Integer.toString(NODE_ID));
         properties.put("controller.quorum.bootstrap.servers", HOST + ":" + controllerPort);
         String listeners = "PLAINTEXT://" + HOST + ":" + port + ",CONTROLLER://" + HOST + ":" + controllerPort;
+        String advertised = listeners;
+        String protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT";
+        if (settings.proxiedPort() != 0) {
+            listeners += ",PROXIED://" + HOST + ":" + settings.proxiedPort();
+            advertised += ",PROXIED://" + HOST + ":" + settings.proxiedAdvertisedPort();
+            protocols += ",PROXIED:PLAINTEXT";
+        }
         properties.put("listeners", listeners);
-        properties.put("advertised.listeners", listeners);
+        properties.put("advertised.listeners", advertised);
         properties.put("inter.broker.listener.name", "PLAINTEXT");
         properties.put("controller.listener.names", "CONTROLLER");
-        properties.put("listener.security.protocol.map", "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT");
+        properties.put("listener.security.protocol.map", protocols);
         properties.put("log.dirs", dataDir.toString());
         properties.put("num.partitions", Integer.toString(settings.partitions()));
         properties.put("default.replication.factor", "1");
@@ -805,7 +825,7 @@ public final class EmbeddedKafka implements AutoCloseable {
 
     private record Settings(int partitions, String maxHeap, Path dataDir, int port, int controllerPort,
             Duration startupTimeout, Duration shutdownTimeout, String logLevel, List<String> jvmOptions,
-            Map<String, String> brokerProperties) {
+            Map<String, String> brokerProperties, int proxiedPort, int proxiedAdvertisedPort) {
     }
 
     /**
@@ -822,8 +842,23 @@ public final class EmbeddedKafka implements AutoCloseable {
         private String logLevel = "WARN";
         private final List<String> jvmOptions = new ArrayList<>();
         private final Map<String, String> brokerProperties = new LinkedHashMap<>();
+        private int proxiedPort;
+        private int proxiedAdvertisedPort;
 
         private Builder() {
+        }
+
+        /**
+         * Adds a third listener, {@code PROXIED}, on {@code port}, that tells clients to connect to
+         * {@code advertisedPort} instead: put a {@link dev.courier.testkit.chaos.FaultProxy} on that port, forwarding
+         * to {@code port}, and every connection of a client bootstrapped with {@link EmbeddedKafka#proxiedBootstrapServers()} goes
+         * through the proxy, the ones to the partition leaders and the group coordinator included (Kafka clients
+         * connect to the advertised address, not the bootstrap one). The broker's own listeners stay direct.
+         */
+        public Builder proxiedListener(int port, int advertisedPort) {
+            this.proxiedPort = requirePort(port);
+            this.proxiedAdvertisedPort = requirePort(advertisedPort);
+            return this;
         }
 
         /**
@@ -933,7 +968,7 @@ public final class EmbeddedKafka implements AutoCloseable {
             }
             return EmbeddedKafka.start(new Settings(partitions, maxHeap, dataDir, port, controllerPort,
                     startupTimeout, shutdownTimeout, logLevel, List.copyOf(jvmOptions),
-                    Map.copyOf(brokerProperties)));
+                    Map.copyOf(brokerProperties), proxiedPort, proxiedAdvertisedPort));
         }
 
         private static int requirePort(int port) {
