@@ -28,7 +28,10 @@ import javax.sql.DataSource;
  *       retry or replay you expect (broker retention, dead-letter replays, history replays);
  *   <li>the outbox: rows published longer ago than the published horizon, moved to the archive
  *       (or deleted when archiving is off);
- *   <li>the archive: events published longer ago than the archive horizon.
+ *   <li>the archive: events published longer ago than the archive horizon;
+ *   <li>resolved dead letters: those replayed or discarded longer ago than the dead-letter horizon
+ *       (dead and parked ones always stay, whatever their age);
+ *   <li>the audit trail: entries older than the audit horizon (by default kept for ever).
  * </ul>
  *
  * <p>Deletes run in batches of {@value #BATCH} rows, each its own short transaction, so that pruning
@@ -60,11 +63,24 @@ public final class Retention {
    * @param archive archived events older than this go, or {@code null}
    * @param archivePublished move published rows to the archive (true) or delete them (false)
    */
-  public record Policy(Duration ledger, Duration published, Duration archive, boolean archivePublished) {
+  public record Policy(
+      Duration ledger,
+      Duration published,
+      Duration archive,
+      boolean archivePublished,
+      Duration resolvedDeadLetters,
+      Duration audit) {
     public Policy {
       check("ledger", ledger);
       check("published", published);
       check("archive", archive);
+      check("deadLetters", resolvedDeadLetters);
+      check("audit", audit);
+    }
+
+    /** A policy that keeps resolved dead letters and the audit trail. */
+    public Policy(Duration ledger, Duration published, Duration archive, boolean archivePublished) {
+      this(ledger, published, archive, archivePublished, null, null);
     }
 
     private static void check(String name, Duration d) {
@@ -81,9 +97,24 @@ public final class Retention {
    * @param outboxRows published rows removed from the outbox
    * @param archivedRows of those, how many were copied to the archive
    * @param archiveRows archived events deleted
+   * @param deadLetterRows resolved dead letters deleted
+   * @param auditRows audit entries deleted
    * @param dryRun true when nothing was changed
    */
-  public record Result(long ledgerRows, long outboxRows, long archivedRows, long archiveRows, boolean dryRun) {}
+  public record Result(
+      long ledgerRows,
+      long outboxRows,
+      long archivedRows,
+      long archiveRows,
+      long deadLetterRows,
+      long auditRows,
+      boolean dryRun) {
+
+    /** A result of a prune that left dead letters and the audit trail alone. */
+    public Result(long ledgerRows, long outboxRows, long archivedRows, long archiveRows, boolean dryRun) {
+      this(ledgerRows, outboxRows, archivedRows, archiveRows, 0, 0, dryRun);
+    }
+  }
 
   /**
    * Prunes as the policy says.
@@ -136,18 +167,46 @@ public final class Retention {
                         + tables.outboxArchive() + " WHERE published_at < ? LIMIT " + BATCH + ")",
                     before);
       }
-      Result result = new Result(ledger, outbox, archived, archive, dryRun);
+      long deadLetters = 0;
+      if (policy.resolvedDeadLetters() != null) {
+        Instant before = now.minus(policy.resolvedDeadLetters());
+        String resolved = " WHERE status IN ('REPLAYED', 'DISCARDED') AND resolved_at < ?";
+        deadLetters =
+            dryRun
+                ? count(tables.deadLetters() + resolved, before)
+                : deleteInBatches(
+                    "DELETE FROM " + tables.deadLetters() + " WHERE id IN (SELECT id FROM "
+                        + tables.deadLetters() + resolved + " LIMIT " + BATCH + ")",
+                    before);
+      }
+      long auditRows = 0;
+      if (policy.audit() != null) {
+        Instant before = now.minus(policy.audit());
+        auditRows =
+            dryRun
+                ? count(tables.audit() + " WHERE at < ?", before)
+                : deleteInBatches(
+                    "DELETE FROM " + tables.audit() + " WHERE id IN (SELECT id FROM "
+                        + tables.audit() + " WHERE at < ? LIMIT " + BATCH + ")",
+                    before);
+      }
+      Result result = new Result(ledger, outbox, archived, archive, deadLetters, auditRows, dryRun);
       if (!dryRun) {
         Map<String, Object> target = new LinkedHashMap<>();
         target.put("ledgerHorizon", str(policy.ledger()));
         target.put("publishedHorizon", str(policy.published()));
         target.put("archiveHorizon", str(policy.archive()));
         target.put("archivePublished", policy.archivePublished());
+        target.put("deadLetterHorizon", str(policy.resolvedDeadLetters()));
+        target.put("auditHorizon", str(policy.audit()));
         target.put("ledgerRows", ledger);
         target.put("outboxRows", outbox);
         target.put("archiveRows", archive);
+        target.put("deadLetterRows", deadLetters);
+        target.put("auditRows", auditRows);
         String targetJson = JSON.writeValueAsString(target);
-        int affected = (int) Math.min(Integer.MAX_VALUE, ledger + outbox + archive);
+        int affected =
+            (int) Math.min(Integer.MAX_VALUE, ledger + outbox + archive + deadLetters + auditRows);
         Transactions.inTransaction(dataSource, c -> {
           audit.record(c, clock.instant(), who, "prune", targetJson, affected, null);
           return null;

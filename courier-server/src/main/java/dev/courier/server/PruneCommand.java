@@ -35,6 +35,12 @@ final class PruneCommand extends AdminCommand {
   @Option(names = "--archive", paramLabel = "AGE", description = "Archive horizon (courier.retention.archive, default 90d).")
   String archive;
 
+  @Option(names = "--dead-letters", paramLabel = "AGE", description = "Horizon of replayed and discarded dead letters (courier.retention.dead-letters, default 30d).")
+  String deadLetters;
+
+  @Option(names = "--audit", paramLabel = "AGE", description = "Audit-trail horizon (courier.retention.audit, default off: kept).")
+  String audit;
+
   @Option(names = "--operator", paramLabel = "NAME", description = "Who, for the audit trail (default: $USER).")
   String operator;
 
@@ -43,7 +49,9 @@ final class PruneCommand extends AdminCommand {
     return loader
         .option(Setting.RETENTION_LEDGER, "--ledger", ledger)
         .option(Setting.RETENTION_PUBLISHED, "--published", published)
-        .option(Setting.RETENTION_ARCHIVE, "--archive", archive);
+        .option(Setting.RETENTION_ARCHIVE, "--archive", archive)
+        .option(Setting.RETENTION_DEAD_LETTERS, "--dead-letters", deadLetters)
+        .option(Setting.RETENTION_AUDIT, "--audit", audit);
   }
 
   @Override
@@ -55,12 +63,16 @@ final class PruneCommand extends AdminCommand {
       printJson(out, AdminJson.prune(r));
     } else {
       out.printf(
-          "%s%d ledger row(s), %d published outbox row(s) (%d archived), %d archived event(s)%n",
+          "%s%d ledger row(s), %d published outbox row(s) (%d archived), %d archived event(s),"
+              + " %d resolved dead letter(s), %d audit entr%s%n",
           dryRun ? "would prune " : "pruned ",
           r.ledgerRows(),
           r.outboxRows(),
           r.archivedRows(),
-          r.archiveRows());
+          r.archiveRows(),
+          r.deadLetterRows(),
+          r.auditRows(),
+          r.auditRows() == 1 ? "y" : "ies");
     }
     return 0;
   }

@@ -356,13 +356,18 @@ class AdminCliTest {
         + " published_at) VALUES (?, 'T', 'orders', ''::bytea, ?, ?, 'PUBLISHED', ?) RETURNING seq",
         UUID.randomUUID(), Timestamp.from(old), Timestamp.from(old), Timestamp.from(old));
 
+    f.count("INSERT INTO courier_audit (at, operator, action, target, affected) VALUES (?, 'alice', 'dlq.discard',"
+        + " '{}', 1) RETURNING 1", Timestamp.from(Instant.now().minus(java.time.Duration.ofDays(400))));
+
     JsonNode dry = json(run("prune", "--dry-run", "--json"));
     assertThat(dry.get("ledgerRows").asInt()).isEqualTo(1);
+    assertThat(dry.get("auditRows").asInt()).as("the audit trail is kept by default").isZero();
     assertThat(f.count("SELECT count(*) FROM courier_processed_events")).isEqualTo(2);
 
-    CliRun prune = run("prune", "--ledger", "30d", "--published", "7d");
+    CliRun prune = run("prune", "--ledger", "30d", "--published", "7d", "--audit", "365d", "--dead-letters", "30d");
     assertThat(prune.exitCode()).as(prune.toString()).isZero();
-    assertThat(prune.out()).contains("pruned 1 ledger row(s), 1 published outbox row(s) (1 archived)");
+    assertThat(prune.out()).contains("pruned 1 ledger row(s), 1 published outbox row(s) (1 archived)")
+        .contains("0 resolved dead letter(s), 1 audit entry");
     assertThat(f.count("SELECT count(*) FROM courier_processed_events")).isEqualTo(1);
     assertThat(f.count("SELECT count(*) FROM courier_outbox_archive")).isEqualTo(1);
 

@@ -35,7 +35,8 @@ class RetentionScheduleTest {
     f.count("INSERT INTO courier_processed_events VALUES ('billing', ?, ?) RETURNING 1", UUID.randomUUID(), Timestamp.from(old));
     RetentionSettings settings =
         new RetentionSettings(
-            Optional.of(Duration.ofDays(30)), Optional.empty(), Optional.empty(), true, Optional.of(Duration.ofMillis(100)));
+            Optional.of(Duration.ofDays(30)), Optional.empty(), Optional.empty(), true, Optional.empty(), Optional.empty(),
+            Optional.of(Duration.ofMillis(100)));
 
     try (RetentionSchedule ignored = RetentionSchedule.start(f.db, CourierTables.DEFAULT, settings, Clock.systemUTC())) {
       await().atMost(Duration.ofSeconds(10))
@@ -49,7 +50,8 @@ class RetentionScheduleTest {
     f.count("INSERT INTO courier_processed_events VALUES ('billing', ?, ?) RETURNING 1",
         UUID.randomUUID(), Timestamp.from(Instant.now().minus(Duration.ofDays(40))));
     RetentionSettings off =
-        new RetentionSettings(Optional.of(Duration.ofDays(30)), Optional.empty(), Optional.empty(), true, Optional.empty());
+        new RetentionSettings(Optional.of(Duration.ofDays(30)), Optional.empty(), Optional.empty(), true, Optional.empty(),
+            Optional.empty(), Optional.empty());
 
     try (RetentionSchedule ignored = RetentionSchedule.start(f.db, CourierTables.DEFAULT, off, Clock.systemUTC())) {
       Thread.sleep(300);

@@ -103,6 +103,47 @@ class OutboxRetryAndRetentionTest {
   }
 
   @Test
+  void prune_removesResolvedDeadLettersAndOldAuditEntries_pastTheirHorizons_only() {
+    Instant now = f.clock.instant();
+    Instant old = now.minus(Duration.ofDays(40));
+    long replayedLongAgo = deadLetter("REPLAYED", old);
+    long discardedLongAgo = deadLetter("DISCARDED", old);
+    long replayedRecently = deadLetter("REPLAYED", now.minus(Duration.ofDays(1)));
+    long deadLongAgo = deadLetter("DEAD", null);
+    long parkedLongAgo = deadLetter("PARKED", null);
+    f.single("INSERT INTO courier_audit (at, operator, action, target, affected) VALUES (?, 'alice', 'dlq.discard',"
+        + " '{}', 1) RETURNING 1", Timestamp.from(now.minus(Duration.ofDays(400))));
+    f.single("INSERT INTO courier_audit (at, operator, action, target, affected) VALUES (?, 'bob', 'dlq.replay',"
+        + " '{}', 1) RETURNING 1", Timestamp.from(now.minus(Duration.ofDays(2))));
+    Retention retention = new Retention(f.db, CourierTables.DEFAULT, f.clock);
+    Retention.Policy policy = new Retention.Policy(null, null, null, true, Duration.ofDays(30), Duration.ofDays(365));
+
+    assertThat(retention.prune(policy, true, Attribution.of("cron")))
+        .isEqualTo(new Retention.Result(0, 0, 0, 0, 2, 1, true));
+    assertThat(f.single("SELECT count(*) FROM courier_dead_letters")).as("a dry run changes nothing").isEqualTo(5);
+
+    assertThat(retention.prune(policy, false, Attribution.of("cron")))
+        .isEqualTo(new Retention.Result(0, 0, 0, 0, 2, 1, false));
+    assertThat(f.rows("SELECT id FROM courier_dead_letters ORDER BY id").stream().map(r -> r.get("id")).toList())
+        .as("dead and parked letters stay whatever their age; resolved ones stay inside the horizon")
+        .containsExactly(replayedRecently, deadLongAgo, parkedLongAgo);
+    assertThat(f.single("SELECT count(*) FROM courier_dead_letters WHERE id IN (?, ?)", replayedLongAgo, discardedLongAgo))
+        .isZero();
+    assertThat(f.rows("SELECT operator FROM courier_audit ORDER BY id").stream().map(r -> r.get("operator")).toList())
+        .as("the old entry went; the prune recorded itself")
+        .containsExactly("bob", "cron");
+  }
+
+  private long deadLetter(String status, Instant resolvedAt) {
+    return f.single("INSERT INTO courier_dead_letters (consumer, dedupe_key, event_id, event_type, destination,"
+        + " source, payload, headers, reason, error_class, error_message, attempts, first_failed_at, last_failed_at,"
+        + " status, resolved_at) VALUES ('billing', ?, ?, 'T', 'orders', 'orders@1', ''::bytea, '{}', 'POISON',"
+        + " 'E', 'm', 1, ?, ?, ?, ?) RETURNING id",
+        UUID.randomUUID().toString(), UUID.randomUUID(), Timestamp.from(f.clock.instant()),
+        Timestamp.from(f.clock.instant()), status, resolvedAt == null ? null : Timestamp.from(resolvedAt));
+  }
+
+  @Test
   void retentionHorizon_belowOneMinute_isRefused() {
     assertThatThrownBy(() -> new Retention.Policy(Duration.ofSeconds(5), null, null, true))
         .isInstanceOf(InvalidRequestException.class)

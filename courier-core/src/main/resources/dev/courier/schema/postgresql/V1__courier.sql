@@ -164,3 +164,7 @@ CREATE INDEX IF NOT EXISTS ${outbox_archive_name}_published_ix
 -- dead-lettered or parked; later events of that key are parked behind it (status PARKED).
 CREATE INDEX IF NOT EXISTS ${dead_letters_name}_blocked_key_ix
     ON ${dead_letters} (consumer, destination, event_key, id) WHERE status IN ('DEAD', 'PARKED');
+
+-- Retention deletes dead letters an operator resolved (replayed or discarded) past a horizon.
+CREATE INDEX IF NOT EXISTS ${dead_letters_name}_resolved_ix
+    ON ${dead_letters} (resolved_at) WHERE status IN ('REPLAYED', 'DISCARDED');

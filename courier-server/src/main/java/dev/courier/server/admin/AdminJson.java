@@ -220,6 +220,8 @@ public final class AdminJson {
     o.put("outboxRows", r.outboxRows());
     o.put("archivedRows", r.archivedRows());
     o.put("archiveRows", r.archiveRows());
+    o.put("deadLetterRows", r.deadLetterRows());
+    o.put("auditRows", r.auditRows());
     return o;
   }
 

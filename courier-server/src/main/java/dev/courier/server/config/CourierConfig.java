@@ -365,6 +365,8 @@ public final class CourierConfig {
               horizon(Setting.RETENTION_PUBLISHED),
               horizon(Setting.RETENTION_ARCHIVE),
               withDefault(Setting.RETENTION_ARCHIVE_PUBLISHED, ValueParser::bool),
+              horizon(Setting.RETENTION_DEAD_LETTERS),
+              horizon(Setting.RETENTION_AUDIT),
               withDefault(
                   Setting.RETENTION_INTERVAL,
                   v -> offOr(v, Duration.ofMinutes(1), Duration.ofDays(7))));

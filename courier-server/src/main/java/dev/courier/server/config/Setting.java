@@ -47,6 +47,8 @@ public enum Setting {
   RETENTION_PUBLISHED("courier.retention.published", "7d", false),
   RETENTION_ARCHIVE("courier.retention.archive", "90d", false),
   RETENTION_ARCHIVE_PUBLISHED("courier.retention.archive-published", "true", false),
+  RETENTION_DEAD_LETTERS("courier.retention.dead-letters", "30d", false),
+  RETENTION_AUDIT("courier.retention.audit", "off", false),
   RETENTION_INTERVAL("courier.retention.interval", "off", false),
 
   HEALTH_OUTBOX_MAX_AGE("courier.health.outbox-max-age", "5m", false),
