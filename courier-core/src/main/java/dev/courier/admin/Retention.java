@@ -126,20 +126,11 @@ public final class Retention {
     Objects.requireNonNull(who, "who");
     Instant now = clock.instant();
     try {
-      long ledger = 0;
+      // the ledger has no key of its own beyond (consumer, event_id): its rows go by ctid
+      long ledger =
+          pruneRows(policy.ledger(), tables.processedEvents(), "ctid", "processed_at < ?", now, dryRun);
       long outbox = 0;
       long archived = 0;
-      long archive = 0;
-      if (policy.ledger() != null) {
-        Instant before = now.minus(policy.ledger());
-        ledger =
-            dryRun
-                ? count(tables.processedEvents() + " WHERE processed_at < ?", before)
-                : deleteInBatches(
-                    "DELETE FROM " + tables.processedEvents() + " WHERE ctid IN (SELECT ctid FROM "
-                        + tables.processedEvents() + " WHERE processed_at < ? LIMIT " + BATCH + ")",
-                    before);
-      }
       if (policy.published() != null) {
         Instant before = now.minus(policy.published());
         if (dryRun) {
@@ -151,45 +142,26 @@ public final class Retention {
           archived = moved[1];
         } else {
           outbox =
-              deleteInBatches(
-                  "DELETE FROM " + tables.outbox() + " WHERE seq IN (SELECT seq FROM " + tables.outbox()
-                      + " WHERE status = 'PUBLISHED' AND published_at < ? LIMIT " + BATCH + ")",
-                  before);
+              pruneRows(
+                  policy.published(),
+                  tables.outbox(),
+                  "seq",
+                  "status = 'PUBLISHED' AND published_at < ?",
+                  now,
+                  false);
         }
       }
-      if (policy.archive() != null) {
-        Instant before = now.minus(policy.archive());
-        archive =
-            dryRun
-                ? count(tables.outboxArchive() + " WHERE published_at < ?", before)
-                : deleteInBatches(
-                    "DELETE FROM " + tables.outboxArchive() + " WHERE event_id IN (SELECT event_id FROM "
-                        + tables.outboxArchive() + " WHERE published_at < ? LIMIT " + BATCH + ")",
-                    before);
-      }
-      long deadLetters = 0;
-      if (policy.resolvedDeadLetters() != null) {
-        Instant before = now.minus(policy.resolvedDeadLetters());
-        String resolved = " WHERE status IN ('REPLAYED', 'DISCARDED') AND resolved_at < ?";
-        deadLetters =
-            dryRun
-                ? count(tables.deadLetters() + resolved, before)
-                : deleteInBatches(
-                    "DELETE FROM " + tables.deadLetters() + " WHERE id IN (SELECT id FROM "
-                        + tables.deadLetters() + resolved + " LIMIT " + BATCH + ")",
-                    before);
-      }
-      long auditRows = 0;
-      if (policy.audit() != null) {
-        Instant before = now.minus(policy.audit());
-        auditRows =
-            dryRun
-                ? count(tables.audit() + " WHERE at < ?", before)
-                : deleteInBatches(
-                    "DELETE FROM " + tables.audit() + " WHERE id IN (SELECT id FROM "
-                        + tables.audit() + " WHERE at < ? LIMIT " + BATCH + ")",
-                    before);
-      }
+      long archive =
+          pruneRows(policy.archive(), tables.outboxArchive(), "event_id", "published_at < ?", now, dryRun);
+      long deadLetters =
+          pruneRows(
+              policy.resolvedDeadLetters(),
+              tables.deadLetters(),
+              "id",
+              "status IN ('REPLAYED', 'DISCARDED') AND resolved_at < ?",
+              now,
+              dryRun);
+      long auditRows = pruneRows(policy.audit(), tables.audit(), "id", "at < ?", now, dryRun);
       Result result = new Result(ledger, outbox, archived, archive, deadLetters, auditRows, dryRun);
       if (!dryRun) {
         Map<String, Object> target = new LinkedHashMap<>();
@@ -220,6 +192,27 @@ public final class Retention {
 
   private static String str(Duration d) {
     return d == null ? null : d.toString();
+  }
+
+  /**
+   * Deletes (or, for a dry run, counts) the rows of {@code table} that {@code condition} selects for
+   * {@code now - horizon}, in batches chosen by {@code key}; nothing when the horizon is null.
+   */
+  private long pruneRows(
+      Duration horizon, String table, String key, String condition, Instant now, boolean dryRun)
+      throws SQLException {
+    if (horizon == null) {
+      return 0;
+    }
+    Instant before = now.minus(horizon);
+    String where = " WHERE " + condition;
+    if (dryRun) {
+      return count(table + where, before);
+    }
+    return deleteInBatches(
+        "DELETE FROM " + table + " WHERE " + key + " IN (SELECT " + key + " FROM " + table + where
+            + " LIMIT " + BATCH + ")",
+        before);
   }
 
   private long count(String fromWhere, Instant before) throws SQLException {
