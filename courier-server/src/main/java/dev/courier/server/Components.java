@@ -38,6 +38,7 @@ public final class Components {
         Relay.builder(dataSource, transport)
             .tables(tables)
             .batchSize(s.batchSize())
+            .batchesInFlight(s.batchesInFlight())
             .retryPolicy(s.retryPolicy())
             .publishTimeout(s.publishTimeout())
             .lease(s.lease())

@@ -13,6 +13,14 @@ final class RelayOptions {
   String batchSize;
 
   @Option(
+      names = "--batches-in-flight",
+      paramLabel = "N",
+      description =
+          "Claimed batches publishing at once, 1-16; 2 overlaps the next claim with the broker's"
+              + " confirmations (courier.relay.batches-in-flight).")
+  String batchesInFlight;
+
+  @Option(
       names = "--max-attempts",
       paramLabel = "N",
       description = "Publish attempts before a row is parked as dead (courier.relay.max-attempts).")
@@ -27,6 +35,7 @@ final class RelayOptions {
   CourierConfig.Loader apply(CourierConfig.Loader loader) {
     return loader
         .option(Setting.RELAY_BATCH_SIZE, "--batch-size", batchSize)
+        .option(Setting.RELAY_BATCHES_IN_FLIGHT, "--batches-in-flight", batchesInFlight)
         .option(Setting.RELAY_MAX_ATTEMPTS, "--max-attempts", maxAttempts)
         .option(Setting.RELAY_ID, "--relay-id", relayId);
   }

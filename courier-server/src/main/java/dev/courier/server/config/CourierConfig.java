@@ -458,6 +458,7 @@ public final class CourierConfig {
                 return id;
               }),
           wholeNumber(Setting.RELAY_BATCH_SIZE, 1, 10_000),
+          wholeNumber(Setting.RELAY_BATCHES_IN_FLIGHT, 1, 16),
           wholeNumber(Setting.RELAY_MAX_ATTEMPTS, 1, 1000),
           initial,
           max,

@@ -14,6 +14,7 @@ import java.time.Duration;
 public record RelaySettings(
     String relayId,
     int batchSize,
+    int batchesInFlight,
     int maxAttempts,
     Duration initialBackoff,
     Duration maxBackoff,

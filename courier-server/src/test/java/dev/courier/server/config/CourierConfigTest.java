@@ -33,6 +33,7 @@ class CourierConfigTest {
     assertThat(c.kafka().bootstrapServers()).isNull();
     assertThat(c.tables().outbox()).isEqualTo("courier_outbox");
     assertThat(c.relay().batchSize()).isEqualTo(256);
+    assertThat(c.relay().batchesInFlight()).isEqualTo(2);
     assertThat(c.relay().maxAttempts()).isEqualTo(10);
     assertThat(c.relay().lease()).isEqualTo(Duration.ofSeconds(60));
     assertThat(c.demo().duration()).isEqualTo(Duration.ofSeconds(60));
@@ -135,6 +136,13 @@ class CourierConfigTest {
             () ->
                 CourierConfig.loader().environment(Map.of("COURIER_RELAY_BATCH_SIZE", "0")).load())
         .hasMessageEndingWith("must be between 1 and 10000, was 0");
+    assertThatThrownBy(
+            () ->
+                CourierConfig.loader()
+                    .environment(Map.of("COURIER_RELAY_BATCHES_IN_FLIGHT", "17"))
+                    .load())
+        .hasMessageContaining("courier.relay.batches-in-flight")
+        .hasMessageEndingWith("must be between 1 and 16, was 17");
   }
 
   @Test
