@@ -204,7 +204,7 @@ final class DeadLetterOperations {
           c.rollback();
           return new ReplayResult(replayId, 0, false, false, List.of(), List.of(), plan.skipped);
         }
-        enqueue(c, plan.enqueue, now, r.ratePerSecond());
+        enqueue(c, plan.enqueue, now, r.ratePerSecond(), replayId);
         List<Long> replayed = ids(plan.enqueue);
         List<Long> resolved = new ArrayList<>(replayed);
         resolved.addAll(plan.processed);
@@ -399,6 +399,18 @@ final class DeadLetterOperations {
     }
   }
 
+  /**
+   * The dead letter's headers with this replay's id: a broker that drops a message id it stored a
+   * moment ago (JetStream's duplicate window) must not take the replay for a republish of the
+   * delivery that failed. A replay addressed to one consumer stays addressed to it, and that
+   * consumer applies it under this replay's ledger id.
+   */
+  private static String replayHeaders(Candidate d, String replayId) {
+    Map<String, String> headers = new LinkedHashMap<>(headersOf(d));
+    headers.put(ReceivedMessage.REPLAY_ID, replayId);
+    return HeadersJson.encode(headers);
+  }
+
   /** The dead and parked rows of {@code d}'s key, in order. */
   private List<Candidate> sequence(Connection c, Candidate d, boolean lock) throws SQLException {
     String sql =
@@ -450,7 +462,8 @@ final class DeadLetterOperations {
    * publishes them in that order key by key: a published row of the same event still in the
    * outbox is copied to the archive and removed first; an event still pending is left as it is.
    */
-  private void enqueue(Connection c, List<Candidate> events, Instant now, double ratePerSecond) throws SQLException {
+  private void enqueue(Connection c, List<Candidate> events, Instant now, double ratePerSecond, String replayId)
+      throws SQLException {
     if (events.isEmpty()) {
       return;
     }
@@ -481,7 +494,7 @@ final class DeadLetterOperations {
         ps.setString(i++, d.destination);
         ps.setString(i++, d.key);
         ps.setBytes(i++, d.payload == null ? new byte[0] : d.payload);
-        ps.setString(i++, d.headers == null ? "{}" : d.headers);
+        ps.setString(i++, replayHeaders(d, replayId));
         ps.setString(i++, d.correlationId);
         ps.setString(i++, d.causationId);
         ps.setTimestamp(i++, Timestamp.from(d.createdAt));

@@ -243,18 +243,14 @@ public final class HistoryReplay {
    * added, and for a replay to one consumer with this replay's.
    */
   private static String headersFor(Row r, ReplayTarget target, String replayId) {
-    if (target.consumer() == null && (r.headers == null || !r.headers.contains("courier-replay-"))) {
-      return r.headers;
-    }
     Map<String, String> headers = new LinkedHashMap<>(HeadersJson.decode(r.headers));
-    boolean hadReplayHeaders =
-        headers.remove(ReceivedMessage.REPLAY_ID) != null
-            | headers.remove(ReceivedMessage.REPLAY_CONSUMER) != null;
-    if (target.consumer() == null) {
-      return hadReplayHeaders ? HeadersJson.encode(headers) : r.headers;
-    }
+    headers.remove(ReceivedMessage.REPLAY_CONSUMER);
+    // every replay says which replay it is: a broker that drops a message id it stored a moment ago
+    // (JetStream's duplicate window) must not take the replay for a republish of the original
     headers.put(ReceivedMessage.REPLAY_ID, replayId);
-    headers.put(ReceivedMessage.REPLAY_CONSUMER, target.consumer());
+    if (target.consumer() != null) {
+      headers.put(ReceivedMessage.REPLAY_CONSUMER, target.consumer());
+    }
     return HeadersJson.encode(headers);
   }
 

@@ -65,7 +65,8 @@ import org.slf4j.LoggerFactory;
  * only after the outcome is committed.
  *
  * <p><b>Messages.</b> Subject = {@link Event#destination()}; data = the payload; headers = {@code
- * Nats-Msg-Id} set to the event id, the headers of {@link NatsHeaders}, and every application
+ * Nats-Msg-Id} set to the event id (with {@code @} and the replay id for a replayed event, so that
+ * the duplicate window does not swallow a replay; see {@link NatsMessages#messageId}), the headers of {@link NatsHeaders}, and every application
  * header (values that are not printable ASCII travel as encoded words, see {@link NatsHeaders}).
  *
  * <p><b>Streams.</b> Each destination is captured by one stream, named by {@link
@@ -523,7 +524,7 @@ public final class JetStreamTransport implements Transport {
       long remaining = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
       PublishOptions po =
           PublishOptions.builder()
-              .messageId(e.id().toString())
+              .messageId(NatsMessages.messageId(e))
               .expectedStream(target.stream())
               .streamTimeout(Duration.ofMillis(remaining))
               .build();

@@ -103,10 +103,22 @@ final class NatsMessages {
     return null;
   }
 
+  /**
+   * The {@code Nats-Msg-Id} of an event: its id, followed by {@code @} and the replay id for an
+   * event put back in the outbox by a replay ({@link ReceivedMessage#REPLAY_ID}). The stream drops
+   * a message whose id it stored inside its duplicate window; a replay of an event published a
+   * moment ago must still reach the consumers, while a republish of the replay itself is still
+   * dropped.
+   */
+  static String messageId(Event event) {
+    String replayId = event.headers().get(ReceivedMessage.REPLAY_ID);
+    return replayId == null ? event.id().toString() : encodeValue(event.id() + "@" + replayId);
+  }
+
   /** The headers that carry {@code event}: the message id, Courier's headers, the application's. */
   static Headers headers(Event event) {
     Headers h = new Headers();
-    h.put(NatsHeaders.MSG_ID, event.id().toString());
+    h.put(NatsHeaders.MSG_ID, messageId(event));
     h.put(NatsHeaders.EVENT_ID, event.id().toString());
     h.put(NatsHeaders.EVENT_TYPE, encodeValue(event.type()));
     if (event.key() != null) {

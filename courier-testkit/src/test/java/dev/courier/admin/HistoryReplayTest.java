@@ -133,8 +133,10 @@ class HistoryReplayTest {
       assertThat(r.target().destination()).isEqualTo("orders-audit");
       assertThat(broker).extracting(Event::id).containsExactlyElementsOf(written.stream().map(Event::id).toList());
       assertThat(broker).extracting(Event::destination).containsOnly("orders-audit");
-      assertThat(broker).allSatisfy(e -> assertThat(e.headers()).doesNotContainKeys(
-          ReceivedMessage.REPLAY_ID, ReceivedMessage.REPLAY_CONSUMER));
+      assertThat(broker).allSatisfy(e -> assertThat(e.headers())
+          .as("a replay for every consumer names the replay, and no consumer")
+          .containsEntry(ReceivedMessage.REPLAY_ID, "to-audit-1")
+          .doesNotContainKey(ReceivedMessage.REPLAY_CONSUMER));
       IdempotentProcessor auditLoader = f.consumer("audit-loader", (e, c) -> {});
       for (Event e : broker) {
         assertThat(auditLoader.process(e, 1, "orders-audit")).isInstanceOf(HandleOutcome.Applied.class);
@@ -311,8 +313,9 @@ class HistoryReplayTest {
       relay.runOnce();
       Event again = broker.removeFirst();
       assertThat(again.headers())
+          .as("still addressed to billing, now as the dead-letter replay")
           .containsEntry(ReceivedMessage.REPLAY_CONSUMER, "billing")
-          .containsEntry(ReceivedMessage.REPLAY_ID, "billing-fix-1");
+          .containsEntry(ReceivedMessage.REPLAY_ID, "dlq-1");
       assertThat(billing.process(again, 1, "orders@2")).isInstanceOf(HandleOutcome.Applied.class);
       assertThat(applied).containsExactly(event.id(), event.id());
     }

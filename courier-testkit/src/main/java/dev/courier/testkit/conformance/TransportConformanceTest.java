@@ -10,6 +10,7 @@ import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Schema;
 import dev.courier.retry.RetryPolicy;
 import dev.courier.spi.PublishResult;
+import dev.courier.spi.ReceivedMessage;
 import dev.courier.spi.Subscription;
 import dev.courier.spi.SubscriptionSpec;
 import dev.courier.spi.Transport;
@@ -227,6 +228,73 @@ public abstract class TransportConformanceTest {
     subscribe(dest, consumer, SubscriptionSpec.AfterCommitHook.NONE);
     awaitEffects(consumer.name, events);
     assertExactlyOneEffectEach(consumer.name, events);
+  }
+
+  /**
+   * The replay headers of a history replay to one consumer cross the real broker: the addressed
+   * consumer sees both and applies the event under the replay's ledger id, although its ledger
+   * holds the event id from the first delivery; an event addressed to another consumer is
+   * acknowledged unhandled (no effect, no ledger row, no dead letter) and the stream goes on.
+   */
+  @Test
+  void replayHeaders_crossTheBroker_andAddressOneConsumer() throws Exception {
+    String dest = newDestination("replay");
+    Map<UUID, Map<String, String>> seen = new java.util.concurrent.ConcurrentHashMap<>();
+    EventHandler recording = recordingHandler();
+    Consumer consumer =
+        consumer(
+            "replay",
+            (event, connection) -> {
+              seen.put(event.id(), event.headers());
+              recording.handle(event, connection);
+            });
+    List<Event> plain = events(dest, 3, 1);
+    Event first = plain.get(0);
+    Event toUs =
+        Event.builder(first.type())
+            .id(first.id())
+            .destination(dest)
+            .key(first.key())
+            .payload(first.payload())
+            .header(ReceivedMessage.REPLAY_CONSUMER, consumer.name)
+            .header(ReceivedMessage.REPLAY_ID, "conformance-fix-1")
+            .build(Instant.now());
+    Event toOther =
+        Event.builder(first.type())
+            .destination(dest)
+            .key(first.key())
+            .payload("for another consumer")
+            .header(ReceivedMessage.REPLAY_CONSUMER, "someone-else")
+            .header(ReceivedMessage.REPLAY_ID, "conformance-fix-2")
+            .build(Instant.now());
+    Event after = plain.get(1);
+    publishConfirmed(List.of(first, toOther, toUs, after));
+    subscribe(dest, consumer, SubscriptionSpec.AfterCommitHook.NONE);
+
+    await("the event, its replay and the event after them applied", () -> effectCount(consumer.name, first.id()) == 2
+        && effectCount(consumer.name, after.id()) == 1);
+    assertThat(seen.get(first.id()))
+        .containsEntry(ReceivedMessage.REPLAY_CONSUMER, consumer.name)
+        .containsEntry(ReceivedMessage.REPLAY_ID, "conformance-fix-1");
+    assertThat(effectCount(consumer.name, toOther.id())).as("addressed to another consumer").isZero();
+    assertThat(seen).doesNotContainKey(toOther.id());
+    assertThat(deadLetter(consumer.name, toOther.id())).isNull();
+    assertThat(ledgerRows(consumer.name, toOther.id())).isZero();
+    assertThat(ledgerRows(consumer.name, IdempotentProcessor.replayLedgerId(first.id(), "conformance-fix-1")))
+        .isEqualTo(1);
+  }
+
+  private int ledgerRows(String consumer, UUID ledgerId) throws SQLException {
+    try (Connection c = db.getConnection();
+        PreparedStatement ps =
+            c.prepareStatement("SELECT count(*) FROM courier_processed_events WHERE consumer = ? AND event_id = ?")) {
+      ps.setString(1, consumer);
+      ps.setObject(2, ledgerId);
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        return rs.getInt(1);
+      }
+    }
   }
 
   @Test
