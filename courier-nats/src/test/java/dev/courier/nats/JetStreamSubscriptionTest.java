@@ -233,6 +233,49 @@ class JetStreamSubscriptionTest {
   }
 
   @Test
+  void malformedAndOversizedMessages_areDeadLetteredWithTheirReasonAndError_andTheEventsAroundThemAreApplied()
+      throws Exception {
+    String subject = subject("bad-input");
+    String name = consumerName("bad-input");
+    transport.ensureStream(subject);
+    Event before = publish(subject, "Before").get(0);
+    io.nats.client.JetStream js = nats.connection().jetStream();
+    js.publish(subject, new Headers().put(NatsHeaders.EVENT_TYPE, "Orphan"), "no id".getBytes());
+    js.publish(
+        subject,
+        new Headers().put(NatsHeaders.EVENT_ID, "not-a-uuid").put(NatsHeaders.EVENT_TYPE, "Forged"),
+        "bad id".getBytes());
+    js.publish(subject, new Headers().put(NatsHeaders.EVENT_ID, UUID.randomUUID().toString()), "no type".getBytes());
+    UUID bigId = UUID.randomUUID();
+    js.publish(
+        subject,
+        new Headers().put(NatsHeaders.EVENT_ID, bigId.toString()).put(NatsHeaders.EVENT_TYPE, "Huge"),
+        new byte[4096]);
+    js.publish(subject, null, "not Courier's at all".getBytes());
+    Event after = publish(subject, "After").get(0);
+
+    subscribe(spec(subject, "2s").withMaxRecordBytes(1024), ledger.processor(name, Ledger.recording(name)));
+
+    await().atMost(WAIT).until(() -> ledger.effects(after.id()) == 1 && ledger.deadLetters(name) == 5);
+    assertThat(ledger.effects(before.id())).isEqualTo(1);
+    java.util.List<java.util.Map<String, Object>> dead =
+        dev.courier.testkit.SqlRows.rows(
+            ledger.dataSource(),
+            "SELECT reason, error_message, source FROM courier_dead_letters WHERE consumer = ? ORDER BY id",
+            name);
+    assertThat(dead).extracting(d -> d.get("reason"))
+        .containsExactly("MALFORMED", "MALFORMED", "MALFORMED", "OVERSIZED", "MALFORMED");
+    assertThat(dead).allSatisfy(d -> {
+      assertThat((String) d.get("error_message")).isNotBlank();
+      assertThat((String) d.get("source")).isNotBlank();
+    });
+    assertThat(ledger.deadLetterReason(name, bigId)).isEqualTo("OVERSIZED");
+    await()
+        .atMost(WAIT)
+        .until(() -> nats.consumer(transport.ensureStream(subject), name).getNumAckPending() == 0);
+  }
+
+  @Test
   void failingHandler_isRetriedThroughADelayedNak_andAppliedOnce() throws Exception {
     String subject = subject("retry");
     String name = consumerName("retry");
