@@ -10,6 +10,8 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -40,7 +42,18 @@ class KafkaTransactionalTransportRecoveryTest {
     return out;
   }
 
+  /**
+   * Known failure mode: a Kafka transactional producer reused after an indeterminate error. Guards:
+   * {@link KafkaTransactionalTransport} closes a producer whose commit failed or timed out and
+   * initialises a new one (which aborts the open transaction) before the next publish. Here the
+   * broker freezes mid-transaction, the abort times out, and the producer is replaced. Without it
+   * (checked once with the {@code discard} after a failed abort removed), the same producer is used
+   * again, refuses {@code beginTransaction} ("the previous call to abortTransaction timed out and
+   * must be retried") and every later publish of this test fails.
+   */
   @Test
+  @Tag("known-failure-mode")
+  @DisplayName("known failure mode: a Kafka transactional producer reused after an indeterminate error")
   void
       brokerPausedPastTheTimeouts_leavesTheOutcomeUnknown_theProducerIsReplaced_andLaterPublishesSucceed() {
     String topic = "paused-" + System.nanoTime();

@@ -25,6 +25,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -231,6 +233,49 @@ class JetStreamSubscriptionTest {
   }
 
   @Test
+  void malformedAndOversizedMessages_areDeadLetteredWithTheirReasonAndError_andTheEventsAroundThemAreApplied()
+      throws Exception {
+    String subject = subject("bad-input");
+    String name = consumerName("bad-input");
+    transport.ensureStream(subject);
+    Event before = publish(subject, "Before").get(0);
+    io.nats.client.JetStream js = nats.connection().jetStream();
+    js.publish(subject, new Headers().put(NatsHeaders.EVENT_TYPE, "Orphan"), "no id".getBytes());
+    js.publish(
+        subject,
+        new Headers().put(NatsHeaders.EVENT_ID, "not-a-uuid").put(NatsHeaders.EVENT_TYPE, "Forged"),
+        "bad id".getBytes());
+    js.publish(subject, new Headers().put(NatsHeaders.EVENT_ID, UUID.randomUUID().toString()), "no type".getBytes());
+    UUID bigId = UUID.randomUUID();
+    js.publish(
+        subject,
+        new Headers().put(NatsHeaders.EVENT_ID, bigId.toString()).put(NatsHeaders.EVENT_TYPE, "Huge"),
+        new byte[4096]);
+    js.publish(subject, null, "not Courier's at all".getBytes());
+    Event after = publish(subject, "After").get(0);
+
+    subscribe(spec(subject, "2s").withMaxRecordBytes(1024), ledger.processor(name, Ledger.recording(name)));
+
+    await().atMost(WAIT).until(() -> ledger.effects(after.id()) == 1 && ledger.deadLetters(name) == 5);
+    assertThat(ledger.effects(before.id())).isEqualTo(1);
+    java.util.List<java.util.Map<String, Object>> dead =
+        dev.courier.testkit.SqlRows.rows(
+            ledger.dataSource(),
+            "SELECT reason, error_message, source FROM courier_dead_letters WHERE consumer = ? ORDER BY id",
+            name);
+    assertThat(dead).extracting(d -> d.get("reason"))
+        .containsExactly("MALFORMED", "MALFORMED", "MALFORMED", "OVERSIZED", "MALFORMED");
+    assertThat(dead).allSatisfy(d -> {
+      assertThat((String) d.get("error_message")).isNotBlank();
+      assertThat((String) d.get("source")).isNotBlank();
+    });
+    assertThat(ledger.deadLetterReason(name, bigId)).isEqualTo("OVERSIZED");
+    await()
+        .atMost(WAIT)
+        .until(() -> nats.consumer(transport.ensureStream(subject), name).getNumAckPending() == 0);
+  }
+
+  @Test
   void failingHandler_isRetriedThroughADelayedNak_andAppliedOnce() throws Exception {
     String subject = subject("retry");
     String name = consumerName("retry");
@@ -288,7 +333,15 @@ class JetStreamSubscriptionTest {
     assertThat(ledger.deadLetters(name)).isZero();
   }
 
+  /**
+   * Known failure mode: duplicates after the broker's dedupe window has expired. Guards: the
+   * consumer's ledger. The broker's {@code Nats-Msg-Id} dedupe covers only its window; a republish
+   * after it (a relay down longer than the window, an operator retry) is stored a second time, as
+   * this test shows, and only the ledger keeps it to one effect.
+   */
   @Test
+  @Tag("known-failure-mode")
+  @DisplayName("known failure mode: duplicates after the broker's dedupe window has expired (JetStream)")
   void
       republishAfterTheDuplicateWindowExpired_isStoredTwiceByTheBroker_butAppliedOnceThroughTheLedger()
           throws Exception {
