@@ -145,7 +145,12 @@ public final class TestDatabase {
         EmbeddedPostgres postgres;
         try {
             // zonky's binaries run as root as they are (unlike a stock initdb), so nothing special is needed here.
-            postgres = EmbeddedPostgres.builder().start();
+            // Its builder turns synchronous_commit off by default, so a crash could forget commits it had
+            // acknowledged; Courier's guarantees assume a database that flushes before it acknowledges.
+            postgres = EmbeddedPostgres.builder()
+                    .setServerConfig("synchronous_commit", "on")
+                    .setServerConfig("fsync", "on")
+                    .start();
         } catch (IOException | RuntimeException e) {
             LOG.warn("Cannot start an embedded PostgreSQL", e);
             Servers.require("PostgreSQL", false, "a local server at " + LOCAL_URL + " (user " + LOCAL_USER

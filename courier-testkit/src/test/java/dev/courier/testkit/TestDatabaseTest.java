@@ -98,6 +98,10 @@ class TestDatabaseTest {
             execute(schema, "CREATE TABLE t (n int)", "INSERT INTO t VALUES (7)");
             try (Connection connection = schema.getConnection()) {
                 assertThat(queryStrings(connection, "SELECT n FROM t")).containsExactly("7");
+                assertThat(queryStrings(connection, "SHOW synchronous_commit"))
+                        .as("a commit is acknowledged only once flushed, as on a production server")
+                        .containsExactly("on");
+                assertThat(queryStrings(connection, "SHOW fsync")).containsExactly("on");
             }
         } finally {
             embedded.stopEmbedded();
