@@ -33,6 +33,12 @@ public final class Bench {
     if (options.runs(Workload.W4)) {
       ConsumerCost.run(ctx);
     }
+    if (options.runs(Workload.GRUELBOX)) {
+      GruelboxPeer.run(ctx);
+    }
+    if (options.runs(Workload.DEBEZIUM)) {
+      DebeziumPeer.run(ctx);
+    }
   }
 
   /**

@@ -8,7 +8,9 @@ public enum Workload {
   W1("producer cost: business transactions with the outbox append"),
   W2("relay drain of a backlog through the real relay and Kafka transport"),
   W3("end to end at a constant rate: commit to the consumer's committed effect"),
-  W4("idempotent consumer against the same consumer without the ledger");
+  W4("idempotent consumer against the same consumer without the ledger"),
+  GRUELBOX("peer: gruelbox transaction-outbox on the same PostgreSQL and broker"),
+  DEBEZIUM("peer: Debezium embedded engine with the outbox event router, on a PostgreSQL with logical WAL");
 
   private final String title;
 
@@ -31,7 +33,7 @@ public enum Workload {
       return valueOf(text.trim().toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(
-          "unknown workload '" + text + "': use W0, W1, W2, W3, W4 or all", e);
+          "unknown workload '" + text + "': use W0, W1, W2, W3, W4, GRUELBOX, DEBEZIUM or all", e);
     }
   }
 }
