@@ -64,7 +64,7 @@ public record BenchOptions(
       """
       Usage: BenchMain [options]
 
-        --workloads LIST     W0,W1,W2,W3,W4,GRUELBOX,DEBEZIUM or all (default all)
+        --workloads LIST     W0,W1,W2,W3,W4,W6,GRUELBOX,DEBEZIUM or all (default all)
         --quick              a look, not a report: 1 run, short phases, small backlogs, 256 B only
         --runs N             runs of the whole selection, >= 1 (default 3; the report needs >= 3)
         --duration D         each closed-loop measurement (W0, W1; W4 is sized to it) (default 10s)
@@ -79,11 +79,12 @@ public record BenchOptions(
         --duplicates LIST    W4 duplicate shares in percent (default 1,10)
         --gruelbox-backlog N backlog drained by gruelbox and by Courier in GRUELBOX (default 5000)
         --peer-backlog N     backlog drained by Debezium and by Courier in DEBEZIUM (default 50000)
-        --peer-e2e-duration D  measured time of each peer comparison's end-to-end run (default 20s)
+        --peer-e2e-duration D  measured time of each end-to-end run of W6 and of the peers (default 20s)
         --e2e-experiment     W3 also runs with relay.wakeup() after the commit (context)
         --no-warmup-round    skip the short unreported round that warms the JIT before run 1
         --kafka-heap SIZE    embedded broker heap (default 1g)
         --output FILE        report file, Markdown (default bench-results.md)
+        --update-doc FILE    also rewrite the results section of FILE (between its bench:results markers)
         --help               this text
 
       Durations: 500ms, 10s, 2m, or plain seconds.
