@@ -64,12 +64,12 @@ public record BenchOptions(
       """
       Usage: BenchMain [options]
 
-        --workloads LIST     W0,W1,W2,W3,W4,W6,GRUELBOX,DEBEZIUM or all (default all)
+        --workloads LIST     W0,W1,W2,W3,W4,W5,W6,GRUELBOX,DEBEZIUM or all (default all)
         --quick              a look, not a report: 1 run, short phases, small backlogs, 256 B only
         --runs N             runs of the whole selection, >= 1 (default 3; the report needs >= 3)
         --duration D         each closed-loop measurement (W0, W1; W4 is sized to it) (default 10s)
         --warmup D           unmeasured lead-in of each closed-loop measurement (default 2s)
-        --backlog N          W2 backlog rows and ceiling records (default 100000)
+        --backlog N          W2 backlog rows and ceiling records (default 100000); W5 drains N/10 and 10N
         --million            shorthand for --backlog 1000000
         --payloads LIST      payload sizes in bytes for W0/W2 (default 256,1024)
         --clients LIST       writer counts for W0/W1 (default 1,8)

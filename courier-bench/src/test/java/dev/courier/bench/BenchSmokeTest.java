@@ -57,7 +57,7 @@ class BenchSmokeTest {
       }
     }
     assertThat(report.toMarkdown())
-        .contains("### W0", "### W1", "### W2", "### W3", "### W4", "### W6", "### GRUELBOX", "### DEBEZIUM", "fsync", "synchronous_commit", "nproc");
+        .contains("### W0", "### W1", "### W2", "### W3", "### W4", "### W5", "### W6", "### GRUELBOX", "### DEBEZIUM", "fsync", "synchronous_commit", "nproc");
   }
 
   @Test
