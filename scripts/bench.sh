@@ -2,7 +2,8 @@
 #
 # bench.sh - build courier-bench and run Courier's benchmarks (issue 7).
 #
-#   scripts/bench.sh [BenchMain options...]      e.g. scripts/bench.sh --runs 3 --output docs/bench-results.md
+#   scripts/bench.sh [BenchMain options...]      e.g. scripts/bench.sh --runs 3 --output bench-results.md
+#   ./courier bench [options]                    the same, and rewrites docs/BENCHMARKS.md's results
 #   scripts/bench.sh --help                      the options
 #
 # It finds a JDK >= 21 as ./courier does (JAVA_HOME first), builds courier-bench and the modules it
@@ -34,7 +35,9 @@ if [ "${COURIER_BENCH_NO_BUILD:-0}" != 1 ]; then
   # copy-dependencies never deletes: start from an empty lib/ so that an old jar cannot linger.
   rm -rf "$target/lib"
   log=$(mktemp "${TMPDIR:-/tmp}/courier-bench-build.XXXXXX")
-  if ! (cd "$home" && ./mvnw -B -ntp -q -DskipTests -Dmaven.javadoc.skip=true install -pl courier-bench -am </dev/null) >"$log" 2>&1; then
+  # package, not install: a reactor build finds the upstream modules' jars in their target/ and
+  # leaves the local repository alone.
+  if ! (cd "$home" && ./mvnw -B -ntp -q -DskipTests -Dmaven.javadoc.skip=true package -pl courier-bench -am </dev/null) >"$log" 2>&1; then
     cat "$log" >&2
     printf 'bench: BUILD FAILED; full output in %s\n' "$log" >&2
     exit 1

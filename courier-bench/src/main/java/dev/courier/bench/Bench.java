@@ -33,6 +33,18 @@ public final class Bench {
     if (options.runs(Workload.W4)) {
       ConsumerCost.run(ctx);
     }
+    if (options.runs(Workload.W5)) {
+      Scaling.run(ctx);
+    }
+    if (options.runs(Workload.W6)) {
+      WakeupModes.run(ctx);
+    }
+    if (options.runs(Workload.GRUELBOX)) {
+      GruelboxPeer.run(ctx);
+    }
+    if (options.runs(Workload.DEBEZIUM)) {
+      DebeziumPeer.run(ctx);
+    }
   }
 
   /**

@@ -63,6 +63,7 @@ final class BenchEnvironment implements AutoCloseable {
   private final AtomicInteger topics = new AtomicInteger();
   private final Map<String, String> durability;
   private boolean checkpointAllowed = true;
+  private LogicalPostgres logical;
 
   private BenchEnvironment(TestDatabase database, EmbeddedKafka kafka, BenchOptions options) {
     this.database = database;
@@ -136,6 +137,13 @@ final class BenchEnvironment implements AutoCloseable {
    */
   HikariDataSource freshSchema(String prefix, int maxConnections) {
     PGSimpleDataSource plain = database.freshSchema("bench_" + prefix);
+    HikariDataSource pool = pooled(plain, prefix, maxConnections);
+    schemas.put(pool, plain.getCurrentSchema());
+    return pool;
+  }
+
+  /** Courier's tables and the benchmark's in {@code plain}'s schema, and a pool on it. */
+  static HikariDataSource pooled(PGSimpleDataSource plain, String prefix, int maxConnections) {
     Schema.migrate(plain, CourierTables.DEFAULT);
     try (Connection c = plain.getConnection();
         Statement s = c.createStatement()) {
@@ -151,9 +159,7 @@ final class BenchEnvironment implements AutoCloseable {
     config.setMinimumIdle(0);
     config.setPoolName("bench-" + prefix);
     config.setConnectionTimeout(30_000);
-    HikariDataSource pool = new HikariDataSource(config);
-    schemas.put(pool, plain.getCurrentSchema());
-    return pool;
+    return new HikariDataSource(config);
   }
 
   /** Closes a pool made by {@link #freshSchema} and drops its schema. */
@@ -193,6 +199,16 @@ final class BenchEnvironment implements AutoCloseable {
         ResultSet r = s.executeQuery(sql)) {
       r.next();
       return r.getLong(1);
+    } catch (SQLException e) {
+      throw new IllegalStateException("cannot run " + sql + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Runs one statement that changes rows, outside any measurement. */
+  static void update(javax.sql.DataSource pool, String sql) {
+    try (Connection c = pool.getConnection();
+        Statement s = c.createStatement()) {
+      s.executeUpdate(sql);
     } catch (SQLException e) {
       throw new IllegalStateException("cannot run " + sql + ": " + e.getMessage(), e);
     }
@@ -317,10 +333,129 @@ final class BenchEnvironment implements AutoCloseable {
     return "unknown";
   }
 
+  /**
+   * The benchmark's own PostgreSQL with {@code wal_level=logical}, started on first use: Debezium
+   * needs logical decoding, and the shared server is not reconfigured for a benchmark. Courier's side
+   * of the Debezium comparison runs on this same instance.
+   */
+  synchronized LogicalPostgres logicalPostgres() {
+    if (logical == null) {
+      logical = LogicalPostgres.start();
+      durability.put("PostgreSQL for the Debezium comparison", logical.description());
+    }
+    return logical;
+  }
+
+  /** An embedded PostgreSQL (zonky's binaries) with logical decoding, and full durability. */
+  static final class LogicalPostgres implements AutoCloseable {
+    private final io.zonky.test.db.postgres.embedded.EmbeddedPostgres postgres;
+    private final String description;
+    private int schemas;
+
+    private LogicalPostgres(io.zonky.test.db.postgres.embedded.EmbeddedPostgres postgres) {
+      this.postgres = postgres;
+      StringBuilder d = new StringBuilder("embedded PostgreSQL (zonky)");
+      try (Connection c = dataSource().getConnection();
+          Statement s = c.createStatement()) {
+        for (String setting :
+            List.of("server_version", "wal_level", "fsync", "synchronous_commit", "wal_sync_method", "full_page_writes", "shared_buffers", "max_wal_size")) {
+          try (ResultSet r = s.executeQuery("SHOW " + setting)) {
+            r.next();
+            d.append(", ").append(setting).append('=').append(r.getString(1));
+          }
+        }
+      } catch (SQLException e) {
+        d.append(", settings unreadable: ").append(e.getMessage());
+      }
+      this.description = d.toString();
+    }
+
+    static LogicalPostgres start() {
+      try {
+        return new LogicalPostgres(
+            io.zonky.test.db.postgres.embedded.EmbeddedPostgres.builder()
+                .setServerConfig("wal_level", "logical")
+                .setServerConfig("max_replication_slots", "10")
+                .setServerConfig("max_wal_senders", "10")
+                // zonky turns synchronous_commit off by default; the shared server has it on
+                .setServerConfig("synchronous_commit", "on")
+                .setServerConfig("fsync", "on")
+                .setServerConfig("shared_buffers", "128MB")
+                .setServerConfig("max_wal_size", "1GB")
+                .start());
+      } catch (IOException e) {
+        throw new IllegalStateException("cannot start the embedded PostgreSQL with wal_level=logical: " + e, e);
+      }
+    }
+
+    String description() {
+      return description;
+    }
+
+    int port() {
+      return postgres.getPort();
+    }
+
+    PGSimpleDataSource dataSource() {
+      PGSimpleDataSource ds = new PGSimpleDataSource();
+      ds.setURL("jdbc:postgresql://127.0.0.1:" + port() + "/postgres");
+      ds.setUser("postgres");
+      return ds;
+    }
+
+    /** Runs statements in autocommit mode. */
+    void execute(String... sql) {
+      try (Connection c = dataSource().getConnection();
+          Statement s = c.createStatement()) {
+        for (String q : sql) {
+          s.execute(q);
+        }
+      } catch (SQLException e) {
+        throw new IllegalStateException("cannot run statement: " + e.getMessage(), e);
+      }
+    }
+
+    long count(String sql) {
+      return BenchEnvironment.count(dataSource(), sql);
+    }
+
+    void checkpoint() {
+      execute("CHECKPOINT");
+    }
+
+    /** A new schema with Courier's tables and the benchmark's, and a pool on it. */
+    HikariDataSource freshSchema(String prefix, int maxConnections) {
+      String schema = "bench_" + prefix + "_" + (++schemas);
+      execute("CREATE SCHEMA " + schema);
+      PGSimpleDataSource plain = dataSource();
+      plain.setCurrentSchema(schema);
+      return pooled(plain, prefix, maxConnections);
+    }
+
+    /** Closes a pool of {@link #freshSchema} and drops its schema. */
+    void discard(HikariDataSource pool) {
+      String schema = ((PGSimpleDataSource) pool.getDataSource()).getCurrentSchema();
+      pool.close();
+      execute("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+    }
+
+    @Override
+    public void close() {
+      try {
+        postgres.close();
+      } catch (IOException e) {
+        log.warn("could not stop the embedded PostgreSQL: {}", e.toString());
+      }
+    }
+  }
+
   @Override
   public void close() {
     for (HikariDataSource pool : new ArrayList<>(schemas.keySet())) {
       discard(pool);
+    }
+    if (logical != null) {
+      logical.close();
     }
     kafka.close();
   }

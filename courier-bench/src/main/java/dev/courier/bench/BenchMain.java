@@ -22,9 +22,29 @@ public final class BenchMain {
         return;
       }
     }
+    // --update-doc FILE is handled here: it rewrites the results section of an existing document
+    java.util.List<String> rest = new java.util.ArrayList<>();
+    Path updateDoc = null;
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--update-doc")) {
+        if (i + 1 >= args.length) {
+          System.err.println("bench: --update-doc needs a file");
+          System.exit(2);
+          return;
+        }
+        updateDoc = Path.of(args[++i]);
+      } else {
+        rest.add(args[i]);
+      }
+    }
+    if (updateDoc != null && !Files.isRegularFile(updateDoc)) {
+      System.err.println("bench: --update-doc: no such file " + updateDoc);
+      System.exit(2);
+      return;
+    }
     BenchOptions options;
     try {
-      options = BenchOptions.parse(args);
+      options = BenchOptions.parse(rest.toArray(String[]::new));
     } catch (IllegalArgumentException e) {
       System.err.println("bench: " + e.getMessage());
       System.exit(2);
@@ -52,7 +72,12 @@ public final class BenchMain {
       System.out.print(md);
       System.out.println();
       System.out.println("bench: report written to " + out);
-    } catch (IOException e) {
+      if (updateDoc != null) {
+        String doc = Files.readString(updateDoc, StandardCharsets.UTF_8);
+        Files.writeString(updateDoc, BenchReport.replaceResults(doc, md), StandardCharsets.UTF_8);
+        System.out.println("bench: results section of " + updateDoc + " rewritten");
+      }
+    } catch (IOException | IllegalArgumentException e) {
       System.err.println("bench: cannot write the report: " + e);
       System.out.print(md);
       System.exit(1);

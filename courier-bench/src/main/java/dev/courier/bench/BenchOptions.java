@@ -33,6 +33,10 @@ import java.util.Set;
  * @param kafkaHeap the embedded broker's maximum heap
  * @param output where the report is written
  * @param commandLine the command line, quoted in the report
+ * @param gruelboxBacklog the backlog that gruelbox transaction-outbox and Courier each drain in the
+ *     gruelbox comparison (smaller than W2's: gruelbox publishes one entry at a time)
+ * @param peerBacklog the backlog that Debezium and Courier each drain in the Debezium comparison
+ * @param peerE2eDuration how long each end-to-end run of the peers' comparisons measures
  */
 public record BenchOptions(
     Set<Workload> workloads,
@@ -50,18 +54,22 @@ public record BenchOptions(
     boolean warmupRound,
     String kafkaHeap,
     Path output,
-    String commandLine) {
+    String commandLine,
+    int gruelboxBacklog,
+    int peerBacklog,
+    Duration peerE2eDuration) {
 
   /** The usage text printed by {@code --help}. */
   public static final String USAGE =
       """
       Usage: BenchMain [options]
 
-        --workloads LIST     W0,W1,W2,W3,W4 or all (default all)
+        --workloads LIST     W0,W1,W2,W3,W4,W5,W6,GRUELBOX,DEBEZIUM or all (default all)
+        --quick              a look, not a report: 1 run, short phases, small backlogs, 256 B only
         --runs N             runs of the whole selection, >= 1 (default 3; the report needs >= 3)
         --duration D         each closed-loop measurement (W0, W1; W4 is sized to it) (default 10s)
         --warmup D           unmeasured lead-in of each closed-loop measurement (default 2s)
-        --backlog N          W2 backlog rows and ceiling records (default 100000)
+        --backlog N          W2 backlog rows and ceiling records (default 100000); W5 drains N/10 and 10N
         --million            shorthand for --backlog 1000000
         --payloads LIST      payload sizes in bytes for W0/W2 (default 256,1024)
         --clients LIST       writer counts for W0/W1 (default 1,8)
@@ -69,10 +77,14 @@ public record BenchOptions(
         --e2e-duration D     W3 measured time (default 60s)
         --e2e-warmup D       W3 unrecorded lead-in (default 5s)
         --duplicates LIST    W4 duplicate shares in percent (default 1,10)
+        --gruelbox-backlog N backlog drained by gruelbox and by Courier in GRUELBOX (default 5000)
+        --peer-backlog N     backlog drained by Debezium and by Courier in DEBEZIUM (default 50000)
+        --peer-e2e-duration D  measured time of each end-to-end run of W6 and of the peers (default 20s)
         --e2e-experiment     W3 also runs with relay.wakeup() after the commit (context)
         --no-warmup-round    skip the short unreported round that warms the JIT before run 1
         --kafka-heap SIZE    embedded broker heap (default 1g)
         --output FILE        report file, Markdown (default bench-results.md)
+        --update-doc FILE    also rewrite the results section of FILE (between its bench:results markers)
         --help               this text
 
       Durations: 500ms, 10s, 2m, or plain seconds.
@@ -104,7 +116,34 @@ public record BenchOptions(
         true,
         "1g",
         Path.of("bench-results.md"),
-        "");
+        "",
+        5_000,
+        50_000,
+        Duration.ofSeconds(20));
+  }
+
+  /** {@code --quick}: one run of everything, briefly, to see that it works and roughly where it stands. */
+  static BenchOptions quick(BenchOptions d) {
+    return new BenchOptions(
+        d.workloads,
+        1,
+        Duration.ofSeconds(3),
+        Duration.ofSeconds(1),
+        20_000,
+        List.of(256),
+        List.of(1, 8),
+        d.e2eRate,
+        Duration.ofSeconds(10),
+        Duration.ofSeconds(2),
+        List.of(1),
+        false,
+        true,
+        d.kafkaHeap,
+        d.output,
+        d.commandLine,
+        1_000,
+        10_000,
+        Duration.ofSeconds(10));
   }
 
   /**
@@ -128,7 +167,10 @@ public record BenchOptions(
         false,
         kafkaHeap,
         output,
-        commandLine);
+        commandLine,
+        Math.min(gruelboxBacklog, 500),
+        Math.min(peerBacklog, 2_000),
+        Duration.ofSeconds(3));
   }
 
   /** Whether {@code w} is selected. */
@@ -158,8 +200,16 @@ public record BenchOptions(
     boolean warmupRound = d.warmupRound();
     String heap = d.kafkaHeap();
     Path output = d.output();
+    int gruelboxBacklog = d.gruelboxBacklog();
+    int peerBacklog = d.peerBacklog();
+    Duration peerE2eDuration = d.peerE2eDuration();
+    boolean quick = false;
     for (int i = 0; i < args.length; i++) {
       String option = args[i];
+      if (option.equals("--quick")) {
+        quick = true;
+        continue;
+      }
       if (option.equals("--million")) {
         backlog = 1_000_000;
         continue;
@@ -202,8 +252,19 @@ public record BenchOptions(
           heap = value;
         }
         case "--output" -> output = Path.of(value);
+        case "--gruelbox-backlog" -> gruelboxBacklog = positiveInt(option, value);
+        case "--peer-backlog" -> peerBacklog = positiveInt(option, value);
+        case "--peer-e2e-duration" -> peerE2eDuration = parseDuration(option, value);
         default -> throw new IllegalArgumentException("unknown option " + option + "; see --help");
       }
+    }
+    if (quick) {
+      // --quick sets the sizes; a --workloads, --output or --kafka-heap given with it still applies
+      return quick(
+          new BenchOptions(
+              workloads, runs, duration, warmup, backlog, payloads, clients, rate, e2eDuration, e2eWarmup,
+              duplicates, experiment, warmupRound, heap, output, String.join(" ", args), gruelboxBacklog,
+              peerBacklog, peerE2eDuration));
     }
     return new BenchOptions(
         workloads,
@@ -221,7 +282,10 @@ public record BenchOptions(
         warmupRound,
         heap,
         output,
-        String.join(" ", args));
+        String.join(" ", args),
+        gruelboxBacklog,
+        peerBacklog,
+        peerE2eDuration);
   }
 
   private static Set<Workload> parseWorkloads(String value) {

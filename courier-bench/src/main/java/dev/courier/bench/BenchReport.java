@@ -141,7 +141,7 @@ public record BenchReport(
       md.append(' ').append(r.loadAfter()).append(" |");
     }
     md.append("\n\n### Command\n\n```\n");
-    md.append("scripts/bench.sh ").append(options.commandLine()).append('\n');
+    md.append("./courier bench ").append(options.commandLine()).append('\n');
     md.append("```\n\n### Machine\n\n");
     machine.forEach((k, v) -> md.append("- ").append(k).append(": ").append(v).append('\n'));
     md.append("\n### Durability settings\n\n");
@@ -160,5 +160,31 @@ public record BenchReport(
       return String.format(Locale.ROOT, "%,.0f", v);
     }
     return String.format(Locale.ROOT, "%.2f", v);
+  }
+
+  /** Marks the start of the part of a document that {@code --update-doc} rewrites. */
+  public static final String RESULTS_BEGIN = "<!-- bench:results:begin (written by ./courier bench; edits here are lost) -->";
+
+  /** Marks its end. */
+  public static final String RESULTS_END = "<!-- bench:results:end -->";
+
+  /**
+   * {@code document} with everything between {@link #RESULTS_BEGIN} and {@link #RESULTS_END}
+   * replaced by {@code results}; the text around the markers is kept as it is.
+   *
+   * @throws IllegalArgumentException if the markers are missing or out of order
+   */
+  public static String replaceResults(String document, String results) {
+    int begin = document.indexOf(RESULTS_BEGIN);
+    int end = document.indexOf(RESULTS_END);
+    if (begin < 0 || end < begin) {
+      throw new IllegalArgumentException(
+          "the document has no section between " + RESULTS_BEGIN + " and " + RESULTS_END);
+    }
+    return document.substring(0, begin + RESULTS_BEGIN.length())
+        + "\n\n"
+        + results.strip()
+        + "\n\n"
+        + document.substring(end);
   }
 }

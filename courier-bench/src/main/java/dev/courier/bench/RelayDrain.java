@@ -102,10 +102,23 @@ final class RelayDrain {
     String topic = env.newTopic("w2-" + payloadSize);
     HikariDataSource pool = env.freshSchema("w2", 8);
     try {
+      return drain(env, pool, topic, n, payloadSize, env::checkpoint);
+    } finally {
+      env.discard(pool);
+    }
+  }
+
+  /**
+   * Fills {@code pool}'s Courier tables with {@code n} committed rows for {@code topic} and times
+   * the relay's drain of them. The pool may be on any PostgreSQL (the peers' comparisons run it on
+   * the benchmark's own instance); {@code checkpoint} runs just before the timed part.
+   */
+  static Drain drain(BenchEnvironment env, HikariDataSource pool, String topic, int n, int payloadSize, Runnable checkpoint) {
+    {
       fill(pool, topic, n, payloadSize);
       // A backlog that built up in production would have been analysed by autovacuum long ago.
       BenchEnvironment.vacuumAnalyze(pool, "courier_outbox");
-      env.checkpoint();
+      checkpoint.run();
       MeterRegistry registry = new SimpleMeterRegistry();
       try (KafkaTransport transport =
           KafkaTransport.builder().bootstrapServers(env.kafka().bootstrapServers()).build()) {
@@ -139,8 +152,6 @@ final class RelayDrain {
         log.info("W2 drained {} rows of {} B in {} ms", n, payloadSize, took / 1_000_000);
         return new Drain(n / (took / 1e9), used);
       }
-    } finally {
-      env.discard(pool);
     }
   }
 

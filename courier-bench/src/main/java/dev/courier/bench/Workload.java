@@ -8,7 +8,11 @@ public enum Workload {
   W1("producer cost: business transactions with the outbox append"),
   W2("relay drain of a backlog through the real relay and Kafka transport"),
   W3("end to end at a constant rate: commit to the consumer's committed effect"),
-  W4("idempotent consumer against the same consumer without the ledger");
+  W4("idempotent consumer against the same consumer without the ledger"),
+  W5("scaling: the relay's drain at a backlog of 10× W2's against one of W2's ÷ 10"),
+  W6("wake-up modes: polling, NOTIFY and in-process, latency and the writer's cost"),
+  GRUELBOX("peer: gruelbox transaction-outbox on the same PostgreSQL and broker"),
+  DEBEZIUM("peer: Debezium embedded engine with the outbox event router, on a PostgreSQL with logical WAL");
 
   private final String title;
 
@@ -31,7 +35,7 @@ public enum Workload {
       return valueOf(text.trim().toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(
-          "unknown workload '" + text + "': use W0, W1, W2, W3, W4 or all", e);
+          "unknown workload '" + text + "': use W0, W1, W2, W3, W4, W5, W6, GRUELBOX, DEBEZIUM or all", e);
     }
   }
 }

@@ -36,7 +36,10 @@ class BenchSmokeTest {
             false,
             "512m",
             Path.of("target", "smoke-results.md"),
-            "(smoke test)");
+            "(smoke test)",
+            200,
+            500,
+            Duration.ofSeconds(1));
 
     BenchReport report = new Bench(options).run();
 
@@ -54,7 +57,7 @@ class BenchSmokeTest {
       }
     }
     assertThat(report.toMarkdown())
-        .contains("### W0", "### W1", "### W2", "### W3", "### W4", "fsync", "synchronous_commit", "nproc");
+        .contains("### W0", "### W1", "### W2", "### W3", "### W4", "### W5", "### W6", "### GRUELBOX", "### DEBEZIUM", "fsync", "synchronous_commit", "nproc");
   }
 
   @Test
