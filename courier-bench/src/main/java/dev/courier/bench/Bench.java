@@ -26,6 +26,7 @@ public final class Bench {
     }
     if (options.runs(Workload.W2)) {
       RelayDrain.run(ctx);
+      BrokerDrain.run(ctx);
     }
     if (options.runs(Workload.W3)) {
       EndToEnd.run(ctx);

@@ -156,7 +156,7 @@ final class RelayDrain {
   }
 
   /** Commits the backlog through Courier's outbox, {@value #FILL_BATCH} events a transaction; untimed. */
-  private static void fill(HikariDataSource pool, String topic, int n, int payloadSize) {
+  static void fill(HikariDataSource pool, String topic, int n, int payloadSize) {
     Outbox outbox = Outbox.builder().build();
     try (Connection c = pool.getConnection()) {
       c.setAutoCommit(false);
@@ -187,7 +187,7 @@ final class RelayDrain {
     }
   }
 
-  private static double published(MeterRegistry registry) {
+  static double published(MeterRegistry registry) {
     double sum = 0;
     for (Counter c : registry.find(CourierMetrics.RELAY_PUBLISHED).counters()) {
       sum += c.count();
@@ -195,7 +195,7 @@ final class RelayDrain {
     return sum;
   }
 
-  private static void failIfDead(MeterRegistry registry) {
+  static void failIfDead(MeterRegistry registry) {
     for (Counter c : registry.find(CourierMetrics.RELAY_DEAD).counters()) {
       if (c.count() > 0) {
         throw new IllegalStateException("the relay parked rows as dead during the drain; see the log");

@@ -4,9 +4,9 @@ import java.util.Locale;
 
 /** The workloads of the benchmark, in the order they run. */
 public enum Workload {
-  W0("ceilings: PostgreSQL commit rate and Kafka confirmed publish"),
+  W0("ceilings: PostgreSQL commit rate and confirmed publish on Kafka, RabbitMQ and NATS JetStream"),
   W1("producer cost: business transactions with the outbox append"),
-  W2("relay drain of a backlog through the real relay and Kafka transport"),
+  W2("relay drain of a backlog through the real relay and each transport"),
   W3("end to end at a constant rate: commit to the consumer's committed effect"),
   W4("idempotent consumer against the same consumer without the ledger"),
   W5("scaling: the relay's drain at a backlog of 10× W2's against one of W2's ÷ 10"),
