@@ -51,6 +51,8 @@ final class ChaosRun implements AutoCloseable {
     static final List<String> CONSUMERS = List.of("consumer-1");
     static final Duration DRAIN_BOUND = Duration.ofMinutes(3);
     static final Path REPORTS = Path.of("target", "chaos-reports");
+    /** The system property naming where the children's output goes (default {@code target/chaos-children}). */
+    static final String CHILDREN_DIR_PROPERTY = "courier.chaos.childrenDir";
 
     private static final Logger LOG = LoggerFactory.getLogger(ChaosRun.class);
 
@@ -104,7 +106,8 @@ final class ChaosRun implements AutoCloseable {
         broker.createDestination(topic, CONSUMERS);
         this.relayApp = "chaos-relay-" + runId;
         this.consumerApp = "chaos-consumer-" + runId;
-        this.harness = new ProcessHarness(Path.of("target", "chaos-children", broker.transport(), scenario),
+        this.harness = new ProcessHarness(Path.of(System.getProperty(CHILDREN_DIR_PROPERTY,
+                "target/chaos-children"), broker.transport(), scenario),
                 Clock.systemUTC());
         LOG.info("{} scenario {} seed {}: {} attempts, destination {}, schema {}", broker.transport(), scenario, seed,
                 events, topic, schema.getCurrentSchema());
