@@ -54,7 +54,10 @@ final class RabbitMqBroker implements ChaosBroker {
 
     /** The local node; throws (or skips, outside CI, through the caller) if it does not answer. */
     static RabbitMqBroker local() {
-        ensureRunning();
+        if (!Servers.isReachable(HOST, PORT, Duration.ofSeconds(2))) {
+            // perhaps an earlier run was stopped between stop_app and start_app
+            ensureRunning();
+        }
         return new RabbitMqBroker(HOST, PORT);
     }
 
@@ -220,7 +223,9 @@ final class RabbitMqBroker implements ChaosBroker {
 
     @Override
     public void close() {
-        ensureRunning();
+        if (!Servers.isReachable(HOST, PORT, Duration.ofSeconds(2))) {
+            ensureRunning();
+        }
     }
 
     @Override

@@ -1,5 +1,9 @@
 package dev.courier.chaos;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import dev.courier.testkit.Servers;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -17,6 +21,8 @@ class NatsChaosTest {
 
     @BeforeAll
     static void startServer() {
+        Servers.require("nats-server (for a private JetStream server)", Files.isExecutable(Path.of(NatsBroker.BINARY)),
+                "apt-get install nats-server, or -Dcourier.chaos.natsServer=/path/to/nats-server");
         nats = NatsBroker.start();
     }
 
