@@ -286,6 +286,9 @@ public final class ChaosMain {
         }
         boolean passed = error == null && o != null && o.passed();
         row.put("passed", passed);
+        row.put("rerun", "./courier chaos --transport " + broker.transport() + " --scenario " + scenario.name()
+                + " --seeds 1 --seed " + seed + " --events " + settings.events()
+                + (settings.duration() == null ? "" : " --duration " + settings.duration().toSeconds() + "s"));
         if (error != null) {
             // the first lines name the anomaly; the full history is in the run's own report
             row.put("error", error.lines().limit(12).reduce((a, b) -> a + "\n" + b).orElse(error));
@@ -334,6 +337,7 @@ public final class ChaosMain {
             text.append(line(row)).append('\n');
             if (row.containsKey("error")) {
                 text.append("    ").append(row.get("error").toString().replace("\n", "\n    ")).append('\n');
+                text.append("    rerun: ").append(row.get("rerun")).append('\n');
             }
         }
         text.append('\n').append(summary(runs)).append('\n');
