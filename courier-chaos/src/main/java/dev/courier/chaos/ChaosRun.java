@@ -103,7 +103,13 @@ final class ChaosRun implements AutoCloseable {
         Schema.migrate(schema, CourierTables.DEFAULT);
         ChaosTables.create(schema);
         this.topic = "chaos-" + scenario + "-" + runId;
-        broker.createDestination(topic, CONSUMERS);
+        try {
+            broker.createDestination(topic, CONSUMERS);
+        } catch (RuntimeException e) {
+            // no run, no schema left behind
+            database.dropSchema(schema);
+            throw e;
+        }
         this.relayApp = "chaos-relay-" + runId;
         this.consumerApp = "chaos-consumer-" + runId;
         this.harness = new ProcessHarness(Path.of(System.getProperty(CHILDREN_DIR_PROPERTY,
