@@ -10,7 +10,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import dev.courier.PoisonEventException;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.kafka.KafkaIdempotentConsumer;
-import dev.courier.retry.RetryPolicy;
+import dev.courier.spi.Subscription;
+import dev.courier.spi.Transport;
 import dev.courier.testkit.chaos.ChaosTables;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,12 +21,17 @@ import org.slf4j.LoggerFactory;
  * an effect row in {@value ChaosTables#EFFECTS}; rejects the writer's poison events as poison.
  *
  * <p>With {@code crashAfterEffects=N} it stops dead after the N-th effect of this process has committed and before
- * the Kafka offset is committed: it writes {@code markerFile} and blocks its loop thread, so that the scenario kills
- * it with SIGKILL exactly between the commit and the acknowledgement.
+ * it is acknowledged (the Kafka offset commit, the RabbitMQ ack, the JetStream ack): it writes {@code markerFile} and
+ * blocks its loop thread, so that the scenario kills it with SIGKILL exactly between the commit and the
+ * acknowledgement.
  *
- * <p>Arguments: {@code jdbcUrl}, {@code applicationName}, {@code bootstrap}, {@code topic}, {@code consumer} (its
- * ledger name and group); optionally {@code crashAfterEffects}, {@code markerFile}, {@code dbUser},
- * {@code socketTimeoutSeconds}.
+ * <p>On Kafka it is a {@link KafkaIdempotentConsumer} in group {@code chaos-<consumer>}; on RabbitMQ and NATS the
+ * transport's own subscription ({@link Transport#subscribe}): the queue {@code <topic>.<consumer>}, or the durable
+ * JetStream consumer {@code <consumer>} with a 2 s ack wait.
+ *
+ * <p>Arguments: {@code jdbcUrl}, {@code applicationName}, {@code topic} (the destination), {@code consumer} (its
+ * ledger name), the broker's as for {@link ChaosRelay}; optionally {@code crashAfterEffects}, {@code markerFile},
+ * {@code dbUser}, {@code socketTimeoutSeconds}.
  */
 public final class ChaosConsumer {
 
@@ -46,9 +52,27 @@ public final class ChaosConsumer {
                 throw new PoisonEventException("chaos poison event " + event.id());
             }
             ChaosTables.recordEffect(connection, consumer, event.id());
-        }).retryPolicy(RetryPolicy.builder().maxAttempts(1_000).initialDelay(Duration.ofMillis(20))
-                .maxDelay(Duration.ofMillis(500)).build()).build();
+        }).retryPolicy(ChaosTransports.CONSUMER_RETRIES).build();
         AtomicLong effects = new AtomicLong();
+        String transportName = args.get("transport", "kafka");
+        if (!transportName.equals("kafka")) {
+            Transport transport = ChaosTransports.fromArgs(args, consumer, Duration.ofSeconds(2));
+            Subscription subscription = transport.subscribe(ChaosTransports.spec(transportName, args.get("topic"))
+                    .withAfterCommit(event -> {
+                        if (effects.incrementAndGet() == crashAfter) {
+                            crashHere(args.get("markerFile"), event.id().toString());
+                        }
+                    }), processor);
+            LOG.info("consumer {} started on {}", consumer, transport.name());
+            while (true) {
+                Thread.sleep(1_000);
+                if (!subscription.isRunning()) {
+                    // a subscription that stops by itself is a failure the scenario must see: die loudly
+                    LOG.error("the subscription of {} stopped: {}", consumer, subscription);
+                    Runtime.getRuntime().halt(3);
+                }
+            }
+        }
         KafkaIdempotentConsumer kafka = KafkaIdempotentConsumer.builder().bootstrapServers(args.get("bootstrap"))
                 .groupId("chaos-" + consumer).clientId(consumer).topics(args.get("topic")).processor(processor)
                 .pollTimeout(Duration.ofMillis(100)).property("fetch.max.wait.ms", 50)

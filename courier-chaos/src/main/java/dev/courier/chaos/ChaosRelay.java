@@ -3,18 +3,19 @@ package dev.courier.chaos;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 
-import dev.courier.kafka.KafkaTransport;
 import dev.courier.relay.Relay;
-import dev.courier.retry.RetryPolicy;
+import dev.courier.spi.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A relay of a chaos run, as a child JVM: publishes the outbox to Kafka until the process is killed.
+ * A relay of a chaos run, as a child JVM: publishes the outbox to the run's broker until the process is killed.
  *
  * <p>Its retries are many and short, so that a broker or database outage of a scenario delays events rather than
  * parking them dead. Arguments: {@code jdbcUrl}, {@code applicationName} (its database sessions carry it, which is how
- * a scenario finds its backends), {@code bootstrap}, {@code relayId}; optionally {@code leaseMillis} (default 5000, at least twice
+ * a scenario finds its backends), {@code relayId}, the broker's ({@code transport=kafka} with {@code bootstrap},
+ * {@code transport=rabbitmq} with {@code amqpHost} and {@code amqpPort}, or {@code transport=nats} with
+ * {@code natsUrl}); optionally {@code leaseMillis} (default 5000, at least twice
  * the publish timeout), {@code publishTimeoutMillis} (default 2000), {@code dbUser}, {@code socketTimeoutSeconds}.
  */
 public final class ChaosRelay {
@@ -31,12 +32,9 @@ public final class ChaosRelay {
         // a restarted relay is a new relay: its own id, so the dead one's claims stay fenced until their lease ends
         String relayId = args.get("relayId") + "-" + ProcessHandle.current().pid();
         var pool = args.pool(4);
-        KafkaTransport transport = KafkaTransport.builder().bootstrapServers(args.get("bootstrap"))
-                .clientId(relayId).property("delivery.timeout.ms", (int) publishTimeout.toMillis())
-                .property("request.timeout.ms", (int) publishTimeout.toMillis() - 500).build();
+        Transport transport = ChaosTransports.fromArgs(args, relayId, publishTimeout);
         Relay relay = Relay.builder(pool, transport).relayId(relayId)
-                .retryPolicy(RetryPolicy.builder().maxAttempts(1_000).initialDelay(Duration.ofMillis(50))
-                        .maxDelay(Duration.ofMillis(1_000)).build())
+                .retryPolicy(ChaosTransports.RELAY_RETRIES)
                 .lease(lease).publishTimeout(publishTimeout).batchSize(100)
                 .minPollInterval(Duration.ofMillis(5)).maxPollInterval(Duration.ofMillis(100)).build();
         relay.start();

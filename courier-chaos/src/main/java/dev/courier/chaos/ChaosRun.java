@@ -14,7 +14,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -23,8 +22,6 @@ import java.util.function.BooleanSupplier;
 
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Schema;
-import dev.courier.kafka.KafkaHeaders;
-import dev.courier.testkit.EmbeddedKafka;
 import dev.courier.testkit.TestDatabase;
 import dev.courier.testkit.chaos.ChaosTables;
 import dev.courier.testkit.chaos.CheckReport;
@@ -32,31 +29,30 @@ import dev.courier.testkit.chaos.DeliveryChecker;
 import dev.courier.testkit.chaos.FaultProxy;
 import dev.courier.testkit.chaos.History;
 import dev.courier.testkit.chaos.ProcessHarness;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.header.Header;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.postgresql.ds.PGSimpleDataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One chaos scenario on Kafka: a fresh schema and topic, the writer, relays and consumers as child JVMs, the faults
- * the scenario injects, and at the end the delivery checker's verdict on database truth.
+ * One chaos scenario on one transport: a fresh schema and destination (topic, exchange and queues, or stream), the
+ * writer, relays and consumers as child JVMs, the faults the scenario injects, and at the end the delivery checker's
+ * verdict on database truth.
  *
  * <p>Every wait has a bound; on failure the report names the scenario and its seed, lists the faults with their times
  * and the history of each anomalous event, and quotes the children's last output lines.
  */
 final class ChaosRun implements AutoCloseable {
 
-    static final int PARTITIONS = 4;
+    static final int PARTITIONS = KafkaBroker.PARTITIONS;
     static final int ROLLBACK_PERCENT = 6;
     static final int POISON_EVERY = 1_000;
     static final Duration WRITER_BOUND = Duration.ofMinutes(5);
+    /** The consumers every scenario's destination is prepared for (queues must exist before publishing). */
+    static final List<String> CONSUMERS = List.of("consumer-1");
     static final Duration DRAIN_BOUND = Duration.ofMinutes(3);
     static final Path REPORTS = Path.of("target", "chaos-reports");
+    /** The system property naming where the children's output goes (default {@code target/chaos-children}). */
+    static final String CHILDREN_DIR_PROPERTY = "courier.chaos.childrenDir";
 
     private static final Logger LOG = LoggerFactory.getLogger(ChaosRun.class);
 
@@ -65,8 +61,9 @@ final class ChaosRun implements AutoCloseable {
     final SplittableRandom random;
     final int events;
     final boolean ordered;
-    final EmbeddedKafka kafka;
+    final ChaosBroker broker;
     final String runId = UUID.randomUUID().toString().substring(0, 8);
+    /** The destination: a Kafka topic, a RabbitMQ exchange or a NATS subject. */
     final String topic;
     final String relayApp;
     final String consumerApp;
@@ -78,25 +75,87 @@ final class ChaosRun implements AutoCloseable {
     private final List<String> services = new ArrayList<>();
     private final long started = System.nanoTime();
     private Instant writerDone;
+    private Path reports = REPORTS;
+    private Duration writerBound = WRITER_BOUND;
+    private Outcome outcome;
+    private Duration progressBound = Duration.ofMinutes(2);
+    private final List<Path> deleteOnClose = new ArrayList<>();
 
-    ChaosRun(String scenario, long seed, int events, boolean ordered, EmbeddedKafka kafka) {
+    /**
+     * What a finished run reports, for the long profile's tables.
+     *
+     * @param drainMillis -1 when not measured
+     */
+    record Outcome(String transport, String scenario, long seed, int attempts, long committed, long rolledBack,
+            long poison, int faults, long wireDuplicates, long drainMillis, long elapsedSeconds, boolean drained,
+            boolean passed, String text, String json) {
+    }
+
+    ChaosRun(String scenario, long seed, int events, boolean ordered, ChaosBroker broker) {
         this.scenario = scenario;
         this.seed = seed;
         this.random = new SplittableRandom(seed);
         this.events = events;
         this.ordered = ordered;
-        this.kafka = kafka;
+        this.broker = broker;
         this.database = TestDatabase.shared();
         this.schema = database.freshSchema("chaos_" + scenario.replace('-', '_'));
         Schema.migrate(schema, CourierTables.DEFAULT);
         ChaosTables.create(schema);
         this.topic = "chaos-" + scenario + "-" + runId;
-        kafka.createTopic(topic, PARTITIONS);
+        try {
+            broker.createDestination(topic, CONSUMERS);
+        } catch (RuntimeException e) {
+            // no run, no schema left behind
+            database.dropSchema(schema);
+            throw e;
+        }
         this.relayApp = "chaos-relay-" + runId;
         this.consumerApp = "chaos-consumer-" + runId;
-        this.harness = new ProcessHarness(Path.of("target", "chaos-children", scenario), Clock.systemUTC());
-        LOG.info("scenario {} seed {}: {} attempts, topic {}, schema {}", scenario, seed, events, topic,
-                schema.getCurrentSchema());
+        this.harness = new ProcessHarness(Path.of(System.getProperty(CHILDREN_DIR_PROPERTY,
+                "target/chaos-children"), broker.transport(), scenario),
+                Clock.systemUTC());
+        LOG.info("{} scenario {} seed {}: {} attempts, destination {}, schema {}", broker.transport(), scenario, seed,
+                events, topic, schema.getCurrentSchema());
+    }
+
+    /** Where the reports go (default {@code target/chaos-reports}); each transport gets a directory in it. */
+    ChaosRun reportsTo(Path directory) {
+        this.reports = directory;
+        return this;
+    }
+
+    /** How long the writer may take before the run fails (default 5 minutes). */
+    ChaosRun writerBound(Duration bound) {
+        this.writerBound = bound;
+        return this;
+    }
+
+    /** How long a scenario may wait for one step of progress (default 2 minutes). */
+    ChaosRun progressBound(Duration bound) {
+        this.progressBound = bound;
+        return this;
+    }
+
+    Duration progressBound() {
+        return progressBound;
+    }
+
+    /** A file deleted when the run closes. */
+    void deleteOnClose(Path file) {
+        deleteOnClose.add(file);
+    }
+
+    /** The outcome of {@link #finish()}, or {@code null} before it wrote its report. */
+    Outcome outcome() {
+        return outcome;
+    }
+
+    /** A fault proxy in front of the broker, for the clients' broker link; closed with the run. */
+    FaultProxy brokerProxy() throws IOException {
+        FaultProxy proxy = broker.proxy();
+        proxies.add(proxy);
+        return proxy;
     }
 
     /** The JDBC URL of this run's schema, directly or through a proxy. */
@@ -140,16 +199,31 @@ final class ChaosRun implements AutoCloseable {
     }
 
     void startRelay(String name, FaultProxy through, String... extra) {
-        List<String> args = common(relayApp, jdbcUrl(through));
-        args.addAll(List.of("bootstrap=" + kafka.bootstrapServers(), "relayId=" + name));
+        startRelayVia(name, through, null, extra);
+    }
+
+    /** A relay whose database link goes through {@code db} and broker link through {@code brokerLink} (either null). */
+    void startRelayVia(String name, FaultProxy db, FaultProxy brokerLink, String... extra) {
+        List<String> args = common(relayApp, jdbcUrl(db));
+        args.addAll(broker.clientArgs(brokerLink));
+        args.add("relayId=" + name);
         args.addAll(List.of(extra));
         services.add(name);
         harness.start(new ProcessHarness.Role(name, ChaosRelay.class, args, List.of("-Xmx192m"), environment()));
     }
 
     void startConsumer(String name, FaultProxy through, String... extra) {
-        List<String> args = common(consumerApp, jdbcUrl(through));
-        args.addAll(List.of("bootstrap=" + kafka.bootstrapServers(), "topic=" + topic, "consumer=" + name));
+        startConsumerVia(name, through, null, extra);
+    }
+
+    /** A consumer whose database link goes through {@code db} and broker link through {@code brokerLink}. */
+    void startConsumerVia(String name, FaultProxy db, FaultProxy brokerLink, String... extra) {
+        if (!CONSUMERS.contains(name)) {
+            throw new IllegalArgumentException("the destination was prepared for " + CONSUMERS + ", not " + name);
+        }
+        List<String> args = common(consumerApp, jdbcUrl(db));
+        args.addAll(broker.clientArgs(brokerLink));
+        args.addAll(List.of("topic=" + topic, "consumer=" + name));
         args.addAll(List.of(extra));
         if (!consumers.contains(name)) {
             consumers.add(name);
@@ -173,20 +247,20 @@ final class ChaosRun implements AutoCloseable {
     /** Waits until this share of the expected events is published (marked in the outbox). */
     void awaitPublished(double share) {
         long target = Math.round(expectedCommitted() * share);
-        await("published >= " + target, Duration.ofMinutes(2), () -> published() >= target);
+        await("published >= " + target, progressBound, () -> published() >= target);
     }
 
     /** Waits until a consumer has applied this share of the expected events. */
     void awaitApplied(String consumer, double share) {
         long target = Math.round(expectedCommitted() * share);
-        await(consumer + " applied >= " + target, Duration.ofMinutes(2),
+        await(consumer + " applied >= " + target, progressBound,
                 () -> ChaosTables.effectCount(schema, consumer) >= target);
     }
 
     /** Waits until this share of the expected events has committed. */
     void awaitCommitted(double share) {
         long target = Math.round(expectedCommitted() * share);
-        await("committed >= " + target, Duration.ofMinutes(2), () -> ChaosTables.committedCount(schema) >= target);
+        await("committed >= " + target, progressBound, () -> ChaosTables.committedCount(schema) >= target);
     }
 
     long published() {
@@ -263,7 +337,7 @@ final class ChaosRun implements AutoCloseable {
      * checks the history and writes the report.
      */
     CheckReport finish() {
-        harness.awaitExit("writer", WRITER_BOUND);
+        harness.awaitExit("writer", writerBound);
         writerDone = Instant.now();
         long committed = ChaosTables.committedCount(schema);
         // drained when nothing is pending and every consumer has an effect or a dead letter for every event
@@ -287,7 +361,7 @@ final class ChaosRun implements AutoCloseable {
         Instant healed = harness.lastHealed();
         Instant drainFrom = healed == null || writerDone.isAfter(healed) ? writerDone : healed;
         History history = ChaosTables.readHistory(schema, CourierTables.DEFAULT, scenario, seed, consumers,
-                wireCopies(), ordered, harness.faults(), drainFrom);
+                broker.wireCopies(topic), ordered, harness.faults(), drainFrom);
         CheckReport report = DeliveryChecker.check(history);
         Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
         write(report, elapsed, drained);
@@ -299,50 +373,27 @@ final class ChaosRun implements AutoCloseable {
     }
 
     private void write(CheckReport report, Duration elapsed, boolean drained) {
-        String line = String.format("%-40s seed %-20d attempts %6d committed %6d rolled back %4d poison %2d faults %2d"
-                        + " wire duplicates %5d drain %6s ms elapsed %4d s %s%n", scenario, seed, events,
+        String line = String.format("%-9s %-34s seed %-20d attempts %6d committed %6d rolled back %4d poison %2d faults %2d"
+                        + " wire duplicates %5d drain %6s ms elapsed %4d s %s%n", broker.transport(), scenario, seed,
+                events,
                 report.committed(), report.rolledBack(), report.poison(), report.history().faults().size(),
                 report.wireDuplicates(), report.drainTime() == null ? "-" : report.drainTime().toMillis(),
                 elapsed.toSeconds(), report.passed() && drained ? "PASSED" : "FAILED");
+        outcome = new Outcome(broker.transport(), scenario, seed, events, report.committed(), report.rolledBack(),
+                report.poison(), report.history().faults().size(), report.wireDuplicates(),
+                report.drainTime() == null ? -1 : report.drainTime().toMillis(), elapsed.toSeconds(), drained,
+                report.passed() && drained, report.toText(), report.toJson());
         LOG.info("{}{}", line, report.toText());
         try {
-            Files.createDirectories(REPORTS);
-            Files.writeString(REPORTS.resolve(scenario + ".txt"), report.toText(), StandardCharsets.UTF_8);
-            Files.writeString(REPORTS.resolve(scenario + ".json"), report.toJson(), StandardCharsets.UTF_8);
-            Files.writeString(REPORTS.resolve("summary.txt"), line, StandardCharsets.UTF_8,
+            Path dir = reports.resolve(broker.transport());
+            Files.createDirectories(dir);
+            Files.writeString(dir.resolve(scenario + "-" + seed + ".txt"), report.toText(), StandardCharsets.UTF_8);
+            Files.writeString(dir.resolve(scenario + "-" + seed + ".json"), report.toJson(), StandardCharsets.UTF_8);
+            Files.writeString(reports.resolve("summary.txt"), line, StandardCharsets.UTF_8,
                     StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         } catch (IOException e) {
             LOG.warn("cannot write the report of {}", scenario, e);
         }
-    }
-
-    /** Copies of each event id in the topic, read from the beginning to the end. */
-    private Map<UUID, Integer> wireCopies() {
-        Map<UUID, Integer> copies = new HashMap<>();
-        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"),
-                new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            List<TopicPartition> partitions = c.partitionsFor(topic, Duration.ofSeconds(30)).stream()
-                    .map(p -> new TopicPartition(p.topic(), p.partition())).toList();
-            c.assign(partitions);
-            c.seekToBeginning(partitions);
-            Map<TopicPartition, Long> end = c.endOffsets(partitions, Duration.ofSeconds(30));
-            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            while (partitions.stream().anyMatch(tp -> c.position(tp) < end.get(tp))) {
-                if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("could not read " + topic + " to its end within 60 s");
-                }
-                for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
-                    Header h = r.headers().lastHeader(KafkaHeaders.EVENT_ID);
-                    if (h != null) {
-                        copies.merge(UUID.fromString(new String(h.value(), StandardCharsets.UTF_8)), 1, Integer::sum);
-                    }
-                }
-            }
-        }
-        return copies;
     }
 
     long queryLong(String sql) {
@@ -388,8 +439,14 @@ final class ChaosRun implements AutoCloseable {
     public void close() {
         harness.close();
         proxies.forEach(FaultProxy::close);
-        if (kafka.isPaused()) {
-            kafka.resume();
+        broker.heal();
+        broker.deleteDestination(topic, CONSUMERS);
+        for (Path file : deleteOnClose) {
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException e) {
+                LOG.warn("cannot delete {}", file);
+            }
         }
         try {
             database.dropSchema(schema);

@@ -1,0 +1,378 @@
+package dev.courier.chaos;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The long profile of the chaos verification, {@code ./courier chaos}: runs the scenarios of {@link Scenarios} on one
+ * or all transports, for several seeds, at a chosen size, and writes a report in text and JSON.
+ *
+ * <pre>
+ * ./courier chaos [--transport kafka|rabbitmq|nats|all] [--events N] [--duration D] [--seeds N] [--seed S]
+ *                 [--scenario NAME[,NAME...]] [--report-dir DIR]
+ * </pre>
+ *
+ * <ul>
+ *   <li>{@code --events}: business transactions the writer attempts per scenario run (default 10,000; ~6% roll
+ *       back, one in 1,000 is poison);</li>
+ *   <li>{@code --duration}: how long the writer takes to attempt them, which sets its pace (events / duration);
+ *       faults land inside that window, and a run lasts that long plus start-up, drain and check. Without it the
+ *       writer goes at 1,000 attempts a second, as in the CI profile;</li>
+ *   <li>{@code --seeds}: how many seeds each scenario runs with; seed {@code i} is {@code S + i} where {@code S} is
+ *       {@code --seed} (default: drawn from the clock and printed), so {@code --seeds 1 --seed X} reruns a seed;</li>
+ *   <li>{@code --report-dir}: where {@code chaos-report.txt}, {@code chaos-report.json} and each run's full checker
+ *       report ({@code <transport>/<scenario>-<seed>.txt|json}) go (default {@code chaos-reports}).</li>
+ * </ul>
+ *
+ * <p>Exit status: 0 when every run kept every promise (lost, unexpected, duplicated effects and unexpected dead
+ * letters all 0, order kept where promised, drained in time), 1 on any anomaly or failed run, 2 on a usage error.
+ * Needs PostgreSQL (the local server, or {@code COURIER_DB_URL}), the local RabbitMQ for {@code rabbitmq} (its
+ * application is stopped and started by one scenario) and {@code /usr/sbin/nats-server} for {@code nats}.
+ */
+public final class ChaosMain {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ChaosMain.class);
+
+    private ChaosMain() {
+    }
+
+    /** The settings of one invocation. */
+    record Settings(List<String> transports, int events, Duration duration, int seeds, long firstSeed,
+            List<String> scenarios, Path reportDir) {
+
+        int perSecond() {
+            if (duration == null) {
+                return 1_000;
+            }
+            return (int) Math.max(1, Math.round(events * 1000.0 / Math.max(1, duration.toMillis())));
+        }
+
+        Duration writerTime() {
+            return Duration.ofMillis(events * 1000L / perSecond());
+        }
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        Settings settings;
+        try {
+            settings = parse(args);
+        } catch (IllegalArgumentException e) {
+            err.println("courier chaos: " + e.getMessage());
+            err.println(usage());
+            return 2;
+        }
+        if (settings == null) {
+            out.println(usage());
+            return 0;
+        }
+        try {
+            return execute(settings, out);
+        } catch (IOException e) {
+            err.println("courier chaos: cannot write the report: " + e.getMessage());
+            return 1;
+        }
+    }
+
+    static String usage() {
+        return """
+                usage: courier chaos [--transport kafka|rabbitmq|nats|all] [--events N] [--duration D] [--seeds N]
+                                     [--seed S] [--scenario NAME[,NAME...]] [--report-dir DIR]
+                  --transport   which transports (default all)
+                  --events      attempts per scenario run (default 10000)
+                  --duration    the writer's run time per scenario, e.g. 300s or 5m: its pace is events/duration
+                                (default: 1000 attempts a second)
+                  --seeds       seeds per scenario (default 1); seed i is S+i
+                  --seed        the first seed S (default: from the clock, printed)
+                  --scenario    only these scenarios (default: every scenario of each transport)
+                  --report-dir  where the reports go (default chaos-reports)
+                scenarios (and the transports they run on):
+                """ + String.join("\n", Scenarios.all().stream().map(s -> String.format("  %-34s %s", s.name(),
+                Scenarios.TRANSPORTS.stream().filter(s::runsOn).toList())).toList());
+    }
+
+    static Settings parse(String[] args) {
+        List<String> transports = Scenarios.TRANSPORTS;
+        int events = 10_000;
+        Duration duration = null;
+        int seeds = 1;
+        long firstSeed = System.nanoTime() % 1_000_000_000_000L;
+        List<String> scenarios = List.of();
+        Path reportDir = Path.of("chaos-reports");
+        for (int i = 0; i < args.length; i++) {
+            String option = args[i];
+            if (option.equals("--help") || option.equals("-h")) {
+                return null;
+            }
+            String value;
+            int eq = option.indexOf('=');
+            if (option.startsWith("--") && eq > 0) {
+                value = option.substring(eq + 1);
+                option = option.substring(0, eq);
+            } else {
+                if (i + 1 >= args.length) {
+                    throw new IllegalArgumentException(option + " needs a value");
+                }
+                value = args[++i];
+            }
+            switch (option) {
+                case "--transport" -> transports = value.equals("all") ? Scenarios.TRANSPORTS : List.of(value);
+                case "--events" -> events = positive(option, value);
+                case "--duration" -> duration = duration(value);
+                case "--seeds" -> seeds = positive(option, value);
+                case "--seed" -> firstSeed = Long.parseLong(value);
+                case "--scenario" -> scenarios = List.of(value.split(","));
+                case "--report-dir" -> reportDir = Path.of(value);
+                default -> throw new IllegalArgumentException("unknown option " + option);
+            }
+        }
+        for (String t : transports) {
+            if (!Scenarios.TRANSPORTS.contains(t)) {
+                throw new IllegalArgumentException("--transport must be kafka, rabbitmq, nats or all, was " + t);
+            }
+        }
+        for (String s : scenarios) {
+            Scenarios.named(s);
+        }
+        if (events < 1_000) {
+            throw new IllegalArgumentException("--events must be at least 1000 (faults are placed by progress)");
+        }
+        return new Settings(transports, events, duration, seeds, firstSeed, scenarios, reportDir);
+    }
+
+    private static int positive(String option, String value) {
+        try {
+            int n = Integer.parseInt(value.replace("_", ""));
+            if (n < 1) {
+                throw new IllegalArgumentException(option + " must be positive, was " + value);
+            }
+            return n;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(option + " must be a number, was " + value);
+        }
+    }
+
+    /** {@code 300}, {@code 300s}, {@code 5m} or {@code 1h}. */
+    static Duration duration(String text) {
+        String t = text.trim().toLowerCase(Locale.ROOT);
+        try {
+            if (t.endsWith("ms")) {
+                return Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2)));
+            }
+            char unit = t.charAt(t.length() - 1);
+            if (Character.isDigit(unit)) {
+                return Duration.ofSeconds(Long.parseLong(t));
+            }
+            long n = Long.parseLong(t.substring(0, t.length() - 1));
+            return switch (unit) {
+                case 's' -> Duration.ofSeconds(n);
+                case 'm' -> Duration.ofMinutes(n);
+                case 'h' -> Duration.ofHours(n);
+                default -> throw new IllegalArgumentException("--duration: unknown unit in " + text);
+            };
+        } catch (NumberFormatException | StringIndexOutOfBoundsException e) {
+            throw new IllegalArgumentException("--duration must look like 300s, 5m or 1h, was " + text);
+        }
+    }
+
+    private static int execute(Settings settings, PrintStream out) throws IOException {
+        Files.createDirectories(settings.reportDir());
+        System.setProperty(ChaosRun.CHILDREN_DIR_PROPERTY, settings.reportDir().resolve("children").toString());
+        Instant started = Instant.now();
+        out.printf("courier chaos: transports %s, %d attempts per run at %d a second (writer ~%d s), %d seed(s) from"
+                        + " %d, reports in %s%n", settings.transports(), settings.events(), settings.perSecond(),
+                settings.writerTime().toSeconds(), settings.seeds(), settings.firstSeed(),
+                settings.reportDir().toAbsolutePath());
+        List<Map<String, Object>> runs = new ArrayList<>();
+        boolean allPassed = true;
+        // stopped (Ctrl-C, SIGTERM): the brokers and children go down with this JVM, so what runs after that point
+        // fails for that reason alone; such runs are left out of the report, which keeps what was measured before
+        AtomicReference<Boolean> stopping = new AtomicReference<>(false);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> stopping.set(true), "chaos-stop"));
+        for (String transport : settings.transports()) {
+            List<Scenarios.Scenario> scenarios = Scenarios.of(transport).stream()
+                    .filter(s -> settings.scenarios().isEmpty() || settings.scenarios().contains(s.name())).toList();
+            if (scenarios.isEmpty()) {
+                continue;
+            }
+            try (ChaosBroker broker = startBroker(transport)) {
+                for (int i = 0; i < settings.seeds(); i++) {
+                    long seed = settings.firstSeed() + i;
+                    for (Scenarios.Scenario scenario : scenarios) {
+                        Map<String, Object> row = runOne(settings, broker, scenario, seed);
+                        if (stopping.get()) {
+                            return 1;
+                        }
+                        allPassed &= Boolean.TRUE.equals(row.get("passed"));
+                        runs.add(row);
+                        out.println(line(row));
+                        writeReports(settings, started, runs, allPassed, false);
+                    }
+                }
+            } catch (RuntimeException e) {
+                // a broker that cannot start fails the transport, not the whole invocation
+                LOG.error("{}: {}", transport, e.toString(), e);
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("transport", transport);
+                row.put("scenario", "(broker)");
+                row.put("passed", false);
+                row.put("error", e.toString());
+                runs.add(row);
+                allPassed = false;
+                out.println(line(row));
+            }
+        }
+        writeReports(settings, started, runs, allPassed, true);
+        out.printf("courier chaos: %d run(s), %s; report %s%n", runs.size(), allPassed ? "ALL PASSED" : "ANOMALIES",
+                settings.reportDir().resolve("chaos-report.txt").toAbsolutePath());
+        return allPassed ? 0 : 1;
+    }
+
+    private static ChaosBroker startBroker(String transport) {
+        return switch (transport) {
+            case Scenarios.KAFKA -> KafkaBroker.start();
+            case Scenarios.RABBITMQ -> RabbitMqBroker.local();
+            case Scenarios.NATS -> NatsBroker.start();
+            default -> throw new IllegalArgumentException(transport);
+        };
+    }
+
+    private static Map<String, Object> runOne(Settings settings, ChaosBroker broker, Scenarios.Scenario scenario,
+            long seed) {
+        AtomicReference<ChaosRun> current = new AtomicReference<>();
+        Duration writerTime = settings.writerTime();
+        Duration longer = writerTime.plusMinutes(1);
+        String error = null;
+        try {
+            Scenarios.run(scenario.name(), broker, seed, settings.events(), settings.perSecond(), run -> {
+                current.set(run);
+                run.reportsTo(settings.reportDir())
+                        .writerBound(max(ChaosRun.WRITER_BOUND, writerTime.multipliedBy(2)))
+                        .progressBound(max(Duration.ofMinutes(2), longer));
+            });
+        } catch (AssertionError | RuntimeException e) {
+            error = e.getMessage() == null ? e.toString() : e.getMessage();
+            LOG.error("{} {} seed {} FAILED:\n{}", broker.transport(), scenario.name(), seed, error);
+        }
+        ChaosRun.Outcome o = current.get() == null ? null : current.get().outcome();
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("transport", broker.transport());
+        row.put("scenario", scenario.name());
+        row.put("seed", seed);
+        row.put("attempts", settings.events());
+        row.put("orderAsserted", scenario.ordered(broker.transport()));
+        if (o != null) {
+            row.put("committed", o.committed());
+            row.put("rolledBack", o.rolledBack());
+            row.put("poison", o.poison());
+            row.put("faultsInjected", o.faults());
+            row.put("wireDuplicatesAbsorbed", o.wireDuplicates());
+            row.put("drainMillis", o.drainMillis());
+            row.put("elapsedSeconds", o.elapsedSeconds());
+            row.put("drained", o.drained());
+            row.put("report", broker.transport() + "/" + scenario.name() + "-" + seed + ".json");
+        }
+        boolean passed = error == null && o != null && o.passed();
+        row.put("passed", passed);
+        row.put("rerun", "./courier chaos --transport " + broker.transport() + " --scenario " + scenario.name()
+                + " --seeds 1 --seed " + seed + " --events " + settings.events()
+                + (settings.duration() == null ? "" : " --duration " + settings.duration().toSeconds() + "s"));
+        if (error != null) {
+            // the first lines name the anomaly; the full history is in the run's own report
+            row.put("error", error.lines().limit(12).reduce((a, b) -> a + "\n" + b).orElse(error));
+        }
+        return row;
+    }
+
+    private static Duration max(Duration a, Duration b) {
+        return a.compareTo(b) >= 0 ? a : b;
+    }
+
+    private static String line(Map<String, Object> row) {
+        return String.format("%-9s %-32s seed %-14s committed %7s rolled back %6s poison %4s faults %3s wire"
+                        + " duplicates %6s drain %7s ms elapsed %5s s %s", row.get("transport"), row.get("scenario"),
+                row.getOrDefault("seed", "-"), row.getOrDefault("committed", "-"),
+                row.getOrDefault("rolledBack", "-"), row.getOrDefault("poison", "-"),
+                row.getOrDefault("faultsInjected", "-"), row.getOrDefault("wireDuplicatesAbsorbed", "-"),
+                row.getOrDefault("drainMillis", "-"), row.getOrDefault("elapsedSeconds", "-"),
+                Boolean.TRUE.equals(row.get("passed")) ? "PASSED" : "FAILED");
+    }
+
+    private static void writeReports(Settings settings, Instant started, List<Map<String, Object>> runs,
+            boolean allPassed, boolean finished) throws IOException {
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("started", started.toString());
+        json.put("finished", finished ? Instant.now().toString() : null);
+        json.put("transports", settings.transports());
+        json.put("attemptsPerRun", settings.events());
+        json.put("writerPerSecond", settings.perSecond());
+        json.put("writerSeconds", settings.writerTime().toSeconds());
+        json.put("seeds", settings.seeds());
+        json.put("firstSeed", settings.firstSeed());
+        json.put("scenarios", settings.scenarios().isEmpty() ? "all" : settings.scenarios());
+        json.put("passed", allPassed);
+        json.put("runs", runs);
+        ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        Files.writeString(settings.reportDir().resolve("chaos-report.json"), mapper.writeValueAsString(json),
+                StandardCharsets.UTF_8);
+        StringBuilder text = new StringBuilder();
+        text.append("courier chaos, started ").append(started).append(finished ? ", finished " + Instant.now() : ""
+                + " (in progress)").append('\n');
+        text.append(String.format("transports %s, %d attempts per run, writer at %d a second (~%d s), %d seed(s)"
+                        + " from %d%n%n", settings.transports(), settings.events(), settings.perSecond(),
+                settings.writerTime().toSeconds(), settings.seeds(), settings.firstSeed()));
+        for (Map<String, Object> row : runs) {
+            text.append(line(row)).append('\n');
+            if (row.containsKey("error")) {
+                text.append("    ").append(row.get("error").toString().replace("\n", "\n    ")).append('\n');
+                text.append("    rerun: ").append(row.get("rerun")).append('\n');
+            }
+        }
+        text.append('\n').append(summary(runs)).append('\n');
+        text.append(allPassed ? "ALL PASSED\n" : "ANOMALIES: see the FAILED lines and their reports\n");
+        Files.writeString(settings.reportDir().resolve("chaos-report.txt"), text.toString(), StandardCharsets.UTF_8);
+    }
+
+    /** Per transport and scenario: runs, passed, total faults and wire duplicates, the longest drain. */
+    private static String summary(List<Map<String, Object>> runs) {
+        Map<String, long[]> byScenario = new LinkedHashMap<>();
+        for (Map<String, Object> row : runs) {
+            long[] t = byScenario.computeIfAbsent(row.get("transport") + " " + row.get("scenario"),
+                    k -> new long[6]);
+            t[0]++;
+            t[1] += Boolean.TRUE.equals(row.get("passed")) ? 1 : 0;
+            t[2] += number(row.get("committed"));
+            t[3] += number(row.get("faultsInjected"));
+            t[4] += number(row.get("wireDuplicatesAbsorbed"));
+            t[5] = Math.max(t[5], number(row.get("drainMillis")));
+        }
+        StringBuilder sb = new StringBuilder(String.format("%-42s %5s %6s %10s %7s %10s %10s%n", "transport scenario",
+                "runs", "passed", "committed", "faults", "wire dups", "max drain"));
+        byScenario.forEach((k, t) -> sb.append(String.format("%-42s %5d %6d %10d %7d %10d %7d ms%n", k, t[0], t[1],
+                t[2], t[3], t[4], t[5])));
+        return sb.toString();
+    }
+
+    private static long number(Object o) {
+        return o instanceof Number n ? n.longValue() : 0;
+    }
+}

@@ -1,0 +1,50 @@
+package dev.courier.chaos;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.courier.testkit.chaos.CheckReport;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * The CI profile's sizes and the verdict every chaos test asserts, shared by {@link KafkaChaosTest},
+ * {@link RabbitMqChaosTest} and {@link NatsChaosTest}.
+ *
+ * <p>System properties: {@code courier.chaos.events} (attempts per scenario, default 10,000, the issue's CI size),
+ * {@code courier.chaos.seed} (default: a new seed per scenario, printed), {@code courier.chaos.scenario} (run only the
+ * scenario of that name, to reproduce a failure), {@code courier.chaos.perSecond} (the writer's pace, default 1,000
+ * attempts a second).
+ */
+final class ChaosProfile {
+
+    static final int EVENTS = Integer.getInteger("courier.chaos.events", 10_000);
+    static final Long SEED = Long.getLong("courier.chaos.seed");
+    static final String ONLY = System.getProperty("courier.chaos.scenario");
+    static final int PER_SECOND = Integer.getInteger("courier.chaos.perSecond", 1_000);
+
+    private ChaosProfile() {
+    }
+
+    /** Runs one scenario of the catalogue with the profile's sizes and asserts the common verdict. */
+    static CheckReport run(String scenario, ChaosBroker broker) {
+        Assumptions.assumeTrue(ONLY == null || ONLY.equals(scenario), () -> "only " + ONLY + " runs");
+        long seed = SEED != null ? SEED : System.nanoTime() ^ scenario.hashCode();
+        CheckReport report = Scenarios.run(scenario, broker, seed, EVENTS, PER_SECOND);
+        assertClean(report);
+        return report;
+    }
+
+    static void assertClean(CheckReport report) {
+        assertThat(report.passed()).as("the checker's verdict").isTrue();
+        assertThat(report.lost()).as("lost").isEmpty();
+        assertThat(report.unexpected()).as("unexpected").isEmpty();
+        assertThat(report.duplicatedEffects()).as("duplicated effects").isZero();
+        assertThat(report.rolledBack()).as("rolled-back transactions").isPositive();
+    }
+
+    /** The baseline's extra checks: one poison event per 1,000 attempts, each dead-lettered. */
+    static void assertPoisonDeadLettered(CheckReport report) {
+        assertThat(report.poison()).as("one poison event per 1,000 attempts")
+                .isBetween((long) EVENTS / 1_000, EVENTS / 1_000 + 1L);
+        assertThat(report.poisonDeadLettered()).isEqualTo(report.poison());
+    }
+}
