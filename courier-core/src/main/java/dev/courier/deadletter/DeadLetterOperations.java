@@ -372,16 +372,15 @@ final class DeadLetterOperations {
    * it.
    */
   private boolean appliedAlready(Connection c, Candidate d) throws SQLException {
-    Map<String, String> headers = headersOf(d);
-    String replayId = headers.get(ReceivedMessage.REPLAY_ID);
-    if (replayId == null || !d.consumer.equals(headers.get(ReceivedMessage.REPLAY_CONSUMER))) {
+    UUID ledgerId = IdempotentProcessor.ledgerId(d.consumer, d.eventId, headersOf(d));
+    if (ledgerId.equals(d.eventId)) {
       return d.processed;
     }
     try (PreparedStatement ps =
         c.prepareStatement(
             "SELECT 1 FROM " + tables.processedEvents() + " WHERE consumer = ? AND event_id = ?")) {
       ps.setString(1, d.consumer);
-      ps.setObject(2, IdempotentProcessor.replayLedgerId(d.eventId, replayId));
+      ps.setObject(2, ledgerId);
       try (ResultSet rs = ps.executeQuery()) {
         return rs.next();
       }

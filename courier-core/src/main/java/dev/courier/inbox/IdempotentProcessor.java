@@ -176,13 +176,22 @@ public final class IdempotentProcessor {
         ("courier-replay:" + replayId + ":" + eventId).getBytes(StandardCharsets.UTF_8));
   }
 
+  /**
+   * The id under which {@code consumer}'s ledger records a delivery of event {@code eventId} with
+   * these headers: the replay's ledger id for a replay addressed to that consumer, else the event
+   * id.
+   */
+  public static UUID ledgerId(String consumer, UUID eventId, Map<String, String> headers) {
+    String replayId = headers.get(ReceivedMessage.REPLAY_ID);
+    if (replayId != null && consumer.equals(headers.get(ReceivedMessage.REPLAY_CONSUMER))) {
+      return replayLedgerId(eventId, replayId);
+    }
+    return eventId;
+  }
+
   /** The id this consumer's ledger records a delivery of {@code event} under. */
   private UUID ledgerId(Event event) {
-    String replayId = event.headers().get(ReceivedMessage.REPLAY_ID);
-    if (replayId != null && consumer.equals(event.headers().get(ReceivedMessage.REPLAY_CONSUMER))) {
-      return replayLedgerId(event.id(), replayId);
-    }
-    return event.id();
+    return ledgerId(consumer, event.id(), event.headers());
   }
 
   public RetryPolicy retryPolicy() {
