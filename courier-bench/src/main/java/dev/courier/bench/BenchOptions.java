@@ -37,6 +37,7 @@ import java.util.Set;
  *     gruelbox comparison (smaller than W2's: gruelbox publishes one entry at a time)
  * @param peerBacklog the backlog that Debezium and Courier each drain in the Debezium comparison
  * @param peerE2eDuration how long each end-to-end run of the peers' comparisons measures
+ * @param soak the soak's length, window and rate (SOAK; not part of {@code all})
  */
 public record BenchOptions(
     Set<Workload> workloads,
@@ -57,14 +58,35 @@ public record BenchOptions(
     String commandLine,
     int gruelboxBacklog,
     int peerBacklog,
-    Duration peerE2eDuration) {
+    Duration peerE2eDuration,
+    SoakOptions soak) {
+
+  /**
+   * The soak: the W3 path at a constant {@code rate} for {@code duration}, its latency and the
+   * tables' state reported per {@code window}.
+   */
+  public record SoakOptions(Duration duration, Duration window, double rate) {
+    public SoakOptions {
+      Objects.requireNonNull(duration, "duration");
+      Objects.requireNonNull(window, "window");
+      if (window.compareTo(duration) > 0) {
+        throw new IllegalArgumentException("--soak-window (" + window + ") is longer than --soak-duration (" + duration + ")");
+      }
+    }
+
+    /** How many whole windows the soak reports. */
+    public int windows() {
+      return (int) (duration.toMillis() / window.toMillis());
+    }
+  }
 
   /** The usage text printed by {@code --help}. */
   public static final String USAGE =
       """
       Usage: BenchMain [options]
 
-        --workloads LIST     W0,W1,W2,W3,W4,W5,W6,GRUELBOX,DEBEZIUM or all (default all)
+        --workloads LIST     W0,W1,W2,W3,W4,W5,W6,GRUELBOX,DEBEZIUM,SOAK or all (default all;
+                             all leaves SOAK out: it runs for --soak-duration)
         --quick              a look, not a report: 1 run, short phases, small backlogs, 256 B only
         --runs N             runs of the whole selection, >= 1 (default 3; the report needs >= 3)
         --duration D         each closed-loop measurement (W0, W1; W4 is sized to it) (default 10s)
@@ -80,6 +102,9 @@ public record BenchOptions(
         --gruelbox-backlog N backlog drained by gruelbox and by Courier in GRUELBOX (default 5000)
         --peer-backlog N     backlog drained by Debezium and by Courier in DEBEZIUM (default 50000)
         --peer-e2e-duration D  measured time of each end-to-end run of W6 and of the peers (default 20s)
+        --soak-duration D    SOAK: how long the constant-rate writer runs (default 60m)
+        --soak-window D      SOAK: latency and table sizes are reported per window (default 10m)
+        --soak-rate R        SOAK: events per second, open loop (default 167)
         --e2e-experiment     W3 also runs with relay.wakeup() after the commit (context)
         --no-warmup-round    skip the short unreported round that warms the JIT before run 1
         --kafka-heap SIZE    embedded broker heap (default 1g)
@@ -101,7 +126,7 @@ public record BenchOptions(
   /** The defaults, for the full benchmark. */
   public static BenchOptions defaults() {
     return new BenchOptions(
-        EnumSet.allOf(Workload.class),
+        Workload.ALL,
         3,
         Duration.ofSeconds(10),
         Duration.ofSeconds(2),
@@ -119,7 +144,8 @@ public record BenchOptions(
         "",
         5_000,
         50_000,
-        Duration.ofSeconds(20));
+        Duration.ofSeconds(20),
+        new SoakOptions(Duration.ofMinutes(60), Duration.ofMinutes(10), 167));
   }
 
   /** {@code --quick}: one run of everything, briefly, to see that it works and roughly where it stands. */
@@ -143,7 +169,8 @@ public record BenchOptions(
         d.commandLine,
         1_000,
         10_000,
-        Duration.ofSeconds(10));
+        Duration.ofSeconds(10),
+        new SoakOptions(Duration.ofSeconds(60), Duration.ofSeconds(20), d.soak.rate()));
   }
 
   /**
@@ -170,7 +197,8 @@ public record BenchOptions(
         commandLine,
         Math.min(gruelboxBacklog, 500),
         Math.min(peerBacklog, 2_000),
-        Duration.ofSeconds(3));
+        Duration.ofSeconds(3),
+        new SoakOptions(Duration.ofSeconds(6), Duration.ofSeconds(3), soak.rate()));
   }
 
   /** Whether {@code w} is selected. */
@@ -203,6 +231,9 @@ public record BenchOptions(
     int gruelboxBacklog = d.gruelboxBacklog();
     int peerBacklog = d.peerBacklog();
     Duration peerE2eDuration = d.peerE2eDuration();
+    Duration soakDuration = d.soak().duration();
+    Duration soakWindow = d.soak().window();
+    double soakRate = d.soak().rate();
     boolean quick = false;
     for (int i = 0; i < args.length; i++) {
       String option = args[i];
@@ -255,6 +286,9 @@ public record BenchOptions(
         case "--gruelbox-backlog" -> gruelboxBacklog = positiveInt(option, value);
         case "--peer-backlog" -> peerBacklog = positiveInt(option, value);
         case "--peer-e2e-duration" -> peerE2eDuration = parseDuration(option, value);
+        case "--soak-duration" -> soakDuration = parseDuration(option, value);
+        case "--soak-window" -> soakWindow = parseDuration(option, value);
+        case "--soak-rate" -> soakRate = positiveDouble(option, value);
         default -> throw new IllegalArgumentException("unknown option " + option + "; see --help");
       }
     }
@@ -264,7 +298,7 @@ public record BenchOptions(
           new BenchOptions(
               workloads, runs, duration, warmup, backlog, payloads, clients, rate, e2eDuration, e2eWarmup,
               duplicates, experiment, warmupRound, heap, output, String.join(" ", args), gruelboxBacklog,
-              peerBacklog, peerE2eDuration));
+              peerBacklog, peerE2eDuration, new SoakOptions(soakDuration, soakWindow, soakRate)));
     }
     return new BenchOptions(
         workloads,
@@ -285,12 +319,13 @@ public record BenchOptions(
         String.join(" ", args),
         gruelboxBacklog,
         peerBacklog,
-        peerE2eDuration);
+        peerE2eDuration,
+        new SoakOptions(soakDuration, soakWindow, soakRate));
   }
 
   private static Set<Workload> parseWorkloads(String value) {
     if (value.equalsIgnoreCase("all")) {
-      return EnumSet.allOf(Workload.class);
+      return Workload.ALL;
     }
     Set<Workload> set = EnumSet.noneOf(Workload.class);
     for (String part : value.split(",")) {

@@ -169,18 +169,7 @@ final class EndToEnd {
         try (Connection c = pool.getConnection()) {
           c.setAutoCommit(false);
           for (long i = 0; i < total; i++) {
-            long due = start + i * periodNanos;
-            long wait = due - System.nanoTime();
-            if (wait > 0) {
-              LockSupport.parkNanos(wait);
-              while (System.nanoTime() - due < 0) {
-                Thread.onSpinWait();
-              }
-            }
-            long orderId = BenchEvents.orderId(2, i);
-            BenchEvents.insertOrder(c, orderId);
-            Event e = outbox.append(c, BenchEvents.event(topic, orderId, BenchEvents.stampedPayload(PAYLOAD, due)));
-            c.commit();
+            Event e = writeWhenDue(c, outbox, topic, i, start + i * periodNanos);
             committedAt.put(e.id(), System.nanoTime());
             if (experiment) {
               relay.wakeup();
@@ -212,8 +201,29 @@ final class EndToEnd {
     }
   }
 
+  /**
+   * The open-loop writer's step: waits until {@code due} (never returns early; a writer that is
+   * late goes at once), then commits business row {@code i} and its event in one transaction on
+   * {@code c} (auto-commit off). The event's payload carries {@code due}, the time latency is
+   * measured from.
+   */
+  static Event writeWhenDue(Connection c, Outbox outbox, String topic, long i, long due) throws java.sql.SQLException {
+    long wait = due - System.nanoTime();
+    if (wait > 0) {
+      LockSupport.parkNanos(wait);
+      while (System.nanoTime() - due < 0) {
+        Thread.onSpinWait();
+      }
+    }
+    long orderId = BenchEvents.orderId(2, i);
+    BenchEvents.insertOrder(c, orderId);
+    Event e = outbox.append(c, BenchEvents.event(topic, orderId, BenchEvents.stampedPayload(PAYLOAD, due)));
+    c.commit();
+    return e;
+  }
+
   /** Writes one event and waits until the consumer applied it: the group has joined, every path is warm. */
-  private static void awaitFirstDelivery(HikariDataSource pool, Outbox outbox, String topic, AtomicLong effects)
+  static void awaitFirstDelivery(HikariDataSource pool, Outbox outbox, String topic, AtomicLong effects)
       throws java.sql.SQLException, InterruptedException {
     try (Connection c = pool.getConnection()) {
       c.setAutoCommit(false);

@@ -12,7 +12,12 @@ public enum Workload {
   W5("scaling: the relay's drain at a backlog of 10× W2's against one of W2's ÷ 10"),
   W6("wake-up modes: polling, NOTIFY and in-process, latency and the writer's cost"),
   GRUELBOX("peer: gruelbox transaction-outbox on the same PostgreSQL and broker"),
-  DEBEZIUM("peer: Debezium embedded engine with the outbox event router, on a PostgreSQL with logical WAL");
+  DEBEZIUM("peer: Debezium embedded engine with the outbox event router, on a PostgreSQL with logical WAL"),
+  SOAK("soak: the W3 path at a constant rate for an hour, its latency and the tables' state per window");
+
+  /** What {@code all} and the default select: every workload but the hour-long {@link #SOAK}. */
+  public static final java.util.Set<Workload> ALL =
+      java.util.Collections.unmodifiableSet(java.util.EnumSet.complementOf(java.util.EnumSet.of(SOAK)));
 
   private final String title;
 
@@ -35,7 +40,7 @@ public enum Workload {
       return valueOf(text.trim().toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(
-          "unknown workload '" + text + "': use W0, W1, W2, W3, W4, W5, W6, GRUELBOX, DEBEZIUM or all", e);
+          "unknown workload '" + text + "': use W0, W1, W2, W3, W4, W5, W6, GRUELBOX, DEBEZIUM, SOAK or all", e);
     }
   }
 }
