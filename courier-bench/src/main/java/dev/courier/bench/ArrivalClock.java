@@ -117,6 +117,78 @@ final class ArrivalClock implements AutoCloseable {
     return histogram.copy();
   }
 
+  /** Writes transaction {@code tx} of writer {@code writer}: {@code events} events, each with payload {@code payload}. */
+  @FunctionalInterface
+  interface TransactionWriter {
+    void write(int writer, long tx, byte[] payload, int events) throws Exception;
+  }
+
+  /**
+   * What {@link #runParallel} measured.
+   *
+   * @param latency intended send time → arrival, in microseconds, for the events due after the warm-up
+   * @param offeredRate the events per second the schedule asked for
+   * @param achievedRate the events per second the writers committed, from the first due time to
+   *     the last commit
+   */
+  record Loaded(Histogram latency, double offeredRate, double achievedRate) {}
+
+  /**
+   * Like {@link #run}, at rates one writer cannot commit: {@code writers} threads, each committing
+   * transactions of {@code perTransaction} events on its own open-loop schedule; together they
+   * offer {@code rate} events/s. Transaction {@code j} of writer {@code w} is due at {@code start +
+   * (j * writers + w) * perTransaction / rate}, and every event in it carries that time.
+   */
+  Loaded runParallel(
+      double rate, Duration warmup, Duration duration, int payloadSize, int writers, int perTransaction, TransactionWriter writer)
+      throws Exception {
+    long before = arrived.get();
+    long txPeriod = Math.round(1e9 * perTransaction / rate);
+    long warmTx = warmup.toNanos() / txPeriod;
+    long totalTx = warmTx + duration.toNanos() / txPeriod;
+    long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
+    recordFrom.set(start + warmTx * txPeriod);
+    AtomicLong written = new AtomicLong();
+    AtomicLong lastCommit = new AtomicLong(start);
+    List<Thread> threads = new ArrayList<>();
+    java.util.concurrent.atomic.AtomicReference<Throwable> failed = new java.util.concurrent.atomic.AtomicReference<>();
+    for (int w = 0; w < writers; w++) {
+      int me = w;
+      threads.add(
+          Thread.ofPlatform()
+              .name("bench-loaded-writer-" + w)
+              .start(
+                  () -> {
+                    try {
+                      for (long tx = me; tx < totalTx && failed.get() == null; tx += writers) {
+                        long due = start + tx * txPeriod;
+                        long wait = due - System.nanoTime();
+                        if (wait > 0) {
+                          LockSupport.parkNanos(wait);
+                          while (System.nanoTime() - due < 0) {
+                            Thread.onSpinWait();
+                          }
+                        }
+                        writer.write(me, tx, BenchEvents.stampedPayload(payloadSize, due), perTransaction);
+                        written.addAndGet(perTransaction);
+                        lastCommit.accumulateAndGet(System.nanoTime(), Math::max);
+                      }
+                    } catch (Throwable t) {
+                      failed.compareAndSet(null, t);
+                    }
+                  }));
+    }
+    for (Thread t : threads) {
+      t.join();
+    }
+    if (failed.get() != null) {
+      throw new IllegalStateException("a writer failed: " + failed.get(), failed.get());
+    }
+    awaitArrived(before + written.get(), Duration.ofSeconds(120));
+    double achieved = written.get() / ((lastCommit.get() - start) / 1e9);
+    return new Loaded(histogram.copy(), rate, achieved);
+  }
+
   /** Waits until {@code n} records arrived in total. */
   void awaitArrived(long n, Duration timeout) throws InterruptedException {
     long deadline = System.nanoTime() + timeout.toNanos();

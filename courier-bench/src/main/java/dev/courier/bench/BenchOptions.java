@@ -37,6 +37,7 @@ import java.util.Set;
  *     gruelbox comparison (smaller than W2's: gruelbox publishes one entry at a time)
  * @param peerBacklog the backlog that Debezium and Courier each drain in the Debezium comparison
  * @param peerE2eDuration how long each end-to-end run of the peers' comparisons measures
+ * @param e2eLoads W3's loaded runs, each at this percentage of W2's drain rate
  * @param soak the soak's length, window and rate (SOAK; not part of {@code all})
  */
 public record BenchOptions(
@@ -59,6 +60,7 @@ public record BenchOptions(
     int gruelboxBacklog,
     int peerBacklog,
     Duration peerE2eDuration,
+    List<Integer> e2eLoads,
     SoakOptions soak) {
 
   /**
@@ -101,7 +103,9 @@ public record BenchOptions(
         --duplicates LIST    W4 duplicate shares in percent (default 1,10)
         --gruelbox-backlog N backlog drained by gruelbox and by Courier in GRUELBOX (default 5000)
         --peer-backlog N     backlog drained by Debezium and by Courier in DEBEZIUM (default 50000)
-        --peer-e2e-duration D  measured time of each end-to-end run of W6 and of the peers (default 20s)
+        --peer-e2e-duration D  measured time of each end-to-end run of W6, of the peers and of
+                             W3's loaded runs (default 20s)
+        --e2e-loads LIST     W3's loaded runs, in percent of W2's drain (default 50,80; 0 for none)
         --soak-duration D    SOAK: how long the constant-rate writer runs (default 60m)
         --soak-window D      SOAK: latency and table sizes are reported per window (default 10m)
         --soak-rate R        SOAK: events per second, open loop (default 167)
@@ -121,6 +125,7 @@ public record BenchOptions(
     payloadSizes = List.copyOf(payloadSizes);
     clients = List.copyOf(clients);
     duplicatePercents = List.copyOf(duplicatePercents);
+    e2eLoads = List.copyOf(e2eLoads);
   }
 
   /** The defaults, for the full benchmark. */
@@ -145,6 +150,7 @@ public record BenchOptions(
         5_000,
         50_000,
         Duration.ofSeconds(20),
+        List.of(50, 80),
         new SoakOptions(Duration.ofMinutes(60), Duration.ofMinutes(10), 167));
   }
 
@@ -170,6 +176,7 @@ public record BenchOptions(
         1_000,
         10_000,
         Duration.ofSeconds(10),
+        d.e2eLoads.isEmpty() ? List.of() : List.of(d.e2eLoads.getFirst()),
         new SoakOptions(Duration.ofSeconds(60), Duration.ofSeconds(20), d.soak.rate()));
   }
 
@@ -198,6 +205,7 @@ public record BenchOptions(
         Math.min(gruelboxBacklog, 500),
         Math.min(peerBacklog, 2_000),
         Duration.ofSeconds(3),
+        e2eLoads.isEmpty() ? List.of() : List.of(e2eLoads.getFirst()),
         new SoakOptions(Duration.ofSeconds(6), Duration.ofSeconds(3), soak.rate()));
   }
 
@@ -231,6 +239,7 @@ public record BenchOptions(
     int gruelboxBacklog = d.gruelboxBacklog();
     int peerBacklog = d.peerBacklog();
     Duration peerE2eDuration = d.peerE2eDuration();
+    List<Integer> e2eLoads = d.e2eLoads();
     Duration soakDuration = d.soak().duration();
     Duration soakWindow = d.soak().window();
     double soakRate = d.soak().rate();
@@ -286,6 +295,14 @@ public record BenchOptions(
         case "--gruelbox-backlog" -> gruelboxBacklog = positiveInt(option, value);
         case "--peer-backlog" -> peerBacklog = positiveInt(option, value);
         case "--peer-e2e-duration" -> peerE2eDuration = parseDuration(option, value);
+        case "--e2e-loads" -> {
+          e2eLoads = value.trim().equals("0") ? List.of() : intList(option, value);
+          for (int p : e2eLoads) {
+            if (p > 100) {
+              throw new IllegalArgumentException(option + ": a share of the drain above 100% cannot be sustained, was " + p);
+            }
+          }
+        }
         case "--soak-duration" -> soakDuration = parseDuration(option, value);
         case "--soak-window" -> soakWindow = parseDuration(option, value);
         case "--soak-rate" -> soakRate = positiveDouble(option, value);
@@ -298,7 +315,7 @@ public record BenchOptions(
           new BenchOptions(
               workloads, runs, duration, warmup, backlog, payloads, clients, rate, e2eDuration, e2eWarmup,
               duplicates, experiment, warmupRound, heap, output, String.join(" ", args), gruelboxBacklog,
-              peerBacklog, peerE2eDuration, new SoakOptions(soakDuration, soakWindow, soakRate)));
+              peerBacklog, peerE2eDuration, e2eLoads, new SoakOptions(soakDuration, soakWindow, soakRate)));
     }
     return new BenchOptions(
         workloads,
@@ -320,6 +337,7 @@ public record BenchOptions(
         gruelboxBacklog,
         peerBacklog,
         peerE2eDuration,
+        e2eLoads,
         new SoakOptions(soakDuration, soakWindow, soakRate));
   }
 

@@ -66,6 +66,9 @@ final class EndToEnd {
     // confirmation, and one batch's send → last confirmation.
     stage(ctx, r.registry(), CourierMetrics.RELAY_LAG, "relay_lag", "relay lag (append → broker confirmed)");
     stage(ctx, r.registry(), CourierMetrics.RELAY_PUBLISH_LATENCY, "publish", "relay publish (batch sent → confirmed)");
+    for (int percent : ctx.options().e2eLoads()) {
+      loaded(ctx, percent);
+    }
     if (ctx.options().e2eExperiment()) {
       Result x = measure(ctx, true);
       String what = " (experiment: relay.wakeup() called after the commit, no append hook)";
@@ -74,6 +77,108 @@ final class EndToEnd {
       ctx.add(Workload.W3, "experiment.p99.9", "p99.9" + what, "ms", ms(x.intended().getValueAtPercentile(99.9)), null);
       stage(ctx, x.registry(), CourierMetrics.RELAY_LAG, "experiment.relay_lag", "relay lag" + what);
     }
+  }
+
+  /** Writer threads of the loaded runs, and the most transactions per second they are asked for. */
+  static final int LOADED_WRITERS = 4;
+  static final int LOADED_MAX_TX_PER_SECOND = 1_000;
+
+  /**
+   * W3 at {@code percent}% of the relay's drain rate: the drain W2 measured in this run for {@value
+   * #PAYLOAD} B payloads (or, when W2 is not selected, one measured here), offered by {@value
+   * #LOADED_WRITERS} open-loop writers whose transactions each commit as many business rows and
+   * events as it takes to stay at or below {@value #LOADED_MAX_TX_PER_SECOND} transactions per second
+   * (one writer committing one event at a time cannot offer thousands of events per second). The end
+   * point is the record's arrival at a plain consumer ({@link ArrivalClock}): the idempotent consumer
+   * applies one event per transaction, about a thousand per second here (W4), far below these rates,
+   * so its committed effect would time the consumer's queue, not Courier's relay.
+   */
+  private static void loaded(RunContext ctx, int percent) {
+    BenchEnvironment env = ctx.env();
+    BenchOptions o = ctx.options();
+    double drain = referenceDrain(ctx);
+    double rate = drain * percent / 100.0;
+    int perTransaction = (int) Math.max(1, Math.ceil(rate / LOADED_MAX_TX_PER_SECOND));
+    String topic = env.newTopic("w3-load" + percent);
+    HikariDataSource pool = env.freshSchema("w3_load", LOADED_WRITERS + 6);
+    ArrivalClock.Loaded r;
+    try (KafkaTransport transport =
+            KafkaTransport.builder().bootstrapServers(env.kafka().bootstrapServers()).build();
+        ArrivalClock clock = new ArrivalClock(env.kafka().bootstrapServers(), topic)) {
+      Relay relay = Relay.builder(pool, transport).build();
+      Outbox outbox = Outbox.builder().onAppend(relay::wakeup).build();
+      relay.start();
+      Connection[] connections = new Connection[LOADED_WRITERS];
+      try {
+        for (int w = 0; w < LOADED_WRITERS; w++) {
+          connections[w] = pool.getConnection();
+          connections[w].setAutoCommit(false);
+        }
+        ArrivalClock.TransactionWriter writer =
+            (w, tx, payload, events) -> {
+              Connection c = connections[w];
+              for (int k = 0; k < events; k++) {
+                long orderId = BenchEvents.orderId(6 + w, tx * events + k);
+                BenchEvents.insertOrder(c, orderId);
+                outbox.append(c, BenchEvents.event(topic, orderId, payload));
+              }
+              c.commit();
+            };
+        // one transaction first, so that the producer, the relay and the consumer are connected
+        writer.write(0, 1L << 30, BenchEvents.stampedPayload(PAYLOAD, System.nanoTime()), 1);
+        clock.awaitArrived(1, Duration.ofSeconds(60));
+        r = clock.runParallel(rate, o.e2eWarmup(), o.peerE2eDuration(), PAYLOAD, LOADED_WRITERS, perTransaction, writer);
+      } finally {
+        for (Connection c : connections) {
+          if (c != null) {
+            c.close();
+          }
+        }
+        relay.close();
+      }
+    } catch (Exception e) {
+      if (e instanceof InterruptedException) {
+        Thread.currentThread().interrupt();
+      }
+      throw new IllegalStateException("W3 at " + percent + "% of the drain failed: " + e, e);
+    } finally {
+      env.discard(pool);
+    }
+    String at =
+        String.format(
+            java.util.Locale.ROOT,
+            "at %d%% of W2's drain (%,.0f/s; %d writers, %d event%s a transaction)",
+            percent, rate, LOADED_WRITERS, perTransaction, perTransaction == 1 ? "" : "s");
+    String id = "load" + percent + ".";
+    Histogram h = r.latency();
+    ctx.add(Workload.W3, id + "p50", "commit → record at a consumer p50 " + at, "ms", ms(h.getValueAtPercentile(50)), null);
+    ctx.add(Workload.W3, id + "p99", "commit → record at a consumer p99 " + at, "ms", ms(h.getValueAtPercentile(99)), null);
+    ctx.add(Workload.W3, id + "p99.9", "commit → record at a consumer p99.9 " + at, "ms", ms(h.getValueAtPercentile(99.9)), null);
+    ctx.add(Workload.W3, id + "achieved", "events/s the writers committed ÷ offered, " + at, Figure.RATIO, r.achievedRate() / r.offeredRate(), null);
+  }
+
+  /** W2's drain of {@value #PAYLOAD} B payloads in this run, else a drain of W2's backlog measured now. */
+  private static double referenceDrain(RunContext ctx) {
+    for (Figure f : ctx.figures()) {
+      if (f.workload() == Workload.W2 && f.id().equals("drain." + PAYLOAD)) {
+        return f.value();
+      }
+    }
+    return ctx.shared(
+        "w3.reference-drain",
+        () -> {
+          BenchEnvironment env = ctx.env();
+          String topic = env.newTopic("w3-ref");
+          HikariDataSource pool = env.freshSchema("w3_ref", 8);
+          try {
+            double rate =
+                RelayDrain.drain(env, pool, topic, ctx.options().backlog(), PAYLOAD, env::checkpoint).eventsPerSecond();
+            ctx.add(Workload.W3, "reference_drain", "relay drain the loaded runs are a share of (W2 not selected), " + PAYLOAD + " B", "events/s", rate, null);
+            return rate;
+          } finally {
+            env.discard(pool);
+          }
+        });
   }
 
   private static void stage(RunContext ctx, MeterRegistry registry, String meter, String id, String label) {

@@ -40,6 +40,7 @@ class BenchSmokeTest {
             200,
             500,
             Duration.ofSeconds(1),
+            List.of(20),
             new BenchOptions.SoakOptions(Duration.ofSeconds(4), Duration.ofSeconds(2), 167));
 
     BenchReport report = new Bench(options).run();
