@@ -104,13 +104,7 @@ final class ArrivalClock implements AutoCloseable {
     recordFrom.set(start + warm * periodNanos);
     for (long i = 0; i < total; i++) {
       long due = start + i * periodNanos;
-      long wait = due - System.nanoTime();
-      if (wait > 0) {
-        LockSupport.parkNanos(wait);
-        while (System.nanoTime() - due < 0) {
-          Thread.onSpinWait();
-        }
-      }
+      awaitDue(due);
       writer.write(i, due, BenchEvents.stampedPayload(payloadSize, due));
     }
     awaitArrived(before + total, Duration.ofSeconds(60));
@@ -162,13 +156,7 @@ final class ArrivalClock implements AutoCloseable {
                     try {
                       for (long tx = me; tx < totalTx && failed.get() == null; tx += writers) {
                         long due = start + tx * txPeriod;
-                        long wait = due - System.nanoTime();
-                        if (wait > 0) {
-                          LockSupport.parkNanos(wait);
-                          while (System.nanoTime() - due < 0) {
-                            Thread.onSpinWait();
-                          }
-                        }
+                        awaitDue(due);
                         writer.write(me, tx, BenchEvents.stampedPayload(payloadSize, due), perTransaction);
                         written.addAndGet(perTransaction);
                         lastCommit.accumulateAndGet(System.nanoTime(), Math::max);
@@ -187,6 +175,20 @@ final class ArrivalClock implements AutoCloseable {
     awaitArrived(before + written.get(), Duration.ofSeconds(120));
     double achieved = written.get() / ((lastCommit.get() - start) / 1e9);
     return new Loaded(histogram.copy(), rate, achieved);
+  }
+
+  /**
+   * Returns at {@code due} ({@link System#nanoTime()}), never before; at once when it has passed,
+   * so a late open-loop writer catches up instead of shifting its schedule.
+   */
+  static void awaitDue(long due) {
+    long wait = due - System.nanoTime();
+    if (wait > 0) {
+      LockSupport.parkNanos(wait);
+      while (System.nanoTime() - due < 0) {
+        Thread.onSpinWait();
+      }
+    }
   }
 
   /** Waits until {@code n} records arrived in total. */

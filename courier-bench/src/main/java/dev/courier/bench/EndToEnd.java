@@ -13,7 +13,6 @@ import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 import dev.courier.metrics.CourierMetrics;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -102,45 +101,8 @@ final class EndToEnd {
     String topic = env.newTopic("w3-load" + percent);
     HikariDataSource pool = env.freshSchema("w3_load", LOADED_WRITERS + 6);
     ArrivalClock.Loaded r;
-    try (KafkaTransport transport =
-            KafkaTransport.builder().bootstrapServers(env.kafka().bootstrapServers()).build();
-        ArrivalClock clock = new ArrivalClock(env.kafka().bootstrapServers(), topic)) {
-      Relay relay = Relay.builder(pool, transport).build();
-      Outbox outbox = Outbox.builder().onAppend(relay::wakeup).build();
-      relay.start();
-      Connection[] connections = new Connection[LOADED_WRITERS];
-      try {
-        for (int w = 0; w < LOADED_WRITERS; w++) {
-          connections[w] = pool.getConnection();
-          connections[w].setAutoCommit(false);
-        }
-        ArrivalClock.TransactionWriter writer =
-            (w, tx, payload, events) -> {
-              Connection c = connections[w];
-              for (int k = 0; k < events; k++) {
-                long orderId = BenchEvents.orderId(6 + w, tx * events + k);
-                BenchEvents.insertOrder(c, orderId);
-                outbox.append(c, BenchEvents.event(topic, orderId, payload));
-              }
-              c.commit();
-            };
-        // one transaction first, so that the producer, the relay and the consumer are connected
-        writer.write(0, 1L << 30, BenchEvents.stampedPayload(PAYLOAD, System.nanoTime()), 1);
-        clock.awaitArrived(1, Duration.ofSeconds(60));
-        r = clock.runParallel(rate, o.e2eWarmup(), o.peerE2eDuration(), PAYLOAD, LOADED_WRITERS, perTransaction, writer);
-      } finally {
-        for (Connection c : connections) {
-          if (c != null) {
-            c.close();
-          }
-        }
-        relay.close();
-      }
-    } catch (Exception e) {
-      if (e instanceof InterruptedException) {
-        Thread.currentThread().interrupt();
-      }
-      throw new IllegalStateException("W3 at " + percent + "% of the drain failed: " + e, e);
+    try {
+      r = CourierArrival.measureLoaded(env, pool, topic, rate, o, LOADED_WRITERS, perTransaction);
     } finally {
       env.discard(pool);
     }
@@ -235,12 +197,7 @@ final class EndToEnd {
       Relay relay = Relay.builder(pool, transport).meterRegistry(registry).build();
       Outbox outbox =
           experiment ? Outbox.builder().build() : Outbox.builder().onAppend(relay::wakeup).build();
-      IdempotentProcessor processor =
-          IdempotentProcessor.builder(
-                  "bench-e2e-" + ctx.run(),
-                  pool,
-                  (event, connection) -> BenchEvents.insertEffect(connection, event.id(), 1))
-              .build();
+      IdempotentProcessor processor = effectProcessor("bench-e2e-" + ctx.run(), pool);
       SubscriptionSpec spec =
           SubscriptionSpec.of(topic)
               .withAfterCommit(
@@ -306,6 +263,12 @@ final class EndToEnd {
     }
   }
 
+  /** The consumer of W3 and the soak: one effect row per event, recorded in the ledger of {@code name}. */
+  static IdempotentProcessor effectProcessor(String name, HikariDataSource pool) {
+    return IdempotentProcessor.builder(name, pool, (event, connection) -> BenchEvents.insertEffect(connection, event.id(), 1))
+        .build();
+  }
+
   /**
    * The open-loop writer's step: waits until {@code due} (never returns early; a writer that is
    * late goes at once), then commits business row {@code i} and its event in one transaction on
@@ -313,13 +276,7 @@ final class EndToEnd {
    * measured from.
    */
   static Event writeWhenDue(Connection c, Outbox outbox, String topic, long i, long due) throws java.sql.SQLException {
-    long wait = due - System.nanoTime();
-    if (wait > 0) {
-      LockSupport.parkNanos(wait);
-      while (System.nanoTime() - due < 0) {
-        Thread.onSpinWait();
-      }
-    }
+    ArrivalClock.awaitDue(due);
     long orderId = BenchEvents.orderId(2, i);
     BenchEvents.insertOrder(c, orderId);
     Event e = outbox.append(c, BenchEvents.event(topic, orderId, BenchEvents.stampedPayload(PAYLOAD, due)));

@@ -78,12 +78,7 @@ final class Soak {
         KafkaTransport.builder().bootstrapServers(env.kafka().bootstrapServers()).build()) {
       Relay relay = Relay.builder(pool, transport).build();
       Outbox outbox = Outbox.builder().onAppend(relay::wakeup).build();
-      IdempotentProcessor processor =
-          IdempotentProcessor.builder(
-                  "bench-soak-" + ctx.run(),
-                  pool,
-                  (event, connection) -> BenchEvents.insertEffect(connection, event.id(), 1))
-              .build();
+      IdempotentProcessor processor = EndToEnd.effectProcessor("bench-soak-" + ctx.run(), pool);
       SubscriptionSpec spec =
           SubscriptionSpec.of(topic)
               .withAfterCommit(
