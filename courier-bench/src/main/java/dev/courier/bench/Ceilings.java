@@ -29,9 +29,17 @@ final class Ceilings {
    */
   record Publish(double eventsPerSecond, CpuMeter.Usage cpu, int records) {}
 
+  /** Client counts W0 always measures beside {@code --clients}: the issue asks for 1 to 16. */
+  static final List<Integer> CEILING_CLIENTS = List.of(4, 16);
+
+  /** {@code --clients} and {@link #CEILING_CLIENTS}, each once, in increasing order. */
+  static List<Integer> ceilingClients(BenchOptions o) {
+    return java.util.stream.Stream.concat(o.clients().stream(), CEILING_CLIENTS.stream()).distinct().sorted().toList();
+  }
+
   static void run(RunContext ctx) {
     BenchOptions o = ctx.options();
-    for (int clients : o.clients()) {
+    for (int clients : ceilingClients(o)) {
       double tps = businessOnly(ctx, clients);
       ctx.add(
           Workload.W0,
