@@ -149,6 +149,9 @@ public record BenchReport(
     return md.toString();
   }
 
+  /** Units of things counted, which have no fractions. */
+  private static final java.util.Set<String> COUNTS = java.util.Set.of("rows", "runs", "events");
+
   static String format(double v, String unit) {
     if (Double.isNaN(v)) {
       return "n/a";
@@ -156,7 +159,7 @@ public record BenchReport(
     if (Figure.RATIO.equals(unit)) {
       return String.format(Locale.ROOT, "%.3f", v);
     }
-    if (Math.abs(v) >= 100) {
+    if (Math.abs(v) >= 100 || COUNTS.contains(unit)) {
       return String.format(Locale.ROOT, "%,.0f", v);
     }
     return String.format(Locale.ROOT, "%.2f", v);
