@@ -37,6 +37,8 @@ import java.util.Set;
  *     gruelbox comparison (smaller than W2's: gruelbox publishes one entry at a time)
  * @param peerBacklog the backlog that Debezium and Courier each drain in the Debezium comparison
  * @param peerE2eDuration how long each end-to-end run of the peers' comparisons measures
+ * @param modulithBacklog the backlog that Spring Modulith and Courier each drain in the Modulith
+ *     comparison
  */
 public record BenchOptions(
     Set<Workload> workloads,
@@ -57,14 +59,15 @@ public record BenchOptions(
     String commandLine,
     int gruelboxBacklog,
     int peerBacklog,
-    Duration peerE2eDuration) {
+    Duration peerE2eDuration,
+    int modulithBacklog) {
 
   /** The usage text printed by {@code --help}. */
   public static final String USAGE =
       """
       Usage: BenchMain [options]
 
-        --workloads LIST     W0,W1,W2,W3,W4,W5,W6,GRUELBOX,DEBEZIUM or all (default all)
+        --workloads LIST     W0,W1,W2,W3,W4,W5,W6,GRUELBOX,DEBEZIUM,MODULITH or all (default all)
         --quick              a look, not a report: 1 run, short phases, small backlogs, 256 B only
         --runs N             runs of the whole selection, >= 1 (default 3; the report needs >= 3)
         --duration D         each closed-loop measurement (W0, W1; W4 is sized to it) (default 10s)
@@ -79,6 +82,7 @@ public record BenchOptions(
         --duplicates LIST    W4 duplicate shares in percent (default 1,10)
         --gruelbox-backlog N backlog drained by gruelbox and by Courier in GRUELBOX (default 5000)
         --peer-backlog N     backlog drained by Debezium and by Courier in DEBEZIUM (default 50000)
+        --modulith-backlog N backlog drained by Spring Modulith and by Courier in MODULITH (default 5000)
         --peer-e2e-duration D  measured time of each end-to-end run of W6 and of the peers (default 20s)
         --e2e-experiment     W3 also runs with relay.wakeup() after the commit (context)
         --no-warmup-round    skip the short unreported round that warms the JIT before run 1
@@ -119,7 +123,8 @@ public record BenchOptions(
         "",
         5_000,
         50_000,
-        Duration.ofSeconds(20));
+        Duration.ofSeconds(20),
+        5_000);
   }
 
   /** {@code --quick}: one run of everything, briefly, to see that it works and roughly where it stands. */
@@ -143,7 +148,8 @@ public record BenchOptions(
         d.commandLine,
         1_000,
         10_000,
-        Duration.ofSeconds(10));
+        Duration.ofSeconds(10),
+        1_000);
   }
 
   /**
@@ -170,7 +176,8 @@ public record BenchOptions(
         commandLine,
         Math.min(gruelboxBacklog, 500),
         Math.min(peerBacklog, 2_000),
-        Duration.ofSeconds(3));
+        Duration.ofSeconds(3),
+        Math.min(modulithBacklog, 500));
   }
 
   /** Whether {@code w} is selected. */
@@ -203,6 +210,7 @@ public record BenchOptions(
     int gruelboxBacklog = d.gruelboxBacklog();
     int peerBacklog = d.peerBacklog();
     Duration peerE2eDuration = d.peerE2eDuration();
+    int modulithBacklog = d.modulithBacklog();
     boolean quick = false;
     for (int i = 0; i < args.length; i++) {
       String option = args[i];
@@ -255,6 +263,7 @@ public record BenchOptions(
         case "--gruelbox-backlog" -> gruelboxBacklog = positiveInt(option, value);
         case "--peer-backlog" -> peerBacklog = positiveInt(option, value);
         case "--peer-e2e-duration" -> peerE2eDuration = parseDuration(option, value);
+        case "--modulith-backlog" -> modulithBacklog = positiveInt(option, value);
         default -> throw new IllegalArgumentException("unknown option " + option + "; see --help");
       }
     }
@@ -264,7 +273,7 @@ public record BenchOptions(
           new BenchOptions(
               workloads, runs, duration, warmup, backlog, payloads, clients, rate, e2eDuration, e2eWarmup,
               duplicates, experiment, warmupRound, heap, output, String.join(" ", args), gruelboxBacklog,
-              peerBacklog, peerE2eDuration));
+              peerBacklog, peerE2eDuration, modulithBacklog));
     }
     return new BenchOptions(
         workloads,
@@ -285,7 +294,8 @@ public record BenchOptions(
         String.join(" ", args),
         gruelboxBacklog,
         peerBacklog,
-        peerE2eDuration);
+        peerE2eDuration,
+        modulithBacklog);
   }
 
   private static Set<Workload> parseWorkloads(String value) {

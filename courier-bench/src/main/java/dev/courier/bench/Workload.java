@@ -12,7 +12,8 @@ public enum Workload {
   W5("scaling: the relay's drain at a backlog of 10× W2's against one of W2's ÷ 10"),
   W6("wake-up modes: polling, NOTIFY and in-process, latency and the writer's cost"),
   GRUELBOX("peer: gruelbox transaction-outbox on the same PostgreSQL and broker"),
-  DEBEZIUM("peer: Debezium embedded engine with the outbox event router, on a PostgreSQL with logical WAL");
+  DEBEZIUM("peer: Debezium embedded engine with the outbox event router, on a PostgreSQL with logical WAL"),
+  MODULITH("peer: Spring Modulith's JDBC event publication registry with Kafka externalization");
 
   private final String title;
 
@@ -35,7 +36,7 @@ public enum Workload {
       return valueOf(text.trim().toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(
-          "unknown workload '" + text + "': use W0, W1, W2, W3, W4, W5, W6, GRUELBOX, DEBEZIUM or all", e);
+          "unknown workload '" + text + "': use W0, W1, W2, W3, W4, W5, W6, GRUELBOX, DEBEZIUM, MODULITH or all", e);
     }
   }
 }

@@ -39,7 +39,8 @@ class BenchSmokeTest {
             "(smoke test)",
             200,
             500,
-            Duration.ofSeconds(1));
+            Duration.ofSeconds(1),
+            200);
 
     BenchReport report = new Bench(options).run();
 
@@ -62,7 +63,7 @@ class BenchSmokeTest {
           .contains("rabbitmq.batched.256", "rabbitmq.drain_vs_raw.256", "jetstream.batched.256", "jetstream.drain_vs_raw.256");
     }
     assertThat(report.toMarkdown())
-        .contains("### W0", "### W1", "### W2", "### W3", "### W4", "### W5", "### W6", "### GRUELBOX", "### DEBEZIUM", "fsync", "synchronous_commit", "nproc");
+        .contains("### W0", "### W1", "### W2", "### W3", "### W4", "### W5", "### W6", "### GRUELBOX", "### DEBEZIUM", "### MODULITH", "fsync", "synchronous_commit", "nproc");
   }
 
   @Test
