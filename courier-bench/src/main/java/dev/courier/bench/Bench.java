@@ -46,6 +46,9 @@ public final class Bench {
     if (options.runs(Workload.DEBEZIUM)) {
       DebeziumPeer.run(ctx);
     }
+    if (options.runs(Workload.MODULITH)) {
+      ModulithPeer.run(ctx);
+    }
     if (options.runs(Workload.SOAK)) {
       Soak.run(ctx);
     }

@@ -37,6 +37,8 @@ import java.util.Set;
  *     gruelbox comparison (smaller than W2's: gruelbox publishes one entry at a time)
  * @param peerBacklog the backlog that Debezium and Courier each drain in the Debezium comparison
  * @param peerE2eDuration how long each end-to-end run of the peers' comparisons measures
+ * @param modulithBacklog the backlog that Spring Modulith and Courier each drain in the Modulith
+ *     comparison
  * @param e2eLoads W3's loaded runs, each at this percentage of W2's drain rate
  * @param soak the soak's length, window and rate (SOAK; not part of {@code all})
  */
@@ -60,6 +62,7 @@ public record BenchOptions(
     int gruelboxBacklog,
     int peerBacklog,
     Duration peerE2eDuration,
+    int modulithBacklog,
     List<Integer> e2eLoads,
     SoakOptions soak) {
 
@@ -87,7 +90,7 @@ public record BenchOptions(
       """
       Usage: BenchMain [options]
 
-        --workloads LIST     W0,W1,W2,W3,W4,W5,W6,GRUELBOX,DEBEZIUM,SOAK or all (default all;
+        --workloads LIST     W0,W1,W2,W3,W4,W5,W6,GRUELBOX,DEBEZIUM,MODULITH,SOAK or all (default all;
                              all leaves SOAK out: it runs for --soak-duration)
         --quick              a look, not a report: 1 run, short phases, small backlogs, 256 B only
         --runs N             runs of the whole selection, >= 1 (default 3; the report needs >= 3)
@@ -103,6 +106,7 @@ public record BenchOptions(
         --duplicates LIST    W4 duplicate shares in percent (default 1,10)
         --gruelbox-backlog N backlog drained by gruelbox and by Courier in GRUELBOX (default 5000)
         --peer-backlog N     backlog drained by Debezium and by Courier in DEBEZIUM (default 50000)
+        --modulith-backlog N backlog drained by Spring Modulith and by Courier in MODULITH (default 5000)
         --peer-e2e-duration D  measured time of each end-to-end run of W6, of the peers and of
                              W3's loaded runs (default 20s)
         --e2e-loads LIST     W3's loaded runs, in percent of W2's drain (default 50,80; 0 for none)
@@ -150,6 +154,7 @@ public record BenchOptions(
         5_000,
         50_000,
         Duration.ofSeconds(20),
+        5_000,
         List.of(50, 80),
         new SoakOptions(Duration.ofMinutes(60), Duration.ofMinutes(10), 167));
   }
@@ -176,6 +181,7 @@ public record BenchOptions(
         1_000,
         10_000,
         Duration.ofSeconds(10),
+        1_000,
         d.e2eLoads.isEmpty() ? List.of() : List.of(d.e2eLoads.getFirst()),
         new SoakOptions(Duration.ofSeconds(60), Duration.ofSeconds(20), d.soak.rate()));
   }
@@ -205,6 +211,7 @@ public record BenchOptions(
         Math.min(gruelboxBacklog, 500),
         Math.min(peerBacklog, 2_000),
         Duration.ofSeconds(3),
+        Math.min(modulithBacklog, 500),
         e2eLoads.isEmpty() ? List.of() : List.of(e2eLoads.getFirst()),
         new SoakOptions(Duration.ofSeconds(6), Duration.ofSeconds(3), soak.rate()));
   }
@@ -239,6 +246,7 @@ public record BenchOptions(
     int gruelboxBacklog = d.gruelboxBacklog();
     int peerBacklog = d.peerBacklog();
     Duration peerE2eDuration = d.peerE2eDuration();
+    int modulithBacklog = d.modulithBacklog();
     List<Integer> e2eLoads = d.e2eLoads();
     Duration soakDuration = d.soak().duration();
     Duration soakWindow = d.soak().window();
@@ -306,6 +314,7 @@ public record BenchOptions(
         case "--soak-duration" -> soakDuration = parseDuration(option, value);
         case "--soak-window" -> soakWindow = parseDuration(option, value);
         case "--soak-rate" -> soakRate = positiveDouble(option, value);
+        case "--modulith-backlog" -> modulithBacklog = positiveInt(option, value);
         default -> throw new IllegalArgumentException("unknown option " + option + "; see --help");
       }
     }
@@ -315,7 +324,7 @@ public record BenchOptions(
           new BenchOptions(
               workloads, runs, duration, warmup, backlog, payloads, clients, rate, e2eDuration, e2eWarmup,
               duplicates, experiment, warmupRound, heap, output, String.join(" ", args), gruelboxBacklog,
-              peerBacklog, peerE2eDuration, e2eLoads, new SoakOptions(soakDuration, soakWindow, soakRate)));
+              peerBacklog, peerE2eDuration, modulithBacklog, e2eLoads, new SoakOptions(soakDuration, soakWindow, soakRate)));
     }
     return new BenchOptions(
         workloads,
@@ -337,6 +346,7 @@ public record BenchOptions(
         gruelboxBacklog,
         peerBacklog,
         peerE2eDuration,
+        modulithBacklog,
         e2eLoads,
         new SoakOptions(soakDuration, soakWindow, soakRate));
   }

@@ -13,6 +13,7 @@ public enum Workload {
   W6("wake-up modes: polling, NOTIFY and in-process, latency and the writer's cost"),
   GRUELBOX("peer: gruelbox transaction-outbox on the same PostgreSQL and broker"),
   DEBEZIUM("peer: Debezium embedded engine with the outbox event router, on a PostgreSQL with logical WAL"),
+  MODULITH("peer: Spring Modulith's JDBC event publication registry with Kafka externalization"),
   SOAK("soak: the W3 path at a constant rate for an hour, its latency and the tables' state per window");
 
   /** What {@code all} and the default select: every workload but the hour-long {@link #SOAK}. */
@@ -40,7 +41,7 @@ public enum Workload {
       return valueOf(text.trim().toUpperCase(Locale.ROOT));
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(
-          "unknown workload '" + text + "': use W0, W1, W2, W3, W4, W5, W6, GRUELBOX, DEBEZIUM, SOAK or all", e);
+          "unknown workload '" + text + "': use W0, W1, W2, W3, W4, W5, W6, GRUELBOX, DEBEZIUM, MODULITH, SOAK or all", e);
     }
   }
 }

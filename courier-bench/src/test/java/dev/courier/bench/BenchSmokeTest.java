@@ -40,6 +40,7 @@ class BenchSmokeTest {
             200,
             500,
             Duration.ofSeconds(1),
+            200,
             List.of(20),
             new BenchOptions.SoakOptions(Duration.ofSeconds(4), Duration.ofSeconds(2), 167));
 
@@ -67,7 +68,7 @@ class BenchSmokeTest {
           .contains("rabbitmq.batched.256", "rabbitmq.drain_vs_raw.256", "jetstream.batched.256", "jetstream.drain_vs_raw.256");
     }
     assertThat(report.toMarkdown())
-        .contains("### W0", "### W1", "### W2", "### W3", "### W4", "### W5", "### W6", "### GRUELBOX", "### DEBEZIUM", "### SOAK", "fsync", "synchronous_commit", "nproc");
+        .contains("### W0", "### W1", "### W2", "### W3", "### W4", "### W5", "### W6", "### GRUELBOX", "### DEBEZIUM", "### MODULITH", "### SOAK", "fsync", "synchronous_commit", "nproc");
   }
 
   @Test
