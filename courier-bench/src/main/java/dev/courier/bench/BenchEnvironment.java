@@ -243,7 +243,8 @@ final class BenchEnvironment implements AutoCloseable {
               "full_page_writes",
               "commit_delay",
               "shared_buffers",
-              "max_wal_size")) {
+              "max_wal_size",
+              "autovacuum")) {
         try (ResultSet r = s.executeQuery("SHOW " + setting)) {
           r.next();
           out.put("PostgreSQL " + setting, r.getString(1));
@@ -334,14 +335,16 @@ final class BenchEnvironment implements AutoCloseable {
   }
 
   /**
-   * The benchmark's own PostgreSQL with {@code wal_level=logical}, started on first use: Debezium
-   * needs logical decoding, and the shared server is not reconfigured for a benchmark. Courier's side
-   * of the Debezium comparison runs on this same instance.
+   * The benchmark's own PostgreSQL with {@code wal_level=logical} and autovacuum on, started on
+   * first use: Debezium needs logical decoding, the soak needs autovacuum as a deployment has it,
+   * and the shared server (whose configuration may turn autovacuum off, as this machine's does) is
+   * not reconfigured for a benchmark. Courier's side of the Debezium comparison runs on this same
+   * instance.
    */
   synchronized LogicalPostgres logicalPostgres() {
     if (logical == null) {
       logical = LogicalPostgres.start();
-      durability.put("PostgreSQL for the Debezium comparison", logical.description());
+      durability.put("PostgreSQL for the Debezium comparison and the soak", logical.description());
     }
     return logical;
   }
@@ -358,7 +361,16 @@ final class BenchEnvironment implements AutoCloseable {
       try (Connection c = dataSource().getConnection();
           Statement s = c.createStatement()) {
         for (String setting :
-            List.of("server_version", "wal_level", "fsync", "synchronous_commit", "wal_sync_method", "full_page_writes", "shared_buffers", "max_wal_size")) {
+            List.of(
+                "server_version",
+                "wal_level",
+                "fsync",
+                "synchronous_commit",
+                "wal_sync_method",
+                "full_page_writes",
+                "shared_buffers",
+                "max_wal_size",
+                "autovacuum")) {
           try (ResultSet r = s.executeQuery("SHOW " + setting)) {
             r.next();
             d.append(", ").append(setting).append('=').append(r.getString(1));
@@ -382,6 +394,8 @@ final class BenchEnvironment implements AutoCloseable {
                 .setServerConfig("fsync", "on")
                 .setServerConfig("shared_buffers", "128MB")
                 .setServerConfig("max_wal_size", "1GB")
+                // PostgreSQL's default, stated because the soak depends on it
+                .setServerConfig("autovacuum", "on")
                 .start());
       } catch (IOException e) {
         throw new IllegalStateException("cannot start the embedded PostgreSQL with wal_level=logical: " + e, e);
