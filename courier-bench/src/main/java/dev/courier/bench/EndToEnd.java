@@ -117,6 +117,13 @@ final class EndToEnd {
     ctx.add(Workload.W3, id + "p99", "commit → record at a consumer p99 " + at, "ms", ms(h.getValueAtPercentile(99)), null);
     ctx.add(Workload.W3, id + "p99.9", "commit → record at a consumer p99.9 " + at, "ms", ms(h.getValueAtPercentile(99.9)), null);
     ctx.add(Workload.W3, id + "achieved", "events/s the writers committed ÷ offered, " + at, Figure.RATIO, r.achievedRate() / r.offeredRate(), null);
+    ctx.add(
+        Workload.W3,
+        id + "delivered",
+        "events/s delivered (first due → last arrival) ÷ offered; below 1: the relay fell behind, " + at,
+        Figure.RATIO,
+        r.deliveredRate() / r.offeredRate(),
+        null);
   }
 
   /** W2's drain of {@value #PAYLOAD} B payloads in this run, else a drain of W2's backlog measured now. */
