@@ -158,7 +158,10 @@ final class BenchEnvironment implements AutoCloseable {
     config.setMaximumPoolSize(maxConnections);
     config.setMinimumIdle(0);
     config.setPoolName("bench-" + prefix);
-    config.setConnectionTimeout(30_000);
+    // Hikari opens connections one at a time; 16 W0 clients on a loaded machine (CI, after the chaos
+    // suite) took longer than 30 s to get theirs. Clients connect before a measurement starts, so a
+    // long wait here costs time, never a figure.
+    config.setConnectionTimeout(180_000);
     return new HikariDataSource(config);
   }
 
