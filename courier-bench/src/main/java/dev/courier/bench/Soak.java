@@ -47,8 +47,8 @@ import org.slf4j.LoggerFactory;
  * <p>The retention horizons are scaled to the soak so that its tables reach the steady state a
  * deployment reaches after a week: published rows leave the outbox for the archive after a
  * twelfth of the soak (5 minutes of an hour), and the archive and the ledger keep a quarter of it
- * (15 minutes); PostgreSQL will not take a horizon below one minute, so a short soak prunes
- * nothing. The goal: p99 of the last window at most 20% above p99 of the first.
+ * (15 minutes); {@link Retention.Policy} refuses a horizon below one minute, so a short soak
+ * prunes nothing. The goal: p99 of the last window at most 20% above p99 of the first.
  */
 final class Soak {
   private static final Logger log = LoggerFactory.getLogger(Soak.class);
@@ -156,7 +156,6 @@ final class Soak {
           throw new IllegalStateException("SOAK: a prune failed during the soak; see the log");
         }
       } finally {
-        pruner.shutdownNow();
         subscription.close();
         relay.close();
       }
@@ -166,7 +165,7 @@ final class Soak {
         throw new IllegalStateException(
             "SOAK: " + written + " events written, " + applied + " distinct effects, " + effectRows + " effect rows");
       }
-      report(ctx, tables, windows, whole, written);
+      report(ctx, windows, whole, written);
     } catch (SQLException e) {
       throw new IllegalStateException("SOAK writer failed: " + e.getMessage(), e);
     } catch (InterruptedException e) {
@@ -178,7 +177,7 @@ final class Soak {
     }
   }
 
-  /** Retention horizons scaled to a soak of {@code length}; none below PostgreSQL-side minimum of 1 minute. */
+  /** Retention horizons scaled to a soak of {@code length}; none below the policy's minimum of 1 minute. */
   static Retention.Policy policy(Duration length) {
     Duration published = atLeastAMinute(length.dividedBy(12));
     Duration kept = atLeastAMinute(length.dividedBy(4));
@@ -250,7 +249,7 @@ final class Soak {
   }
 
   private static void report(
-      RunContext ctx, CourierTables tables, List<Window> windows, Histogram whole, long written) {
+      RunContext ctx, List<Window> windows, Histogram whole, long written) {
     Workload w = Workload.SOAK;
     BenchOptions.SoakOptions o = ctx.options().soak();
     String rate = String.format(Locale.ROOT, "%.0f/s", o.rate());
