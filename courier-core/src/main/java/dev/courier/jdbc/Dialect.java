@@ -53,10 +53,52 @@ public abstract class Dialect {
   public abstract String claim(CourierTables t);
 
   /**
+   * Selects up to N claimable rows in seq order, from a seq on, under the same rules as {@link
+   * #claim}, and locks them without writing them: the caller's transaction holds them until it
+   * ends. Parameters: from-seq, now, now, from-seq, limit. Returns the rows' columns, with {@code
+   * attempts} already counting the attempt about to be made.
+   */
+  public abstract String claimLocked(CourierTables t);
+
+  /**
+   * A statement that ends the session of a transaction left idle longer than {@code millis}
+   * (which releases its locks), scoped to the current transaction, or null if the database has
+   * none. A {@link #claimLocked} transaction runs it, so that a relay that hangs while holding rows
+   * gives them up, as an expired lease would.
+   */
+  public String idleTransactionTimeout(long millis) {
+    return null;
+  }
+
+  /**
+   * Marks rows published and counts the attempt, for rows held by the caller's transaction
+   * ({@link #claimLocked}). Parameters: published-at, array of seq.
+   */
+  public abstract String markPublishedLocked(CourierTables t);
+
+  /**
+   * Schedules a retry of a row held by the caller's transaction. Parameters: available-at,
+   * attempts made, last error, seq.
+   */
+  public abstract String markRetryLocked(CourierTables t);
+
+  /**
+   * Parks a row held by the caller's transaction as dead. Parameters: dead-at, attempts made, last
+   * error, seq.
+   */
+  public abstract String markDeadLocked(CourierTables t);
+
+  /**
    * Marks rows published. Not fenced by the claim: the broker confirmed them, whichever relay holds
    * them now. Parameters: published-at, array of seq.
    */
   public abstract String markPublished(CourierTables t);
+
+  /**
+   * Deletes rows the broker confirmed, instead of marking them published: for a relay that keeps
+   * no history in the outbox. Parameters: array of seq.
+   */
+  public abstract String deletePublished(CourierTables t);
 
   /**
    * Schedules a retry, if this relay still holds the row (a relay whose lease expired must not

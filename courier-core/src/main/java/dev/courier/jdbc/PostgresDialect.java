@@ -22,7 +22,8 @@ final class PostgresDialect extends Dialect {
     // nothing remembers a high-water mark, so a late commit is never skipped.
     // NOT EXISTS keeps per-key order: a row waits while an earlier row of its key is backing off
     // or leased (available_at in the future); rows of other keys are not held up.
-    // The probe must stay a per-candidate lookup in the pending_key index: left to itself the
+    // The probe must stay a per-candidate lookup in the pending_key_c index (its text columns are
+    // COLLATE "C", hence the same collation on the probe's equalities): left to itself the
     // planner turns it into an anti-join whose inner side (all pending rows not yet due) it
     // estimates at one row, and then reads it with a scan of the whole table, published rows
     // included, on every claim. OFFSET 0 keeps the subquery from being pulled up into a join, so
@@ -41,14 +42,14 @@ final class PostgresDialect extends Dialect {
         + " o WHERE o.status = 'PENDING' AND o.seq >= ? AND o.available_at <= ?"
         + " AND NOT EXISTS (SELECT 1 FROM "
         + t.outbox()
-        + " p WHERE p.status = 'PENDING' AND p.destination = o.destination"
-        + " AND p.event_key = o.event_key AND p.seq < o.seq"
+        + " p WHERE p.status = 'PENDING' AND p.destination = o.destination COLLATE \"C\""
+        + " AND p.event_key = o.event_key COLLATE \"C\" AND p.seq < o.seq"
         + " AND (p.available_at > ? OR p.seq < ?) OFFSET 0)"
         + " ORDER BY o.seq LIMIT ? FOR UPDATE SKIP LOCKED),"
         + " picked AS (SELECT c.seq FROM candidates c WHERE NOT EXISTS (SELECT 1 FROM "
         + t.outbox()
-        + " p WHERE p.status = 'PENDING' AND p.destination = c.destination"
-        + " AND p.event_key = c.event_key AND p.seq < c.seq"
+        + " p WHERE p.status = 'PENDING' AND p.destination = c.destination COLLATE \"C\""
+        + " AND p.event_key = c.event_key COLLATE \"C\" AND p.seq < c.seq"
         + " AND p.seq NOT IN (SELECT seq FROM candidates) OFFSET 0))"
         + " UPDATE "
         + t.outbox()
@@ -56,6 +57,62 @@ final class PostgresDialect extends Dialect {
         + " FROM picked WHERE t.seq = picked.seq"
         + " RETURNING t.seq, t.event_id, t.event_type, t.destination, t.event_key, t.payload,"
         + " t.headers, t.correlation_id, t.causation_id, t.created_at, t.attempts";
+  }
+
+  @Override
+  public String claimLocked(CourierTables t) {
+    // The same candidates and the same per-key rules as claim(), but the rows are only locked: the
+    // caller's transaction stays open while the batch is published and ends with the mark, so no
+    // lease is written. A row locked by another relay's open claim is skipped, and since it is not
+    // a candidate here, the later rows of its key are dropped by the second check, as they are
+    // for a leased row. The candidates that check drops stay locked until the caller's
+    // transaction ends; they are claimed by a later pass.
+    return "WITH candidates AS (SELECT o.seq, o.event_id, o.event_type, o.destination, o.event_key,"
+        + " o.payload, o.headers, o.correlation_id, o.causation_id, o.created_at,"
+        + " o.attempts + 1 AS attempts FROM "
+        + t.outbox()
+        + " o WHERE o.status = 'PENDING' AND o.seq >= ? AND o.available_at <= ?"
+        + " AND NOT EXISTS (SELECT 1 FROM "
+        + t.outbox()
+        + " p WHERE p.status = 'PENDING' AND p.destination = o.destination COLLATE \"C\""
+        + " AND p.event_key = o.event_key COLLATE \"C\" AND p.seq < o.seq"
+        + " AND (p.available_at > ? OR p.seq < ?) OFFSET 0)"
+        + " ORDER BY o.seq LIMIT ? FOR UPDATE SKIP LOCKED)"
+        + " SELECT c.* FROM candidates c WHERE NOT EXISTS (SELECT 1 FROM "
+        + t.outbox()
+        + " p WHERE p.status = 'PENDING' AND p.destination = c.destination COLLATE \"C\""
+        + " AND p.event_key = c.event_key COLLATE \"C\" AND p.seq < c.seq"
+        + " AND p.seq NOT IN (SELECT seq FROM candidates) OFFSET 0)";
+  }
+
+  @Override
+  public String idleTransactionTimeout(long millis) {
+    // PostgreSQL 9.6+: the server terminates the session, and with it the transaction and its locks
+    return "SET LOCAL idle_in_transaction_session_timeout = " + Math.max(1, millis);
+  }
+
+  @Override
+  public String markPublishedLocked(CourierTables t) {
+    return "UPDATE "
+        + t.outbox()
+        + " SET status = 'PUBLISHED', published_at = ?, attempts = attempts + 1, claimed_by = NULL,"
+        + " last_error = NULL WHERE seq = ANY(?) AND status = 'PENDING'";
+  }
+
+  @Override
+  public String markRetryLocked(CourierTables t) {
+    return "UPDATE "
+        + t.outbox()
+        + " SET available_at = ?, attempts = ?, claimed_by = NULL, last_error = ?"
+        + " WHERE seq = ? AND status = 'PENDING'";
+  }
+
+  @Override
+  public String markDeadLocked(CourierTables t) {
+    return "UPDATE "
+        + t.outbox()
+        + " SET status = 'DEAD', dead_at = ?, attempts = ?, claimed_by = NULL, last_error = ?"
+        + " WHERE seq = ? AND status = 'PENDING'";
   }
 
   @Override
@@ -70,6 +127,11 @@ final class PostgresDialect extends Dialect {
         + t.outbox()
         + " SET status = 'PUBLISHED', published_at = ?, claimed_by = NULL, last_error = NULL"
         + " WHERE seq = ANY(?) AND status = 'PENDING'";
+  }
+
+  @Override
+  public String deletePublished(CourierTables t) {
+    return "DELETE FROM " + t.outbox() + " WHERE seq = ANY(?) AND status = 'PENDING'";
   }
 
   @Override

@@ -11,6 +11,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.sql.Timestamp;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -33,11 +34,20 @@ final class OutboxStore {
 
   private final DataSource dataSource;
   private final CourierTables tables;
+  private final boolean deletePublished;
   private volatile Dialect dialect;
 
   OutboxStore(DataSource dataSource, CourierTables tables) {
+    this(dataSource, tables, false);
+  }
+
+  /**
+   * @param deletePublished delete confirmed rows instead of marking them {@code PUBLISHED}
+   */
+  OutboxStore(DataSource dataSource, CourierTables tables, boolean deletePublished) {
     this.dataSource = dataSource;
     this.tables = tables;
+    this.deletePublished = deletePublished;
   }
 
   /**
@@ -73,6 +83,147 @@ final class OutboxStore {
       return rows;
     }
   }
+
+  /**
+   * Claims like {@link #claim}, but holds the rows by locking them in a transaction that stays open
+   * until {@link #finish} or {@link #abandon}: nothing is written to claim them. The caller must end
+   * the batch one way or the other, or its connection stays checked out. If the transaction stays
+   * idle longer than {@code holdLimit} (the relay hangs), the database ends its session and the
+   * rows are pending again.
+   */
+  HeldBatch claimLocked(int limit, long fromSeq, Instant now, Duration holdLimit) throws SQLException {
+    Connection c = connection();
+    try {
+      Dialect d = dialect(c);
+      c.setAutoCommit(false);
+      String timeout = d.idleTransactionTimeout(holdLimit.toMillis());
+      if (timeout != null) {
+        try (Statement st = c.createStatement()) {
+          st.execute(timeout);
+        }
+      }
+      List<ClaimedRow> rows = new ArrayList<>(limit);
+      try (PreparedStatement ps = c.prepareStatement(d.claimLocked(tables))) {
+        Timestamp ts = Timestamp.from(now);
+        ps.setLong(1, fromSeq);
+        ps.setTimestamp(2, ts);
+        ps.setTimestamp(3, ts);
+        ps.setLong(4, fromSeq);
+        ps.setInt(5, limit);
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            rows.add(read(rs));
+          }
+        }
+      }
+      rows.sort(Comparator.comparingLong(ClaimedRow::seq));
+      if (rows.isEmpty()) {
+        // nothing to hold; end the transaction now (the locks of dropped candidates with it)
+        c.rollback();
+        c.setAutoCommit(true);
+        c.close();
+        return new HeldBatch(null, d, rows);
+      }
+      return new HeldBatch(c, d, rows);
+    } catch (SQLException | RuntimeException e) {
+      closeAfterFailure(c, e);
+      throw e;
+    }
+  }
+
+  /**
+   * Records a held batch's outcome and commits, which releases its rows: the confirmed ones
+   * published, the failed ones scheduled for a retry or parked as dead, the rest (neither listed)
+   * pending as they were. When nothing failed, the commit does not wait for the WAL flush (see the
+   * class comment); a failure or a dead row is committed with the database's own durability.
+   */
+  void finish(HeldBatch batch, List<Long> published, List<Failure> failures, Instant now)
+      throws SQLException {
+    if (batch.connection == null) {
+      return;
+    }
+    Connection c = batch.connection;
+    Dialect d = batch.dialect;
+    try {
+      if (!published.isEmpty()) {
+        setPublished(c, d, published, now, d.markPublishedLocked(tables));
+      }
+      for (Failure f : failures) {
+        try (PreparedStatement ps =
+            c.prepareStatement(f.dead() ? d.markDeadLocked(tables) : d.markRetryLocked(tables))) {
+          ps.setTimestamp(1, Timestamp.from(f.dead() ? now : f.availableAt()));
+          ps.setInt(2, f.attempts());
+          ps.setString(3, truncate(f.error()));
+          ps.setLong(4, f.seq());
+          ps.executeUpdate();
+        }
+      }
+      String relaxed = d.relaxedCommit();
+      if (failures.isEmpty() && relaxed != null) {
+        // read at commit time, so setting it last still applies to the whole transaction
+        try (Statement st = c.createStatement()) {
+          st.execute(relaxed);
+        }
+      }
+      c.commit();
+      c.setAutoCommit(true);
+      c.close();
+    } catch (SQLException | RuntimeException e) {
+      closeAfterFailure(c, e);
+      throw e;
+    }
+  }
+
+  /** Ends a held batch without writing anything: its rows are pending again, as they were. */
+  void abandon(HeldBatch batch) throws SQLException {
+    if (batch.connection == null) {
+      return;
+    }
+    Connection c = batch.connection;
+    try {
+      c.rollback();
+      c.setAutoCommit(true);
+      c.close();
+    } catch (SQLException | RuntimeException e) {
+      closeAfterFailure(c, e);
+      throw e;
+    }
+  }
+
+  private static void closeAfterFailure(Connection c, Exception cause) {
+    try {
+      if (!c.getAutoCommit()) {
+        c.rollback();
+      }
+    } catch (SQLException e) {
+      cause.addSuppressed(e);
+    }
+    try {
+      c.close();
+    } catch (SQLException e) {
+      cause.addSuppressed(e);
+    }
+  }
+
+  /** Rows locked by an open claim transaction (no connection when nothing was claimed). */
+  static final class HeldBatch {
+    private final Connection connection;
+    private final Dialect dialect;
+    private final List<ClaimedRow> rows;
+
+    private HeldBatch(Connection connection, Dialect dialect, List<ClaimedRow> rows) {
+      this.connection = connection;
+      this.dialect = dialect;
+      this.rows = rows;
+    }
+
+    List<ClaimedRow> rows() {
+      return rows;
+    }
+  }
+
+  /** A failed publish of a held row: retried at {@code availableAt}, or parked as dead. */
+  record Failure(long seq, boolean dead, Instant availableAt, int attempts, String error) {}
 
   /**
    * Opens a transaction whose commit does not wait for the WAL flush, when the dialect has such a
@@ -143,15 +294,31 @@ final class OutboxStore {
     try (Connection c = connection()) {
       Dialect d = dialect(c);
       beginRelaxed(c, d);
-      try (PreparedStatement ps = c.prepareStatement(d.markPublished(tables))) {
-        ps.setTimestamp(1, Timestamp.from(now));
-        ps.setArray(2, c.createArrayOf(d.bigintArrayType(), seqs.toArray(Long[]::new)));
-        ps.executeUpdate();
+      try {
+        setPublished(c, d, seqs, now, d.markPublished(tables));
       } catch (SQLException e) {
         rollbackQuietly(c, e);
         throw e;
       }
       commit(c);
+    }
+  }
+
+  /** Marks the rows published with {@code markSql}, or deletes them when the store keeps no history. */
+  private void setPublished(Connection c, Dialect d, List<Long> seqs, Instant now, String markSql)
+      throws SQLException {
+    java.sql.Array array = c.createArrayOf(d.bigintArrayType(), seqs.toArray(Long[]::new));
+    if (deletePublished) {
+      try (PreparedStatement ps = c.prepareStatement(d.deletePublished(tables))) {
+        ps.setArray(1, array);
+        ps.executeUpdate();
+      }
+      return;
+    }
+    try (PreparedStatement ps = c.prepareStatement(markSql)) {
+      ps.setTimestamp(1, Timestamp.from(now));
+      ps.setArray(2, array);
+      ps.executeUpdate();
     }
   }
 

@@ -107,6 +107,31 @@ public final class Relay implements AutoCloseable {
   /** The first wait after a wake-up whose pass found nothing; doubles on each empty pass. */
   private static final Duration WAKE_RECHECK = Duration.ofMillis(1);
 
+  /**
+   * How a relay holds the rows of a batch while it publishes them.
+   *
+   * <ul>
+   *   <li>{@link #LEASE} (the default): the claim writes a lease into each row ({@code
+   *       available_at}, {@code claimed_by}) and commits; the mark is a second transaction. A
+   *       relay that stops renewing loses its rows when the lease expires. Holds no database
+   *       connection while the broker answers.
+   *   <li>{@link #LOCK}: the claim only locks the rows, in a transaction that stays open while the
+   *       batch is published and commits with the mark, so each event costs one row write
+   *       instead of two. A relay that dies releases its rows at once (its transaction rolls
+   *       back); one that hangs holds them until the database ends its idle transaction after
+   *       the {@linkplain Builder#lease(Duration) lease} (PostgreSQL's {@code
+   *       idle_in_transaction_session_timeout}, set for that transaction only). Each batch in
+   *       flight keeps a connection checked out, with a transaction open for up to the publish
+   *       timeout.
+   * </ul>
+   *
+   * Both keep the same delivery and ordering promises.
+   */
+  public enum ClaimMode {
+    LEASE,
+    LOCK
+  }
+
   /** Lifecycle of a relay. */
   public enum State {
     NEW,
@@ -120,6 +145,8 @@ public final class Relay implements AutoCloseable {
   private final OutboxStore store;
   private final RetryPolicy retryPolicy;
   private final int batchSize;
+  private final ClaimMode claimMode;
+  private final boolean deletePublished;
   private final Duration lease;
   private final Duration publishTimeout;
   private final Duration minPoll;
@@ -145,9 +172,11 @@ public final class Relay implements AutoCloseable {
   private Relay(Builder b) {
     this.relayId = b.relayId;
     this.transport = b.transport;
-    this.store = new OutboxStore(b.dataSource, b.tables);
+    this.store = new OutboxStore(b.dataSource, b.tables, b.deletePublished);
     this.retryPolicy = b.retryPolicy;
     this.batchSize = b.batchSize;
+    this.claimMode = b.claimMode;
+    this.deletePublished = b.deletePublished;
     this.lease = b.lease;
     this.publishTimeout = b.publishTimeout;
     this.minPoll = b.minPollInterval;
@@ -232,11 +261,14 @@ public final class Relay implements AutoCloseable {
       lock.unlock();
     }
     log.info(
-        "relay {} started: transport={}, batchSize={}, batchesInFlight={}, lease={}, retry={}",
+        "relay {} started: transport={}, batchSize={}, batchesInFlight={}, claimMode={},"
+            + " deletePublished={}, lease={}, retry={}",
         relayId,
         transport.name(),
         batchSize,
         batchesInFlight,
+        claimMode,
+        deletePublished,
         lease,
         retryPolicy);
   }
@@ -265,8 +297,8 @@ public final class Relay implements AutoCloseable {
   public BatchResult runOnce() {
     passLock.lock();
     try {
-      List<ClaimedRow> rows = claim();
-      BatchResult result = rows.isEmpty() ? BatchResult.EMPTY : publishAndRecord(rows);
+      Claimed batch = claim(Long.MIN_VALUE);
+      BatchResult result = batch.rows().isEmpty() ? BatchResult.EMPTY : publishAndRecord(batch);
       lastCompletedPass = clock.instant();
       return result;
     } finally {
@@ -274,20 +306,44 @@ public final class Relay implements AutoCloseable {
     }
   }
 
-  private List<ClaimedRow> claim() {
-    return claim(Long.MIN_VALUE);
-  }
+  /** A claimed batch: its rows and, in {@link ClaimMode#LOCK}, the transaction holding them. */
+  private record Claimed(List<ClaimedRow> rows, OutboxStore.HeldBatch held) {}
 
-  private List<ClaimedRow> claim(long fromSeq) {
+  private Claimed claim(long fromSeq) {
     Instant now = clock.instant();
     try {
-      return store.claim(batchSize, fromSeq, now, now.plus(lease), relayId);
+      if (claimMode == ClaimMode.LOCK) {
+        OutboxStore.HeldBatch held = store.claimLocked(batchSize, fromSeq, now, lease);
+        return new Claimed(held.rows(), held);
+      }
+      return new Claimed(store.claim(batchSize, fromSeq, now, now.plus(lease), relayId), null);
     } catch (SQLException e) {
       throw OutboxStore.wrap("could not claim outbox rows", e);
     }
   }
 
-  private BatchResult publishAndRecord(List<ClaimedRow> rows) {
+  private BatchResult publishAndRecord(Claimed batch) {
+    try {
+      return publishAndRecord(batch.rows(), batch.held());
+    } catch (RuntimeException | Error e) {
+      abandon(batch);
+      throw e;
+    }
+  }
+
+  /** Ends a held batch without recording anything; its rows are pending again at once. */
+  private void abandon(Claimed batch) {
+    if (batch.held() == null) {
+      return;
+    }
+    try {
+      store.abandon(batch.held());
+    } catch (SQLException e) {
+      log.warn("could not end the claim of {} rows cleanly: {}", batch.rows().size(), e.toString());
+    }
+  }
+
+  private BatchResult publishAndRecord(List<ClaimedRow> rows, OutboxStore.HeldBatch held) {
     List<Event> events = new ArrayList<>(rows.size());
     for (ClaimedRow r : rows) {
       events.add(r.event());
@@ -306,10 +362,11 @@ public final class Relay implements AutoCloseable {
       }
     }
     publishLatency.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
-    return record(rows, results);
+    return record(rows, results, held);
   }
 
-  private BatchResult record(List<ClaimedRow> rows, List<PublishResult> results) {
+  private BatchResult record(
+      List<ClaimedRow> rows, List<PublishResult> results, OutboxStore.HeldBatch held) {
     Map<UUID, PublishResult> byId = new HashMap<>(results.size() * 2);
     for (PublishResult r : results) {
       byId.put(r.eventId(), r);
@@ -320,6 +377,8 @@ public final class Relay implements AutoCloseable {
     // attempt and a backoff, so the next relay publishes them at once.
     boolean stopping = Thread.currentThread().isInterrupted() && state != State.RUNNING;
     List<ClaimedRow> unattempted = new ArrayList<>();
+    // LOCK mode: failures are written with the mark, in the claim's transaction
+    List<OutboxStore.Failure> failures = new ArrayList<>();
     // counted once per destination and batch rather than looked up per event
     Map<String, Integer> publishedPerDestination = new HashMap<>();
     int retried = 0;
@@ -351,7 +410,7 @@ public final class Relay implements AutoCloseable {
         case PublishResult.Failed f -> {
           counter(CourierMetrics.RELAY_FAILURES, "Failed publish attempts", row.event().destination())
               .increment();
-          if (failOne(row, f, now)) {
+          if (failOne(row, f, now, held == null ? null : failures)) {
             dead++;
           } else {
             retried++;
@@ -362,6 +421,25 @@ public final class Relay implements AutoCloseable {
     publishedPerDestination.forEach(
         (destination, n) ->
             counter(CourierMetrics.RELAY_PUBLISHED, "Events the broker confirmed", destination).increment(n));
+    if (held != null) {
+      try {
+        // unattempted rows are not written: the commit gives them back as they were
+        store.finish(held, confirmed, failures, now);
+      } catch (SQLException e) {
+        log.error(
+            "could not record the outcome of a batch of {} ({} confirmed); its rows are pending"
+                + " again and will be published once more: {}",
+            rows.size(),
+            confirmed.size(),
+            e.toString());
+        return new BatchResult(rows.size(), 0, 0, 0, rows.size());
+      }
+      if (!unattempted.isEmpty()) {
+        log.info("released {} unpublished rows on shutdown", unattempted.size());
+      }
+      logPublished(rows, confirmed);
+      return new BatchResult(rows.size(), confirmed.size(), retried, dead, unattempted.size());
+    }
     int released = unattempted.isEmpty() ? 0 : release(unattempted).released();
     try {
       store.markPublished(confirmed, now);
@@ -376,6 +454,11 @@ public final class Relay implements AutoCloseable {
           e.toString());
       return new BatchResult(rows.size(), 0, retried, dead, released);
     }
+    logPublished(rows, confirmed);
+    return new BatchResult(rows.size(), confirmed.size(), retried, dead, released);
+  }
+
+  private static void logPublished(List<ClaimedRow> rows, List<Long> confirmed) {
     if (log.isDebugEnabled()) {
       for (ClaimedRow row : rows) {
         if (confirmed.contains(row.seq())) {
@@ -385,39 +468,48 @@ public final class Relay implements AutoCloseable {
         }
       }
     }
-    return new BatchResult(rows.size(), confirmed.size(), retried, dead, released);
   }
 
-  /** Records one failure; returns true if the row was parked as dead. */
-  private boolean failOne(ClaimedRow row, PublishResult.Failed f, Instant now) {
+  /**
+   * Records one failure, at once (LEASE mode, {@code pending} null) or by adding it to {@code
+   * pending} for the batch's commit (LOCK mode); returns true if the row is parked as dead.
+   */
+  private boolean failOne(
+      ClaimedRow row, PublishResult.Failed f, Instant now, List<OutboxStore.Failure> pending) {
     String error = f.error().toString();
     try (EventLog ignored = EventLog.of(row.event()).with(EventLog.ATTEMPT, row.attempt())) {
       boolean dead = !f.retriable() || !retryPolicy.canRetry(row.attempt());
+      Duration delay = dead ? Duration.ZERO : retryPolicy.delay(row.attempt());
       try {
-        if (dead) {
+        if (pending != null) {
+          pending.add(new OutboxStore.Failure(row.seq(), dead, now.plus(delay), row.attempt(), error));
+        } else if (dead) {
           store.markDead(row.seq(), now, error, relayId);
-          counter(CourierMetrics.RELAY_DEAD, "Outbox rows parked as dead", row.event().destination())
-              .increment();
-          log.error(
-              "publish failed {}; row parked as DEAD after {} attempt(s): {}",
-              f.retriable() ? "on its last attempt" : "and cannot succeed by retrying",
-              row.attempt(),
-              error);
         } else {
-          Duration delay = retryPolicy.delay(row.attempt());
           store.markRetry(row.seq(), now.plus(delay), error, relayId);
-          counter(CourierMetrics.RELAY_RETRIES, "Failed publishes scheduled for another attempt", row.event().destination())
-              .increment();
-          log.warn(
-              "publish attempt {} of {} failed, retrying in {} ms: {}",
-              row.attempt(),
-              retryPolicy.maxAttempts(),
-              delay.toMillis(),
-              error);
         }
       } catch (SQLException e) {
         // The row keeps its lease and becomes claimable again when it expires.
         log.error("could not record publish failure; the row is retried after its lease: {}", e.toString());
+        return dead;
+      }
+      if (dead) {
+        counter(CourierMetrics.RELAY_DEAD, "Outbox rows parked as dead", row.event().destination())
+            .increment();
+        log.error(
+            "publish failed {}; row parked as DEAD after {} attempt(s): {}",
+            f.retriable() ? "on its last attempt" : "and cannot succeed by retrying",
+            row.attempt(),
+            error);
+      } else {
+        counter(CourierMetrics.RELAY_RETRIES, "Failed publishes scheduled for another attempt", row.event().destination())
+            .increment();
+        log.warn(
+            "publish attempt {} of {} failed, retrying in {} ms: {}",
+            row.attempt(),
+            retryPolicy.maxAttempts(),
+            delay.toMillis(),
+            error);
       }
       return dead;
     }
@@ -462,7 +554,7 @@ public final class Relay implements AutoCloseable {
       if (!acquireInFlight()) {
         break;
       }
-      List<ClaimedRow> rows;
+      Claimed batch;
       try {
         if (hint != Long.MIN_VALUE && System.nanoTime() - lastFullScan >= FULL_SCAN_INTERVAL.toNanos()) {
           hint = Long.MIN_VALUE;
@@ -470,9 +562,9 @@ public final class Relay implements AutoCloseable {
         if (hint == Long.MIN_VALUE) {
           lastFullScan = System.nanoTime();
         }
-        rows = claim(hint);
+        batch = claim(hint);
         // rows come sorted by seq
-        hint = rows.size() >= batchSize ? rows.getFirst().seq() : Long.MIN_VALUE;
+        hint = batch.rows().size() >= batchSize ? batch.rows().getFirst().seq() : Long.MIN_VALUE;
       } catch (RuntimeException e) {
         hint = Long.MIN_VALUE;
         inFlight.release();
@@ -484,13 +576,14 @@ public final class Relay implements AutoCloseable {
         continue;
       }
       Duration wait;
+      List<ClaimedRow> rows = batch.rows();
       if (rows.isEmpty()) {
         inFlight.release();
         lastCompletedPass = clock.instant();
         wait = next;
         next = min(next.multipliedBy(2), maxPoll);
       } else {
-        submit(rows);
+        submit(batch);
         if (rows.size() >= batchSize) {
           next = minPoll;
           continue;
@@ -520,16 +613,18 @@ public final class Relay implements AutoCloseable {
     return false;
   }
 
-  private void submit(List<ClaimedRow> rows) {
+  private void submit(Claimed batch) {
     try {
       publishers.execute(
           () -> {
             try {
-              publishAndRecord(rows);
+              publishAndRecord(batch);
               lastCompletedPass = clock.instant();
             } catch (RuntimeException e) {
-              // The rows keep their lease and are claimed again when it expires.
-              log.error("relay {} could not publish a batch of {}: {}", relayId, rows.size(), e.toString());
+              // LEASE: the rows keep their lease and are claimed again when it expires; LOCK: the
+              // claim's transaction was rolled back and they are pending again
+              log.error(
+                  "relay {} could not publish a batch of {}: {}", relayId, batch.rows().size(), e.toString());
             } finally {
               inFlight.release();
             }
@@ -537,7 +632,11 @@ public final class Relay implements AutoCloseable {
     } catch (RejectedExecutionException e) {
       // closing: the rows were claimed but not attempted; give them back at once
       inFlight.release();
-      release(rows);
+      if (batch.held() != null) {
+        abandon(batch);
+      } else {
+        release(batch.rows());
+      }
     }
   }
 
@@ -617,6 +716,8 @@ public final class Relay implements AutoCloseable {
     private CourierTables tables = CourierTables.DEFAULT;
     private RetryPolicy retryPolicy = RetryPolicy.defaultPolicy();
     private int batchSize = 256;
+    private ClaimMode claimMode = ClaimMode.LEASE;
+    private boolean deletePublished;
     private Duration lease = Duration.ofSeconds(60);
     private Duration publishTimeout = Duration.ofSeconds(30);
     private Duration minPollInterval = Duration.ofMillis(5);
@@ -665,7 +766,30 @@ public final class Relay implements AutoCloseable {
     }
 
     /**
-     * How long claimed rows stay reserved for this relay (default 60 s). Must exceed the publish
+     * How the relay holds the rows of a batch while publishing them (default {@link
+     * ClaimMode#LEASE}); see {@link ClaimMode} for what each costs.
+     */
+    public Builder claimMode(ClaimMode claimMode) {
+      this.claimMode = Objects.requireNonNull(claimMode, "claimMode");
+      return this;
+    }
+
+    /**
+     * Whether a row the broker confirmed is deleted instead of being marked {@code PUBLISHED}
+     * (default false). Deleting is the cheaper write (W2 in docs/BENCHMARKS.md), but the outbox
+     * then keeps no history: {@code outbox status} shows no published rows, and retention has
+     * nothing to move to the archive, so {@code courier replay} of published history finds nothing
+     * this relay published. The broker's own retention is then the history. Dead rows stay either
+     * way.
+     */
+    public Builder deletePublished(boolean deletePublished) {
+      this.deletePublished = deletePublished;
+      return this;
+    }
+
+    /**
+     * How long claimed rows stay reserved for this relay (default 60 s); in {@link ClaimMode#LOCK},
+     * how long a claim's transaction may sit idle before the database ends it. Must exceed the publish
      * timeout; a relay paused or killed longer than this loses its rows to other relays.
      */
     public Builder lease(Duration lease) {

@@ -52,7 +52,15 @@ final class DeliveryFixture implements AutoCloseable {
   private final Outbox outbox = Outbox.builder().maxPayloadBytes(4 * 1024 * 1024).build();
   private final List<AutoCloseable> resources = new ArrayList<>();
 
+  private final Relay.ClaimMode claimMode;
+
   DeliveryFixture(String prefix) {
+    this(prefix, Relay.ClaimMode.LEASE);
+  }
+
+  /** A fixture whose {@link #relay} builders use {@code claimMode}. */
+  DeliveryFixture(String prefix, Relay.ClaimMode claimMode) {
+    this.claimMode = claimMode;
     schema = database.freshSchema(prefix);
     HikariConfig config = new HikariConfig();
     config.setDataSource(schema);
@@ -154,6 +162,7 @@ final class DeliveryFixture implements AutoCloseable {
 
   Relay.Builder relay(Transport transport) {
     return Relay.builder(pool, transport)
+        .claimMode(claimMode)
         .retryPolicy(FAST_RELAY_RETRIES)
         .publishTimeout(Duration.ofSeconds(10))
         .lease(Duration.ofSeconds(30))

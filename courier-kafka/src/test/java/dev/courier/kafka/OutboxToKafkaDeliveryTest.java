@@ -30,11 +30,14 @@ import org.junit.jupiter.api.Test;
 /**
  * The whole flow on real engines: business transaction and outbox row on PostgreSQL, the relay
  * publishing through {@link KafkaTransport} to Kafka, and {@link KafkaIdempotentConsumer} applying
- * each event's effect in one transaction with its ledger row.
+ * each event's effect in one transaction with its ledger row. The relays hold their rows by lease
+ * ({@link Relay.ClaimMode#LEASE}); {@link OutboxToKafkaDeliveryInLockModeTest} runs every test again
+ * with {@link Relay.ClaimMode#LOCK}.
  */
 class OutboxToKafkaDeliveryTest {
   private static final Duration WAIT = Duration.ofSeconds(60);
-  private static DeliveryFixture db;
+  /** Set by {@link #setUp}, or by a subclass's {@code setUp}, which hides it. */
+  static DeliveryFixture db;
 
   @BeforeAll
   static void setUp() {
@@ -290,6 +293,40 @@ class OutboxToKafkaDeliveryTest {
         .hasEntrySatisfying(
             "last_error", e -> assertThat((String) e).contains("RecordTooLargeException"));
     assertThat(db.outboxRow(small.id())).containsEntry("status", "PUBLISHED");
+  }
+
+  @Test
+  void relayDeletingPublishedRows_deliversEveryEventOnce_leavesNoPublishedRow_andKeepsTheDeadOne() {
+    String topic =
+        TestKafka.createTopic(
+            TestKafka.uniqueTopic("delete-published"), 2, Map.of("max.message.bytes", "16384"));
+    String name = "delete-published-" + shortId();
+    Relay relay = db.closeLater(db.relay(db.transport()).deletePublished(true).batchSize(16).build());
+    List<Event> small = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      Event.Builder[] batch = new Event.Builder[20];
+      for (int j = 0; j < batch.length; j++) {
+        batch[j] = DeliveryFixture.event(topic, "k-" + (j % 7), "event " + i + "/" + j);
+      }
+      small.addAll(db.commit(batch));
+    }
+    Event big =
+        db.commit(Event.builder("ReportGenerated").destination(topic).key("r").payload(new byte[64 * 1024]))
+            .getFirst();
+    db.start(db.consumer(name, topic, DeliveryFixture.registry()).build());
+
+    relay.start();
+    await().atMost(WAIT).until(() -> db.distinctEffects(name) == small.size());
+    await().atMost(WAIT).until(() -> "DEAD".equals(db.outboxRow(big.id()).get("status")));
+
+    assertThat(db.effectRows(name)).as("each effect applied once").isEqualTo(small.size());
+    assertThat(
+            db.queryLong("SELECT count(*) FROM courier_outbox WHERE destination = ?", topic))
+        .as("the confirmed rows are gone; the dead one stays for the operator")
+        .isEqualTo(1);
+    assertThat(db.outboxRow(big.id()))
+        .hasEntrySatisfying(
+            "last_error", e -> assertThat((String) e).contains("RecordTooLargeException"));
   }
 
   @Test

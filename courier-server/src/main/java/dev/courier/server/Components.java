@@ -39,6 +39,8 @@ public final class Components {
             .tables(tables)
             .batchSize(s.batchSize())
             .batchesInFlight(s.batchesInFlight())
+            .claimMode(s.claimMode())
+            .deletePublished(s.deletePublished())
             .retryPolicy(s.retryPolicy())
             .publishTimeout(s.publishTimeout())
             .lease(s.lease())

@@ -21,6 +21,15 @@ final class RelayOptions {
   String batchesInFlight;
 
   @Option(
+      names = "--claim-mode",
+      paramLabel = "lease|lock",
+      description =
+          "How a batch's rows are held while they publish: lease (written into the rows) or lock"
+              + " (row locks in a transaction kept open until the mark; one row write per event"
+              + " instead of two) (courier.relay.claim-mode).")
+  String claimMode;
+
+  @Option(
       names = "--max-attempts",
       paramLabel = "N",
       description = "Publish attempts before a row is parked as dead (courier.relay.max-attempts).")
@@ -36,6 +45,7 @@ final class RelayOptions {
     return loader
         .option(Setting.RELAY_BATCH_SIZE, "--batch-size", batchSize)
         .option(Setting.RELAY_BATCHES_IN_FLIGHT, "--batches-in-flight", batchesInFlight)
+        .option(Setting.RELAY_CLAIM_MODE, "--claim-mode", claimMode)
         .option(Setting.RELAY_MAX_ATTEMPTS, "--max-attempts", maxAttempts)
         .option(Setting.RELAY_ID, "--relay-id", relayId);
   }

@@ -37,8 +37,13 @@ CREATE INDEX IF NOT EXISTS ${outbox_name}_pending_ix
     ON ${outbox} (seq) WHERE status = 'PENDING';
 
 -- Per-key ordering: "is there an earlier pending row for this key that is not claimable now?"
-CREATE INDEX IF NOT EXISTS ${outbox_name}_pending_key_ix
-    ON ${outbox} (destination, event_key, seq) WHERE status = 'PENDING';
+-- The relay probes it for every row it claims, with equality only, so its text columns compare
+-- bytes (COLLATE "C"): under a linguistic collation each comparison in the descent is a strcoll
+-- call, which made the probe about half of a claim's time. Equality is the same either way.
+CREATE INDEX IF NOT EXISTS ${outbox_name}_pending_key_c_ix
+    ON ${outbox} (destination COLLATE "C", event_key COLLATE "C", seq) WHERE status = 'PENDING';
+-- the index of the same purpose that earlier schemas created with the database's collation
+DROP INDEX IF EXISTS ${outbox_name}_pending_key_ix;
 
 CREATE INDEX IF NOT EXISTS ${outbox_name}_dead_ix
     ON ${outbox} (dead_at) WHERE status = 'DEAD';

@@ -459,6 +459,8 @@ public final class CourierConfig {
               }),
           wholeNumber(Setting.RELAY_BATCH_SIZE, 1, 10_000),
           wholeNumber(Setting.RELAY_BATCHES_IN_FLIGHT, 1, 16),
+          withDefault(Setting.RELAY_CLAIM_MODE, ValueParser::claimMode),
+          withDefault(Setting.RELAY_DELETE_PUBLISHED, ValueParser::bool),
           wholeNumber(Setting.RELAY_MAX_ATTEMPTS, 1, 1000),
           initial,
           max,

@@ -1,5 +1,6 @@
 package dev.courier.server.config;
 
+import dev.courier.relay.Relay;
 import dev.courier.retry.RetryPolicy;
 import java.time.Duration;
 
@@ -15,6 +16,8 @@ public record RelaySettings(
     String relayId,
     int batchSize,
     int batchesInFlight,
+    Relay.ClaimMode claimMode,
+    boolean deletePublished,
     int maxAttempts,
     Duration initialBackoff,
     Duration maxBackoff,

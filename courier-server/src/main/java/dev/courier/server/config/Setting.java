@@ -29,6 +29,8 @@ public enum Setting {
   RELAY_ID("courier.relay.id", null, false),
   RELAY_BATCH_SIZE("courier.relay.batch-size", "256", false),
   RELAY_BATCHES_IN_FLIGHT("courier.relay.batches-in-flight", "2", false),
+  RELAY_CLAIM_MODE("courier.relay.claim-mode", "lease", false),
+  RELAY_DELETE_PUBLISHED("courier.relay.delete-published", "false", false),
   RELAY_MAX_ATTEMPTS("courier.relay.max-attempts", "10", false),
   RELAY_INITIAL_BACKOFF("courier.relay.initial-backoff", "1s", false),
   RELAY_MAX_BACKOFF("courier.relay.max-backoff", "5m", false),

@@ -141,6 +141,15 @@ final class ValueParser {
     };
   }
 
+  /** The relay's claim mode: {@code lease} or {@code lock}, in any case. */
+  static dev.courier.relay.Relay.ClaimMode claimMode(Value v) {
+    return switch (v.text().strip().toLowerCase(Locale.ROOT)) {
+      case "lease" -> dev.courier.relay.Relay.ClaimMode.LEASE;
+      case "lock" -> dev.courier.relay.Relay.ClaimMode.LOCK;
+      default -> throw invalid(v, shown(v) + " is not a claim mode: use lease or lock");
+    };
+  }
+
   /** A string that must not be blank. */
   static String text(Value v) {
     String text = v.text().strip();

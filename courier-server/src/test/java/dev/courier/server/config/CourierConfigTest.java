@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static org.assertj.core.api.Assertions.within;
 
 import dev.courier.ConfigurationException;
+import dev.courier.relay.Relay;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,6 +35,8 @@ class CourierConfigTest {
     assertThat(c.tables().outbox()).isEqualTo("courier_outbox");
     assertThat(c.relay().batchSize()).isEqualTo(256);
     assertThat(c.relay().batchesInFlight()).isEqualTo(2);
+    assertThat(c.relay().claimMode()).isEqualTo(Relay.ClaimMode.LEASE);
+    assertThat(c.relay().deletePublished()).isFalse();
     assertThat(c.relay().maxAttempts()).isEqualTo(10);
     assertThat(c.relay().lease()).isEqualTo(Duration.ofSeconds(60));
     assertThat(c.demo().duration()).isEqualTo(Duration.ofSeconds(60));
@@ -143,6 +146,25 @@ class CourierConfigTest {
                     .load())
         .hasMessageContaining("courier.relay.batches-in-flight")
         .hasMessageEndingWith("must be between 1 and 16, was 17");
+  }
+
+  @Test
+  void claimMode_isLeaseOrLock_inAnyCase_andAnythingElseIsRefusedWithTheChoices() {
+    assertThat(
+            CourierConfig.loader()
+                .environment(Map.of("COURIER_RELAY_CLAIM_MODE", "LOCK"))
+                .load()
+                .relay()
+                .claimMode())
+        .isEqualTo(Relay.ClaimMode.LOCK);
+    assertThatThrownBy(
+            () ->
+                CourierConfig.loader()
+                    .option(Setting.RELAY_CLAIM_MODE, "--claim-mode", "locks")
+                    .load())
+        .hasMessage(
+            "courier.relay.claim-mode (from option --claim-mode): 'locks' is not a claim mode: use"
+                + " lease or lock");
   }
 
   @Test
