@@ -91,18 +91,125 @@ final class RelayDrain {
           "ms",
           CpuMeter.Usage.perThousand(raw.cpu().broker(), raw.records()),
           null);
+      Drain locked = drain(ctx, size, Relay.ClaimMode.LOCK, false);
+      ctx.add(
+          Workload.W2,
+          "drain_lock." + size,
+          "relay drain with claimMode(LOCK), " + sz + ", backlog " + n,
+          "events/s",
+          locked.eventsPerSecond(),
+          null);
+      ctx.add(
+          Workload.W2,
+          "drain_lock_vs_raw." + size,
+          "relay drain with claimMode(LOCK) ÷ raw confirmed publish in batches of "
+              + Ceilings.RELAY_BATCH
+              + ", "
+              + sz,
+          Figure.RATIO,
+          locked.eventsPerSecond() / raw.eventsPerSecond(),
+          Goal.atLeast(0.8));
+      ctx.add(
+          Workload.W2,
+          "cpu.lock_postgres." + size,
+          "CPU-ms per 1,000 events, PostgreSQL server, drain with claimMode(LOCK), " + sz,
+          "ms",
+          CpuMeter.Usage.perThousand(locked.cpu().postgres(), n),
+          null);
+      ctx.add(
+          Workload.W2,
+          "cpu.lock_jvm." + size,
+          "CPU-ms per 1,000 events, relay JVM, drain with claimMode(LOCK), " + sz,
+          "ms",
+          CpuMeter.Usage.perThousand(locked.cpu().jvm(), n),
+          null);
+      Drain lockedDeleting = drain(ctx, size, Relay.ClaimMode.LOCK, true);
+      ctx.add(
+          Workload.W2,
+          "drain_lock_delete." + size,
+          "relay drain with claimMode(LOCK) and deletePublished(true), " + sz + ", backlog " + n,
+          "events/s",
+          lockedDeleting.eventsPerSecond(),
+          null);
+      ctx.add(
+          Workload.W2,
+          "drain_lock_delete_vs_raw." + size,
+          "relay drain with claimMode(LOCK) and deletePublished(true) ÷ raw confirmed publish in"
+              + " batches of "
+              + Ceilings.RELAY_BATCH
+              + ", "
+              + sz,
+          Figure.RATIO,
+          lockedDeleting.eventsPerSecond() / raw.eventsPerSecond(),
+          Goal.atLeast(0.8));
+      ctx.add(
+          Workload.W2,
+          "cpu.lock_delete_postgres." + size,
+          "CPU-ms per 1,000 events, PostgreSQL server, drain with claimMode(LOCK) and"
+              + " deletePublished(true), "
+              + sz,
+          "ms",
+          CpuMeter.Usage.perThousand(lockedDeleting.cpu().postgres(), n),
+          null);
+      Drain plain = PlainLoop.drain(ctx, size);
+      ctx.add(
+          Workload.W2,
+          "plain_loop_vs_raw." + size,
+          "hand-written claim–publish–delete loop without Courier (one thread) ÷ raw confirmed"
+              + " publish in batches of "
+              + Ceilings.RELAY_BATCH
+              + " (context), "
+              + sz,
+          Figure.RATIO,
+          plain.eventsPerSecond() / raw.eventsPerSecond(),
+          null);
+      ctx.add(
+          Workload.W2,
+          "drain_vs_plain_loop." + size,
+          "relay drain ÷ the hand-written loop (context), " + sz,
+          Figure.RATIO,
+          drain.eventsPerSecond() / plain.eventsPerSecond(),
+          null);
+      ctx.add(
+          Workload.W2,
+          "drain_lock_vs_plain_loop." + size,
+          "relay drain with claimMode(LOCK) ÷ the hand-written loop (context), " + sz,
+          Figure.RATIO,
+          locked.eventsPerSecond() / plain.eventsPerSecond(),
+          null);
+      ctx.add(
+          Workload.W2,
+          "drain_lock_delete_vs_plain_loop." + size,
+          "relay drain with claimMode(LOCK) and deletePublished(true) ÷ the hand-written loop, which"
+              + " also deletes (context), "
+              + sz,
+          Figure.RATIO,
+          lockedDeleting.eventsPerSecond() / plain.eventsPerSecond(),
+          null);
+      ctx.add(
+          Workload.W2,
+          "cpu.plain_postgres." + size,
+          "CPU-ms per 1,000 events, PostgreSQL server, hand-written loop, " + sz,
+          "ms",
+          CpuMeter.Usage.perThousand(plain.cpu().postgres(), n),
+          null);
     }
   }
 
   record Drain(double eventsPerSecond, CpuMeter.Usage cpu) {}
 
   static Drain drain(RunContext ctx, int payloadSize) {
+    return drain(ctx, payloadSize, Relay.ClaimMode.LEASE, false);
+  }
+
+  /** The W2 drain with the relay in {@code mode}, deleting confirmed rows if {@code delete}. */
+  static Drain drain(RunContext ctx, int payloadSize, Relay.ClaimMode mode, boolean delete) {
     BenchEnvironment env = ctx.env();
     int n = ctx.options().backlog();
     String topic = env.newTopic("w2-" + payloadSize);
     HikariDataSource pool = env.freshSchema("w2", 8);
     try {
-      return drain(env, pool, topic, n, payloadSize, env::checkpoint);
+      return drain(env, pool, topic, n, payloadSize, env::checkpoint, mode, delete);
     } finally {
       env.discard(pool);
     }
@@ -114,6 +221,19 @@ final class RelayDrain {
    * the benchmark's own instance); {@code checkpoint} runs just before the timed part.
    */
   static Drain drain(BenchEnvironment env, HikariDataSource pool, String topic, int n, int payloadSize, Runnable checkpoint) {
+    return drain(env, pool, topic, n, payloadSize, checkpoint, Relay.ClaimMode.LEASE, false);
+  }
+
+  /** The same, with the relay in {@code mode}, deleting confirmed rows if {@code delete}. */
+  static Drain drain(
+      BenchEnvironment env,
+      HikariDataSource pool,
+      String topic,
+      int n,
+      int payloadSize,
+      Runnable checkpoint,
+      Relay.ClaimMode mode,
+      boolean delete) {
     {
       fill(pool, topic, n, payloadSize);
       // A backlog that built up in production would have been analysed by autovacuum long ago.
@@ -123,7 +243,7 @@ final class RelayDrain {
       try (KafkaTransport transport =
           KafkaTransport.builder().bootstrapServers(env.kafka().bootstrapServers()).build()) {
         warmUp(transport, topic, payloadSize);
-        Relay relay = Relay.builder(pool, transport).meterRegistry(registry).build();
+        Relay relay = Relay.builder(pool, transport).meterRegistry(registry).claimMode(mode).deletePublished(delete).build();
         CpuMeter cpu = CpuMeter.start(env.kafka().pid());
         long start = System.nanoTime();
         relay.start();
@@ -145,11 +265,24 @@ final class RelayDrain {
         CpuMeter.Usage used = cpu.stop();
         relay.close();
         // No loss: every row of the backlog is marked published (the warm-up events never were rows).
-        long pending = BenchEnvironment.count(pool, "SELECT count(*) FROM courier_outbox WHERE status <> 'PUBLISHED'");
+        // (or, for a relay that deletes confirmed rows, none is left)
+        long pending =
+            BenchEnvironment.count(
+                pool,
+                delete
+                    ? "SELECT count(*) FROM courier_outbox"
+                    : "SELECT count(*) FROM courier_outbox WHERE status <> 'PUBLISHED'");
         if (pending != 0) {
-          throw new IllegalStateException("W2: " + pending + " rows are not PUBLISHED after the drain");
+          throw new IllegalStateException(
+              "W2: " + pending + (delete ? " rows are left" : " rows are not PUBLISHED") + " after the drain");
         }
-        log.info("W2 drained {} rows of {} B in {} ms", n, payloadSize, took / 1_000_000);
+        log.info(
+            "W2 drained {} rows of {} B in {} ms ({}{})",
+            n,
+            payloadSize,
+            took / 1_000_000,
+            mode,
+            delete ? ", deleting" : "");
         return new Drain(n / (took / 1e9), used);
       }
     }
