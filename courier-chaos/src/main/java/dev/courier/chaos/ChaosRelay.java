@@ -16,7 +16,9 @@ import org.slf4j.LoggerFactory;
  * a scenario finds its backends), {@code relayId}, the broker's ({@code transport=kafka} with {@code bootstrap},
  * {@code transport=rabbitmq} with {@code amqpHost} and {@code amqpPort}, or {@code transport=nats} with
  * {@code natsUrl}); optionally {@code leaseMillis} (default 5000, at least twice
- * the publish timeout), {@code publishTimeoutMillis} (default 2000), {@code dbUser}, {@code socketTimeoutSeconds}.
+ * the publish timeout), {@code publishTimeoutMillis} (default 2000), {@code dbUser}, {@code socketTimeoutSeconds},
+ * {@code claimMode} ({@code lease} or {@code lock}; default the environment's {@code COURIER_RELAY_CLAIM_MODE}, else
+ * {@code lease}).
  */
 public final class ChaosRelay {
 
@@ -33,7 +35,10 @@ public final class ChaosRelay {
         String relayId = args.get("relayId") + "-" + ProcessHandle.current().pid();
         var pool = args.pool(4);
         Transport transport = ChaosTransports.fromArgs(args, relayId, publishTimeout);
-        Relay relay = Relay.builder(pool, transport).relayId(relayId)
+        String mode = args.get("claimMode", System.getenv().getOrDefault("COURIER_RELAY_CLAIM_MODE", "lease"));
+        Relay.ClaimMode claimMode = Relay.ClaimMode.valueOf(mode.toUpperCase(java.util.Locale.ROOT));
+        LOG.info("relay {} claims in mode {}", relayId, claimMode);
+        Relay relay = Relay.builder(pool, transport).relayId(relayId).claimMode(claimMode)
                 .retryPolicy(ChaosTransports.RELAY_RETRIES)
                 .lease(lease).publishTimeout(publishTimeout).batchSize(100)
                 .minPollInterval(Duration.ofMillis(5)).maxPollInterval(Duration.ofMillis(100)).build();

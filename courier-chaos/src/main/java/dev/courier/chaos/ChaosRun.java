@@ -80,6 +80,9 @@ final class ChaosRun implements AutoCloseable {
     private Outcome outcome;
     private Duration progressBound = Duration.ofMinutes(2);
     private final List<Path> deleteOnClose = new ArrayList<>();
+    /** How this run's relays hold their claims: the environment's COURIER_RELAY_CLAIM_MODE, else lease. */
+    private String claimMode = System.getenv().getOrDefault("COURIER_RELAY_CLAIM_MODE", "lease")
+            .toLowerCase(java.util.Locale.ROOT);
 
     /**
      * What a finished run reports, for the long profile's tables.
@@ -198,15 +201,25 @@ final class ChaosRun implements AutoCloseable {
         harness.start(new ProcessHarness.Role("writer", ChaosWriter.class, args, List.of("-Xmx128m"), environment()));
     }
 
+    /** Runs this run's relays in claim mode {@code lease} or {@code lock}. */
+    void claimMode(String mode) {
+        if (!mode.equals("lease") && !mode.equals("lock")) {
+            throw new IllegalArgumentException("claim mode lease or lock, not " + mode);
+        }
+        this.claimMode = mode;
+    }
+
     void startRelay(String name, FaultProxy through, String... extra) {
         startRelayVia(name, through, null, extra);
     }
 
     /** A relay whose database link goes through {@code db} and broker link through {@code brokerLink} (either null). */
     void startRelayVia(String name, FaultProxy db, FaultProxy brokerLink, String... extra) {
-        List<String> args = common(relayApp, jdbcUrl(db));
+        // each relay's sessions carry the run's relay application name and its own name after a slash
+        List<String> args = common(relayApp + "/" + name, jdbcUrl(db));
         args.addAll(broker.clientArgs(brokerLink));
         args.add("relayId=" + name);
+        args.add("claimMode=" + claimMode);
         args.addAll(List.of(extra));
         services.add(name);
         harness.start(new ProcessHarness.Role(name, ChaosRelay.class, args, List.of("-Xmx192m"), environment()));
@@ -278,16 +291,18 @@ final class ChaosRun implements AutoCloseable {
     }
 
     /**
-     * Terminates the database backends of one application name in this database: only the run's own processes carry
-     * it, so no other session is touched.
+     * Terminates the database backends of one application name in this database, and of the names under it
+     * ({@code name/...}, each relay's): only the run's own processes carry them, so no other session is touched.
      *
      * @return how many backends were terminated
      */
     int terminateBackends(String applicationName) {
         try (Connection c = schema.getConnection(); PreparedStatement ps = c.prepareStatement(
-                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name"
-                        + " = ? AND datname = current_database() AND pid <> pg_backend_pid()")) {
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity WHERE (application_name"
+                        + " = ? OR starts_with(application_name, ?)) AND datname = current_database()"
+                        + " AND pid <> pg_backend_pid()")) {
             ps.setString(1, applicationName);
+            ps.setString(2, applicationName + "/");
             try (ResultSet rs = ps.executeQuery()) {
                 rs.next();
                 return rs.getInt(1);
@@ -304,15 +319,20 @@ final class ChaosRun implements AutoCloseable {
      * @throws AssertionError if no pause lands on a claim within a minute
      */
     void pauseWhileHoldingClaims(String relay, String why) {
-        String held = "SELECT count(*) FROM courier_outbox WHERE status = 'PENDING' AND claimed_by LIKE '" + relay
-                + "-%' AND available_at > now()";
+        // a lease is written into the rows; row locks show as the relay's claim transaction, idle while it publishes
+        String held = claimMode.equals("lock")
+                ? "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + relayApp + "/" + relay
+                        + "' AND state = 'idle in transaction' AND backend_xid IS NOT NULL"
+                : "SELECT count(*) FROM courier_outbox WHERE status = 'PENDING' AND claimed_by LIKE '" + relay
+                        + "-%' AND available_at > now()";
         long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
         while (System.nanoTime() < deadline) {
             if (queryLong(held) > 0) {
                 harness.process(relay).pause();
                 if (queryLong(held) > 0) {
                     // already stopped: this records the pause
-                    harness.pause(relay, why + ", holding " + queryLong(held) + " claimed row(s)");
+                    harness.pause(relay, why + ", holding " + queryLong(held)
+                            + (claimMode.equals("lock") ? " open claim transaction(s)" : " claimed row(s)"));
                     return;
                 }
                 harness.process(relay).resume();

@@ -26,9 +26,15 @@ final class ChaosProfile {
 
     /** Runs one scenario of the catalogue with the profile's sizes and asserts the common verdict. */
     static CheckReport run(String scenario, ChaosBroker broker) {
+        return run(scenario, broker, null);
+    }
+
+    /** As {@link #run(String, ChaosBroker)}, with the run's relays in claim mode {@code claimMode} (null: default). */
+    static CheckReport run(String scenario, ChaosBroker broker, String claimMode) {
         Assumptions.assumeTrue(ONLY == null || ONLY.equals(scenario), () -> "only " + ONLY + " runs");
         long seed = SEED != null ? SEED : System.nanoTime() ^ scenario.hashCode();
-        CheckReport report = Scenarios.run(scenario, broker, seed, EVENTS, PER_SECOND);
+        CheckReport report = Scenarios.run(scenario, broker, seed, EVENTS, PER_SECOND,
+                claimMode == null ? null : run -> run.claimMode(claimMode));
         assertClean(report);
         return report;
     }
