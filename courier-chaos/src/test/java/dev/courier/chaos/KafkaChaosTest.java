@@ -8,7 +8,8 @@ import org.junit.jupiter.api.Test;
  * The CI profile of the chaos verification on Kafka: each scenario of {@link Scenarios} that runs on Kafka, with the
  * writer, the relay(s) and the consumer as separate JVMs against the real PostgreSQL and a real KRaft broker in a
  * child JVM; each asserts the checker's verdict on database truth: lost = 0, unexpected = 0, duplicated effects = 0
- * (and per-key order where one relay promises it). Sizes and seeds: see {@link ChaosProfile}.
+ * (and per-key order where one relay promises it). The three relay scenarios run again with the relays holding their
+ * claims by row locks ({@code claimMode=lock}). Sizes and seeds: see {@link ChaosProfile}.
  */
 class KafkaChaosTest {
 
@@ -36,6 +37,12 @@ class KafkaChaosTest {
         ChaosProfile.run("relay-killed-20-40-60", kafka);
     }
 
+    /** The same with relays holding their claims by row locks: a killed relay's claim transaction rolls back. */
+    @Test
+    void relayInLockModeKilledAt20_40_60PercentAndRestarted_losesNothing_andAppliesEachEffectOnce() {
+        ChaosProfile.run("relay-killed-20-40-60", kafka, "lock");
+    }
+
     @Test
     void writerKilledMidTransactionTwiceAndRestarted_publishesExactlyTheCommittedChanges() {
         ChaosProfile.run("writer-killed", kafka);
@@ -44,6 +51,12 @@ class KafkaChaosTest {
     @Test
     void relayPausedLongerThanItsLease_whileASecondRelayTakesOver_costsOnlyWireDuplicates() {
         ChaosProfile.run("relay-paused-beyond-lease", kafka);
+    }
+
+    /** In lock mode the frozen relay's claim transaction is ended by PostgreSQL after the lease, freeing its rows. */
+    @Test
+    void relayInLockModeFrozenWithItsClaimTransactionOpen_whileASecondRelayTakesOver_costsOnlyWireDuplicates() {
+        ChaosProfile.run("relay-paused-beyond-lease", kafka, "lock");
     }
 
     @Test
@@ -69,6 +82,11 @@ class KafkaChaosTest {
     @Test
     void relaysDatabaseBackendsTerminatedMidClaim_threeTimes_losesNothing() {
         ChaosProfile.run("relay-backends-terminated", kafka);
+    }
+
+    @Test
+    void relaysDatabaseBackendsInLockModeTerminatedMidClaim_threeTimes_losesNothing() {
+        ChaosProfile.run("relay-backends-terminated", kafka, "lock");
     }
 
     @Test

@@ -61,6 +61,15 @@ public abstract class Dialect {
   public abstract String claimLocked(CourierTables t);
 
   /**
+   * A statement run in each claim's transaction before the claim, scoped to that transaction, or
+   * null if none is needed: it keeps the claim on the plan that reads the pending rows in {@code
+   * seq} order and stops after the batch, whatever the table's statistics say.
+   */
+  public String claimPlan() {
+    return null;
+  }
+
+  /**
    * A statement that ends the session of a transaction left idle longer than {@code millis}
    * (which releases its locks), scoped to the current transaction, or null if the database has
    * none. A {@link #claimLocked} transaction runs it, so that a relay that hangs while holding rows

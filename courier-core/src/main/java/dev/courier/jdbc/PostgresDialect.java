@@ -37,7 +37,27 @@ final class PostgresDialect extends Dialect {
     // candidate is kept only if every earlier pending row of its key is a candidate too. The rows
     // dropped by that check stay pending and unleased; their locks end with this statement's
     // transaction.
-    return "WITH candidates AS (SELECT o.seq, o.destination, o.event_key FROM "
+    return "WITH candidates AS ("
+        + candidates(t, "o.seq, o.destination, o.event_key")
+        + "), picked AS (SELECT c.seq FROM candidates c WHERE "
+        + everyEarlierRowIsACandidate(t)
+        + ") UPDATE "
+        + t.outbox()
+        + " t SET available_at = ?, claimed_by = ?, attempts = t.attempts + 1"
+        + " FROM picked WHERE t.seq = picked.seq"
+        + " RETURNING t.seq, t.event_id, t.event_type, t.destination, t.event_key, t.payload,"
+        + " t.headers, t.correlation_id, t.causation_id, t.created_at, t.attempts";
+  }
+
+  /**
+   * The due pending rows from a seq on, in seq order, up to a limit, locked, without a row whose
+   * key has an earlier pending row that is not due or is below that seq. Parameters: from-seq,
+   * now, now, from-seq, limit.
+   */
+  private static String candidates(CourierTables t, String columns) {
+    return "SELECT "
+        + columns
+        + " FROM "
         + t.outbox()
         + " o WHERE o.status = 'PENDING' AND o.seq >= ? AND o.available_at <= ?"
         + " AND NOT EXISTS (SELECT 1 FROM "
@@ -45,18 +65,16 @@ final class PostgresDialect extends Dialect {
         + " p WHERE p.status = 'PENDING' AND p.destination = o.destination COLLATE \"C\""
         + " AND p.event_key = o.event_key COLLATE \"C\" AND p.seq < o.seq"
         + " AND (p.available_at > ? OR p.seq < ?) OFFSET 0)"
-        + " ORDER BY o.seq LIMIT ? FOR UPDATE SKIP LOCKED),"
-        + " picked AS (SELECT c.seq FROM candidates c WHERE NOT EXISTS (SELECT 1 FROM "
+        + " ORDER BY o.seq LIMIT ? FOR UPDATE SKIP LOCKED";
+  }
+
+  /** True for a candidate {@code c} whose key has no earlier pending row outside the candidates. */
+  private static String everyEarlierRowIsACandidate(CourierTables t) {
+    return "NOT EXISTS (SELECT 1 FROM "
         + t.outbox()
         + " p WHERE p.status = 'PENDING' AND p.destination = c.destination COLLATE \"C\""
         + " AND p.event_key = c.event_key COLLATE \"C\" AND p.seq < c.seq"
-        + " AND p.seq NOT IN (SELECT seq FROM candidates) OFFSET 0))"
-        + " UPDATE "
-        + t.outbox()
-        + " t SET available_at = ?, claimed_by = ?, attempts = t.attempts + 1"
-        + " FROM picked WHERE t.seq = picked.seq"
-        + " RETURNING t.seq, t.event_id, t.event_type, t.destination, t.event_key, t.payload,"
-        + " t.headers, t.correlation_id, t.causation_id, t.created_at, t.attempts";
+        + " AND p.seq NOT IN (SELECT seq FROM candidates) OFFSET 0)";
   }
 
   @Override
@@ -67,22 +85,25 @@ final class PostgresDialect extends Dialect {
     // a candidate here, the later rows of its key are dropped by the second check, as they are
     // for a leased row. The candidates that check drops stay locked until the caller's
     // transaction ends; they are claimed by a later pass.
-    return "WITH candidates AS (SELECT o.seq, o.event_id, o.event_type, o.destination, o.event_key,"
-        + " o.payload, o.headers, o.correlation_id, o.causation_id, o.created_at,"
-        + " o.attempts + 1 AS attempts FROM "
-        + t.outbox()
-        + " o WHERE o.status = 'PENDING' AND o.seq >= ? AND o.available_at <= ?"
-        + " AND NOT EXISTS (SELECT 1 FROM "
-        + t.outbox()
-        + " p WHERE p.status = 'PENDING' AND p.destination = o.destination COLLATE \"C\""
-        + " AND p.event_key = o.event_key COLLATE \"C\" AND p.seq < o.seq"
-        + " AND (p.available_at > ? OR p.seq < ?) OFFSET 0)"
-        + " ORDER BY o.seq LIMIT ? FOR UPDATE SKIP LOCKED)"
-        + " SELECT c.* FROM candidates c WHERE NOT EXISTS (SELECT 1 FROM "
-        + t.outbox()
-        + " p WHERE p.status = 'PENDING' AND p.destination = c.destination COLLATE \"C\""
-        + " AND p.event_key = c.event_key COLLATE \"C\" AND p.seq < c.seq"
-        + " AND p.seq NOT IN (SELECT seq FROM candidates) OFFSET 0)";
+    return "WITH candidates AS ("
+        + candidates(
+            t,
+            "o.seq, o.event_id, o.event_type, o.destination, o.event_key, o.payload, o.headers,"
+                + " o.correlation_id, o.causation_id, o.created_at, o.attempts + 1 AS attempts")
+        + ") SELECT c.* FROM candidates c WHERE "
+        + everyEarlierRowIsACandidate(t);
+  }
+
+  @Override
+  public String claimPlan() {
+    // The claim wants the first N pending rows in seq order: an ordered scan of the pending index
+    // that stops after N. On a large outbox whose statistics are missing or stale (no ANALYZE since
+    // it filled up, as without autovacuum) the planner may instead read every pending row with a
+    // bitmap scan, run the per-key probe on each and sort them all: measured at 1.9 s per claim with
+    // 543,000 rows pending, against 0.2 s for the ordered scan on the same table. A bitmap scan also
+    // never marks the index entries of dead rows as dead, so later scans keep walking them. With
+    // sorting priced out, the only plan left that yields seq order is the ordered index scan.
+    return "SET LOCAL enable_sort = off";
   }
 
   @Override

@@ -61,19 +61,11 @@ final class OutboxStore {
       beginRelaxed(c, d);
       List<ClaimedRow> rows = new ArrayList<>(limit);
       try (PreparedStatement ps = c.prepareStatement(d.claim(tables))) {
-        Timestamp ts = Timestamp.from(now);
-        ps.setLong(1, fromSeq);
-        ps.setTimestamp(2, ts);
-        ps.setTimestamp(3, ts);
-        ps.setLong(4, fromSeq);
-        ps.setInt(5, limit);
+        setLocal(c, d.claimPlan());
+        bindCandidates(ps, limit, fromSeq, now);
         ps.setTimestamp(6, Timestamp.from(leaseUntil));
         ps.setString(7, relayId);
-        try (ResultSet rs = ps.executeQuery()) {
-          while (rs.next()) {
-            rows.add(read(rs));
-          }
-        }
+        readAll(ps, rows);
       } catch (SQLException e) {
         rollbackQuietly(c, e);
         throw e;
@@ -96,25 +88,12 @@ final class OutboxStore {
     try {
       Dialect d = dialect(c);
       c.setAutoCommit(false);
-      String timeout = d.idleTransactionTimeout(holdLimit.toMillis());
-      if (timeout != null) {
-        try (Statement st = c.createStatement()) {
-          st.execute(timeout);
-        }
-      }
+      setLocal(c, d.claimPlan());
+      setLocal(c, d.idleTransactionTimeout(holdLimit.toMillis()));
       List<ClaimedRow> rows = new ArrayList<>(limit);
       try (PreparedStatement ps = c.prepareStatement(d.claimLocked(tables))) {
-        Timestamp ts = Timestamp.from(now);
-        ps.setLong(1, fromSeq);
-        ps.setTimestamp(2, ts);
-        ps.setTimestamp(3, ts);
-        ps.setLong(4, fromSeq);
-        ps.setInt(5, limit);
-        try (ResultSet rs = ps.executeQuery()) {
-          while (rs.next()) {
-            rows.add(read(rs));
-          }
-        }
+        bindCandidates(ps, limit, fromSeq, now);
+        readAll(ps, rows);
       }
       rows.sort(Comparator.comparingLong(ClaimedRow::seq));
       if (rows.isEmpty()) {
@@ -266,6 +245,41 @@ final class OutboxStore {
       }
     } catch (SQLException e) {
       cause.addSuppressed(e);
+    }
+  }
+
+  /**
+   * Runs a transaction-scoped setting ({@code SET LOCAL}) in the connection's open transaction;
+   * nothing for null.
+   */
+  private static void setLocal(Connection c, String statement) throws SQLException {
+    if (statement == null) {
+      return;
+    }
+    if (c.getAutoCommit()) {
+      c.setAutoCommit(false);
+    }
+    try (Statement st = c.createStatement()) {
+      st.execute(statement);
+    }
+  }
+
+  /** The parameters both claim statements start with (see {@link Dialect#claim}). */
+  private static void bindCandidates(PreparedStatement ps, int limit, long fromSeq, Instant now)
+      throws SQLException {
+    Timestamp ts = Timestamp.from(now);
+    ps.setLong(1, fromSeq);
+    ps.setTimestamp(2, ts);
+    ps.setTimestamp(3, ts);
+    ps.setLong(4, fromSeq);
+    ps.setInt(5, limit);
+  }
+
+  private static void readAll(PreparedStatement ps, List<ClaimedRow> into) throws SQLException {
+    try (ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        into.add(read(rs));
+      }
     }
   }
 

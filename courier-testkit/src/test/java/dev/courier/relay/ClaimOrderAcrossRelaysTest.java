@@ -3,10 +3,6 @@ package dev.courier.relay;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.courier.Event;
-import dev.courier.jdbc.CourierTables;
-import dev.courier.jdbc.Schema;
-import dev.courier.outbox.Outbox;
-import dev.courier.testkit.TestDatabase;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -14,10 +10,8 @@ import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.postgresql.ds.PGSimpleDataSource;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The claim keeps each key's order between two relays, also while one relay's claim has locked a
@@ -29,20 +23,7 @@ import org.postgresql.ds.PGSimpleDataSource;
 class ClaimOrderAcrossRelaysTest {
   private static final Duration LEASE = Duration.ofSeconds(30);
 
-  private PGSimpleDataSource db;
-  private OutboxStore store;
-
-  @BeforeEach
-  void schema() throws SQLException {
-    db = TestDatabase.shared().freshSchema("claim_order");
-    Schema.migrate(db, CourierTables.DEFAULT);
-    store = new OutboxStore(db, CourierTables.DEFAULT);
-  }
-
-  @AfterEach
-  void drop() {
-    TestDatabase.shared().dropSchema(db);
-  }
+  @RegisterExtension final RelaySchema schema = new RelaySchema("claim_order");
 
   @Test
   void aRowLockedByAnotherRelaysOpenClaim_holdsBackTheLaterRowsOfItsKey_only() throws Exception {
@@ -54,7 +35,7 @@ class ClaimOrderAcrossRelaysTest {
             Event.builder("Step").destination("orders").key("K").payload("3"));
     long firstOfK = seqOf(events.get(0));
 
-    try (Connection relayA = db.getConnection()) {
+    try (Connection relayA = schema.db().getConnection()) {
       // relay A has claimed K's first row and has not committed: as its claim statement leaves it
       relayA.setAutoCommit(false);
       try (PreparedStatement ps =
@@ -100,36 +81,19 @@ class ClaimOrderAcrossRelaysTest {
 
   private List<ClaimedRow> claim(String relayId) throws SQLException {
     Instant now = Instant.now();
-    return store.claim(100, Long.MIN_VALUE, now, now.plus(LEASE), relayId);
+    return schema.store().claim(100, Long.MIN_VALUE, now, now.plus(LEASE), relayId);
   }
 
   private List<Event> append(Event.Builder... builders) throws SQLException {
-    Outbox outbox = Outbox.builder().build();
-    try (Connection c = db.getConnection()) {
-      c.setAutoCommit(false);
-      List<Event> appended = new java.util.ArrayList<>();
-      for (Event.Builder b : builders) {
-        appended.add(outbox.append(c, b));
-      }
-      c.commit();
-      return appended;
-    }
+    return schema.append(builders);
   }
 
   private long seqOf(Event e) throws SQLException {
-    try (Connection c = db.getConnection();
-        PreparedStatement ps =
-            c.prepareStatement("SELECT seq FROM courier_outbox WHERE event_id = ?")) {
-      ps.setObject(1, e.id());
-      try (var rs = ps.executeQuery()) {
-        assertThat(rs.next()).isTrue();
-        return rs.getLong(1);
-      }
-    }
+    return schema.seqOf(e);
   }
 
   private void markPublished(long seq) throws SQLException {
-    try (Connection c = db.getConnection();
+    try (Connection c = schema.db().getConnection();
         PreparedStatement ps =
             c.prepareStatement(
                 "UPDATE courier_outbox SET status = 'PUBLISHED', claimed_by = NULL WHERE seq = ?")) {

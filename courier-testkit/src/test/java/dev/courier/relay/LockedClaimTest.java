@@ -4,23 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.courier.Event;
-import dev.courier.jdbc.CourierTables;
-import dev.courier.jdbc.Schema;
-import dev.courier.outbox.Outbox;
-import dev.courier.testkit.TestDatabase;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.postgresql.ds.PGSimpleDataSource;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@link Relay.ClaimMode#LOCK} at the level of its SQL: rows held by one relay's open claim are
@@ -30,20 +23,7 @@ import org.postgresql.ds.PGSimpleDataSource;
 class LockedClaimTest {
   private static final Duration HOLD = Duration.ofSeconds(30);
 
-  private PGSimpleDataSource db;
-  private OutboxStore store;
-
-  @BeforeEach
-  void schema() throws SQLException {
-    db = TestDatabase.shared().freshSchema("locked_claim");
-    Schema.migrate(db, CourierTables.DEFAULT);
-    store = new OutboxStore(db, CourierTables.DEFAULT);
-  }
-
-  @AfterEach
-  void drop() {
-    TestDatabase.shared().dropSchema(db);
-  }
+  @RegisterExtension final RelaySchema schema = new RelaySchema("locked_claim");
 
   @Test
   void rowsHeldByOneRelaysClaim_areSkippedByAnother_andHoldBackTheLaterRowsOfTheirKeyOnly()
@@ -55,7 +35,7 @@ class LockedClaimTest {
             Event.builder("Step").destination("orders").key("K").payload("2"),
             Event.builder("Step").destination("orders").key("M").payload("1"));
 
-    OutboxStore.HeldBatch a = store.claimLocked(2, Long.MIN_VALUE, Instant.now(), HOLD);
+    OutboxStore.HeldBatch a = schema.store().claimLocked(2, Long.MIN_VALUE, Instant.now(), HOLD);
     assertThat(ids(a.rows())).containsExactly(id(events, 0), id(events, 1));
     assertThat(a.rows()).allSatisfy(r -> assertThat(r.attempt()).isEqualTo(1));
     assertThat(row(events.get(0)))
@@ -63,17 +43,17 @@ class LockedClaimTest {
         .containsEntry("attempts", 0)
         .containsEntry("claimed_by", null);
 
-    OutboxStore.HeldBatch b = store.claimLocked(10, Long.MIN_VALUE, Instant.now(), HOLD);
+    OutboxStore.HeldBatch b = schema.store().claimLocked(10, Long.MIN_VALUE, Instant.now(), HOLD);
     assertThat(ids(b.rows()))
         .as("K's second row waits behind K's first, held by the other claim; M is not held up")
         .containsExactly(id(events, 3));
 
-    store.finish(a, List.of(a.rows().get(0).seq(), a.rows().get(1).seq()), List.of(), Instant.now());
-    store.finish(b, List.of(b.rows().get(0).seq()), List.of(), Instant.now());
+    schema.store().finish(a, List.of(a.rows().get(0).seq(), a.rows().get(1).seq()), List.of(), Instant.now());
+    schema.store().finish(b, List.of(b.rows().get(0).seq()), List.of(), Instant.now());
 
-    OutboxStore.HeldBatch c = store.claimLocked(10, Long.MIN_VALUE, Instant.now(), HOLD);
+    OutboxStore.HeldBatch c = schema.store().claimLocked(10, Long.MIN_VALUE, Instant.now(), HOLD);
     assertThat(ids(c.rows())).containsExactly(id(events, 2));
-    store.abandon(c);
+    schema.store().abandon(c);
     assertThat(row(events.get(0)))
         .containsEntry("status", "PUBLISHED")
         .containsEntry("attempts", 1);
@@ -89,11 +69,11 @@ class LockedClaimTest {
             Event.builder("Step").destination("orders").key("C").payload("dead"),
             Event.builder("Step").destination("orders").key("D").payload("not attempted"));
     Instant now = Instant.now();
-    OutboxStore.HeldBatch batch = store.claimLocked(10, Long.MIN_VALUE, now, HOLD);
+    OutboxStore.HeldBatch batch = schema.store().claimLocked(10, Long.MIN_VALUE, now, HOLD);
     List<ClaimedRow> rows = batch.rows();
     assertThat(rows).hasSize(4);
 
-    store.finish(
+    schema.store().finish(
         batch,
         List.of(rows.get(0).seq()),
         List.of(
@@ -115,22 +95,22 @@ class LockedClaimTest {
         .containsEntry("status", "PENDING")
         .containsEntry("attempts", 0);
 
-    OutboxStore.HeldBatch again = store.claimLocked(10, Long.MIN_VALUE, Instant.now(), HOLD);
+    OutboxStore.HeldBatch again = schema.store().claimLocked(10, Long.MIN_VALUE, Instant.now(), HOLD);
     assertThat(ids(again.rows()))
         .as("the retried row is backing off; the untouched one is claimable at once")
         .containsExactly(id(events, 3));
-    store.abandon(again);
-    OutboxStore.HeldBatch last = store.claimLocked(10, Long.MIN_VALUE, Instant.now(), HOLD);
+    schema.store().abandon(again);
+    OutboxStore.HeldBatch last = schema.store().claimLocked(10, Long.MIN_VALUE, Instant.now(), HOLD);
     assertThat(ids(last.rows()))
         .as("abandoning gives the row back at once, its attempt not counted")
         .containsExactly(id(events, 3));
-    store.abandon(last);
+    schema.store().abandon(last);
     assertThat(row(events.get(3))).containsEntry("attempts", 0);
   }
 
   @Test
   void aStoreThatKeepsNoHistory_deletesTheConfirmedRows_andRecordsTheFailedOnes() throws Exception {
-    OutboxStore deleting = new OutboxStore(db, CourierTables.DEFAULT, true);
+    OutboxStore deleting = schema.store(true);
     List<Event> events =
         append(
             Event.builder("Step").destination("orders").key("A").payload("confirmed"),
@@ -157,19 +137,19 @@ class LockedClaimTest {
       throws Exception {
     List<Event> events = append(Event.builder("Step").destination("orders").key("K").payload("1"));
     OutboxStore.HeldBatch hung =
-        store.claimLocked(10, Long.MIN_VALUE, Instant.now(), Duration.ofMillis(500));
+        schema.store().claimLocked(10, Long.MIN_VALUE, Instant.now(), Duration.ofMillis(500));
     assertThat(hung.rows()).hasSize(1);
-    assertThat(store.claimLocked(10, Long.MIN_VALUE, Instant.now(), HOLD).rows())
+    assertThat(schema.store().claimLocked(10, Long.MIN_VALUE, Instant.now(), HOLD).rows())
         .as("held by the hung claim")
         .isEmpty();
 
     Thread.sleep(1_500);
 
-    OutboxStore.HeldBatch next = store.claimLocked(10, Long.MIN_VALUE, Instant.now(), HOLD);
+    OutboxStore.HeldBatch next = schema.store().claimLocked(10, Long.MIN_VALUE, Instant.now(), HOLD);
     assertThat(ids(next.rows())).containsExactly(id(events, 0));
-    store.finish(next, List.of(next.rows().getFirst().seq()), List.of(), Instant.now());
+    schema.store().finish(next, List.of(next.rows().getFirst().seq()), List.of(), Instant.now());
     assertThatThrownBy(
-            () -> store.finish(hung, List.of(hung.rows().getFirst().seq()), List.of(), Instant.now()))
+            () -> schema.store().finish(hung, List.of(hung.rows().getFirst().seq()), List.of(), Instant.now()))
         .as("the hung relay learns its claim is gone when it tries to record it")
         .isInstanceOf(SQLException.class);
     assertThat(row(events.get(0))).containsEntry("status", "PUBLISHED").containsEntry("attempts", 1);
@@ -184,20 +164,11 @@ class LockedClaimTest {
   }
 
   private List<Event> append(Event.Builder... builders) throws SQLException {
-    Outbox outbox = Outbox.builder().build();
-    try (Connection c = db.getConnection()) {
-      c.setAutoCommit(false);
-      List<Event> appended = new ArrayList<>();
-      for (Event.Builder b : builders) {
-        appended.add(outbox.append(c, b));
-      }
-      c.commit();
-      return appended;
-    }
+    return schema.append(builders);
   }
 
   private boolean exists(Event e) throws SQLException {
-    try (Connection c = db.getConnection();
+    try (Connection c = schema.db().getConnection();
         PreparedStatement ps = c.prepareStatement("SELECT 1 FROM courier_outbox WHERE event_id = ?")) {
       ps.setObject(1, e.id());
       try (ResultSet rs = ps.executeQuery()) {
@@ -207,7 +178,7 @@ class LockedClaimTest {
   }
 
   private Map<String, Object> row(Event e) throws SQLException {
-    try (Connection c = db.getConnection();
+    try (Connection c = schema.db().getConnection();
         PreparedStatement ps =
             c.prepareStatement(
                 "SELECT status, attempts, claimed_by, last_error FROM courier_outbox WHERE event_id = ?")) {
