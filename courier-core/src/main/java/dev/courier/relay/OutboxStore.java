@@ -58,10 +58,10 @@ final class OutboxStore {
       throws SQLException {
     try (Connection c = connection()) {
       Dialect d = dialect(c);
-      beginRelaxed(c, d);
       List<ClaimedRow> rows = new ArrayList<>(limit);
       try (PreparedStatement ps = c.prepareStatement(d.claim(tables))) {
-        setLocal(c, d.claimPlan());
+        // one round trip for both settings, in the claim's own transaction
+        setLocal(c, d.relaxedCommit(), d.claimPlan());
         bindCandidates(ps, limit, fromSeq, now);
         ps.setTimestamp(6, Timestamp.from(leaseUntil));
         ps.setString(7, relayId);
@@ -88,8 +88,7 @@ final class OutboxStore {
     try {
       Dialect d = dialect(c);
       c.setAutoCommit(false);
-      setLocal(c, d.claimPlan());
-      setLocal(c, d.idleTransactionTimeout(holdLimit.toMillis()));
+      setLocal(c, d.claimPlan(), d.idleTransactionTimeout(holdLimit.toMillis()));
       List<ClaimedRow> rows = new ArrayList<>(limit);
       try (PreparedStatement ps = c.prepareStatement(d.claimLocked(tables))) {
         bindCandidates(ps, limit, fromSeq, now);
@@ -137,12 +136,9 @@ final class OutboxStore {
           ps.executeUpdate();
         }
       }
-      String relaxed = d.relaxedCommit();
-      if (failures.isEmpty() && relaxed != null) {
+      if (failures.isEmpty()) {
         // read at commit time, so setting it last still applies to the whole transaction
-        try (Statement st = c.createStatement()) {
-          st.execute(relaxed);
-        }
+        setLocal(c, d.relaxedCommit());
       }
       c.commit();
       c.setAutoCommit(true);
@@ -204,25 +200,7 @@ final class OutboxStore {
   /** A failed publish of a held row: retried at {@code availableAt}, or parked as dead. */
   record Failure(long seq, boolean dead, Instant availableAt, int attempts, String error) {}
 
-  /**
-   * Opens a transaction whose commit does not wait for the WAL flush, when the dialect has such a
-   * setting; its scope is the transaction, so nothing leaks to the pooled connection's next user.
-   */
-  private static void beginRelaxed(Connection c, Dialect d) throws SQLException {
-    String relaxed = d.relaxedCommit();
-    if (relaxed == null) {
-      return;
-    }
-    c.setAutoCommit(false);
-    try (Statement s = c.createStatement()) {
-      s.execute(relaxed);
-    } catch (SQLException e) {
-      rollbackQuietly(c, e);
-      throw e;
-    }
-  }
-
-  /** Commits a transaction opened by {@link #beginRelaxed}, or rolls it back on failure. */
+  /** Commits a transaction opened by {@link #setLocal}, or rolls it back on failure. */
   private static void commit(Connection c) throws SQLException {
     if (c.getAutoCommit()) {
       return;
@@ -249,18 +227,25 @@ final class OutboxStore {
   }
 
   /**
-   * Runs a transaction-scoped setting ({@code SET LOCAL}) in the connection's open transaction;
-   * nothing for null.
+   * Runs transaction-scoped settings ({@code SET LOCAL}) in one round trip, opening the
+   * connection's transaction if needed; the null ones are skipped, and nothing runs if all are.
+   * Being transaction-scoped, none leaks to the pooled connection's next user.
    */
-  private static void setLocal(Connection c, String statement) throws SQLException {
-    if (statement == null) {
+  private static void setLocal(Connection c, String... statements) throws SQLException {
+    StringBuilder sql = new StringBuilder();
+    for (String statement : statements) {
+      if (statement != null) {
+        sql.append(sql.isEmpty() ? "" : "; ").append(statement);
+      }
+    }
+    if (sql.isEmpty()) {
       return;
     }
     if (c.getAutoCommit()) {
       c.setAutoCommit(false);
     }
     try (Statement st = c.createStatement()) {
-      st.execute(statement);
+      st.execute(sql.toString());
     }
   }
 
@@ -307,8 +292,8 @@ final class OutboxStore {
     }
     try (Connection c = connection()) {
       Dialect d = dialect(c);
-      beginRelaxed(c, d);
       try {
+        setLocal(c, d.relaxedCommit());
         setPublished(c, d, seqs, now, d.markPublished(tables));
       } catch (SQLException e) {
         rollbackQuietly(c, e);
