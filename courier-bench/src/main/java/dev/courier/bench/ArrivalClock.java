@@ -42,6 +42,8 @@ final class ArrivalClock implements AutoCloseable {
   private final AtomicLong arrived = new AtomicLong();
   private final AtomicLong recordFrom = new AtomicLong(Long.MAX_VALUE);
   private final Histogram histogram = new Histogram(HIGHEST_MICROS, 3);
+  // from the writer's transaction start, for payloads that carry it (the loaded runs)
+  private final Histogram fromStart = new Histogram(HIGHEST_MICROS, 3);
   private volatile Throwable failure;
 
   /** Subscribes to every partition of {@code topic} from its current end. */
@@ -76,6 +78,10 @@ final class ArrivalClock implements AutoCloseable {
           long due = BenchEvents.stamp(r.value());
           if (due - recordFrom.get() >= 0) {
             histogram.recordValue(Math.min(HIGHEST_MICROS, Math.max(0, (now - due) / 1000)));
+            long started = BenchEvents.startedStamp(r.value());
+            if (started != 0) {
+              fromStart.recordValue(Math.min(HIGHEST_MICROS, Math.max(0, (now - started) / 1000)));
+            }
           }
           arrived.incrementAndGet();
         }
@@ -122,13 +128,16 @@ final class ArrivalClock implements AutoCloseable {
    * What {@link #runParallel} measured.
    *
    * @param latency intended send time → arrival, in microseconds, for the events due after the warm-up
+   * @param fromStart the same events, from the moment their writer began the transaction: what
+   *     the path after the writer added, without the writers' own queue (not corrected for
+   *     coordinated omission; context)
    * @param offeredRate the events per second the schedule asked for
    * @param achievedRate the events per second the writers committed, from the first due time to
    *     the last commit
    * @param deliveredRate the events per second that reached the consumer, from the first due time
    *     to the last arrival: below the offered rate when the relay did not keep up
    */
-  record Loaded(Histogram latency, double offeredRate, double achievedRate, double deliveredRate) {}
+  record Loaded(Histogram latency, Histogram fromStart, double offeredRate, double achievedRate, double deliveredRate) {}
 
   /**
    * Like {@link #run}, at rates one writer cannot commit: {@code writers} threads, each committing
@@ -160,7 +169,7 @@ final class ArrivalClock implements AutoCloseable {
                       for (long tx = me; tx < totalTx && failed.get() == null; tx += writers) {
                         long due = start + tx * txPeriod;
                         awaitDue(due);
-                        writer.write(me, tx, BenchEvents.stampedPayload(payloadSize, due), perTransaction);
+                        writer.write(me, tx, BenchEvents.stampedPayload(payloadSize, due, System.nanoTime()), perTransaction);
                         written.addAndGet(perTransaction);
                         lastCommit.accumulateAndGet(System.nanoTime(), Math::max);
                       }
@@ -179,7 +188,7 @@ final class ArrivalClock implements AutoCloseable {
     long lastArrival = System.nanoTime();
     double achieved = written.get() / ((lastCommit.get() - start) / 1e9);
     double delivered = written.get() / ((lastArrival - start) / 1e9);
-    return new Loaded(histogram.copy(), rate, achieved, delivered);
+    return new Loaded(histogram.copy(), fromStart.copy(), rate, achieved, delivered);
   }
 
   /**

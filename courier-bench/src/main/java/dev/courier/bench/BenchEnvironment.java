@@ -158,10 +158,11 @@ final class BenchEnvironment implements AutoCloseable {
     config.setMaximumPoolSize(maxConnections);
     config.setMinimumIdle(0);
     config.setPoolName("bench-" + prefix);
-    // Hikari opens connections one at a time; 16 W0 clients on a loaded machine (CI, after the chaos
-    // suite) took longer than 30 s to get theirs. Clients connect before a measurement starts, so a
-    // long wait here costs time, never a figure.
-    config.setConnectionTimeout(180_000);
+    // Hikari opens connections one at a time, and on a loaded machine 16 W0 clients have waited
+    // more than 30 s for theirs. Clients connect before a measurement starts, so a long wait costs
+    // time, never a figure; a pool that still has none by then names the server's connection use
+    // (ClosedLoop), since another process holding the server's connections looks the same.
+    config.setConnectionTimeout(90_000);
     return new HikariDataSource(config);
   }
 
@@ -214,6 +215,28 @@ final class BenchEnvironment implements AutoCloseable {
       s.executeUpdate(sql);
     } catch (SQLException e) {
       throw new IllegalStateException("cannot run " + sql + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The server's connections in use against its {@code max_connections}, by application, read on a
+   * connection of its own: what a pool that cannot get a connection needs in its error (another
+   * process holding the server's connections looks like a hung benchmark otherwise).
+   */
+  static String connectionUsage(javax.sql.DataSource dataSource) {
+    javax.sql.DataSource direct =
+        dataSource instanceof HikariDataSource h && h.getDataSource() != null ? h.getDataSource() : dataSource;
+    try (Connection c = direct.getConnection();
+        Statement s = c.createStatement();
+        ResultSet r =
+            s.executeQuery(
+                "SELECT current_setting('max_connections'), count(*),"
+                    + " string_agg(coalesce(nullif(application_name, ''), '(none)') || ' ' || state, ', ')"
+                    + " FROM pg_stat_activity WHERE backend_type = 'client backend'")) {
+      r.next();
+      return "the server has " + r.getLong(2) + " client connections of max_connections " + r.getString(1) + ": " + r.getString(3);
+    } catch (SQLException e) {
+      return "the server's connections could not be read: " + e.getMessage();
     }
   }
 

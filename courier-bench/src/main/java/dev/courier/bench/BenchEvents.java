@@ -39,8 +39,23 @@ final class BenchEvents {
     return b;
   }
 
+  /**
+   * A payload carrying {@code due} in its first 8 bytes and {@code started} (when the writer began
+   * the transaction, {@link System#nanoTime()}) in the next 8.
+   */
+  static byte[] stampedPayload(int size, long due, long started) {
+    byte[] b = new byte[Math.max(size, 2 * Long.BYTES)];
+    ByteBuffer.wrap(b).putLong(due).putLong(started);
+    return b;
+  }
+
   static long stamp(byte[] payload) {
     return ByteBuffer.wrap(payload).getLong();
+  }
+
+  /** The second stamp of {@link #stampedPayload(int, long, long)}, or 0 for a payload without one. */
+  static long startedStamp(byte[] payload) {
+    return payload.length >= 2 * Long.BYTES ? ByteBuffer.wrap(payload).getLong(Long.BYTES) : 0;
   }
 
   /** The business row's id: unique per client and sequence number. */
@@ -60,6 +75,21 @@ final class BenchEvents {
       ps.setLong(3, orderId % 10_000);
       ps.setTimestamp(4, Timestamp.from(Instant.now()));
       ps.executeUpdate();
+    }
+  }
+
+  /** The business rows {@code orderIds}, in one JDBC batch. */
+  static void insertOrders(Connection c, long[] orderIds) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(INSERT_ORDER)) {
+      Timestamp now = Timestamp.from(Instant.now());
+      for (long orderId : orderIds) {
+        ps.setLong(1, orderId);
+        ps.setString(2, "customer-" + (orderId % 1000));
+        ps.setLong(3, orderId % 10_000);
+        ps.setTimestamp(4, now);
+        ps.addBatch();
+      }
+      ps.executeBatch();
     }
   }
 

@@ -89,7 +89,8 @@ final class ClosedLoop {
     }
     Throwable t = failure.get();
     if (t != null) {
-      throw new IllegalStateException("a benchmark transaction failed: " + t, t);
+      String usage = t instanceof java.sql.SQLTransientConnectionException ? "; " + BenchEnvironment.connectionUsage(dataSource) : "";
+      throw new IllegalStateException("a benchmark transaction failed: " + t + usage, t);
     }
     return counted.sum() / (measure.toNanos() / 1e9);
   }
