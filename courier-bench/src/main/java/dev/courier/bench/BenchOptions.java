@@ -39,7 +39,8 @@ import java.util.Set;
  * @param peerE2eDuration how long each end-to-end run of the peers' comparisons measures
  * @param modulithBacklog the backlog that Spring Modulith and Courier each drain in the Modulith
  *     comparison
- * @param e2eLoads W3's loaded runs, each at this percentage of W2's drain rate
+ * @param e2eLoads W3's loaded runs, each at this percentage of the relay's drain on the benchmark's
+ *     own PostgreSQL, measured in the same run
  * @param soak the soak's length, window and rate (SOAK; not part of {@code all})
  */
 public record BenchOptions(
@@ -109,7 +110,8 @@ public record BenchOptions(
         --modulith-backlog N backlog drained by Spring Modulith and by Courier in MODULITH (default 5000)
         --peer-e2e-duration D  measured time of each end-to-end run of W6, of the peers and of
                              W3's loaded runs (default 20s)
-        --e2e-loads LIST     W3's loaded runs, in percent of W2's drain (default 50,80; 0 for none)
+        --e2e-loads LIST     W3's loaded runs, in percent of the relay's drain on the
+                             benchmark's own PostgreSQL (default 50,80; 0 for none)
         --soak-duration D    SOAK: how long the constant-rate writer runs (default 60m)
         --soak-window D      SOAK: latency and table sizes are reported per window (default 10m)
         --soak-rate R        SOAK: events per second, open loop (default 167)

@@ -79,6 +79,54 @@ class ClaimOrderAcrossRelaysTest {
         .containsExactlyElementsOf(events.stream().map(Event::id).toList());
   }
 
+  @Test
+  void aLockedRowInTheMiddleOfAKey_letsTheRowsBeforeItGo_holdsBackTheRowsAfterIt_andRowsWithoutAKeyAreNeverHeld()
+      throws Exception {
+    List<Event> events =
+        append(
+            Event.builder("Step").destination("orders").key("K").payload("1"),
+            Event.builder("Step").destination("orders").payload("no key 1"),
+            Event.builder("Step").destination("orders").key("K").payload("2"),
+            Event.builder("Step").destination("orders").payload("no key 2"),
+            Event.builder("Step").destination("orders").key("M").payload("1"),
+            Event.builder("Step").destination("orders").key("K").payload("3"),
+            Event.builder("Step").destination("orders").key("K").payload("4"),
+            Event.builder("Step").destination("orders").key("M").payload("2"),
+            Event.builder("Step").destination("payments").key("K").payload("1"));
+    // M's first row is backing off after a failed attempt (committed)
+    try (Connection c = schema.db().getConnection();
+        PreparedStatement ps = c.prepareStatement("UPDATE courier_outbox SET available_at = ? WHERE seq = ?")) {
+      ps.setTimestamp(1, Timestamp.from(Instant.now().plus(Duration.ofMinutes(5))));
+      ps.setLong(2, seqOf(events.get(4)));
+      assertThat(ps.executeUpdate()).isEqualTo(1);
+    }
+
+    try (Connection relayA = schema.db().getConnection()) {
+      // relay A's claim, not yet committed, holds K's third row
+      relayA.setAutoCommit(false);
+      try (PreparedStatement ps =
+          relayA.prepareStatement(
+              "UPDATE courier_outbox SET available_at = ?, claimed_by = 'relay-a' WHERE seq = ?")) {
+        ps.setTimestamp(1, Timestamp.from(Instant.now().plus(LEASE)));
+        ps.setLong(2, seqOf(events.get(5)));
+        assertThat(ps.executeUpdate()).isEqualTo(1);
+      }
+
+      assertThat(claim("relay-b"))
+          .as("K's rows before the held one go, the one after waits; M waits behind its backing-off row;"
+              + " rows without a key, and the same key on another destination, are not held up")
+          .extracting(r -> r.event().id())
+          .containsExactly(
+              events.get(0).id(), events.get(1).id(), events.get(2).id(), events.get(3).id(), events.get(8).id());
+
+      relayA.rollback();
+    }
+
+    assertThat(claim("relay-b"))
+        .as("K's first two rows are leased to relay B now, so its later rows still wait")
+        .isEmpty();
+  }
+
   private List<ClaimedRow> claim(String relayId) throws SQLException {
     Instant now = Instant.now();
     return schema.store().claim(100, Long.MIN_VALUE, now, now.plus(LEASE), relayId);
