@@ -230,9 +230,10 @@ final class BenchEnvironment implements AutoCloseable {
         Statement s = c.createStatement();
         ResultSet r =
             s.executeQuery(
-                "SELECT current_setting('max_connections'), count(*),"
-                    + " string_agg(coalesce(nullif(application_name, ''), '(none)') || ' ' || state, ', ')"
-                    + " FROM pg_stat_activity WHERE backend_type = 'client backend'")) {
+                "SELECT current_setting('max_connections'), sum(n), string_agg(a || ' ' || st || ' x' || n, ', ')"
+                    + " FROM (SELECT coalesce(nullif(application_name, ''), '(none)') AS a,"
+                    + " coalesce(state, 'unknown') AS st, count(*) AS n FROM pg_stat_activity"
+                    + " WHERE backend_type = 'client backend' GROUP BY 1, 2) x")) {
       r.next();
       return "the server has " + r.getLong(2) + " client connections of max_connections " + r.getString(1) + ": " + r.getString(3);
     } catch (SQLException e) {

@@ -35,16 +35,8 @@ class ClaimOrderAcrossRelaysTest {
             Event.builder("Step").destination("orders").key("K").payload("3"));
     long firstOfK = seqOf(events.get(0));
 
-    try (Connection relayA = schema.db().getConnection()) {
-      // relay A has claimed K's first row and has not committed: as its claim statement leaves it
-      relayA.setAutoCommit(false);
-      try (PreparedStatement ps =
-          relayA.prepareStatement(
-              "UPDATE courier_outbox SET available_at = ?, claimed_by = 'relay-a' WHERE seq = ?")) {
-        ps.setTimestamp(1, Timestamp.from(Instant.now().plus(LEASE)));
-        ps.setLong(2, firstOfK);
-        assertThat(ps.executeUpdate()).isEqualTo(1);
-      }
+    // relay A has claimed K's first row and has not committed: as its claim statement leaves it
+    try (Connection relayA = openClaimOf(firstOfK)) {
 
       List<ClaimedRow> claimedByB = claim("relay-b");
 
@@ -101,16 +93,8 @@ class ClaimOrderAcrossRelaysTest {
       assertThat(ps.executeUpdate()).isEqualTo(1);
     }
 
-    try (Connection relayA = schema.db().getConnection()) {
-      // relay A's claim, not yet committed, holds K's third row
-      relayA.setAutoCommit(false);
-      try (PreparedStatement ps =
-          relayA.prepareStatement(
-              "UPDATE courier_outbox SET available_at = ?, claimed_by = 'relay-a' WHERE seq = ?")) {
-        ps.setTimestamp(1, Timestamp.from(Instant.now().plus(LEASE)));
-        ps.setLong(2, seqOf(events.get(5)));
-        assertThat(ps.executeUpdate()).isEqualTo(1);
-      }
+    // relay A's claim, not yet committed, holds K's third row
+    try (Connection relayA = openClaimOf(seqOf(events.get(5)))) {
 
       assertThat(claim("relay-b"))
           .as("K's rows before the held one go, the one after waits; M waits behind its backing-off row;"
@@ -125,6 +109,22 @@ class ClaimOrderAcrossRelaysTest {
     assertThat(claim("relay-b"))
         .as("K's first two rows are leased to relay B now, so its later rows still wait")
         .isEmpty();
+  }
+
+  /** A connection whose open transaction has leased row {@code seq} to relay A, as A's claim statement leaves it. */
+  private Connection openClaimOf(long seq) throws SQLException {
+    Connection relayA = schema.db().getConnection();
+    relayA.setAutoCommit(false);
+    try (PreparedStatement ps =
+        relayA.prepareStatement("UPDATE courier_outbox SET available_at = ?, claimed_by = 'relay-a' WHERE seq = ?")) {
+      ps.setTimestamp(1, Timestamp.from(Instant.now().plus(LEASE)));
+      ps.setLong(2, seq);
+      assertThat(ps.executeUpdate()).isEqualTo(1);
+    } catch (SQLException | RuntimeException | AssertionError e) {
+      relayA.close();
+      throw e;
+    }
+    return relayA;
   }
 
   private List<ClaimedRow> claim(String relayId) throws SQLException {
