@@ -20,27 +20,27 @@ final class PostgresDialect extends Dialect {
     // SKIP LOCKED lets several relays claim disjoint rows without waiting on each other. A row
     // of a transaction that has not committed is invisible here and is claimed on a later pass:
     // nothing remembers a high-water mark, so a late commit is never skipped.
-    // Per-key order: a row is claimed only if every earlier pending row of its key is claimed in
-    // the same statement. One probe per candidate, a lookup in the pending_key_c index (its text
-    // columns are COLLATE "C", hence the same collation on the probe's equalities), finds the
-    // key's earlier pending rows and returns two things about them:
-    // - whether one is not due (backing off, or leased by another relay) or lies below the scan's
-    //   start: then the candidate is dropped before the LIMIT, so a key that is held back does not
-    //   fill the batch with rows that cannot go;
-    // - how many there are. Once the candidates are locked, a candidate is kept only if that many
-    //   of its key's rows come before it among the candidates. An earlier row that was due but is
-    //   missing from the candidates was skipped because another relay's claim, not yet committed,
-    //   has it locked (that claim's lease is invisible to this snapshot): its key's later rows must
-    //   wait. The rows dropped this way stay pending and unleased; their locks end with this
-    //   statement's transaction.
+    // NOT EXISTS keeps per-key order: a row waits while an earlier row of its key is backing off
+    // or leased (available_at in the future); rows of other keys are not held up.
+    // The probe must stay a per-candidate lookup in the pending_key_c index (its text columns are
+    // COLLATE "C", hence the same collation on the probe's equalities): left to itself the
+    // planner turns it into an anti-join whose inner side (all pending rows not yet due) it
+    // estimates at one row, and then reads it with a scan of the whole table, published rows
+    // included, on every claim. OFFSET 0 keeps the subquery from being pulled up into a join, so
+    // each of the LIMIT candidates costs one index descent on (destination, event_key, seq).
     // The scan may start at a hint (the relay's previous batch) instead of the index's start, past
-    // the entries that published rows leave until vacuum; a pending row below the hint is not a
-    // candidate and holds back the later rows of its key.
-    // A row without a key has no order to keep: its probe finds nothing.
+    // the entries that published rows leave until vacuum. A pending row below the hint is not a
+    // candidate and, like a leased one, holds back the later rows of its key.
+    // Another relay's claim that has not committed yet is invisible to that probe: the row it
+    // locked still shows its old available_at, SKIP LOCKED passes over it, and a later row of its
+    // key would be claimed here ahead of it. So the candidates, once locked, are checked again: a
+    // candidate is kept only if every earlier pending row of its key is a candidate too. The rows
+    // dropped by that check stay pending and unleased; their locks end with this statement's
+    // transaction.
     return "WITH candidates AS ("
         + candidates(t, "o.seq, o.destination, o.event_key")
         + "), picked AS (SELECT c.seq FROM candidates c WHERE "
-        + everyEarlierRowIsACandidate()
+        + everyEarlierRowIsACandidate(t)
         + ") UPDATE "
         + t.outbox()
         + " t SET available_at = ?, claimed_by = ?, attempts = t.attempts + 1"
@@ -51,35 +51,30 @@ final class PostgresDialect extends Dialect {
 
   /**
    * The due pending rows from a seq on, in seq order, up to a limit, locked, without a row whose
-   * key has an earlier pending row that is not due or is below that seq; each with {@code
-   * earlier}, the number of its key's earlier pending rows. Parameters: from-seq, now, now,
-   * from-seq, limit.
+   * key has an earlier pending row that is not due or is below that seq. Parameters: from-seq,
+   * now, now, from-seq, limit.
    */
   private static String candidates(CourierTables t, String columns) {
     return "SELECT "
         + columns
-        + ", e.earlier FROM "
+        + " FROM "
         + t.outbox()
-        + " o CROSS JOIN LATERAL (SELECT count(*) AS earlier,"
-        + " bool_or(p.seq < ? OR p.available_at > ?) AS blocked FROM "
+        + " o WHERE o.status = 'PENDING' AND o.seq >= ? AND o.available_at <= ?"
+        + " AND NOT EXISTS (SELECT 1 FROM "
         + t.outbox()
         + " p WHERE p.status = 'PENDING' AND p.destination = o.destination COLLATE \"C\""
-        + " AND p.event_key = o.event_key COLLATE \"C\" AND p.seq < o.seq) e"
-        + " WHERE o.status = 'PENDING' AND o.available_at <= ? AND o.seq >= ?"
-        + " AND e.blocked IS NOT TRUE"
-        + " ORDER BY o.seq LIMIT ? FOR UPDATE OF o SKIP LOCKED";
+        + " AND p.event_key = o.event_key COLLATE \"C\" AND p.seq < o.seq"
+        + " AND (p.available_at > ? OR p.seq < ?) OFFSET 0)"
+        + " ORDER BY o.seq LIMIT ? FOR UPDATE SKIP LOCKED";
   }
 
-  /**
-   * True for a candidate {@code c} whose key's earlier pending rows are all candidates: as many of
-   * them precede it among the candidates as its probe counted. The count over the candidates runs
-   * only for a candidate whose probe found earlier rows (a window function would need a sort,
-   * which the claim's plan settings price out, and then the planner's cost estimate would cross
-   * the server's JIT threshold: half a second of compilation per claim where JIT is on).
-   */
-  private static String everyEarlierRowIsACandidate() {
-    return "(c.earlier = 0 OR c.event_key IS NULL OR c.earlier = (SELECT count(*) FROM candidates d"
-        + " WHERE d.destination = c.destination AND d.event_key = c.event_key AND d.seq < c.seq))";
+  /** True for a candidate {@code c} whose key has no earlier pending row outside the candidates. */
+  private static String everyEarlierRowIsACandidate(CourierTables t) {
+    return "NOT EXISTS (SELECT 1 FROM "
+        + t.outbox()
+        + " p WHERE p.status = 'PENDING' AND p.destination = c.destination COLLATE \"C\""
+        + " AND p.event_key = c.event_key COLLATE \"C\" AND p.seq < c.seq"
+        + " AND p.seq NOT IN (SELECT seq FROM candidates) OFFSET 0)";
   }
 
   @Override
@@ -87,16 +82,16 @@ final class PostgresDialect extends Dialect {
     // The same candidates and the same per-key rules as claim(), but the rows are only locked: the
     // caller's transaction stays open while the batch is published and ends with the mark, so no
     // lease is written. A row locked by another relay's open claim is skipped, and since it is not
-    // a candidate here, the later rows of its key are dropped by the count, as they are for a
-    // leased row. The candidates the count drops stay locked until the caller's transaction ends;
-    // they are claimed by a later pass.
+    // a candidate here, the later rows of its key are dropped by the second check, as they are
+    // for a leased row. The candidates that check drops stay locked until the caller's
+    // transaction ends; they are claimed by a later pass.
     return "WITH candidates AS ("
         + candidates(
             t,
             "o.seq, o.event_id, o.event_type, o.destination, o.event_key, o.payload, o.headers,"
                 + " o.correlation_id, o.causation_id, o.created_at, o.attempts + 1 AS attempts")
         + ") SELECT c.* FROM candidates c WHERE "
-        + everyEarlierRowIsACandidate();
+        + everyEarlierRowIsACandidate(t);
   }
 
   @Override
