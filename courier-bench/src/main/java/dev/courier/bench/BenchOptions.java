@@ -42,6 +42,9 @@ import java.util.Set;
  * @param e2eLoads W3's loaded runs, each at this percentage of the relay's drain on the benchmark's
  *     own PostgreSQL, measured in the same run
  * @param soak the soak's length, window and rate (SOAK; not part of {@code all})
+ * @param sweep whether the Kafka ceiling and the hand-written loop of W2 are each measured over a
+ *     grid of settings and the best kept ({@code false}: each at one setting, the grid's usual
+ *     winner)
  */
 public record BenchOptions(
     Set<Workload> workloads,
@@ -65,7 +68,8 @@ public record BenchOptions(
     Duration peerE2eDuration,
     int modulithBacklog,
     List<Integer> e2eLoads,
-    SoakOptions soak) {
+    SoakOptions soak,
+    boolean sweep) {
 
   /**
    * The soak: the W3 path at a constant {@code rate} for {@code duration}, its latency and the
@@ -117,6 +121,8 @@ public record BenchOptions(
         --soak-rate R        SOAK: events per second, open loop (default 167)
         --e2e-experiment     W3 also runs with relay.wakeup() after the commit (context)
         --no-warmup-round    skip the short unreported round that warms the JIT before run 1
+        --no-sweep           W0/W2: the Kafka ceiling and the hand-written loop at one setting each
+                             instead of the best of a sweep (batch.size x linger.ms; claim x linger.ms)
         --kafka-heap SIZE    embedded broker heap (default 1g)
         --output FILE        report file, Markdown (default bench-results.md)
         --update-doc FILE    also rewrite the results section of FILE (between its bench:results markers)
@@ -158,7 +164,8 @@ public record BenchOptions(
         Duration.ofSeconds(20),
         5_000,
         List.of(50, 80),
-        new SoakOptions(Duration.ofMinutes(60), Duration.ofMinutes(10), 167));
+        new SoakOptions(Duration.ofMinutes(60), Duration.ofMinutes(10), 167),
+        true);
   }
 
   /** {@code --quick}: one run of everything, briefly, to see that it works and roughly where it stands. */
@@ -185,7 +192,8 @@ public record BenchOptions(
         Duration.ofSeconds(10),
         1_000,
         d.e2eLoads.isEmpty() ? List.of() : List.of(d.e2eLoads.getFirst()),
-        new SoakOptions(Duration.ofSeconds(60), Duration.ofSeconds(20), d.soak.rate()));
+        new SoakOptions(Duration.ofSeconds(60), Duration.ofSeconds(20), d.soak.rate()),
+        false);
   }
 
   /**
@@ -215,7 +223,8 @@ public record BenchOptions(
         Duration.ofSeconds(3),
         Math.min(modulithBacklog, 500),
         e2eLoads.isEmpty() ? List.of() : List.of(e2eLoads.getFirst()),
-        new SoakOptions(Duration.ofSeconds(6), Duration.ofSeconds(3), soak.rate()));
+        new SoakOptions(Duration.ofSeconds(6), Duration.ofSeconds(3), soak.rate()),
+        sweep);
   }
 
   /** Whether {@code w} is selected. */
@@ -253,6 +262,7 @@ public record BenchOptions(
     Duration soakDuration = d.soak().duration();
     Duration soakWindow = d.soak().window();
     double soakRate = d.soak().rate();
+    boolean sweep = d.sweep();
     boolean quick = false;
     for (int i = 0; i < args.length; i++) {
       String option = args[i];
@@ -270,6 +280,10 @@ public record BenchOptions(
       }
       if (option.equals("--no-warmup-round")) {
         warmupRound = false;
+        continue;
+      }
+      if (option.equals("--no-sweep")) {
+        sweep = false;
         continue;
       }
       if (i + 1 >= args.length) {
@@ -326,7 +340,8 @@ public record BenchOptions(
           new BenchOptions(
               workloads, runs, duration, warmup, backlog, payloads, clients, rate, e2eDuration, e2eWarmup,
               duplicates, experiment, warmupRound, heap, output, String.join(" ", args), gruelboxBacklog,
-              peerBacklog, peerE2eDuration, modulithBacklog, e2eLoads, new SoakOptions(soakDuration, soakWindow, soakRate)));
+              peerBacklog, peerE2eDuration, modulithBacklog, e2eLoads, new SoakOptions(soakDuration, soakWindow, soakRate),
+              sweep));
     }
     return new BenchOptions(
         workloads,
@@ -350,7 +365,8 @@ public record BenchOptions(
         peerE2eDuration,
         modulithBacklog,
         e2eLoads,
-        new SoakOptions(soakDuration, soakWindow, soakRate));
+        new SoakOptions(soakDuration, soakWindow, soakRate),
+        sweep);
   }
 
   private static Set<Workload> parseWorkloads(String value) {

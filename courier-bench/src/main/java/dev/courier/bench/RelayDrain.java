@@ -20,196 +20,159 @@ import org.slf4j.LoggerFactory;
 
 /**
  * W2: how fast the real {@link Relay} and {@link KafkaTransport}, with their default settings,
- * drain a backlog that is already committed, divided by the rate at which a plain producer
- * publishes the same number of records of the same size in the relay's batch size (W0).
+ * drain a backlog that is already committed, in each claim configuration, divided by the Kafka
+ * ceiling (the backlog's records published fully pipelined by a plain producer, W0) and by the
+ * hand-written claim–publish–delete loop at its best setting ({@link PlainLoop}), both measured in
+ * the same run.
  */
 final class RelayDrain {
   private static final Logger log = LoggerFactory.getLogger(RelayDrain.class);
   private static final int FILL_BATCH = 1000;
 
+  /**
+   * One way to run the relay in W2.
+   *
+   * @param id the figures' id prefix
+   * @param label what the figures' labels call it
+   * @param mode the relay's claim mode
+   * @param delete whether the relay deletes confirmed rows
+   * @param vsLoop the goal of its drain ÷ the best loop, or {@code null} for context
+   */
+  record Configuration(String id, String label, Relay.ClaimMode mode, boolean delete, Goal vsLoop) {}
+
+  /** Every configuration W2 measures, in the order it measures them; the first is the default. */
+  static final List<Configuration> CONFIGURATIONS =
+      List.of(
+          new Configuration("drain", "relay drain, defaults (claimMode LEASE)", Relay.ClaimMode.LEASE, false, null),
+          new Configuration("drain_lock", "relay drain, claimMode(LOCK)", Relay.ClaimMode.LOCK, false, null),
+          new Configuration(
+              "drain_lock_delete",
+              "relay drain, claimMode(LOCK) + deletePublished(true)",
+              Relay.ClaimMode.LOCK,
+              true,
+              null));
+
+  /** The goal of every configuration's drain ÷ the Kafka ceiling (issue 7). */
+  static final Goal VS_CEILING = Goal.atLeast(0.8);
+
   private RelayDrain() {}
 
   static void run(RunContext ctx) {
+    int n = ctx.options().backlog();
     for (int size : ctx.options().payloadSizes()) {
-      Ceilings.Publish raw = Ceilings.kafkaBatched(ctx, size);
-      Drain drain = drain(ctx, size);
-      int n = ctx.options().backlog();
       String sz = size + " B";
-      ctx.add(Workload.W2, "drain." + size, "relay drain, " + sz + ", backlog " + n, "events/s", drain.eventsPerSecond(), null);
+      Ceilings.Publish ceiling = Ceilings.kafka(ctx, size);
+      List<Drain> drains = new ArrayList<>();
+      for (Configuration c : CONFIGURATIONS) {
+        drains.add(drain(ctx, size, c));
+      }
+      PlainLoop.Best loop = PlainLoop.best(ctx, size);
+      for (int i = 0; i < CONFIGURATIONS.size(); i++) {
+        Configuration c = CONFIGURATIONS.get(i);
+        Drain d = drains.get(i);
+        ctx.add(Workload.W2, c.id() + "." + size, c.label() + ", " + sz + ", backlog " + n, "events/s", d.eventsPerSecond(), null);
+        ctx.add(
+            Workload.W2,
+            c.id() + "_vs_ceiling." + size,
+            c.label() + " ÷ Kafka ceiling, " + sz,
+            Figure.RATIO,
+            d.eventsPerSecond() / ceiling.eventsPerSecond(),
+            VS_CEILING);
+        ctx.add(
+            Workload.W2,
+            c.id() + "_vs_loop." + size,
+            c.label() + " ÷ the best hand-written loop" + (c.vsLoop() == null ? " (context)" : "") + ", " + sz,
+            Figure.RATIO,
+            d.eventsPerSecond() / loop.drain().eventsPerSecond(),
+            c.vsLoop());
+      }
       ctx.add(
           Workload.W2,
-          "drain_vs_raw." + size,
-          "relay drain ÷ raw confirmed publish in batches of " + Ceilings.RELAY_BATCH + ", " + sz,
-          Figure.RATIO,
-          drain.eventsPerSecond() / raw.eventsPerSecond(),
-          Goal.atLeast(0.8));
-      Ceilings.Publish lingering = Ceilings.kafkaBatchedLingering(ctx, size);
-      ctx.add(
-          Workload.W2,
-          "drain_vs_linger5." + size,
-          "relay drain ÷ raw publish in batches of "
-              + Ceilings.RELAY_BATCH
-              + " with linger.ms="
-              + Ceilings.KAFKA_DEFAULT_LINGER_MS
-              + " (the first report's ceiling; context), "
-              + sz,
-          Figure.RATIO,
-          drain.eventsPerSecond() / lingering.eventsPerSecond(),
-          null);
-      ctx.add(
-          Workload.W2,
-          "cpu.relay_jvm." + size,
-          "CPU-ms per 1,000 events, relay JVM, " + sz,
-          "ms",
-          CpuMeter.Usage.perThousand(drain.cpu().jvm(), n),
-          null);
-      ctx.add(
-          Workload.W2,
-          "cpu.relay_postgres." + size,
-          "CPU-ms per 1,000 events, PostgreSQL server (all processes), " + sz,
-          "ms",
-          CpuMeter.Usage.perThousand(drain.cpu().postgres(), n),
-          null);
-      ctx.add(
-          Workload.W2,
-          "cpu.relay_broker." + size,
-          "CPU-ms per 1,000 events, Kafka broker, during the drain, " + sz,
-          "ms",
-          CpuMeter.Usage.perThousand(drain.cpu().broker(), n),
-          null);
-      ctx.add(
-          Workload.W2,
-          "cpu.raw_jvm." + size,
-          "CPU-ms per 1,000 events, raw producer JVM (ceiling), " + sz,
-          "ms",
-          CpuMeter.Usage.perThousand(raw.cpu().jvm(), raw.records()),
-          null);
-      ctx.add(
-          Workload.W2,
-          "cpu.raw_broker." + size,
-          "CPU-ms per 1,000 events, Kafka broker, during the ceiling, " + sz,
-          "ms",
-          CpuMeter.Usage.perThousand(raw.cpu().broker(), raw.records()),
-          null);
-      Drain locked = drain(ctx, size, Relay.ClaimMode.LOCK, false);
-      ctx.add(
-          Workload.W2,
-          "drain_lock." + size,
-          "relay drain with claimMode(LOCK), " + sz + ", backlog " + n,
+          "plain_loop." + size,
+          "hand-written claim–publish–delete loop (no Courier), fastest setting of the run, " + sz,
           "events/s",
-          locked.eventsPerSecond(),
+          loop.drain().eventsPerSecond(),
           null);
       ctx.add(
           Workload.W2,
-          "drain_lock_vs_raw." + size,
-          "relay drain with claimMode(LOCK) ÷ raw confirmed publish in batches of "
-              + Ceilings.RELAY_BATCH
-              + ", "
-              + sz,
-          Figure.RATIO,
-          locked.eventsPerSecond() / raw.eventsPerSecond(),
-          Goal.atLeast(0.8));
+          "plain_loop.claim." + size,
+          "the fastest loop's claim, " + sz,
+          "rows",
+          loop.setting().claim(),
+          null);
       ctx.add(
           Workload.W2,
-          "cpu.lock_postgres." + size,
-          "CPU-ms per 1,000 events, PostgreSQL server, drain with claimMode(LOCK), " + sz,
+          "plain_loop.linger_ms." + size,
+          "the fastest loop's linger.ms, " + sz,
           "ms",
-          CpuMeter.Usage.perThousand(locked.cpu().postgres(), n),
+          loop.setting().lingerMs(),
           null);
       ctx.add(
           Workload.W2,
-          "cpu.lock_jvm." + size,
-          "CPU-ms per 1,000 events, relay JVM, drain with claimMode(LOCK), " + sz,
+          "plain_loop_vs_ceiling." + size,
+          "the best hand-written loop ÷ Kafka ceiling (context), " + sz,
+          Figure.RATIO,
+          loop.drain().eventsPerSecond() / ceiling.eventsPerSecond(),
+          null);
+      for (int i = 0; i < CONFIGURATIONS.size(); i++) {
+        Configuration c = CONFIGURATIONS.get(i);
+        Drain d = drains.get(i);
+        ctx.add(
+            Workload.W2,
+            "cpu." + c.id() + ".postgres." + size,
+            "CPU-ms per 1,000 events, PostgreSQL server (all processes), " + c.label() + ", " + sz,
+            "ms",
+            CpuMeter.Usage.perThousand(d.cpu().postgres(), n),
+            null);
+        ctx.add(
+            Workload.W2,
+            "cpu." + c.id() + ".jvm." + size,
+            "CPU-ms per 1,000 events, relay JVM, " + c.label() + ", " + sz,
+            "ms",
+            CpuMeter.Usage.perThousand(d.cpu().jvm(), n),
+            null);
+      }
+      ctx.add(
+          Workload.W2,
+          "cpu.plain_loop.postgres." + size,
+          "CPU-ms per 1,000 events, PostgreSQL server, the best hand-written loop, " + sz,
           "ms",
-          CpuMeter.Usage.perThousand(locked.cpu().jvm(), n),
-          null);
-      Drain lockedDeleting = drain(ctx, size, Relay.ClaimMode.LOCK, true);
-      ctx.add(
-          Workload.W2,
-          "drain_lock_delete." + size,
-          "relay drain with claimMode(LOCK) and deletePublished(true), " + sz + ", backlog " + n,
-          "events/s",
-          lockedDeleting.eventsPerSecond(),
+          CpuMeter.Usage.perThousand(loop.drain().cpu().postgres(), n),
           null);
       ctx.add(
           Workload.W2,
-          "drain_lock_delete_vs_raw." + size,
-          "relay drain with claimMode(LOCK) and deletePublished(true) ÷ raw confirmed publish in"
-              + " batches of "
-              + Ceilings.RELAY_BATCH
-              + ", "
-              + sz,
-          Figure.RATIO,
-          lockedDeleting.eventsPerSecond() / raw.eventsPerSecond(),
-          Goal.atLeast(0.8));
-      ctx.add(
-          Workload.W2,
-          "cpu.lock_delete_postgres." + size,
-          "CPU-ms per 1,000 events, PostgreSQL server, drain with claimMode(LOCK) and"
-              + " deletePublished(true), "
-              + sz,
+          "cpu.drain.broker." + size,
+          "CPU-ms per 1,000 events, Kafka broker, during the default relay's drain, " + sz,
           "ms",
-          CpuMeter.Usage.perThousand(lockedDeleting.cpu().postgres(), n),
-          null);
-      Drain plain = PlainLoop.drain(ctx, size);
-      ctx.add(
-          Workload.W2,
-          "plain_loop_vs_raw." + size,
-          "hand-written claim–publish–delete loop without Courier (one thread) ÷ raw confirmed"
-              + " publish in batches of "
-              + Ceilings.RELAY_BATCH
-              + " (context), "
-              + sz,
-          Figure.RATIO,
-          plain.eventsPerSecond() / raw.eventsPerSecond(),
+          CpuMeter.Usage.perThousand(drains.getFirst().cpu().broker(), n),
           null);
       ctx.add(
           Workload.W2,
-          "drain_vs_plain_loop." + size,
-          "relay drain ÷ the hand-written loop (context), " + sz,
-          Figure.RATIO,
-          drain.eventsPerSecond() / plain.eventsPerSecond(),
-          null);
-      ctx.add(
-          Workload.W2,
-          "drain_lock_vs_plain_loop." + size,
-          "relay drain with claimMode(LOCK) ÷ the hand-written loop (context), " + sz,
-          Figure.RATIO,
-          locked.eventsPerSecond() / plain.eventsPerSecond(),
-          null);
-      ctx.add(
-          Workload.W2,
-          "drain_lock_delete_vs_plain_loop." + size,
-          "relay drain with claimMode(LOCK) and deletePublished(true) ÷ the hand-written loop, which"
-              + " also deletes (context), "
-              + sz,
-          Figure.RATIO,
-          lockedDeleting.eventsPerSecond() / plain.eventsPerSecond(),
-          null);
-      ctx.add(
-          Workload.W2,
-          "cpu.plain_postgres." + size,
-          "CPU-ms per 1,000 events, PostgreSQL server, hand-written loop, " + sz,
+          "cpu.ceiling.jvm." + size,
+          "CPU-ms per 1,000 events, producer JVM, Kafka ceiling, " + sz,
           "ms",
-          CpuMeter.Usage.perThousand(plain.cpu().postgres(), n),
+          CpuMeter.Usage.perThousand(ceiling.cpu().jvm(), ceiling.records()),
+          null);
+      ctx.add(
+          Workload.W2,
+          "cpu.ceiling.broker." + size,
+          "CPU-ms per 1,000 events, Kafka broker, Kafka ceiling, " + sz,
+          "ms",
+          CpuMeter.Usage.perThousand(ceiling.cpu().broker(), ceiling.records()),
           null);
     }
   }
 
   record Drain(double eventsPerSecond, CpuMeter.Usage cpu) {}
 
-  static Drain drain(RunContext ctx, int payloadSize) {
-    return drain(ctx, payloadSize, Relay.ClaimMode.LEASE, false);
-  }
-
-  /** The W2 drain with the relay in {@code mode}, deleting confirmed rows if {@code delete}. */
-  static Drain drain(RunContext ctx, int payloadSize, Relay.ClaimMode mode, boolean delete) {
+  /** The W2 drain of a fresh outbox by the relay in configuration {@code c}. */
+  static Drain drain(RunContext ctx, int payloadSize, Configuration c) {
     BenchEnvironment env = ctx.env();
     int n = ctx.options().backlog();
     String topic = env.newTopic("w2-" + payloadSize);
     HikariDataSource pool = env.freshSchema("w2", 8);
     try {
-      return drain(env, pool, topic, n, payloadSize, env::checkpoint, mode, delete);
+      return drain(env, pool, topic, n, payloadSize, env::checkpoint, c.mode(), c.delete());
     } finally {
       env.discard(pool);
     }
