@@ -74,7 +74,7 @@ public final class BenchMain {
       System.out.println("bench: report written to " + out);
       if (updateDoc != null) {
         String doc = Files.readString(updateDoc, StandardCharsets.UTF_8);
-        Files.writeString(updateDoc, BenchReport.replaceResults(doc, md), StandardCharsets.UTF_8);
+        Files.writeString(updateDoc, BenchReport.replaceResults(doc, report.toDocSection()), StandardCharsets.UTF_8);
         System.out.println("bench: results section of " + updateDoc + " rewritten");
       }
     } catch (IOException | IllegalArgumentException e) {

@@ -85,6 +85,18 @@ public record BenchReport(
 
   /** The report as Markdown: a table per workload, then the per-run values, machine and settings. */
   public String toMarkdown() {
+    return markdown(true);
+  }
+
+  /**
+   * The same without the table of every run's values, for the results section of a document; the
+   * load average of each run stays.
+   */
+  public String toDocSection() {
+    return markdown(false);
+  }
+
+  private String markdown(boolean everyRun) {
     StringBuilder md = new StringBuilder();
     md.append("## Results\n\n");
     md.append("Started ").append(startedAt).append(", ").append(runs.size()).append(" run(s). ");
@@ -117,30 +129,40 @@ public record BenchReport(
       }
       md.append('\n');
     }
-    md.append("### Every run\n\n");
-    md.append("| figure |");
-    for (Run r : runs) {
-      md.append(" run ").append(r.number()).append(" |");
-    }
-    md.append("\n|---|");
-    md.append("---:|".repeat(runs.size()));
-    md.append('\n');
-    for (Summary s : all) {
-      md.append("| ").append(s.workload()).append(' ').append(s.id()).append(" (").append(s.unit()).append(") |");
-      for (double v : s.values()) {
-        md.append(' ').append(format(v, s.unit())).append(" |");
+    if (everyRun) {
+      md.append("### Every run\n\n");
+      md.append("| figure |");
+      for (Run r : runs) {
+        md.append(" run ").append(r.number()).append(" |");
       }
+      md.append("\n|---|");
+      md.append("---:|".repeat(runs.size()));
       md.append('\n');
+      for (Summary s : all) {
+        md.append("| ").append(s.workload()).append(' ').append(s.id()).append(" (").append(s.unit()).append(") |");
+        for (double v : s.values()) {
+          md.append(' ').append(format(v, s.unit())).append(" |");
+        }
+        md.append('\n');
+      }
+      md.append("| load average before (1/5/15 min) |");
+      for (Run r : runs) {
+        md.append(' ').append(r.loadBefore()).append(" |");
+      }
+      md.append("\n| load average after (1/5/15 min) |");
+      for (Run r : runs) {
+        md.append(' ').append(r.loadAfter()).append(" |");
+      }
+      md.append("\n");
+    } else {
+      md.append("Load average (1/5/15 min) at the start and end of each run:");
+      for (Run r : runs) {
+        md.append(" run ").append(r.number()).append(' ').append(r.loadBefore()).append(" → ").append(r.loadAfter()).append(';');
+      }
+      md.setLength(md.length() - 1);
+      md.append(". Every run's value of every figure: the report file (`--output`).\n");
     }
-    md.append("| load average before (1/5/15 min) |");
-    for (Run r : runs) {
-      md.append(' ').append(r.loadBefore()).append(" |");
-    }
-    md.append("\n| load average after (1/5/15 min) |");
-    for (Run r : runs) {
-      md.append(' ').append(r.loadAfter()).append(" |");
-    }
-    md.append("\n\n### Command\n\n```\n");
+    md.append("\n### Command\n\n```\n");
     md.append("./courier bench ").append(options.commandLine()).append('\n');
     md.append("```\n\n### Machine\n\n");
     machine.forEach((k, v) -> md.append("- ").append(k).append(": ").append(v).append('\n'));
