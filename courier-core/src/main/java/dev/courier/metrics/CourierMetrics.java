@@ -48,6 +48,12 @@ public final class CourierMetrics {
    */
   public static final String RELAY_LAST_PASS = "courier.relay.last.pass.timestamp";
 
+  /**
+   * Log partitions a relay lost to another relay while it owned them (its lease ended, for
+   * example after a long pause): it stopped publishing them at once. Tags: relay, transport.
+   */
+  public static final String RELAY_FENCED = "courier.relay.fenced";
+
   /** Events whose effect committed. Tags: consumer. */
   public static final String CONSUMER_PROCESSED = "courier.consumer.processed";
   /** Deliveries recognised as duplicates through the ledger. Tags: consumer. */
