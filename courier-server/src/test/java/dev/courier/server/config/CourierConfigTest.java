@@ -149,7 +149,7 @@ class CourierConfigTest {
   }
 
   @Test
-  void claimMode_isLeaseOrLock_inAnyCase_andAnythingElseIsRefusedWithTheChoices() {
+  void claimMode_isLeaseLockOrLog_inAnyCase_andAnythingElseIsRefusedWithTheChoices() {
     assertThat(
             CourierConfig.loader()
                 .environment(Map.of("COURIER_RELAY_CLAIM_MODE", "LOCK"))
@@ -157,6 +157,13 @@ class CourierConfigTest {
                 .relay()
                 .claimMode())
         .isEqualTo(Relay.ClaimMode.LOCK);
+    assertThat(
+            CourierConfig.loader()
+                .environment(Map.of("COURIER_RELAY_CLAIM_MODE", "Log"))
+                .load()
+                .relay()
+                .claimMode())
+        .isEqualTo(Relay.ClaimMode.LOG);
     assertThatThrownBy(
             () ->
                 CourierConfig.loader()
@@ -164,7 +171,7 @@ class CourierConfigTest {
                     .load())
         .hasMessage(
             "courier.relay.claim-mode (from option --claim-mode): 'locks' is not a claim mode: use"
-                + " lease or lock");
+                + " lease, lock or log");
   }
 
   @Test
