@@ -109,8 +109,8 @@ public final class LogSql {
    * batch snapshot (text), limit.
    */
   public static String page(CourierTables t, int n) {
-    return "SELECT seq, event_id, event_type, destination, event_key, payload, headers,"
-        + " correlation_id, causation_id, created_at, attempts FROM "
+    return "SELECT seq, txid::text AS txid, event_id, event_type, destination, event_key, payload,"
+        + " headers, correlation_id, causation_id, created_at, attempts FROM "
         + t.outbox()
         + " WHERE "
         + partitionOf("", n)
@@ -200,18 +200,69 @@ public final class LogSql {
         + " WHERE partition_no = ? AND owner = ? AND epoch = ?";
   }
 
-  /** Parks a log row as dead. Parameters: dead-at, attempts, last error, seq. */
+  /**
+   * Parks a log row as dead, unless an operator's replay has stamped it anew since it was read.
+   * Parameters: dead-at, attempts, last error, seq, txid (text).
+   */
   public static String markDead(CourierTables t) {
     return "UPDATE "
         + t.outbox()
-        + " SET status = 'DEAD', dead_at = ?, attempts = ?, last_error = ? WHERE seq = ? AND status = 'LOG'";
+        + " SET status = 'DEAD', dead_at = ?, attempts = ?, last_error = ?"
+        + " WHERE seq = ? AND status = 'LOG' AND txid = ?::xid8";
   }
 
-  /** Parks log rows behind an earlier dead row of their key. Parameters: reason, seq array. */
+  /**
+   * Parks a log row behind an earlier dead row of its key, unless a replay has stamped it anew
+   * since it was read. Parameters: reason, seq, txid (text).
+   */
   public static String markParked(CourierTables t) {
     return "UPDATE "
         + t.outbox()
-        + " SET status = 'PARKED', last_error = ? WHERE seq = ANY(?) AND status = 'LOG'";
+        + " SET status = 'PARKED', last_error = ? WHERE seq = ? AND status = 'LOG' AND txid = ?::xid8";
+  }
+
+  /**
+   * The rows of a log-mode outbox not yet published, per destination: count and oldest creation.
+   * A row is published once its transaction is visible in its partition's done snapshot, or in the
+   * open batch's snapshot at or below the batch's position. Parked rows count as waiting.
+   */
+  public static String unpublished(CourierTables t, int n) {
+    return "SELECT o.destination, COUNT(*), MIN(o.created_at) FROM "
+        + t.outbox()
+        + " o JOIN "
+        + t.outboxPartitions()
+        + " p ON p.partition_no = "
+        + partitionOf("o", n)
+        + " WHERE (o.status = 'PARKED' OR (o.status = 'LOG'"
+        + " AND o.txid >= pg_snapshot_xmin(p.done_snapshot)"
+        + " AND NOT pg_visible_in_snapshot(o.txid, p.done_snapshot)"
+        + " AND NOT (p.batch_snapshot IS NOT NULL AND pg_visible_in_snapshot(o.txid, p.batch_snapshot)"
+        + " AND o.seq <= p.batch_position)))"
+        + " GROUP BY o.destination";
+  }
+
+  /**
+   * Puts dead log rows back for publishing, stamped with the replaying transaction's id, together
+   * with the rows of their keys parked behind them and their keys' later rows not yet published,
+   * so that the key's events go out again in their order. {@code filter} narrows the dead rows
+   * picked ({@code AND ...} on alias {@code d}, or empty).
+   */
+  public static String replayDead(CourierTables t, int n, String filter) {
+    return "WITH picked AS (SELECT d.seq, d.destination, d.event_key FROM "
+        + t.outbox()
+        + " d WHERE d.status = 'DEAD' AND d.txid IS NOT NULL "
+        + filter
+        + ") UPDATE "
+        + t.outbox()
+        + " o SET status = 'LOG', txid = pg_current_xact_id(), attempts = 0, dead_at = NULL,"
+        + " last_error = NULL, claimed_by = NULL FROM "
+        + t.outboxPartitions()
+        + " p WHERE p.partition_no = "
+        + partitionOf("o", n)
+        + " AND (o.seq IN (SELECT seq FROM picked) OR (o.event_key IS NOT NULL AND EXISTS (SELECT 1 FROM"
+        + " picked k WHERE k.destination = o.destination AND k.event_key = o.event_key AND o.seq > k.seq)"
+        + " AND (o.status = 'PARKED' OR (o.status = 'LOG'"
+        + " AND NOT pg_visible_in_snapshot(o.txid, p.done_snapshot)))))";
   }
 
   /** The keys a partition's dead and parked log rows hold back. Parameters: partition. */

@@ -115,6 +115,7 @@ final class LogRelay {
   /** A row read from the log, as it waits in a partition's window. */
   static final class Row {
     final long seq;
+    final String txid;
     final Event event;
     final String key;
     int attempts;
@@ -123,8 +124,9 @@ final class LogRelay {
     Instant firstFailure;
     String error;
 
-    Row(long seq, Event event, int attempts) {
+    Row(long seq, String txid, Event event, int attempts) {
       this.seq = seq;
+      this.txid = txid;
       this.event = event;
       this.key = event.key() == null ? null : keyOf(event.destination(), event.key());
       this.attempts = attempts;
@@ -430,6 +432,22 @@ final class LogRelay {
       int limit = Math.min(batchSize, windowLimit - lane.window.size());
       List<Row> rows = store.page(lane.partition, lane.done, lane.batch, lane.read, lane.last, limit);
       passRead += rows.size();
+      if (rows.stream().anyMatch(r -> r.key != null && lane.parkedKeys.contains(r.key))) {
+        // an operator may have replayed a parked key since it was parked: ask the table again
+        lane.parkedKeys.clear();
+        lane.parkedKeys.addAll(store.parkedKeys(lane.partition));
+        // and the keys this relay parked that are not written yet
+        for (Park p : lane.pendingParks) {
+          if (p.key() != null) {
+            lane.parkedKeys.add(p.key());
+          }
+        }
+        for (Row w : lane.window) {
+          if (w.key != null && (w.state == Row.State.DEAD || w.state == Row.State.PARKED)) {
+            lane.parkedKeys.add(w.key);
+          }
+        }
+      }
       for (Row r : rows) {
         if (r.key != null && lane.parkedKeys.contains(r.key)) {
           r.state = Row.State.PARKED;
@@ -653,7 +671,7 @@ final class LogRelay {
       } else {
         // dead and parked rows leave the window with the checkpoint that writes them
         lane.window.pollFirst();
-        lane.pendingParks.add(new Park(r.seq, r.state == Row.State.DEAD, r.attempts, r.error));
+        lane.pendingParks.add(new Park(r.seq, r.txid, r.key, r.state == Row.State.DEAD, r.attempts, r.error));
       }
       lane.position = r.seq;
       lane.dirty = true;

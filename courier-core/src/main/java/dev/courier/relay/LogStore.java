@@ -5,7 +5,6 @@ import dev.courier.Event;
 import dev.courier.internal.HeadersJson;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.LogSql;
-import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -248,11 +247,11 @@ final class LogStore {
             rs.getString("correlation_id"),
             rs.getString("causation_id"),
             rs.getTimestamp("created_at").toInstant());
-    return new LogRelay.Row(seq, e, rs.getInt("attempts"));
+    return new LogRelay.Row(seq, rs.getString("txid"), e, rs.getInt("attempts"));
   }
 
-  /** A row to park as dead (with its error) or behind its key's dead row (error null). */
-  record Park(long seq, boolean dead, int attempts, String error) {}
+  /** A row to park as dead (with its error) or behind its key's dead row, as read (its txid). */
+  record Park(long seq, String txid, String key, boolean dead, int attempts, String error) {}
 
   /**
    * Writes a partition's cursor and renews its lease, and parks rows, in one transaction fenced
@@ -300,25 +299,20 @@ final class LogStore {
           c.rollback();
           return false;
         }
-        List<Long> parked = new ArrayList<>();
         for (Park p : parks) {
-          if (!p.dead()) {
-            parked.add(p.seq());
-            continue;
-          }
-          try (PreparedStatement ps = c.prepareStatement(LogSql.markDead(tables))) {
-            ps.setTimestamp(1, Timestamp.from(now));
-            ps.setInt(2, p.attempts());
-            ps.setString(3, OutboxStore.truncate(p.error()));
-            ps.setLong(4, p.seq());
-            ps.executeUpdate();
-          }
-        }
-        if (!parked.isEmpty()) {
-          try (PreparedStatement ps = c.prepareStatement(LogSql.markParked(tables))) {
-            ps.setString(1, "parked behind an earlier dead event of its key; replay that one first");
-            Array seqs = c.createArrayOf("bigint", parked.toArray(Long[]::new));
-            ps.setArray(2, seqs);
+          try (PreparedStatement ps =
+              c.prepareStatement(p.dead() ? LogSql.markDead(tables) : LogSql.markParked(tables))) {
+            if (p.dead()) {
+              ps.setTimestamp(1, Timestamp.from(now));
+              ps.setInt(2, p.attempts());
+              ps.setString(3, OutboxStore.truncate(p.error()));
+              ps.setLong(4, p.seq());
+              ps.setString(5, p.txid());
+            } else {
+              ps.setString(1, "parked behind an earlier dead event of its key; replay that one first");
+              ps.setLong(2, p.seq());
+              ps.setString(3, p.txid());
+            }
             ps.executeUpdate();
           }
         }

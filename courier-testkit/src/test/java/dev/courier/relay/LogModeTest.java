@@ -7,7 +7,10 @@ import dev.courier.ConfigurationException;
 import dev.courier.Event;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Schema;
+import dev.courier.admin.Attribution;
 import dev.courier.outbox.Outbox;
+import dev.courier.outbox.OutboxAdmin;
+import dev.courier.outbox.OutboxSelection;
 import dev.courier.retry.RetryPolicy;
 import dev.courier.spi.PublishResult;
 import dev.courier.spi.Transport;
@@ -198,6 +201,34 @@ class LogModeTest {
     assertThat(status(afterRestart.getFirst()))
         .as("a new owner knows the parked key from the table")
         .isEqualTo("PARKED");
+  }
+
+  @Test
+  void operatorsReplayOfADeadEvent_publishesItAndItsParkedKeyInOrder_andStatusCountsWhatWaits() throws Exception {
+    Event poison = schema.append(event("K", "1"), event("L", "1")).getFirst();
+    broker.failing.add(poison.id());
+    Relay relay = relay("solo").retryPolicy(FAST_RETRIES).build();
+    relay.runOnce();
+    schema.append(event("K", "2"), event("K", "3"));
+    drainUntil(relay, () -> "DEAD".equals(status(poison)));
+    drain(relay);
+    schema.append(event("K", "4"));
+    drain(relay);
+    OutboxAdmin admin = new OutboxAdmin(schema.db(), CourierTables.DEFAULT);
+    assertThat(admin.status().dead()).isEqualTo(1);
+    assertThat(admin.status().pending()).as("K's parked events wait").isEqualTo(3);
+    assertThat(broker.payloadsOf("K")).isEmpty();
+
+    broker.failing.clear();
+    assertThat(admin.retryDead(OutboxSelection.allDead(), Attribution.of("ops"))).isEqualTo(4);
+    drain(relay);
+
+    assertThat(broker.payloadsOf("K")).as("K's events, in order, after the replay").containsExactly("1", "2", "3", "4");
+    assertThat(admin.status().pending()).isZero();
+    assertThat(admin.status().dead()).isZero();
+    schema.append(event("K", "5"));
+    drain(relay);
+    assertThat(broker.payloadsOf("K")).containsExactly("1", "2", "3", "4", "5");
   }
 
   @Test
