@@ -191,7 +191,6 @@ class HorizonMonitorTest {
   void monitor_whenAPreparedTransactionHoldsTheHorizon_namesItsGidOwnerAndDatabase()
       throws Exception {
     DataSource db = twoPhaseDatabase();
-    execute(db, "CREATE TABLE IF NOT EXISTS horizon_prepared (n int)");
     String gid = "courier-horizon-" + run;
     Instant preparedAt;
     long xid;
@@ -200,10 +199,9 @@ class HorizonMonitorTest {
     try (Connection c = db.getConnection();
         Statement s = c.createStatement()) {
       c.setAutoCommit(false);
-      xid = single(s, "SELECT pg_current_xact_id()::text::bigint", Long.class);
+      xid = single(s, "SELECT pg_current_xact_id()::text::bigint", Long.class); // takes an id
       database = single(s, "SELECT current_database()", String.class);
       owner = single(s, "SELECT current_user", String.class);
-      s.execute("INSERT INTO horizon_prepared VALUES (1)");
       s.execute("PREPARE TRANSACTION '" + gid + "'");
       c.setAutoCommit(true);
       preparedAt =
