@@ -410,7 +410,10 @@ public final class CourierConfig {
           duration(Setting.HEALTH_OUTBOX_MAX_AGE, Duration.ofSeconds(1), MAX_DURATION),
           wholeNumber(Setting.HEALTH_DEAD_LETTER_GROWTH, 0, 1_000_000),
           window,
-          interval);
+          interval,
+          withDefault(
+              Setting.HEALTH_HORIZON_MAX_LAG,
+              v -> offOr(v, Duration.ofSeconds(1), MAX_DURATION)));
     }
 
     private RelaySettings relay() {

@@ -58,6 +58,7 @@ public enum Setting {
   HEALTH_DEAD_LETTER_GROWTH("courier.health.dead-letter-growth", "10", false),
   HEALTH_DEAD_LETTER_WINDOW("courier.health.dead-letter-window", "5m", false),
   HEALTH_CHECK_INTERVAL("courier.health.check-interval", "15s", false),
+  HEALTH_HORIZON_MAX_LAG("courier.health.horizon-max-lag", "5m", false),
 
   DEMO_DURATION("courier.demo.duration", "60s", false),
   DEMO_WARM_UP("courier.demo.warm-up", "5s", false),

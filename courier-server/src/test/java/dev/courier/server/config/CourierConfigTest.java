@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -232,7 +233,11 @@ class CourierConfigTest {
     assertThat(c.health())
         .isEqualTo(
             new HealthSettings(
-                Duration.ofMinutes(5), 10, Duration.ofMinutes(5), Duration.ofSeconds(15)));
+                Duration.ofMinutes(5),
+                10,
+                Duration.ofMinutes(5),
+                Duration.ofSeconds(15),
+                Optional.of(Duration.ofMinutes(5))));
 
     CourierConfig ephemeral =
         CourierConfig.loader()
@@ -258,6 +263,30 @@ class CourierConfigTest {
                 + " at least courier.health.check-interval (30s)");
   }
 
+  @Test
+  void horizonMaxLag_isADuration_orOffToLeaveTheHorizonOutOfReadiness() {
+    assertThat(
+            CourierConfig.loader()
+                .environment(Map.of("COURIER_HEALTH_HORIZON_MAX_LAG", "90s"))
+                .load()
+                .health()
+                .horizonMaxLag())
+        .contains(Duration.ofSeconds(90));
+    assertThat(
+            CourierConfig.loader()
+                .environment(Map.of("COURIER_HEALTH_HORIZON_MAX_LAG", "off"))
+                .load()
+                .health()
+                .horizonMaxLag())
+        .isEmpty();
+    assertThatThrownBy(
+            () ->
+                CourierConfig.loader()
+                    .environment(Map.of("COURIER_HEALTH_HORIZON_MAX_LAG", "soon"))
+                    .load())
+        .hasMessageStartingWith(
+            "courier.health.horizon-max-lag (from env COURIER_HEALTH_HORIZON_MAX_LAG): ");
+  }
   @Test
   void badTableName_isRefused_withTheKeyAndTheRule() {
     assertThatThrownBy(
