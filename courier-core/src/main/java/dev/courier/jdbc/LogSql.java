@@ -242,6 +242,19 @@ public final class LogSql {
   }
 
   /**
+   * True for a row of alias {@code o} that a log-mode relay has published: a {@code LOG} row whose
+   * transaction its partition's done snapshot shows. (Rows of an open batch below its position are
+   * published too, but are left for the batch to close: a narrower test, never a wrong one.)
+   */
+  public static String published(CourierTables t, int n, String o) {
+    return "(" + o + ".status = 'LOG' AND EXISTS (SELECT 1 FROM "
+        + t.outboxPartitions()
+        + " p WHERE p.partition_no = "
+        + partitionOf(o, n)
+        + " AND pg_visible_in_snapshot(" + o + ".txid, p.done_snapshot)))";
+  }
+
+  /**
    * Puts dead log rows back for publishing, stamped with the replaying transaction's id, together
    * with the rows of their keys parked behind them and their keys' later rows not yet published,
    * so that the key's events go out again in their order. {@code filter} narrows the dead rows

@@ -8,6 +8,10 @@ import dev.courier.Event;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Schema;
 import dev.courier.admin.Attribution;
+import dev.courier.admin.Retention;
+import dev.courier.outbox.HistoryFilter;
+import dev.courier.outbox.HistoryReplay;
+import dev.courier.outbox.HistoryReplayResult;
 import dev.courier.outbox.Outbox;
 import dev.courier.outbox.OutboxAdmin;
 import dev.courier.outbox.OutboxSelection;
@@ -20,6 +24,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -229,6 +234,39 @@ class LogModeTest {
     schema.append(event("K", "5"));
     drain(relay);
     assertThat(broker.payloadsOf("K")).containsExactly("1", "2", "3", "4", "5");
+  }
+
+  @Test
+  void retention_movesWhatTheLogRelaysPublished_toTheArchive_andHistoryReplayPublishesItAgain() throws Exception {
+    List<Event> published = schema.append(event("K", "1"), event("L", "1"));
+    Relay relay = relay("solo").build();
+    drain(relay);
+    try (Connection waiting = schema.db().getConnection()) {
+      waiting.setAutoCommit(false);
+      Event uncommitted = outbox.append(waiting, event("K", "2"));
+      Event unpublished = schema.append(event("M", "1")).getFirst();
+      Clock later = Clock.offset(Clock.systemUTC(), Duration.ofHours(2));
+
+      Retention.Result pruned =
+          new Retention(schema.db(), CourierTables.DEFAULT, later)
+              .prune(new Retention.Policy(null, Duration.ofHours(1), null, true), false, Attribution.of("ops"));
+
+      assertThat(pruned.outboxRows()).as("the two published rows").isEqualTo(2);
+      assertThat(pruned.archivedRows()).isEqualTo(2);
+      assertThat(status(unpublished)).as("not published yet: stays").isEqualTo("LOG");
+      waiting.commit();
+      drain(relay);
+      assertThat(broker.ids()).contains(uncommitted.id(), unpublished.id());
+    }
+
+    HistoryReplayResult replayed =
+        new HistoryReplay(schema.db(), CourierTables.DEFAULT, Clock.systemUTC())
+            .replay(new HistoryFilter(null, null, null, "L", null, false), null, false, 0, 100, Attribution.of("ops"));
+    drain(relay);
+
+    assertThat(replayed.replayed()).isEqualTo(1);
+    assertThat(broker.ids()).as("L's event, published again from the archive").containsOnlyOnce(published.get(0).id());
+    assertThat(broker.ids().stream().filter(published.get(1).id()::equals).count()).isEqualTo(2);
   }
 
   @Test

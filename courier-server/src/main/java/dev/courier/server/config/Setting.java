@@ -38,6 +38,8 @@ public enum Setting {
   RELAY_LEASE("courier.relay.lease", "60s", false),
   RELAY_MIN_POLL_INTERVAL("courier.relay.min-poll-interval", "5ms", false),
   RELAY_MAX_POLL_INTERVAL("courier.relay.max-poll-interval", "1s", false),
+  RELAY_HEARTBEAT_INTERVAL("courier.relay.heartbeat-interval", null, false),
+  RELAY_STALL_LIMIT("courier.relay.stall-limit", "1m", false),
 
   HTTP_ENABLED("courier.http.enabled", "true", false),
   HTTP_HOST("courier.http.host", "127.0.0.1", false),
