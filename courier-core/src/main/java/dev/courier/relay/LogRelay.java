@@ -103,6 +103,7 @@ final class LogRelay {
     this.retryPolicy = retryPolicy;
     this.relayId = relayId;
     this.batchSize = batchSize;
+    // rows held in memory across all partitions: what is in flight, plus a batch or two ready
     this.windowLimit = batchSize * 4;
     this.lease = lease;
     this.heartbeat = heartbeat;
@@ -118,6 +119,7 @@ final class LogRelay {
     final String txid;
     final Event event;
     final String key;
+    int partition;
     int attempts;
     State state = State.WAITING;
     Instant due = Instant.MIN;
@@ -189,7 +191,7 @@ final class LogRelay {
   }
 
   /** A published batch's results, handed back to the coordinating thread. */
-  private record Completion(Lane lane, List<Row> rows, List<PublishResult> results, long nanos) {}
+  private record Completion(List<Lane> lanes, List<Row> rows, List<PublishResult> results, long nanos) {}
 
   /** What one {@link #pass} did, for {@link Relay#runOnce()} and the loop's pacing. */
   record PassResult(int read, int sent, int published, int retried, int dead) {
@@ -398,17 +400,21 @@ final class LogRelay {
   private void fill() throws SQLException {
     Map<Integer, Snapshot> toOpen = new LinkedHashMap<>();
     for (Lane lane : lanes.values()) {
-      if (lane.releasing) {
-        continue;
-      }
-      if (lane.batch == null) {
-        if (lane.window.isEmpty()) {
-          toOpen.put(lane.partition, lane.done);
-        }
+      if (!lane.releasing && lane.batch == null && lane.window.isEmpty()) {
+        toOpen.put(lane.partition, lane.done);
       }
     }
     if (!toOpen.isEmpty()) {
-      for (Opened o : store.openBatches(toOpen)) {
+      List<Opened> opened = store.openBatches(toOpen);
+      // lanes that open a batch from the same done snapshot share one: the same new snapshot, and
+      // one read position (the first new row of any of them), so that they are read together
+      Map<String, Long> firstByDone = new HashMap<>();
+      for (Opened o : opened) {
+        if (o.count() > 0) {
+          firstByDone.merge(lanes.get(o.partition()).done.text(), o.first(), Math::min);
+        }
+      }
+      for (Opened o : opened) {
         Lane lane = lanes.get(o.partition());
         if (o.count() == 0) {
           if (!o.snapshot().text().equals(lane.done.text())) {
@@ -417,100 +423,148 @@ final class LogRelay {
           }
           continue;
         }
+        lane.position = firstByDone.get(lane.done.text()) - 1;
         lane.batch = o.snapshot();
         lane.last = o.last();
-        lane.position = o.first() - 1;
         lane.read = lane.position;
         lane.exhausted = false;
         lane.dirty = true;
       }
     }
+    // lanes at the same point of the same batch are read by one query in seq order, while the rows
+    // held in memory stay within the budget
+    int held = 0;
     for (Lane lane : lanes.values()) {
-      if (lane.releasing || lane.batch == null || lane.exhausted || lane.window.size() >= windowLimit) {
+      held += lane.window.size();
+    }
+    if (held + batchSize > windowLimit) {
+      return;
+    }
+    Map<String, List<Lane>> groups = new LinkedHashMap<>();
+    for (Lane lane : lanes.values()) {
+      if (lane.releasing || lane.batch == null || lane.exhausted) {
         continue;
       }
-      int limit = Math.min(batchSize, windowLimit - lane.window.size());
-      List<Row> rows = store.page(lane.partition, lane.done, lane.batch, lane.read, lane.last, limit);
-      passRead += rows.size();
-      if (rows.stream().anyMatch(r -> r.key != null && lane.parkedKeys.contains(r.key))) {
-        // an operator may have replayed a parked key since it was parked: ask the table again
-        lane.parkedKeys.clear();
-        lane.parkedKeys.addAll(store.parkedKeys(lane.partition));
-        // and the keys this relay parked that are not written yet
-        for (Park p : lane.pendingParks) {
-          if (p.key() != null) {
-            lane.parkedKeys.add(p.key());
-          }
-        }
-        for (Row w : lane.window) {
-          if (w.key != null && (w.state == Row.State.DEAD || w.state == Row.State.PARKED)) {
-            lane.parkedKeys.add(w.key);
-          }
-        }
+      groups
+          .computeIfAbsent(lane.done.text() + '|' + lane.batch.text() + '|' + lane.read, k -> new ArrayList<>())
+          .add(lane);
+    }
+    for (List<Lane> group : groups.values()) {
+      if (held + batchSize > windowLimit) {
+        break;
       }
+      Lane first = group.getFirst();
+      long last = group.stream().mapToLong(l -> l.last).max().orElseThrow();
+      int limit = Math.max(batchSize, windowLimit - held);
+      List<Row> rows;
+      Map<Integer, Lane> byPartition = new HashMap<>();
+      if (group.size() == 1) {
+        rows = store.page(first.partition, first.done, first.batch, first.read, last, limit);
+        for (Row r : rows) {
+          r.partition = first.partition;
+        }
+      } else {
+        rows = store.page(group.stream().map(l -> l.partition).toList(), first.done, first.batch, first.read, last, limit);
+      }
+      group.forEach(l -> byPartition.put(l.partition, l));
+      passRead += rows.size();
+      held += rows.size();
+      Set<Lane> refreshed = new HashSet<>();
       for (Row r : rows) {
+        Lane lane = byPartition.get(r.partition);
+        if (r.key != null && lane.parkedKeys.contains(r.key) && refreshed.add(lane)) {
+          refreshParkedKeys(lane);
+        }
         if (r.key != null && lane.parkedKeys.contains(r.key)) {
           r.state = Row.State.PARKED;
         }
         lane.window.addLast(r);
       }
-      if (!rows.isEmpty()) {
-        lane.read = rows.getLast().seq;
+      long readTo = rows.isEmpty() ? first.read : rows.getLast().seq;
+      boolean short_ = rows.size() < limit;
+      for (Lane lane : group) {
+        lane.read = readTo;
+        if (short_ || lane.read >= lane.last) {
+          lane.exhausted = true;
+        }
+        advance(lane);
       }
-      if (rows.size() < limit || lane.read >= lane.last) {
-        lane.exhausted = true;
+    }
+  }
+
+  /**
+   * Reads a partition's parked keys again: an operator may have replayed one since it was parked.
+   * Keys this relay parked and has not written yet are kept.
+   */
+  private void refreshParkedKeys(Lane lane) throws SQLException {
+    lane.parkedKeys.clear();
+    lane.parkedKeys.addAll(store.parkedKeys(lane.partition));
+    for (Park p : lane.pendingParks) {
+      if (p.key() != null) {
+        lane.parkedKeys.add(p.key());
       }
-      advance(lane);
+    }
+    for (Row w : lane.window) {
+      if (w.key != null && (w.state == Row.State.DEAD || w.state == Row.State.PARKED)) {
+        lane.parkedKeys.add(w.key);
+      }
     }
   }
 
   // ---------------------------------------------------------------- publishing
 
+  /**
+   * Sends batches while permits last. A batch takes due rows from every partition this relay owns,
+   * in turn, up to the batch size: the partitions' keys are disjoint, so one batch may mix them.
+   */
   private void dispatch(Executor publisher, Semaphore permits) {
     if (lanes.isEmpty()) {
       return;
     }
     List<Lane> order = new ArrayList<>(lanes.values());
     int n = order.size();
-    rotation = (rotation + 1) % n;
-    boolean sentAny = true;
-    // round-robin over the lanes while permits last, one batch per lane per round
-    while (sentAny) {
-      sentAny = false;
-      for (int i = 0; i < n; i++) {
+    while (true) {
+      rotation = (rotation + 1) % n;
+      Instant now = clock.instant();
+      List<Row> rows = new ArrayList<>();
+      List<Lane> owners = new ArrayList<>();
+      for (int i = 0; i < n && rows.size() < batchSize; i++) {
         Lane lane = order.get((rotation + i) % n);
-        if (lane.releasing || !lanes.containsKey(lane.partition)) {
+        if (lane.releasing || lanes.get(lane.partition) != lane) {
           continue;
         }
         if (System.nanoTime() - lane.leaseValidUntil > 0) {
           // the lease may have ended (a long pause): publish nothing until a checkpoint renews it
           continue;
         }
-        List<Row> batch = nextBatch(lane, clock.instant());
-        if (batch.isEmpty()) {
-          continue;
+        int before = rows.size();
+        takeDue(lane, now, batchSize - rows.size(), rows);
+        for (int k = before; k < rows.size(); k++) {
+          owners.add(lane);
         }
-        if (!permits.tryAcquire()) {
-          for (Row r : batch) {
-            r.state = Row.State.WAITING;
-          }
-          return;
-        }
-        send(lane, batch, publisher);
-        sentAny = true;
       }
+      if (rows.isEmpty()) {
+        return;
+      }
+      if (!permits.tryAcquire()) {
+        for (Row r : rows) {
+          r.state = Row.State.WAITING;
+        }
+        return;
+      }
+      send(owners, rows, publisher);
     }
   }
 
   /**
-   * The next rows of a lane to publish, in seq order: due rows whose key has no earlier unresolved
-   * row outside this batch. Marks them in flight.
+   * Adds to {@code into}, up to {@code max}, a lane's due rows in seq order whose key has no earlier
+   * unresolved row outside this batch, and marks them in flight.
    */
-  private List<Row> nextBatch(Lane lane, Instant now) {
-    List<Row> batch = new ArrayList<>();
+  private void takeDue(Lane lane, Instant now, int max, List<Row> into) {
     Map<String, Boolean> keyInBatch = new HashMap<>();
+    int taken = 0;
     for (Row r : lane.window) {
-      if (batch.size() >= batchSize) {
+      if (taken >= max) {
         break;
       }
       if (r.resolved()) {
@@ -521,7 +575,9 @@ final class LogRelay {
         continue; // an earlier row of the key is in flight elsewhere or waiting for its retry
       }
       if (r.state == Row.State.WAITING && !r.due.isAfter(now)) {
-        batch.add(r);
+        r.state = Row.State.IN_FLIGHT;
+        into.add(r);
+        taken++;
         if (r.key != null) {
           keyInBatch.put(r.key, true);
         }
@@ -529,14 +585,12 @@ final class LogRelay {
         keyInBatch.put(r.key, false);
       }
     }
-    for (Row r : batch) {
-      r.state = Row.State.IN_FLIGHT;
-    }
-    return batch;
   }
 
-  private void send(Lane lane, List<Row> rows, Executor publisher) {
-    lane.inFlight++;
+  private void send(List<Lane> owners, List<Row> rows, Executor publisher) {
+    for (Lane lane : new HashSet<>(owners)) {
+      lane.inFlight++;
+    }
     inFlight++;
     passSent += rows.size();
     List<Event> events = new ArrayList<>(rows.size());
@@ -556,7 +610,7 @@ final class LogRelay {
               results.add(new PublishResult.Failed(r.event.id(), e, true));
             }
           }
-          completions.add(new Completion(lane, rows, results, System.nanoTime() - started));
+          completions.add(new Completion(owners, rows, results, System.nanoTime() - started));
           onCompletion.run();
         });
   }
@@ -567,13 +621,23 @@ final class LogRelay {
     while ((c = completions.poll()) != null) {
       inFlight--;
       permits.release();
-      c.lane().inFlight--;
       relay.recordPublishLatency(c.nanos());
-      if (lanes.get(c.lane().partition) != c.lane()) {
-        continue; // the partition was lost meanwhile: its new owner publishes these again
+      Map<UUID, PublishResult> byId = new HashMap<>(c.results().size() * 2);
+      for (PublishResult r : c.results()) {
+        byId.put(r.eventId(), r);
       }
-      record(c.lane(), c.rows(), c.results());
-      touched.add(c.lane());
+      Instant now = clock.instant();
+      for (Lane lane : new HashSet<>(c.lanes())) {
+        lane.inFlight--;
+      }
+      for (int i = 0; i < c.rows().size(); i++) {
+        Lane lane = c.lanes().get(i);
+        if (lanes.get(lane.partition) != lane) {
+          continue; // the partition was lost meanwhile: its new owner publishes these again
+        }
+        record(lane, c.rows().get(i), byId.get(c.rows().get(i).event.id()), now);
+        touched.add(lane);
+      }
     }
     for (Lane lane : touched) {
       advance(lane);
@@ -589,31 +653,23 @@ final class LogRelay {
     }
   }
 
-  private void record(Lane lane, List<Row> rows, List<PublishResult> results) {
-    Map<UUID, PublishResult> byId = new HashMap<>(results.size() * 2);
-    for (PublishResult r : results) {
-      byId.put(r.eventId(), r);
+  private void record(Lane lane, Row row, PublishResult result, Instant now) {
+    row.attempts++;
+    if (result == null) {
+      result =
+          new PublishResult.Failed(
+              row.event.id(),
+              new CourierException("transport " + transport.name() + " returned no result for the event"),
+              true);
     }
-    Instant now = clock.instant();
-    for (Row row : rows) {
-      row.attempts++;
-      PublishResult result = byId.get(row.event.id());
-      if (result == null) {
-        result =
-            new PublishResult.Failed(
-                row.event.id(),
-                new CourierException("transport " + transport.name() + " returned no result for the event"),
-                true);
+    switch (result) {
+      case PublishResult.Confirmed c -> {
+        row.state = Row.State.CONFIRMED;
+        lane.lastConfirm = now;
+        passPublished++;
+        relay.recordConfirmed(row.event, now, c);
       }
-      switch (result) {
-        case PublishResult.Confirmed c -> {
-          row.state = Row.State.CONFIRMED;
-          lane.lastConfirm = now;
-          passPublished++;
-          relay.recordConfirmed(row.event, now, c);
-        }
-        case PublishResult.Failed f -> fail(lane, row, f, now);
-      }
+      case PublishResult.Failed f -> fail(lane, row, f, now);
     }
   }
 

@@ -33,6 +33,7 @@ final class LogStore {
   private final int partitions;
   private final String openBatches;
   private final String page;
+  private final String pageMany;
   private final String parkedKeys;
 
   private LogStore(DataSource dataSource, CourierTables tables, int partitions) {
@@ -41,6 +42,7 @@ final class LogStore {
     this.partitions = partitions;
     this.openBatches = LogSql.openBatches(tables, partitions);
     this.page = LogSql.page(tables, partitions);
+    this.pageMany = LogSql.pageMany(tables, partitions);
     this.parkedKeys = LogSql.parkedKeys(tables, partitions);
   }
 
@@ -210,12 +212,54 @@ final class LogStore {
     return opened;
   }
 
+  /**
+   * Up to {@code limit} rows of several partitions' common open batch after {@code after}, in seq
+   * order, each with its partition: one scan in seq order instead of one per partition.
+   */
+  List<LogRelay.Row> page(List<Integer> partitions, Snapshot done, Snapshot batch, long after, long last, int limit)
+      throws SQLException {
+    List<LogRelay.Row> rows = new ArrayList<>(Math.min(limit, 16384));
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(pageMany)) {
+      c.setAutoCommit(false);
+      try (Statement s = c.createStatement()) {
+        s.execute(LogSql.PAGE_PLAN);
+      }
+      ps.setArray(1, c.createArrayOf("integer", partitions.toArray(Integer[]::new)));
+      ps.setLong(2, after);
+      ps.setLong(3, last);
+      ps.setString(4, done.xmax());
+      ps.setArray(5, c.createArrayOf("text", done.running()));
+      ps.setString(6, batch.text());
+      ps.setInt(7, limit);
+      ps.setFetchSize(Math.min(limit, 4096));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          LogRelay.Row r = read(rs);
+          r.partition = rs.getInt("partition_no");
+          rows.add(r);
+        }
+      }
+      c.commit();
+      c.setAutoCommit(true);
+    }
+    return rows;
+  }
+
   /** Up to {@code limit} rows of an open batch after {@code after}, in seq order. */
   List<LogRelay.Row> page(int partition, Snapshot done, Snapshot batch, long after, long last, int limit)
       throws SQLException {
     List<LogRelay.Row> rows = new ArrayList<>(Math.min(limit, 4096));
     try (Connection c = dataSource.getConnection();
         PreparedStatement ps = c.prepareStatement(page)) {
+      c.setAutoCommit(false);
+      try (Statement s = c.createStatement()) {
+        // the page is the first rows of the partition's seq index past a point: an ordered index
+        // scan that stops after the limit. The planner, misled by the expression index's
+        // estimates, would rather read every new row of the partition by transaction id and sort
+        // them all (measured: 44 ms against 12 ms for a page of 2,000 from 6,000 rows of 1 KB)
+        s.execute(LogSql.PAGE_PLAN);
+      }
       ps.setInt(1, partition);
       ps.setLong(2, after);
       ps.setLong(3, last);
@@ -229,6 +273,8 @@ final class LogStore {
           rows.add(read(rs));
         }
       }
+      c.commit();
+      c.setAutoCommit(true);
     }
     return rows;
   }
