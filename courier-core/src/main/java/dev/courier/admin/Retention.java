@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.courier.CourierException;
 import dev.courier.internal.Transactions;
 import dev.courier.jdbc.CourierTables;
+import dev.courier.jdbc.LogSql;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -133,22 +134,21 @@ public final class Retention {
       long archived = 0;
       if (policy.published() != null) {
         Instant before = now.minus(policy.published());
+        // log mode: rows its relays have published carry no publish time; their creation decides
+        String published = publishedCondition();
         if (dryRun) {
-          outbox = count(tables.outbox() + " WHERE status = 'PUBLISHED' AND published_at < ?", before);
+          outbox = count(tables.outbox() + " o WHERE " + published, before);
           archived = policy.archivePublished() ? outbox : 0;
         } else if (policy.archivePublished()) {
-          long[] moved = archiveInBatches(before, now);
+          long[] moved = archiveInBatches(published, before, now);
           outbox = moved[0];
           archived = moved[1];
         } else {
           outbox =
-              pruneRows(
-                  policy.published(),
-                  tables.outbox(),
-                  "seq",
-                  "status = 'PUBLISHED' AND published_at < ?",
-                  now,
-                  false);
+              deleteInBatches(
+                  "DELETE FROM " + tables.outbox() + " WHERE seq IN (SELECT o.seq FROM " + tables.outbox()
+                      + " o WHERE " + published + " LIMIT " + BATCH + ")",
+                  before);
         }
       }
       long archive =
@@ -243,13 +243,30 @@ public final class Retention {
     }
   }
 
+  /**
+   * The published rows of alias {@code o} older than the horizon (one parameter): marked {@code
+   * PUBLISHED} before it, or, in log mode, published by a log relay and created before it.
+   */
+  private String publishedCondition() throws SQLException {
+    int partitions;
+    try (Connection c = dataSource.getConnection()) {
+      partitions = LogSql.partitions(c, tables);
+    }
+    if (partitions == 0) {
+      return "o.status = 'PUBLISHED' AND o.published_at < ?";
+    }
+    return "COALESCE(o.published_at, o.created_at) < ? AND (o.status = 'PUBLISHED' OR "
+        + LogSql.published(tables, partitions, "o")
+        + ")";
+  }
+
   /** Moves published rows to the archive; returns {removed from the outbox, inserted in the archive}. */
-  private long[] archiveInBatches(Instant before, Instant now) throws SQLException {
+  private long[] archiveInBatches(String published, Instant before, Instant now) throws SQLException {
     String sql =
-        "WITH moved AS (DELETE FROM " + tables.outbox() + " WHERE seq IN (SELECT seq FROM "
-            + tables.outbox() + " WHERE status = 'PUBLISHED' AND published_at < ? ORDER BY seq LIMIT "
+        "WITH moved AS (DELETE FROM " + tables.outbox() + " WHERE seq IN (SELECT o.seq FROM "
+            + tables.outbox() + " o WHERE " + published + " ORDER BY o.seq LIMIT "
             + BATCH + ") RETURNING event_id, event_type, destination, event_key, payload, headers,"
-            + " correlation_id, causation_id, created_at, published_at),"
+            + " correlation_id, causation_id, created_at, COALESCE(published_at, created_at) AS published_at),"
             + " inserted AS (INSERT INTO " + tables.outboxArchive()
             + " (event_id, event_type, destination, event_key, payload, headers, correlation_id,"
             + " causation_id, created_at, published_at, archived_at) SELECT event_id, event_type,"

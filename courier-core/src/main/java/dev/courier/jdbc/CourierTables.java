@@ -66,6 +66,31 @@ public record CourierTables(
         schemaPrefix(outbox) + "courier_audit");
   }
 
+  /**
+   * The partitions of a log-mode outbox: the outbox's name with {@code _partitions} appended, in its
+   * schema.
+   */
+  public String outboxPartitions() {
+    return derived("_partitions");
+  }
+
+  /** The relays sharing a log-mode outbox: the outbox's name with {@code _relays} appended. */
+  public String outboxRelays() {
+    return derived("_relays");
+  }
+
+  /**
+   * The versions of Courier's schema applied by {@link Schema#migrate}: the outbox's name with
+   * {@code _schema_version} appended, in its schema.
+   */
+  public String schemaVersion() {
+    return derived("_schema_version");
+  }
+
+  private String derived(String suffix) {
+    return validate("tables.outbox", schemaPrefix(outbox) + unqualified(outbox) + suffix);
+  }
+
   /** The same names with every table placed in {@code schema}. */
   public CourierTables inSchema(String schema) {
     validate("tables.schema", schema);

@@ -19,6 +19,16 @@ public final class CourierMetrics {
   public static final String OUTBOX_OLDEST_AGE = "courier.outbox.oldest.age";
   /** Outbox rows parked as dead (gauge). */
   public static final String OUTBOX_DEAD = "courier.outbox.dead";
+  /**
+   * How long the oldest running transaction of the PostgreSQL cluster has held the transaction
+   * horizon back, in seconds (gauge). Read by {@code HorizonMonitor}.
+   */
+  public static final String OUTBOX_HORIZON_LAG = "courier.outbox.horizon.lag";
+  /**
+   * Transaction ids assigned since the one holding the horizon back: {@code xmax - xmin} of {@code
+   * pg_current_snapshot()} (gauge, in transactions). Read by {@code HorizonMonitor}.
+   */
+  public static final String OUTBOX_HORIZON_XID_DISTANCE = "courier.outbox.horizon.distance";
 
   /** Events the broker confirmed. Tags: destination, transport. */
   public static final String RELAY_PUBLISHED = "courier.relay.published";
@@ -47,6 +57,12 @@ public final class CourierMetrics {
    * that failed (database unreachable) does not count. Tags: relay, transport.
    */
   public static final String RELAY_LAST_PASS = "courier.relay.last.pass.timestamp";
+
+  /**
+   * Log partitions a relay lost to another relay while it owned them (its lease ended, for
+   * example after a long pause): it stopped publishing them at once. Tags: relay, transport.
+   */
+  public static final String RELAY_FENCED = "courier.relay.fenced";
 
   /** Events whose effect committed. Tags: consumer. */
   public static final String CONSUMER_PROCESSED = "courier.consumer.processed";

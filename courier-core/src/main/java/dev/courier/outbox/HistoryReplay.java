@@ -11,6 +11,7 @@ import dev.courier.admin.InvalidRequestException;
 import dev.courier.internal.HeadersJson;
 import dev.courier.internal.Transactions;
 import dev.courier.jdbc.CourierTables;
+import dev.courier.jdbc.LogSql;
 import dev.courier.jdbc.Dialect;
 import dev.courier.spi.ReceivedMessage;
 import java.sql.Connection;
@@ -186,8 +187,10 @@ public final class HistoryReplay {
           try (PreparedStatement ps =
               c.prepareStatement(
                   "WITH moved AS (DELETE FROM " + tables.outbox()
-                      + " WHERE status = 'PUBLISHED' AND event_id = ANY(?) RETURNING " + COLUMNS
-                      + ", published_at) INSERT INTO " + tables.outboxArchive() + " (" + COLUMNS
+                      // the selection took only published rows (in log mode, LOG rows its relays
+                      // have published, which carry no publish time: their creation stands in)
+                      + " WHERE status IN ('PUBLISHED', 'LOG') AND event_id = ANY(?) RETURNING " + COLUMNS
+                      + ", COALESCE(published_at, created_at) AS published_at) INSERT INTO " + tables.outboxArchive() + " (" + COLUMNS
                       + ", published_at, archived_at) SELECT " + COLUMNS + ", published_at, ? FROM moved"
                       + " ON CONFLICT (event_id) DO UPDATE SET published_at = EXCLUDED.published_at")) {
             ps.setArray(1, c.createArrayOf("uuid", ids.toArray()));
@@ -265,6 +268,14 @@ public final class HistoryReplay {
       String causationId,
       Instant createdAt) {}
 
+  /** Published outbox rows of alias {@code o}: marked so, or, in log mode, published by a log relay. */
+  private String publishedCondition(Connection c) throws SQLException {
+    int partitions = LogSql.partitions(c, tables);
+    return partitions == 0
+        ? "o.status = 'PUBLISHED'"
+        : "(o.status = 'PUBLISHED' OR " + LogSql.published(tables, partitions, "o") + ")";
+  }
+
   private List<Row> select(Connection c, HistoryFilter f, int limit) throws SQLException {
     StringBuilder where = new StringBuilder();
     List<Object> params = new ArrayList<>();
@@ -294,7 +305,7 @@ public final class HistoryReplay {
         "SELECT DISTINCT ON (created_at, event_id) " + COLUMNS + " FROM (SELECT " + COLUMNS
             + ", 0 AS copy FROM " + tables.outboxArchive() + " WHERE 1 = 1" + where
             + " UNION ALL SELECT " + COLUMNS + ", 1 AS copy FROM " + tables.outbox()
-            + " WHERE status = 'PUBLISHED'" + where + ") h ORDER BY created_at, event_id, copy LIMIT ?";
+            + " o WHERE " + publishedCondition(c) + where + ") h ORDER BY created_at, event_id, copy LIMIT ?";
     List<Row> rows = new ArrayList<>();
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       int i = 1;

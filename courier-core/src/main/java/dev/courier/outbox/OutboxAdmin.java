@@ -8,6 +8,7 @@ import dev.courier.admin.InvalidRequestException;
 import dev.courier.admin.NotFoundException;
 import dev.courier.internal.Transactions;
 import dev.courier.jdbc.CourierTables;
+import dev.courier.jdbc.LogSql;
 import dev.courier.metrics.CourierMetrics;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -22,6 +23,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.TreeMap;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicReference;
 import javax.sql.DataSource;
@@ -105,6 +108,36 @@ public final class OutboxAdmin implements MeterBinder {
         if (o != null && (oldest == null || o.isBefore(oldest))) {
           oldest = o;
         }
+      }
+      int partitions = LogSql.partitions(c, tables);
+      if (partitions > 0) {
+        // log mode: what waits is told by the partitions' cursors, not by a status
+        Map<String, OutboxStatus.Destination> byName = new TreeMap<>();
+        per.forEach(d -> byName.put(d.destination(), d));
+        try (PreparedStatement lp = c.prepareStatement(LogSql.unpublished(tables, partitions));
+            ResultSet lr = lp.executeQuery()) {
+          while (lr.next()) {
+            Timestamp ts = lr.getTimestamp(3);
+            Instant o = ts == null ? null : ts.toInstant();
+            long waiting = lr.getLong(2);
+            OutboxStatus.Destination before = byName.get(lr.getString(1));
+            Instant first = before == null || before.oldestPendingCreatedAt() == null
+                ? o
+                : o == null || before.oldestPendingCreatedAt().isBefore(o) ? before.oldestPendingCreatedAt() : o;
+            byName.put(
+                lr.getString(1),
+                new OutboxStatus.Destination(
+                    lr.getString(1),
+                    (before == null ? 0 : before.pending()) + waiting,
+                    before == null ? 0 : before.dead(),
+                    first));
+            pending += waiting;
+            if (o != null && (oldest == null || o.isBefore(oldest))) {
+              oldest = o;
+            }
+          }
+        }
+        per = new ArrayList<>(byName.values());
       }
       OutboxStatus s = new OutboxStatus(pending, dead, oldest, now, per);
       cached.set(s);
@@ -190,6 +223,12 @@ public final class OutboxAdmin implements MeterBinder {
           }
         }
         Instant now = clock.instant();
+        int partitions = LogSql.partitions(c, tables);
+        if (partitions > 0) {
+          int n = replayLogRows(c, selection, partitions);
+          audit.record(c, now, who, "outbox.retry", json(selection.describe()), n, null);
+          return n;
+        }
         String sql =
             "UPDATE "
                 + tables.outbox()
@@ -212,6 +251,26 @@ public final class OutboxAdmin implements MeterBinder {
       });
     } catch (SQLException e) {
       throw new CourierException("could not retry dead rows of " + tables.outbox() + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Log mode: the selected dead rows go back into the log under this transaction's id, with the
+   * rows of their keys parked behind them, in their order (see {@link LogSql#replayDead}).
+   */
+  private int replayLogRows(Connection c, OutboxSelection selection, int partitions) throws SQLException {
+    String filter =
+        (!selection.seqs().isEmpty() ? " AND d.seq = ANY(?)" : "")
+            + (selection.destination() != null ? " AND d.destination = ?" : "");
+    try (PreparedStatement ps = c.prepareStatement(LogSql.replayDead(tables, partitions, filter))) {
+      int i = 1;
+      if (!selection.seqs().isEmpty()) {
+        ps.setArray(i++, c.createArrayOf("bigint", selection.seqs().toArray(Long[]::new)));
+      }
+      if (selection.destination() != null) {
+        ps.setString(i, selection.destination());
+      }
+      return ps.executeUpdate();
     }
   }
 

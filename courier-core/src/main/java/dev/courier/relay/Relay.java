@@ -123,13 +123,23 @@ public final class Relay implements AutoCloseable {
    *       idle_in_transaction_session_timeout}, set for that transaction only). Each batch in
    *       flight keeps a connection checked out, with a transaction open for up to the publish
    *       timeout.
+   *   <li>{@link #LOG} (PostgreSQL 13+, on an outbox turned to log mode with {@code courier
+   *       migrate --log-mode} or {@link dev.courier.jdbc.Schema#enableLogMode}): the outbox is an
+   *       append-only log, split into partitions by key, each read through a cursor of two
+   *       snapshots; no row is written on the success path, only one cursor write per confirmed
+   *       batch. Relays divide the partitions among themselves and fence every cursor write by an
+   *       epoch, so per-key order holds with any number of relays. A row that keeps failing is
+   *       parked as dead together with its key's later rows, which wait, in order, for the
+   *       operator's replay. See docs/GUARANTEES.md ("Log mode").
    * </ul>
    *
-   * Both keep the same delivery and ordering promises.
+   * All keep the same delivery promise; LEASE and LOCK keep per-key order with one relay, LOG with
+   * any number.
    */
   public enum ClaimMode {
     LEASE,
-    LOCK
+    LOCK,
+    LOG
   }
 
   /** Lifecycle of a relay. */
@@ -153,6 +163,11 @@ public final class Relay implements AutoCloseable {
   private final Duration maxPoll;
   private final Duration wakeRecheck;
   private final int batchesInFlight;
+  private final Duration heartbeatInterval;
+  private final Duration stallLimit;
+  private final javax.sql.DataSource dataSource;
+  private final CourierTables tables;
+  private LogRelay logRelay;
   private final Semaphore inFlight;
   private final Clock clock;
   private final MeterRegistry registry;
@@ -183,6 +198,10 @@ public final class Relay implements AutoCloseable {
     this.maxPoll = b.maxPollInterval;
     this.wakeRecheck = min(WAKE_RECHECK, minPoll);
     this.batchesInFlight = b.batchesInFlight;
+    this.heartbeatInterval = b.heartbeatInterval == null ? b.lease.dividedBy(6) : b.heartbeatInterval;
+    this.stallLimit = b.stallLimit;
+    this.dataSource = b.dataSource;
+    this.tables = b.tables;
     this.inFlight = new Semaphore(batchesInFlight);
     this.clock = b.clock;
     this.registry = b.registry;
@@ -251,12 +270,19 @@ public final class Relay implements AutoCloseable {
       if (state != State.NEW) {
         throw new IllegalStateException("relay " + relayId + " is " + state + "; start it once");
       }
+      if (claimMode == ClaimMode.LOG) {
+        logRelay();
+      }
       state = State.RUNNING;
       publishers =
           Executors.newFixedThreadPool(
               batchesInFlight,
               Thread.ofPlatform().name("courier-relay-" + relayId + "-publish-", 1).daemon(true).factory());
-      loop = Thread.ofPlatform().name("courier-relay-" + relayId).daemon(true).start(this::runLoop);
+      loop =
+          Thread.ofPlatform()
+              .name("courier-relay-" + relayId)
+              .daemon(true)
+              .start(claimMode == ClaimMode.LOG ? this::runLogLoop : this::runLoop);
     } finally {
       lock.unlock();
     }
@@ -297,6 +323,9 @@ public final class Relay implements AutoCloseable {
   public BatchResult runOnce() {
     passLock.lock();
     try {
+      if (claimMode == ClaimMode.LOG) {
+        return runLogOnce();
+      }
       Claimed batch = claim(Long.MIN_VALUE);
       BatchResult result = batch.rows().isEmpty() ? BatchResult.EMPTY : publishAndRecord(batch);
       lastCompletedPass = clock.instant();
@@ -304,6 +333,143 @@ public final class Relay implements AutoCloseable {
     } finally {
       passLock.unlock();
     }
+  }
+
+  /** The log-mode engine, made on first use: it checks that the outbox is in log mode. */
+  private LogRelay logRelay() {
+    if (logRelay == null) {
+      LogStore store;
+      try {
+        store = LogStore.open(dataSource, tables);
+      } catch (SQLException e) {
+        throw OutboxStore.wrap("could not read the log partitions of " + tables.outbox(), e);
+      }
+      logRelay =
+          new LogRelay(
+              this,
+              store,
+              transport,
+              retryPolicy,
+              relayId,
+              batchSize,
+              lease,
+              heartbeatInterval,
+              stallLimit,
+              publishTimeout,
+              clock,
+              this::wakeup);
+    }
+    return logRelay;
+  }
+
+  /** One log-mode pass, publishing inline: for tests and tools that step the relay. */
+  private BatchResult runLogOnce() {
+    LogRelay engine = logRelay();
+    try {
+      LogRelay.PassResult r = engine.pass(Runnable::run, inFlight);
+      lastCompletedPass = clock.instant();
+      return new BatchResult(r.read(), r.published(), r.retried(), r.dead(), 0);
+    } catch (SQLException e) {
+      throw OutboxStore.wrap("could not read the outbox log", e);
+    }
+  }
+
+  /**
+   * The log-mode loop: passes back to back while they make progress; otherwise it waits for a
+   * wake-up, a finished publish, a retry falling due or the poll interval, whichever comes first.
+   * On stopping, it lets the batches in flight finish and gives its partitions back.
+   */
+  private void runLogLoop() {
+    Duration next = minPoll;
+    LogRelay engine = null;
+    while (state == State.RUNNING) {
+      LogRelay.PassResult r;
+      try {
+        passLock.lock();
+        try {
+          engine = logRelay();
+          r = engine.pass(publishers, inFlight);
+        } finally {
+          passLock.unlock();
+        }
+        lastCompletedPass = clock.instant();
+      } catch (RuntimeException | SQLException e) {
+        log.error("relay {} pass failed, backing off {} ms: {}", relayId, maxPoll.toMillis(), e.toString());
+        next = maxPoll;
+        if (awaitWakeup(maxPoll)) {
+          next = wakeRecheck;
+        }
+        continue;
+      }
+      if (r.progressed()) {
+        next = minPoll;
+        continue;
+      }
+      Duration wait = next;
+      Instant retry = engine.nextRetry();
+      if (retry != null) {
+        Duration untilRetry = Duration.between(clock.instant(), retry);
+        wait = untilRetry.isNegative() ? Duration.ZERO : min(wait, untilRetry);
+      }
+      if (engine.ownedPartitions() == 0) {
+        wait = min(wait, Duration.ofMillis(200));
+      }
+      next = min(next.multipliedBy(2), maxPoll);
+      if (!wait.isZero() && awaitWakeup(wait)) {
+        next = wakeRecheck;
+      }
+    }
+    if (engine != null) {
+      // the batches in flight finish (each within the publish timeout) before the cursors are written
+      long deadline = System.nanoTime() + publishTimeout.plusSeconds(5).toNanos();
+      while (!engine.idle() && System.nanoTime() < deadline) {
+        awaitWakeup(Duration.ofMillis(20));
+        engine.drain(inFlight);
+      }
+      engine.releaseAll(inFlight);
+    }
+  }
+
+  // the log-mode engine reports what it does through these, so both engines share the meters
+
+  void recordPublishLatency(long nanos) {
+    publishLatency.record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  void recordConfirmed(Event event, Instant now, PublishResult.Confirmed c) {
+    Duration lag = Duration.between(event.createdAt(), now);
+    if (!lag.isNegative()) {
+      relayLag.record(lag);
+    }
+    counter(CourierMetrics.RELAY_PUBLISHED, "Events the broker confirmed", event.destination()).increment();
+    if (c.brokerDuplicate()) {
+      try (EventLog ignored = EventLog.of(event)) {
+        log.info("broker reported the event as a duplicate it already stores ({})", c.position());
+      }
+    }
+  }
+
+  void recordFailure(Event event) {
+    counter(CourierMetrics.RELAY_FAILURES, "Failed publish attempts", event.destination()).increment();
+  }
+
+  void recordRetry(Event event) {
+    counter(CourierMetrics.RELAY_RETRIES, "Failed publishes scheduled for another attempt", event.destination())
+        .increment();
+  }
+
+  void recordDead(Event event) {
+    counter(CourierMetrics.RELAY_DEAD, "Outbox rows parked as dead", event.destination()).increment();
+  }
+
+  void logFenced() {
+    Counter.builder(CourierMetrics.RELAY_FENCED)
+        .description("Log partitions this relay lost to another relay while it owned them")
+        .baseUnit("partitions")
+        .tag("relay", relayId)
+        .tag("transport", transport.name())
+        .register(registry)
+        .increment();
   }
 
   /** A claimed batch: its rows and, in {@link ClaimMode#LOCK}, the transaction holding them. */
@@ -678,6 +844,15 @@ public final class Relay implements AutoCloseable {
       }
       if (state == State.NEW) {
         state = State.STOPPED;
+        if (logRelay != null) {
+          // stepped with runOnce only: give its partitions back for the other relays
+          passLock.lock();
+          try {
+            logRelay.releaseAll(inFlight);
+          } finally {
+            passLock.unlock();
+          }
+        }
         return;
       }
       state = State.STOPPING;
@@ -723,6 +898,8 @@ public final class Relay implements AutoCloseable {
     private Duration minPollInterval = Duration.ofMillis(5);
     private Duration maxPollInterval = Duration.ofSeconds(1);
     private int batchesInFlight = 2;
+    private Duration heartbeatInterval;
+    private Duration stallLimit = Duration.ofMinutes(1);
     private Clock clock = Clock.systemUTC();
     private MeterRegistry registry = new SimpleMeterRegistry();
 
@@ -829,6 +1006,29 @@ public final class Relay implements AutoCloseable {
       return this;
     }
 
+    /**
+     * {@link ClaimMode#LOG}: how often the relay renews its partitions' leases and looks at which
+     * relays are alive (default a sixth of the {@linkplain #lease(Duration) lease}). A relay that
+     * stops renewing loses its partitions when the lease ends; another relay takes them and
+     * publishes again from their last written cursor.
+     */
+    public Builder heartbeatInterval(Duration heartbeatInterval) {
+      this.heartbeatInterval = heartbeatInterval;
+      return this;
+    }
+
+    /**
+     * {@link ClaimMode#LOG}: how long a failing event may hold back the cursor of its partition
+     * while other events of the partition are being confirmed (default 1 minute). Past it, the
+     * event is parked as dead even if it has attempts left, and its key's later events are parked
+     * behind it. While nothing is being confirmed (the broker is down), only the retry policy's
+     * attempts count.
+     */
+    public Builder stallLimit(Duration stallLimit) {
+      this.stallLimit = stallLimit;
+      return this;
+    }
+
     public Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
       return this;
@@ -856,6 +1056,16 @@ public final class Relay implements AutoCloseable {
       requirePositive("lease", lease);
       requirePositive("minPollInterval", minPollInterval);
       requirePositive("maxPollInterval", maxPollInterval);
+      requirePositive("stallLimit", stallLimit);
+      if (heartbeatInterval != null) {
+        requirePositive("heartbeatInterval", heartbeatInterval);
+        if (heartbeatInterval.multipliedBy(3).compareTo(lease) > 0) {
+          throw new ConfigurationException(
+              "heartbeatInterval",
+              "must be at most a third of the lease (" + lease + "), was " + heartbeatInterval
+                  + "; a relay must renew its partitions several times before their lease ends");
+        }
+      }
       if (lease.compareTo(publishTimeout.multipliedBy(2)) < 0) {
         throw new ConfigurationException(
             "lease",

@@ -68,6 +68,9 @@ final class DeliveryFixture implements AutoCloseable {
     config.setPoolName(prefix);
     pool = new HikariDataSource(config);
     Schema.migrate(pool, CourierTables.DEFAULT);
+    if (claimMode == Relay.ClaimMode.LOG) {
+      Schema.enableLogMode(pool, CourierTables.DEFAULT, 8);
+    }
     execute(
         "CREATE TABLE effects (id BIGSERIAL PRIMARY KEY, consumer VARCHAR(255) NOT NULL, event_id"
             + " UUID NOT NULL, event_type VARCHAR(255) NOT NULL, payload TEXT, applied_at"

@@ -46,6 +46,8 @@ public final class Components {
             .lease(s.lease())
             .minPollInterval(s.minPollInterval())
             .maxPollInterval(s.maxPollInterval())
+            .heartbeatInterval(s.heartbeatInterval())
+            .stallLimit(s.stallLimit())
             .meterRegistry(registry);
     if (s.relayId() != null) {
       b.relayId(s.relayId());

@@ -41,6 +41,24 @@ final class MigrateCommand implements Callable<Integer>, CourierCli.Verbosity {
   boolean print;
 
   @Option(
+      names = "--log-mode",
+      description = {
+        "Also turn the outbox to log mode (PostgreSQL 13+), for relays run with --claim-mode log:"
+            + " appended rows record their writer's transaction id, pending rows are converted."
+            + " Stop the outbox's LEASE and LOCK relays first."
+      })
+  boolean logMode;
+
+  @Option(
+      names = "--log-partitions",
+      paramLabel = "N",
+      defaultValue = "16",
+      description =
+          "Partitions of a log-mode outbox (default: ${DEFAULT-VALUE}); the most relays that can"
+              + " publish it at once. Fixed once chosen (see OPERATIONS.md to change it).")
+  int logPartitions;
+
+  @Option(
       names = "--dialect",
       paramLabel = "NAME",
       defaultValue = "postgresql",
@@ -77,13 +95,23 @@ final class MigrateCommand implements Callable<Integer>, CourierCli.Verbosity {
       }
       int applied = Schema.migrate(ds, tables);
       out.printf(
-          "Applied %d statements to %s%s: tables %s, %s, %s are in place.%n",
+          "Applied %d statements to %s%s: tables %s, %s, %s are in place (schema version %d).%n",
           applied,
           config.database().displayUrl(),
           schema == null ? "" : " (schema " + schema + ")",
           tables.outbox(),
           tables.processedEvents(),
-          tables.deadLetters());
+          tables.deadLetters(),
+          Schema.LATEST_VERSION);
+      if (logMode) {
+        int converted = Schema.enableLogMode(ds, tables, logPartitions);
+        out.printf(
+            "Log mode is on for %s with %d partitions (%d pending rows converted); run relays with"
+                + " --claim-mode log.%n",
+            tables.outbox(),
+            logPartitions,
+            converted);
+      }
       out.flush();
       return CourierCli.OK;
     }

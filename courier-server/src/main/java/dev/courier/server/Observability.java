@@ -7,6 +7,7 @@ import dev.courier.deadletter.DeadLetterAdmin;
 import dev.courier.deadletter.DeadLetterMonitor;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.outbox.OutboxAdmin;
+import dev.courier.relay.HorizonMonitor;
 import dev.courier.relay.Relay;
 import dev.courier.server.config.CourierConfig;
 import dev.courier.server.config.HealthSettings;
@@ -66,6 +67,7 @@ public final class Observability implements AutoCloseable {
   private final List<HealthCheck> checks = new ArrayList<>();
   private final Map<String, HttpHandler> mounts = new LinkedHashMap<>();
   private DeadLetterMonitor monitor;
+  private HorizonMonitor horizon;
   private AdminApi adminApi;
   private volatile CourierHttpServer server;
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -92,9 +94,10 @@ public final class Observability implements AutoCloseable {
   }
 
   /**
-   * Exports the outbox and dead-letter gauges, adds the {@code outbox} and {@code dead-letters}
-   * readiness checks, and starts the dead-letter monitor that feeds the latter and tells {@code
-   * listener} about growth.
+   * Exports the outbox, dead-letter and transaction-horizon gauges, adds the {@code outbox}, {@code
+   * dead-letters} and (unless {@code courier.health.horizon-max-lag} is off) {@code horizon}
+   * readiness checks, and starts the dead-letter monitor, which tells {@code listener} about
+   * growth, and the horizon monitor.
    *
    * @param consumers the consumers this process runs, exported at 0 before their first dead letter
    */
@@ -116,8 +119,12 @@ public final class Observability implements AutoCloseable {
             .clock(clock)
             .build();
     monitor.start();
+    horizon = HorizonMonitor.builder(dataSource).checkInterval(h.checkInterval()).clock(clock).build();
+    horizon.bindTo(registry);
+    horizon.start();
     checks.add(HealthChecks.outboxAge(outbox, h.outboxMaxAge()));
     checks.add(HealthChecks.deadLetters(monitor));
+    h.horizonMaxLag().ifPresent(max -> checks.add(HealthChecks.horizon(horizon, max)));
     if (config.admin().enabled()) {
       serveAdminApi(dataSource, tables);
     }
@@ -230,6 +237,9 @@ public final class Observability implements AutoCloseable {
     }
     if (monitor != null) {
       monitor.close();
+    }
+    if (horizon != null) {
+      horizon.close();
     }
     gc.close();
     registry.close();

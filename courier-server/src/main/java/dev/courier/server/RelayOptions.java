@@ -22,11 +22,13 @@ final class RelayOptions {
 
   @Option(
       names = "--claim-mode",
-      paramLabel = "lease|lock",
+      paramLabel = "lease|lock|log",
       description =
-          "How a batch's rows are held while they publish: lease (written into the rows) or lock"
+          "How a batch's rows are held while they publish: lease (written into the rows), lock"
               + " (row locks in a transaction kept open until the mark; one row write per event"
-              + " instead of two) (courier.relay.claim-mode).")
+              + " instead of two) or log (an outbox turned to log mode with 'courier migrate"
+              + " --log-mode': rows are never written, relays share partitions and keep each key's"
+              + " order) (courier.relay.claim-mode).")
   String claimMode;
 
   @Option(

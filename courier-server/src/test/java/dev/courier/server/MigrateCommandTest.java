@@ -60,7 +60,29 @@ class MigrateCommandTest {
             "courier_dead_letters",
             "courier_outbox_archive",
             "courier_replays",
-            "courier_audit");
+            "courier_audit",
+            "courier_outbox_partitions",
+            "courier_outbox_relays",
+            "courier_outbox_schema_version");
+  }
+
+  @Test
+  void migrateWithLogMode_turnsTheOutboxToLogMode_withThePartitionsAskedFor() throws SQLException {
+    CliRun run = CliRun.of(environment(), "migrate", "--db-schema", schema, "--log-mode", "--log-partitions", "8");
+
+    assertThat(run.exitCode()).as(run.toString()).isZero();
+    assertThat(run.out()).contains("Log mode is on for courier_outbox with 8 partitions");
+    try (Connection c = db.dataSource().getConnection();
+        PreparedStatement ps =
+            c.prepareStatement("SELECT count(*) FROM " + schema + ".courier_outbox_partitions")) {
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        assertThat(rs.getInt(1)).isEqualTo(8);
+      }
+    }
+    CliRun again = CliRun.of(environment(), "migrate", "--db-schema", schema, "--log-mode", "--log-partitions", "4");
+    assertThat(again.exitCode()).as(again.toString()).isNotZero();
+    assertThat(again.err()).contains("8 partitions");
   }
 
   @Test
@@ -70,7 +92,7 @@ class MigrateCommandTest {
 
     assertThat(first.exitCode()).as(first.toString()).isZero();
     assertThat(second.exitCode()).as(second.toString()).isZero();
-    assertThat(tablesIn(schema)).hasSize(6);
+    assertThat(tablesIn(schema)).hasSize(9);
   }
 
   @Test

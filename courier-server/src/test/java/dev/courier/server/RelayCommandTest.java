@@ -110,12 +110,13 @@ class RelayCommandTest {
         .contains("courier_relay_published_events_total{destination=\"" + topic + "\",transport=\"kafka\"} 1.0")
         .contains("courier_relay_running_relays{relay=\"cli-test\",transport=\"kafka\"} 1.0")
         .containsPattern("courier_outbox_backlog_events [0-9.]+")
+        .containsPattern("courier_outbox_horizon_lag_seconds [0-9.]+")
         .contains("jvm_memory_used_bytes");
     assertThat(get(base.resolve("/health/live")).statusCode()).isEqualTo(200);
     HttpResponse<String> ready = get(base.resolve("/health/ready"));
     assertThat(ready.statusCode()).as(ready.body()).isEqualTo(200);
     JsonNode checks = new ObjectMapper().readTree(ready.body()).get("checks");
-    assertThat(checks.fieldNames()).toIterable().containsExactly("outbox", "dead-letters", "relay");
+    assertThat(checks.fieldNames()).toIterable().containsExactly("outbox", "dead-letters", "horizon", "relay");
 
     relay.requestStop();
     assertThat(exit.get(60, TimeUnit.SECONDS)).as(err.toString()).isZero();

@@ -410,7 +410,10 @@ public final class CourierConfig {
           duration(Setting.HEALTH_OUTBOX_MAX_AGE, Duration.ofSeconds(1), MAX_DURATION),
           wholeNumber(Setting.HEALTH_DEAD_LETTER_GROWTH, 0, 1_000_000),
           window,
-          interval);
+          interval,
+          withDefault(
+              Setting.HEALTH_HORIZON_MAX_LAG,
+              v -> offOr(v, Duration.ofSeconds(1), MAX_DURATION)));
     }
 
     private RelaySettings relay() {
@@ -446,6 +449,20 @@ public final class CourierConfig {
           minPoll,
           Setting.RELAY_MIN_POLL_INTERVAL.key() + " (" + ValueParser.human(minPoll) + ")",
           "");
+      Duration heartbeat =
+          optional(Setting.RELAY_HEARTBEAT_INTERVAL, v -> ValueParser.duration(v, Duration.ofMillis(10), MAX_DURATION));
+      if (heartbeat != null) {
+        atLeast(
+            Setting.RELAY_LEASE,
+            lease,
+            heartbeat.multipliedBy(3),
+            "three times "
+                + Setting.RELAY_HEARTBEAT_INTERVAL.key()
+                + " ("
+                + ValueParser.human(heartbeat)
+                + ")",
+            "; a log-mode relay must renew its partitions several times within a lease");
+      }
       return new RelaySettings(
           optional(
               Setting.RELAY_ID,
@@ -467,7 +484,9 @@ public final class CourierConfig {
           publishTimeout,
           lease,
           minPoll,
-          maxPoll);
+          maxPoll,
+          heartbeat,
+          duration(Setting.RELAY_STALL_LIMIT, Duration.ofSeconds(1), MAX_DURATION));
     }
 
     private DemoSettings demo() {

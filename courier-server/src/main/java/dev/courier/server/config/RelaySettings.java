@@ -7,10 +7,14 @@ import java.time.Duration;
 /**
  * How the relay claims, publishes and retries. Checked together when the configuration is loaded:
  * {@code maxBackoff >= initialBackoff}, {@code lease >= 2 x publishTimeout}, {@code maxPollInterval
- * >= minPollInterval}.
+ * >= minPollInterval}, {@code 3 x heartbeatInterval <= lease}.
  *
  * @param relayId the relay's id, or {@code null} for one derived from host, process and a random
  *     suffix
+ * @param heartbeatInterval log mode: how often partition leases are renewed, or {@code null} for a
+ *     sixth of the lease
+ * @param stallLimit log mode: how long a failing event may hold its partition's cursor while others
+ *     are confirmed
  */
 public record RelaySettings(
     String relayId,
@@ -24,7 +28,9 @@ public record RelaySettings(
     Duration publishTimeout,
     Duration lease,
     Duration minPollInterval,
-    Duration maxPollInterval) {
+    Duration maxPollInterval,
+    Duration heartbeatInterval,
+    Duration stallLimit) {
 
   /** The publish retry policy these settings describe (exponential, full jitter). */
   public RetryPolicy retryPolicy() {

@@ -38,6 +38,8 @@ public enum Setting {
   RELAY_LEASE("courier.relay.lease", "60s", false),
   RELAY_MIN_POLL_INTERVAL("courier.relay.min-poll-interval", "5ms", false),
   RELAY_MAX_POLL_INTERVAL("courier.relay.max-poll-interval", "1s", false),
+  RELAY_HEARTBEAT_INTERVAL("courier.relay.heartbeat-interval", null, false),
+  RELAY_STALL_LIMIT("courier.relay.stall-limit", "1m", false),
 
   HTTP_ENABLED("courier.http.enabled", "true", false),
   HTTP_HOST("courier.http.host", "127.0.0.1", false),
@@ -58,6 +60,7 @@ public enum Setting {
   HEALTH_DEAD_LETTER_GROWTH("courier.health.dead-letter-growth", "10", false),
   HEALTH_DEAD_LETTER_WINDOW("courier.health.dead-letter-window", "5m", false),
   HEALTH_CHECK_INTERVAL("courier.health.check-interval", "15s", false),
+  HEALTH_HORIZON_MAX_LAG("courier.health.horizon-max-lag", "5m", false),
 
   DEMO_DURATION("courier.demo.duration", "60s", false),
   DEMO_WARM_UP("courier.demo.warm-up", "5s", false),

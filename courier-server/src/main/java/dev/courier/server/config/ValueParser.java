@@ -141,12 +141,13 @@ final class ValueParser {
     };
   }
 
-  /** The relay's claim mode: {@code lease} or {@code lock}, in any case. */
+  /** The relay's claim mode: {@code lease}, {@code lock} or {@code log}, in any case. */
   static dev.courier.relay.Relay.ClaimMode claimMode(Value v) {
     return switch (v.text().strip().toLowerCase(Locale.ROOT)) {
       case "lease" -> dev.courier.relay.Relay.ClaimMode.LEASE;
       case "lock" -> dev.courier.relay.Relay.ClaimMode.LOCK;
-      default -> throw invalid(v, shown(v) + " is not a claim mode: use lease or lock");
+      case "log" -> dev.courier.relay.Relay.ClaimMode.LOG;
+      default -> throw invalid(v, shown(v) + " is not a claim mode: use lease, lock or log");
     };
   }
 

@@ -5,6 +5,9 @@ import dev.courier.deadletter.DeadLetterGrowth;
 import dev.courier.deadletter.DeadLetterMonitor;
 import dev.courier.outbox.OutboxAdmin;
 import dev.courier.outbox.OutboxStatus;
+import dev.courier.relay.HorizonHolder;
+import dev.courier.relay.HorizonLag;
+import dev.courier.relay.HorizonMonitor;
 import dev.courier.relay.Relay;
 import dev.courier.server.config.Masking;
 import dev.courier.server.config.Setting;
@@ -97,6 +100,58 @@ public final class HealthChecks {
                   monitor.threshold(),
                   human(monitor.window()),
                   parked));
+        });
+  }
+
+  /**
+   * {@code horizon}: down while one transaction has held PostgreSQL's transaction horizon back for
+   * longer than {@code maxLag} (the reason names it: its pid, application and database, or a
+   * prepared transaction's gid), or while the horizon cannot be read. Reads the monitor's latest
+   * check; does not query.
+   */
+  public static HealthCheck horizon(HorizonMonitor monitor, Duration maxLag) {
+    return HealthCheck.of(
+        "horizon",
+        () -> {
+          Optional<HorizonMonitor.Status> last = monitor.lastStatus();
+          if (last.isEmpty()) {
+            return HealthCheck.Result.up("not read yet");
+          }
+          HorizonMonitor.Status s = last.get();
+          if (s.failure() != null) {
+            return HealthCheck.Result.down(Masking.url(s.failure()));
+          }
+          HorizonLag lag = s.lag();
+          if (!lag.heldBack()) {
+            return HealthCheck.Result.up(
+                "no transaction holds the horizon back (limit " + human(maxLag) + ")");
+          }
+          HorizonHolder holder = lag.holder();
+          String who = holder == null ? "an unidentified transaction" : holder.describe();
+          String held =
+              (holder == null || holder.since() == null ? "at least " : "") + human(lag.age());
+          String behind =
+              String.format(
+                  Locale.ROOT,
+                  "%,d transaction id%s behind",
+                  lag.xidDistance(),
+                  lag.xidDistance() == 1 ? "" : "s");
+          if (lag.age().compareTo(maxLag) > 0) {
+            return HealthCheck.Result.down(
+                who
+                    + " has held the transaction horizon back for "
+                    + held
+                    + ", longer than "
+                    + Setting.HEALTH_HORIZON_MAX_LAG.key()
+                    + " ("
+                    + human(maxLag)
+                    + "); "
+                    + behind
+                    + ". A relay reading below the horizon publishes no newer event until it ends;"
+                    + " commit or end it (OPERATIONS.md, CourierHorizonHeldBack)");
+          }
+          return HealthCheck.Result.up(
+              who + " holds the horizon, for " + held + " (limit " + human(maxLag) + "); " + behind);
         });
   }
 

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -149,7 +150,7 @@ class CourierConfigTest {
   }
 
   @Test
-  void claimMode_isLeaseOrLock_inAnyCase_andAnythingElseIsRefusedWithTheChoices() {
+  void claimMode_isLeaseLockOrLog_inAnyCase_andAnythingElseIsRefusedWithTheChoices() {
     assertThat(
             CourierConfig.loader()
                 .environment(Map.of("COURIER_RELAY_CLAIM_MODE", "LOCK"))
@@ -157,6 +158,13 @@ class CourierConfigTest {
                 .relay()
                 .claimMode())
         .isEqualTo(Relay.ClaimMode.LOCK);
+    assertThat(
+            CourierConfig.loader()
+                .environment(Map.of("COURIER_RELAY_CLAIM_MODE", "Log"))
+                .load()
+                .relay()
+                .claimMode())
+        .isEqualTo(Relay.ClaimMode.LOG);
     assertThatThrownBy(
             () ->
                 CourierConfig.loader()
@@ -164,7 +172,7 @@ class CourierConfigTest {
                     .load())
         .hasMessage(
             "courier.relay.claim-mode (from option --claim-mode): 'locks' is not a claim mode: use"
-                + " lease or lock");
+                + " lease, lock or log");
   }
 
   @Test
@@ -225,7 +233,11 @@ class CourierConfigTest {
     assertThat(c.health())
         .isEqualTo(
             new HealthSettings(
-                Duration.ofMinutes(5), 10, Duration.ofMinutes(5), Duration.ofSeconds(15)));
+                Duration.ofMinutes(5),
+                10,
+                Duration.ofMinutes(5),
+                Duration.ofSeconds(15),
+                Optional.of(Duration.ofMinutes(5))));
 
     CourierConfig ephemeral =
         CourierConfig.loader()
@@ -251,6 +263,30 @@ class CourierConfigTest {
                 + " at least courier.health.check-interval (30s)");
   }
 
+  @Test
+  void horizonMaxLag_isADuration_orOffToLeaveTheHorizonOutOfReadiness() {
+    assertThat(
+            CourierConfig.loader()
+                .environment(Map.of("COURIER_HEALTH_HORIZON_MAX_LAG", "90s"))
+                .load()
+                .health()
+                .horizonMaxLag())
+        .contains(Duration.ofSeconds(90));
+    assertThat(
+            CourierConfig.loader()
+                .environment(Map.of("COURIER_HEALTH_HORIZON_MAX_LAG", "off"))
+                .load()
+                .health()
+                .horizonMaxLag())
+        .isEmpty();
+    assertThatThrownBy(
+            () ->
+                CourierConfig.loader()
+                    .environment(Map.of("COURIER_HEALTH_HORIZON_MAX_LAG", "soon"))
+                    .load())
+        .hasMessageStartingWith(
+            "courier.health.horizon-max-lag (from env COURIER_HEALTH_HORIZON_MAX_LAG): ");
+  }
   @Test
   void badTableName_isRefused_withTheKeyAndTheRule() {
     assertThatThrownBy(

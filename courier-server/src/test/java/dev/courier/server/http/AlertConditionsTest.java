@@ -18,6 +18,7 @@ import dev.courier.jdbc.Schema;
 import dev.courier.kafka.KafkaTransport;
 import dev.courier.outbox.Outbox;
 import dev.courier.outbox.OutboxAdmin;
+import dev.courier.relay.HorizonMonitor;
 import dev.courier.relay.Relay;
 import dev.courier.retry.RetryPolicy;
 import dev.courier.server.http.AlertRules.Comparison;
@@ -35,10 +36,12 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -357,6 +360,62 @@ class AlertConditionsTest {
   }
 
   @Test
+  void horizonHeldBack_firesWhileATransactionStaysOpen_andReadinessNamesItsBackend_untilItEnds()
+      throws Exception {
+    Comparison maxLag = rules.alert("CourierHorizonHeldBack").threshold();
+    String application = "alerts-horizon-" + run;
+    try (Connection holder = db.getConnection()) {
+      holder.setClientInfo("ApplicationName", application);
+      holder.setAutoCommit(false);
+      long xid;
+      int pid;
+      Instant started;
+      try (Statement st = holder.createStatement();
+          ResultSet rs =
+              st.executeQuery("SELECT pg_current_xact_id()::text::bigint, pg_backend_pid(), now()")) {
+        rs.next();
+        xid = rs.getLong(1);
+        pid = rs.getInt(2);
+        started = rs.getObject(3, OffsetDateTime.class).toInstant();
+      }
+      TestClock clock = TestClock.at(started);
+      HorizonMonitor monitor = closeLater(HorizonMonitor.builder(db).clock(clock).build());
+      monitor.bindTo(registry);
+      // a short limit, as a test configuration of courier.health.horizon-max-lag would set it
+      serve(HealthChecks.horizon(monitor, Duration.ofSeconds(60)));
+      // the database is shared: older transactions of other sessions end by themselves
+      await().atMost(WAIT).until(() -> monitor.check().lag().horizon() == xid);
+      assertThat(readyExpecting(200).at("/checks/horizon/reason").asText())
+          .startsWith("backend pid " + pid + " (application '" + application + "'");
+
+      clock.advance(Duration.ofSeconds((long) maxLag.bound() + 5)); // the transaction stays open
+      monitor.check();
+
+      double lag = scrape().max("courier_outbox_horizon_lag_seconds", Map.of());
+      assertThat(maxLag.holdsFor(lag)).as("horizon lag %s s, rule %s", lag, maxLag).isTrue();
+      assertThat(scrape().max("courier_outbox_horizon_distance_transactions", Map.of()))
+          .isGreaterThanOrEqualTo(0);
+      JsonNode ready = readyExpecting(503);
+      assertThat(ready.at("/checks/horizon/reason").asText())
+          .startsWith("backend pid " + pid + " (application '" + application + "'")
+          .contains("idle in transaction")
+          .contains("has held the transaction horizon back for 5m 5s")
+          .contains("longer than courier.health.horizon-max-lag (1m)");
+
+      holder.commit();
+      // back to the wall clock: other sessions' short transactions must not look five minutes old
+      clock.set(Instant.now());
+      await()
+          .atMost(WAIT)
+          .until(() -> monitor.check().lag().age().compareTo(Duration.ofSeconds(60)) <= 0);
+      assertThat(maxLag.holdsFor(scrape().max("courier_outbox_horizon_lag_seconds", Map.of())))
+          .isFalse();
+      assertThat(readyExpecting(200).at("/checks/horizon/reason").asText())
+          .doesNotContain("backend pid " + pid + " ");
+    }
+  }
+
+  @Test
   void everyMetricTheRulesAndTheDashboardRead_isExported_withHelpAndAUnit_andNoLabelHoldsAnEventId()
       throws Exception {
     String consumer = "shipping-" + run;
@@ -365,6 +424,9 @@ class AlertConditionsTest {
     DeadLetterAdmin deadLetters =
         DeadLetterAdmin.builder(db).consumers(List.of(consumer)).gaugeCacheTtl(Duration.ZERO).build();
     deadLetters.bindTo(registry);
+    HorizonMonitor horizon = closeLater(HorizonMonitor.builder(db).build());
+    horizon.bindTo(registry);
+    horizon.check();
     serve();
     // a second outbox whose relay cannot reach its broker: failures, retries and dead rows
     CourierTables broken = new CourierTables("broken_outbox", "broken_processed", "broken_dead_letters");
@@ -431,7 +493,7 @@ class AlertConditionsTest {
             .isFalse();
       }
     }
-    Pattern unit = Pattern.compile("courier_[a-z_]+_(events|attempts|seconds|relays)(_total|_max)?");
+    Pattern unit = Pattern.compile("courier_[a-z_]+_(events|attempts|seconds|relays|transactions)(_total|_max)?");
     s.types().keySet().stream()
         .filter(f -> f.startsWith("courier_"))
         .forEach(

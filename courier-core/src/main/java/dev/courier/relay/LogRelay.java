@@ -1,0 +1,743 @@
+package dev.courier.relay;
+
+import dev.courier.CourierException;
+import dev.courier.Event;
+import dev.courier.internal.EventLog;
+import dev.courier.metrics.CourierMetrics;
+import dev.courier.relay.LogStore.Acquired;
+import dev.courier.relay.LogStore.Opened;
+import dev.courier.relay.LogStore.Park;
+import dev.courier.relay.LogStore.Snapshot;
+import dev.courier.retry.RetryPolicy;
+import dev.courier.spi.PublishResult;
+import dev.courier.spi.Transport;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Semaphore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The engine of {@link Relay.ClaimMode#LOG}: publishes a log-mode outbox partition by partition,
+ * each from a cursor of two snapshots, and never writes a row it publishes.
+ *
+ * <p><b>Reading.</b> A partition's cursor holds a done snapshot (every row whose transaction it
+ * shows is published) and, while a batch is open, the batch's snapshot and how far into it the
+ * broker has confirmed (a seq). Opening a batch takes a new snapshot: the batch is the rows that
+ * snapshot shows and the done snapshot did not, read in pages in seq order. That set is closed (it
+ * cannot grow once the snapshot is taken), every committed transaction falls into exactly one
+ * batch, and within a batch rows go in the order they were appended. See docs/GUARANTEES.md for why
+ * this keeps each key's order.
+ *
+ * <p><b>Order and failures.</b> Rows wait in a window in seq order. A batch to publish takes
+ * every due row whose key has no earlier unconfirmed row outside that batch; a row that fails is
+ * retried with the relay's backoff while later rows of other keys go on. The cursor moves to the
+ * end of the confirmed prefix. A row whose attempts run out, that cannot succeed, or that has
+ * failed for longer than the stall limit while other rows were being confirmed is parked as dead,
+ * and its key with it: the key's later rows are parked too, in order, until an operator replays.
+ *
+ * <p><b>Ownership.</b> Relays register in a table; the live ones divide the partitions by their
+ * ids, and each takes its share when free or expired, under a new epoch. Every cursor write is
+ * fenced by that epoch; a relay whose write finds the partition gone stops publishing it at once.
+ * Before publishing, a relay also checks by its own monotonic clock that its lease still runs, so a
+ * relay that was paused does not publish on a lease it no longer has.
+ *
+ * <p>Runs on one coordinating thread; publishing runs on the given executor and reports back.
+ */
+final class LogRelay {
+  private static final Logger log = LoggerFactory.getLogger(LogRelay.class);
+
+  /** How often ownership is revisited while the partitions are not yet where they should be. */
+  private static final Duration REBALANCE_INTERVAL = Duration.ofMillis(200);
+
+  private final Relay relay;
+  private final LogStore store;
+  private final Transport transport;
+  private final RetryPolicy retryPolicy;
+  private final String relayId;
+  private final int batchSize;
+  private final int windowLimit;
+  private final Duration lease;
+  private final Duration heartbeat;
+  private final Duration stallLimit;
+  private final Duration publishTimeout;
+  private final Clock clock;
+  private final Map<Integer, Lane> lanes = new TreeMap<>();
+  private final ConcurrentLinkedQueue<Completion> completions = new ConcurrentLinkedQueue<>();
+  private final Runnable onCompletion;
+  private long nextMaintenance = Long.MIN_VALUE;
+  private boolean balanced;
+  private int inFlight;
+  private int rotation;
+
+  LogRelay(
+      Relay relay,
+      LogStore store,
+      Transport transport,
+      RetryPolicy retryPolicy,
+      String relayId,
+      int batchSize,
+      Duration lease,
+      Duration heartbeat,
+      Duration stallLimit,
+      Duration publishTimeout,
+      Clock clock,
+      Runnable onCompletion) {
+    this.relay = relay;
+    this.store = store;
+    this.transport = transport;
+    this.retryPolicy = retryPolicy;
+    this.relayId = relayId;
+    this.batchSize = batchSize;
+    // rows held in memory across all partitions: what is in flight, plus a batch or two ready
+    this.windowLimit = batchSize * 4;
+    this.lease = lease;
+    this.heartbeat = heartbeat;
+    this.stallLimit = stallLimit;
+    this.publishTimeout = publishTimeout;
+    this.clock = clock;
+    this.onCompletion = onCompletion;
+  }
+
+  /** A row read from the log, as it waits in a partition's window. */
+  static final class Row {
+    final long seq;
+    final String txid;
+    final Event event;
+    final String key;
+    int partition;
+    int attempts;
+    State state = State.WAITING;
+    Instant due = Instant.MIN;
+    Instant firstFailure;
+    String error;
+
+    Row(long seq, String txid, Event event, int attempts) {
+      this.seq = seq;
+      this.txid = txid;
+      this.event = event;
+      this.key = event.key() == null ? null : keyOf(event.destination(), event.key());
+      this.attempts = attempts;
+    }
+
+    enum State {
+      WAITING,
+      IN_FLIGHT,
+      CONFIRMED,
+      /** to be written as dead at the next checkpoint */
+      DEAD,
+      /** to be written as parked behind its key's dead row at the next checkpoint */
+      PARKED
+    }
+
+    boolean resolved() {
+      return state == State.CONFIRMED || state == State.DEAD || state == State.PARKED;
+    }
+  }
+
+  /** The identity of an ordering key: destination and key. */
+  static String keyOf(String destination, String key) {
+    return destination + '\u0000' + key;
+  }
+
+  /** A partition this relay owns. */
+  private final class Lane {
+    final int partition;
+    final long epoch;
+    final Set<String> parkedKeys;
+    final ArrayDeque<Row> window = new ArrayDeque<>();
+    /** dead and parked rows the cursor has passed, written by the next checkpoint */
+    final List<Park> pendingParks = new ArrayList<>();
+    Snapshot done;
+    Snapshot batch;
+    long last;
+    /** rows of the open batch with seq at or below this are published or parked */
+    long position;
+    /** the last seq read into the window */
+    long read;
+    boolean exhausted;
+    boolean dirty;
+    boolean releasing;
+    int inFlight;
+    long leaseValidUntil;
+    Instant lastConfirm = Instant.MIN;
+
+    Lane(int partition, Acquired a, Set<String> parkedKeys, long leaseValidUntil) {
+      this.partition = partition;
+      this.epoch = a.epoch();
+      this.parkedKeys = parkedKeys;
+      this.done = a.done();
+      this.batch = a.batch();
+      this.position = a.position();
+      this.read = a.position();
+      this.leaseValidUntil = leaseValidUntil;
+      // a batch taken over from another owner: its last seq is found again by its first page
+      this.last = Long.MAX_VALUE;
+    }
+  }
+
+  /** A published batch's results, handed back to the coordinating thread. */
+  private record Completion(List<Lane> lanes, List<Row> rows, List<PublishResult> results, long nanos) {}
+
+  /** What one {@link #pass} did, for {@link Relay#runOnce()} and the loop's pacing. */
+  record PassResult(int read, int sent, int published, int retried, int dead) {
+    boolean progressed() {
+      return read + sent + published + retried + dead > 0;
+    }
+  }
+
+  private int passRead;
+  private int passSent;
+  private int passPublished;
+  private int passRetried;
+  private int passDead;
+
+  /**
+   * One pass of the coordinating thread: ownership when due, the results of finished publishes,
+   * new batches and pages, and as many batches sent as permits allow.
+   *
+   * @param publisher runs a publish; {@code Runnable::run} publishes inline
+   * @param acquirePermit takes an in-flight permit without waiting, false if none is free
+   */
+  PassResult pass(Executor publisher, Semaphore permits) throws SQLException {
+    passRead = passSent = passPublished = passRetried = passDead = 0;
+    long nowNanos = System.nanoTime();
+    if (nowNanos - nextMaintenance >= 0 || nextMaintenance == Long.MIN_VALUE) {
+      maintain();
+      nextMaintenance = System.nanoTime() + (balanced ? heartbeat : REBALANCE_INTERVAL).toNanos();
+    }
+    drainCompletions(permits);
+    fill();
+    dispatch(publisher, permits);
+    drainCompletions(permits);
+    for (Lane lane : new ArrayList<>(lanes.values())) {
+      if (!lane.pendingParks.isEmpty()) {
+        // rows parked behind a dead key as they were read: written now, not at the next heartbeat
+        checkpoint(lane, true);
+      }
+    }
+    return new PassResult(passRead, passSent, passPublished, passRetried, passDead);
+  }
+
+  /** When the next retry of a failed row is due, if any waits. */
+  Instant nextRetry() {
+    Instant next = null;
+    for (Lane lane : lanes.values()) {
+      for (Row r : lane.window) {
+        if (r.state == Row.State.WAITING && r.firstFailure != null && (next == null || r.due.isBefore(next))) {
+          next = r.due;
+        }
+      }
+    }
+    return next;
+  }
+
+  int ownedPartitions() {
+    return lanes.size();
+  }
+
+  boolean idle() {
+    return inFlight == 0 && completions.isEmpty();
+  }
+
+  // ---------------------------------------------------------------- ownership
+
+  private void maintain() throws SQLException {
+    store.heartbeat(relayId);
+    List<String> live = store.liveRelays(lease);
+    if (!live.contains(relayId)) {
+      live = new ArrayList<>(live);
+      live.add(relayId);
+      live.sort(null);
+    }
+    int me = live.indexOf(relayId);
+    int members = live.size();
+    Map<Integer, String> owners = store.owners();
+    boolean settled = true;
+    // renew what is kept, give back what another relay should have
+    for (Lane lane : new ArrayList<>(lanes.values())) {
+      if (lane.partition % members != me) {
+        lane.releasing = true;
+        settled = false;
+      }
+      if (lane.releasing && lane.inFlight == 0) {
+        giveBack(lane);
+      } else {
+        checkpoint(lane, false);
+      }
+    }
+    for (int p = 0; p < store.partitions(); p++) {
+      if (p % members != me || lanes.containsKey(p)) {
+        continue;
+      }
+      String owner = owners.get(p);
+      if (owner != null && !owner.equals(relayId)) {
+        settled = false;
+        continue;
+      }
+      long leaseStart = System.nanoTime();
+      Acquired a = store.acquire(p, relayId, lease);
+      if (a == null) {
+        settled = false;
+        continue;
+      }
+      Lane lane = new Lane(p, a, store.parkedKeys(p), leaseStart + leaseNanos());
+      lanes.put(p, lane);
+      log.info(
+          "relay {} took partition {} (epoch {}, {} parked keys)", relayId, p, a.epoch(), lane.parkedKeys.size());
+    }
+    balanced = settled;
+  }
+
+  private static List<Park> takeParks(Lane lane) {
+    List<Park> parks = List.copyOf(lane.pendingParks);
+    lane.pendingParks.clear();
+    return parks;
+  }
+
+  private static void restoreParks(Lane lane, List<Park> parks) {
+    lane.pendingParks.addAll(0, parks);
+  }
+
+  private long leaseNanos() {
+    // keep a margin for a publish that is about to start: stop sending well before the lease ends
+    return lease.minus(publishTimeout).toNanos();
+  }
+
+  private void giveBack(Lane lane) throws SQLException {
+    lanes.remove(lane.partition);
+    advance(lane);
+    if (store.checkpoint(
+        lane.partition, relayId, lane.epoch, lane.done, lane.batch, lane.position, takeParks(lane), lease, true, clock.instant())) {
+      log.info("relay {} gave partition {} back", relayId, lane.partition);
+    }
+  }
+
+  /** Records the batches that finished publishing, as a pass does first. */
+  void drain(Semaphore permits) {
+    drainCompletions(permits);
+  }
+
+  /** Gives every partition back, writing its cursor; called once nothing is in flight. */
+  void releaseAll(Semaphore permits) {
+    drainCompletions(permits);
+    for (Lane lane : new ArrayList<>(lanes.values())) {
+      try {
+        giveBack(lane);
+      } catch (SQLException e) {
+        log.warn(
+            "relay {} could not give partition {} back; another relay takes it when its lease ends: {}",
+            relayId,
+            lane.partition,
+            e.toString());
+      }
+    }
+    lanes.clear();
+    try {
+      store.leave(relayId);
+    } catch (SQLException e) {
+      log.warn("relay {} could not unregister: {}", relayId, e.toString());
+    }
+  }
+
+  /** Writes a lane's cursor (fenced); drops the lane when another relay has taken the partition. */
+  private void checkpoint(Lane lane, boolean always) throws SQLException {
+    List<Park> parks = takeParks(lane);
+    if (!always && !lane.dirty && parks.isEmpty() && !leaseDueForRenewal(lane)) {
+      return;
+    }
+    long started = System.nanoTime();
+    boolean kept;
+    try {
+      kept =
+          store.checkpoint(
+              lane.partition, relayId, lane.epoch, lane.done, lane.batch, lane.position, parks, lease, false, clock.instant());
+    } catch (SQLException e) {
+      // the parks are written again with the next checkpoint
+      restoreParks(lane, parks);
+      throw e;
+    }
+    if (!kept) {
+      fenced(lane);
+      return;
+    }
+    lane.dirty = false;
+    lane.leaseValidUntil = started + leaseNanos();
+  }
+
+  private boolean leaseDueForRenewal(Lane lane) {
+    return lane.leaseValidUntil - System.nanoTime() < leaseNanos() - heartbeat.toNanos();
+  }
+
+  private void fenced(Lane lane) {
+    lanes.remove(lane.partition);
+    lane.window.clear();
+    relay.logFenced();
+    log.warn(
+        "relay {} lost partition {} (epoch {}) to another relay; it stops publishing it now and the new"
+            + " owner publishes again from the last written cursor",
+        relayId,
+        lane.partition,
+        lane.epoch);
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  private void fill() throws SQLException {
+    Map<Integer, Snapshot> toOpen = new LinkedHashMap<>();
+    for (Lane lane : lanes.values()) {
+      if (!lane.releasing && lane.batch == null && lane.window.isEmpty()) {
+        toOpen.put(lane.partition, lane.done);
+      }
+    }
+    if (!toOpen.isEmpty()) {
+      List<Opened> opened = store.openBatches(toOpen);
+      // lanes that open a batch from the same done snapshot share one: the same new snapshot, and
+      // one read position (the first new row of any of them), so that they are read together
+      Map<String, Long> firstByDone = new HashMap<>();
+      for (Opened o : opened) {
+        if (o.count() > 0) {
+          firstByDone.merge(lanes.get(o.partition()).done.text(), o.first(), Math::min);
+        }
+      }
+      for (Opened o : opened) {
+        Lane lane = lanes.get(o.partition());
+        if (o.count() == 0) {
+          if (!o.snapshot().text().equals(lane.done.text())) {
+            lane.done = o.snapshot();
+            lane.dirty = true;
+          }
+          continue;
+        }
+        lane.position = firstByDone.get(lane.done.text()) - 1;
+        lane.batch = o.snapshot();
+        lane.last = o.last();
+        lane.read = lane.position;
+        lane.exhausted = false;
+        lane.dirty = true;
+      }
+    }
+    // lanes at the same point of the same batch are read by one query in seq order, while the rows
+    // held in memory stay within the budget
+    int held = 0;
+    for (Lane lane : lanes.values()) {
+      held += lane.window.size();
+    }
+    if (held + batchSize > windowLimit) {
+      return;
+    }
+    Map<String, List<Lane>> groups = new LinkedHashMap<>();
+    for (Lane lane : lanes.values()) {
+      if (lane.releasing || lane.batch == null || lane.exhausted) {
+        continue;
+      }
+      groups
+          .computeIfAbsent(lane.done.text() + '|' + lane.batch.text() + '|' + lane.read, k -> new ArrayList<>())
+          .add(lane);
+    }
+    for (List<Lane> group : groups.values()) {
+      if (held + batchSize > windowLimit) {
+        break;
+      }
+      Lane first = group.getFirst();
+      long last = group.stream().mapToLong(l -> l.last).max().orElseThrow();
+      int limit = Math.max(batchSize, windowLimit - held);
+      List<Row> rows;
+      Map<Integer, Lane> byPartition = new HashMap<>();
+      if (group.size() == 1) {
+        rows = store.page(first.partition, first.done, first.batch, first.read, last, limit);
+        for (Row r : rows) {
+          r.partition = first.partition;
+        }
+      } else {
+        rows = store.page(group.stream().map(l -> l.partition).toList(), first.done, first.batch, first.read, last, limit);
+      }
+      group.forEach(l -> byPartition.put(l.partition, l));
+      passRead += rows.size();
+      held += rows.size();
+      Set<Lane> refreshed = new HashSet<>();
+      for (Row r : rows) {
+        Lane lane = byPartition.get(r.partition);
+        if (r.key != null && lane.parkedKeys.contains(r.key) && refreshed.add(lane)) {
+          refreshParkedKeys(lane);
+        }
+        if (r.key != null && lane.parkedKeys.contains(r.key)) {
+          r.state = Row.State.PARKED;
+        }
+        lane.window.addLast(r);
+      }
+      long readTo = rows.isEmpty() ? first.read : rows.getLast().seq;
+      boolean short_ = rows.size() < limit;
+      for (Lane lane : group) {
+        lane.read = readTo;
+        if (short_ || lane.read >= lane.last) {
+          lane.exhausted = true;
+        }
+        advance(lane);
+      }
+    }
+  }
+
+  /**
+   * Reads a partition's parked keys again: an operator may have replayed one since it was parked.
+   * Keys this relay parked and has not written yet are kept.
+   */
+  private void refreshParkedKeys(Lane lane) throws SQLException {
+    lane.parkedKeys.clear();
+    lane.parkedKeys.addAll(store.parkedKeys(lane.partition));
+    for (Park p : lane.pendingParks) {
+      if (p.key() != null) {
+        lane.parkedKeys.add(p.key());
+      }
+    }
+    for (Row w : lane.window) {
+      if (w.key != null && (w.state == Row.State.DEAD || w.state == Row.State.PARKED)) {
+        lane.parkedKeys.add(w.key);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- publishing
+
+  /**
+   * Sends batches while permits last. A batch takes due rows from every partition this relay owns,
+   * in turn, up to the batch size: the partitions' keys are disjoint, so one batch may mix them.
+   */
+  private void dispatch(Executor publisher, Semaphore permits) {
+    if (lanes.isEmpty()) {
+      return;
+    }
+    List<Lane> order = new ArrayList<>(lanes.values());
+    int n = order.size();
+    while (true) {
+      rotation = (rotation + 1) % n;
+      Instant now = clock.instant();
+      List<Row> rows = new ArrayList<>();
+      List<Lane> owners = new ArrayList<>();
+      for (int i = 0; i < n && rows.size() < batchSize; i++) {
+        Lane lane = order.get((rotation + i) % n);
+        if (lane.releasing || lanes.get(lane.partition) != lane) {
+          continue;
+        }
+        if (System.nanoTime() - lane.leaseValidUntil > 0) {
+          // the lease may have ended (a long pause): publish nothing until a checkpoint renews it
+          continue;
+        }
+        int before = rows.size();
+        takeDue(lane, now, batchSize - rows.size(), rows);
+        for (int k = before; k < rows.size(); k++) {
+          owners.add(lane);
+        }
+      }
+      if (rows.isEmpty()) {
+        return;
+      }
+      if (!permits.tryAcquire()) {
+        for (Row r : rows) {
+          r.state = Row.State.WAITING;
+        }
+        return;
+      }
+      send(owners, rows, publisher);
+    }
+  }
+
+  /**
+   * Adds to {@code into}, up to {@code max}, a lane's due rows in seq order whose key has no earlier
+   * unresolved row outside this batch, and marks them in flight.
+   */
+  private void takeDue(Lane lane, Instant now, int max, List<Row> into) {
+    Map<String, Boolean> keyInBatch = new HashMap<>();
+    int taken = 0;
+    for (Row r : lane.window) {
+      if (taken >= max) {
+        break;
+      }
+      if (r.resolved()) {
+        continue;
+      }
+      Boolean inBatch = r.key == null ? null : keyInBatch.get(r.key);
+      if (inBatch != null && !inBatch) {
+        continue; // an earlier row of the key is in flight elsewhere or waiting for its retry
+      }
+      if (r.state == Row.State.WAITING && !r.due.isAfter(now)) {
+        r.state = Row.State.IN_FLIGHT;
+        into.add(r);
+        taken++;
+        if (r.key != null) {
+          keyInBatch.put(r.key, true);
+        }
+      } else if (r.key != null) {
+        keyInBatch.put(r.key, false);
+      }
+    }
+  }
+
+  private void send(List<Lane> owners, List<Row> rows, Executor publisher) {
+    for (Lane lane : new HashSet<>(owners)) {
+      lane.inFlight++;
+    }
+    inFlight++;
+    passSent += rows.size();
+    List<Event> events = new ArrayList<>(rows.size());
+    for (Row r : rows) {
+      events.add(r.event);
+    }
+    publisher.execute(
+        () -> {
+          long started = System.nanoTime();
+          List<PublishResult> results;
+          try {
+            results = transport.publish(events, publishTimeout);
+          } catch (RuntimeException e) {
+            log.warn("transport {} failed a whole batch of {}: {}", transport.name(), rows.size(), e.toString());
+            results = new ArrayList<>(rows.size());
+            for (Row r : rows) {
+              results.add(new PublishResult.Failed(r.event.id(), e, true));
+            }
+          }
+          completions.add(new Completion(owners, rows, results, System.nanoTime() - started));
+          onCompletion.run();
+        });
+  }
+
+  private void drainCompletions(Semaphore permits) {
+    Completion c;
+    Set<Lane> touched = new HashSet<>();
+    while ((c = completions.poll()) != null) {
+      inFlight--;
+      permits.release();
+      relay.recordPublishLatency(c.nanos());
+      Map<UUID, PublishResult> byId = new HashMap<>(c.results().size() * 2);
+      for (PublishResult r : c.results()) {
+        byId.put(r.eventId(), r);
+      }
+      Instant now = clock.instant();
+      for (Lane lane : new HashSet<>(c.lanes())) {
+        lane.inFlight--;
+      }
+      for (int i = 0; i < c.rows().size(); i++) {
+        Lane lane = c.lanes().get(i);
+        if (lanes.get(lane.partition) != lane) {
+          continue; // the partition was lost meanwhile: its new owner publishes these again
+        }
+        record(lane, c.rows().get(i), byId.get(c.rows().get(i).event.id()), now);
+        touched.add(lane);
+      }
+    }
+    for (Lane lane : touched) {
+      advance(lane);
+      try {
+        checkpoint(lane, false);
+      } catch (SQLException e) {
+        log.error(
+            "relay {} could not write the cursor of partition {}; it is written with the next one: {}",
+            relayId,
+            lane.partition,
+            e.toString());
+      }
+    }
+  }
+
+  private void record(Lane lane, Row row, PublishResult result, Instant now) {
+    row.attempts++;
+    if (result == null) {
+      result =
+          new PublishResult.Failed(
+              row.event.id(),
+              new CourierException("transport " + transport.name() + " returned no result for the event"),
+              true);
+    }
+    switch (result) {
+      case PublishResult.Confirmed c -> {
+        row.state = Row.State.CONFIRMED;
+        lane.lastConfirm = now;
+        passPublished++;
+        relay.recordConfirmed(row.event, now, c);
+      }
+      case PublishResult.Failed f -> fail(lane, row, f, now);
+    }
+  }
+
+  private void fail(Lane lane, Row row, PublishResult.Failed f, Instant now) {
+    relay.recordFailure(row.event);
+    row.error = f.error().toString();
+    if (row.firstFailure == null) {
+      row.firstFailure = now;
+    }
+    boolean stalling =
+        lane.lastConfirm.isAfter(row.firstFailure)
+            && !now.isBefore(row.firstFailure.plus(stallLimit));
+    boolean dead = !f.retriable() || !retryPolicy.canRetry(row.attempts) || stalling;
+    try (EventLog ignored = EventLog.of(row.event).with(EventLog.ATTEMPT, row.attempts)) {
+      if (!dead) {
+        Duration delay = retryPolicy.delay(row.attempts);
+        row.state = Row.State.WAITING;
+        row.due = now.plus(delay);
+        passRetried++;
+        relay.recordRetry(row.event);
+        log.warn(
+            "publish attempt {} of {} failed, retrying in {} ms: {}",
+            row.attempts,
+            retryPolicy.maxAttempts(),
+            delay.toMillis(),
+            row.error);
+        return;
+      }
+      row.state = Row.State.DEAD;
+      passDead++;
+      relay.recordDead(row.event);
+      log.error(
+          "publish failed {}; row parked as DEAD after {} attempt(s){}: {}",
+          !f.retriable() ? "and cannot succeed by retrying" : stalling ? "for longer than the stall limit" : "on its last attempt",
+          row.attempts,
+          row.key == null ? "" : ", and its key's later events are parked behind it",
+          row.error);
+    }
+    if (row.key != null) {
+      lane.parkedKeys.add(row.key);
+      for (Row later : lane.window) {
+        if (later.seq > row.seq && row.key.equals(later.key) && later.state == Row.State.WAITING) {
+          later.state = Row.State.PARKED;
+        }
+      }
+    }
+  }
+
+  /** Moves a lane's cursor over its resolved prefix, and closes its batch when all of it is. */
+  private void advance(Lane lane) {
+    while (!lane.window.isEmpty() && lane.window.peekFirst().resolved()) {
+      Row r = lane.window.peekFirst();
+      if (r.state == Row.State.CONFIRMED) {
+        lane.window.pollFirst();
+      } else {
+        // dead and parked rows leave the window with the checkpoint that writes them
+        lane.window.pollFirst();
+        lane.pendingParks.add(new Park(r.seq, r.txid, r.key, r.state == Row.State.DEAD, r.attempts, r.error));
+      }
+      lane.position = r.seq;
+      lane.dirty = true;
+    }
+    if (lane.batch != null && lane.exhausted && lane.window.isEmpty()) {
+      lane.done = lane.batch;
+      lane.batch = null;
+      lane.position = 0;
+      lane.read = 0;
+      lane.dirty = true;
+    }
+  }
+}

@@ -1,0 +1,539 @@
+package dev.courier.relay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.courier.ConfigurationException;
+import dev.courier.Event;
+import dev.courier.jdbc.CourierTables;
+import dev.courier.jdbc.Schema;
+import dev.courier.admin.Attribution;
+import dev.courier.admin.Retention;
+import dev.courier.outbox.HistoryFilter;
+import dev.courier.outbox.HistoryReplay;
+import dev.courier.outbox.HistoryReplayResult;
+import dev.courier.outbox.Outbox;
+import dev.courier.outbox.OutboxAdmin;
+import dev.courier.outbox.OutboxSelection;
+import dev.courier.retry.RetryPolicy;
+import dev.courier.spi.PublishResult;
+import dev.courier.spi.Transport;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * {@link Relay.ClaimMode#LOG} on a real PostgreSQL: what the snapshot cursor reads and in which
+ * order, what a failing row parks, and how relays divide and fence partitions. The broker here is
+ * a recording transport, since what is tested is what the relay reads and hands over; the
+ * delivery through a real broker is OutboxToKafkaInLogModeTest's.
+ */
+class LogModeTest {
+  private static final Duration WAIT = Duration.ofSeconds(60);
+  private static final RetryPolicy FAST_RETRIES =
+      RetryPolicy.builder()
+          .maxAttempts(3)
+          .initialDelay(Duration.ofMillis(10))
+          .maxDelay(Duration.ofMillis(20))
+          .jitter(false)
+          .build();
+
+  @RegisterExtension final RelaySchema schema = new RelaySchema("log_mode");
+
+  private final Recording broker = new Recording();
+  private final Outbox outbox = Outbox.builder().build();
+
+  @BeforeEach
+  void logMode() {
+    Schema.enableLogMode(schema.db(), CourierTables.DEFAULT, 4);
+  }
+
+  @Test
+  void logRelay_publishesEachCommittedEventOnce_andNeverOneWhoseTransactionRolledBack() throws Exception {
+    List<Event> committed = schema.append(event("K", "1"), event("L", "1"), event("K", "2"));
+    try (Connection c = schema.db().getConnection()) {
+      c.setAutoCommit(false);
+      outbox.append(c, event("K", "rolled back"));
+      c.rollback();
+    }
+    Relay relay = relay("solo").build();
+
+    drain(relay);
+    drain(relay);
+
+    assertThat(broker.ids()).containsExactlyInAnyOrderElementsOf(ids(committed));
+    assertThat(broker.payloadsOf("K")).containsExactly("1", "2");
+    assertThat(statusCounts()).as("no row is written on the success path").containsOnlyKeys("LOG");
+  }
+
+  @Test
+  void lateCommittingTransaction_isPublishedOnceItCommits_notSkipped() throws Exception {
+    Relay relay = relay("solo").build();
+    try (Connection late = schema.db().getConnection()) {
+      late.setAutoCommit(false);
+      Event first = outbox.append(late, event("A", "late"));
+      Event second = schema.append(event("B", "early")).getFirst();
+
+      drain(relay);
+      assertThat(broker.ids()).containsExactly(second.id());
+
+      late.commit();
+      drain(relay);
+      assertThat(broker.ids()).containsExactly(second.id(), first.id());
+    }
+  }
+
+  /**
+   * The trap of transaction-id order: B takes its id first, a long transaction C holds the horizon
+   * between B and A, A appends for K and commits, then B appends for K and commits. A relay that
+   * published everything below the horizon in txid order would publish B's event (below C) before
+   * A's (above it). The snapshot cursor publishes A's first, as the application serialized them.
+   */
+  @Test
+  void keysEventsGoOutInTheOrderTheyWereAppended_evenWhenTheLaterWriterTookItsTransactionIdFirst()
+      throws Exception {
+    execute("CREATE TABLE side_effects (id SERIAL PRIMARY KEY, note TEXT)");
+    Relay relay = relay("solo").build();
+    try (Connection b = schema.db().getConnection();
+        Connection c = schema.db().getConnection()) {
+      b.setAutoCommit(false);
+      c.setAutoCommit(false);
+      long bTxid = writeSomethingElse(b);
+      long cTxid = writeSomethingElse(c);
+      Event fromA;
+      long aTxid;
+      try (Connection a = schema.db().getConnection()) {
+        a.setAutoCommit(false);
+        fromA = outbox.append(a, event("K", "from A, appended first"));
+        aTxid = txid(a);
+        a.commit();
+      }
+      Event fromB = outbox.append(b, event("K", "from B, appended second"));
+      b.commit();
+      assertThat(bTxid).as("the trap's conditions").isLessThan(cTxid);
+      assertThat(cTxid).isLessThan(aTxid);
+
+      drain(relay);
+
+      assertThat(broker.ids())
+          .as("A's event first, though B's transaction id is lower and C still runs")
+          .containsExactly(fromA.id(), fromB.id());
+      Event fromC = outbox.append(c, event("K", "from C"));
+      c.commit();
+      drain(relay);
+      assertThat(broker.ids()).containsExactly(fromA.id(), fromB.id(), fromC.id());
+    }
+  }
+
+  @Test
+  void batchLargerThanOnePage_isPublishedInPages_inAppendOrder_eachEventOnce() throws Exception {
+    List<Event> events = new ArrayList<>();
+    for (int t = 0; t < 10; t++) {
+      Event.Builder[] tx = new Event.Builder[100];
+      for (int i = 0; i < tx.length; i++) {
+        tx[i] = event("k" + (i % 7), String.valueOf(t * 100 + i));
+      }
+      events.addAll(schema.append(tx));
+    }
+    Relay relay = relay("solo").batchSize(64).build();
+
+    drain(relay);
+
+    assertThat(broker.ids()).hasSize(1000).containsExactlyInAnyOrderElementsOf(ids(events));
+    for (int k = 0; k < 7; k++) {
+      assertThat(broker.payloadsOf("k" + k).stream().map(Integer::parseInt).toList())
+          .as("key k%d in append order", k)
+          .isSorted();
+    }
+  }
+
+  @Test
+  void eventThatKeepsFailing_isParkedDead_andItsKeysLaterEventsAreParkedBehindIt_whileOtherKeysGoOn()
+      throws Exception {
+    Event poison = schema.append(event("K", "poison"), event("L", "1")).getFirst();
+    broker.failing.add(poison.id());
+    Relay relay =
+        relay("solo")
+            .retryPolicy(
+                RetryPolicy.builder()
+                    .maxAttempts(3)
+                    .initialDelay(Duration.ofMillis(100))
+                    .maxDelay(Duration.ofMillis(100))
+                    .jitter(false)
+                    .build())
+            .build();
+    relay.runOnce();
+    assertThat(broker.payloadsOf("L")).as("L is not held up by K's failure").containsExactly("1");
+    // appended while the poison event waits for its retry
+    List<Event> events = new ArrayList<>(List.of(poison));
+    events.addAll(schema.append(event("K", "2"), event("L", "2"), event("K", "3")));
+
+    drainUntil(relay, () -> "DEAD".equals(status(poison)));
+    Event later = schema.append(event("K", "4"), event("M", "1")).get(1);
+    drain(relay);
+
+    assertThat(broker.payloadsOf("L")).containsExactly("1", "2");
+    assertThat(broker.payloadsOf("K")).as("nothing of K passes its dead event").isEmpty();
+    assertThat(broker.ids()).contains(later.id());
+    assertThat(status(events.get(0))).isEqualTo("DEAD");
+    assertThat(status(events.get(1))).isEqualTo("PARKED");
+    assertThat(status(events.get(3))).isEqualTo("PARKED");
+    assertThat(lastError(events.getFirst())).contains("refused by the test broker");
+    assertThat(statusCounts()).containsEntry("DEAD", 1L).containsEntry("PARKED", 3L);
+
+    Relay successor = relay("successor").retryPolicy(FAST_RETRIES).build();
+    relay.close();
+    List<Event> afterRestart = schema.append(event("K", "5"));
+    drain(successor);
+    assertThat(status(afterRestart.getFirst()))
+        .as("a new owner knows the parked key from the table")
+        .isEqualTo("PARKED");
+  }
+
+  @Test
+  void operatorsReplayOfADeadEvent_publishesItAndItsParkedKeyInOrder_andStatusCountsWhatWaits() throws Exception {
+    Event poison = schema.append(event("K", "1"), event("L", "1")).getFirst();
+    broker.failing.add(poison.id());
+    Relay relay = relay("solo").retryPolicy(FAST_RETRIES).build();
+    relay.runOnce();
+    schema.append(event("K", "2"), event("K", "3"));
+    drainUntil(relay, () -> "DEAD".equals(status(poison)));
+    drain(relay);
+    schema.append(event("K", "4"));
+    drain(relay);
+    OutboxAdmin admin = new OutboxAdmin(schema.db(), CourierTables.DEFAULT);
+    assertThat(admin.status().dead()).isEqualTo(1);
+    assertThat(admin.status().pending()).as("K's parked events wait").isEqualTo(3);
+    assertThat(broker.payloadsOf("K")).isEmpty();
+
+    broker.failing.clear();
+    assertThat(admin.retryDead(OutboxSelection.allDead(), Attribution.of("ops"))).isEqualTo(4);
+    drain(relay);
+
+    assertThat(broker.payloadsOf("K")).as("K's events, in order, after the replay").containsExactly("1", "2", "3", "4");
+    assertThat(admin.status().pending()).isZero();
+    assertThat(admin.status().dead()).isZero();
+    schema.append(event("K", "5"));
+    drain(relay);
+    assertThat(broker.payloadsOf("K")).containsExactly("1", "2", "3", "4", "5");
+  }
+
+  @Test
+  void retention_movesWhatTheLogRelaysPublished_toTheArchive_andHistoryReplayPublishesItAgain() throws Exception {
+    List<Event> published = schema.append(event("K", "1"), event("L", "1"));
+    Relay relay = relay("solo").build();
+    drain(relay);
+    try (Connection waiting = schema.db().getConnection()) {
+      waiting.setAutoCommit(false);
+      Event uncommitted = outbox.append(waiting, event("K", "2"));
+      Event unpublished = schema.append(event("M", "1")).getFirst();
+      Clock later = Clock.offset(Clock.systemUTC(), Duration.ofHours(2));
+
+      Retention.Result pruned =
+          new Retention(schema.db(), CourierTables.DEFAULT, later)
+              .prune(new Retention.Policy(null, Duration.ofHours(1), null, true), false, Attribution.of("ops"));
+
+      assertThat(pruned.outboxRows()).as("the two published rows").isEqualTo(2);
+      assertThat(pruned.archivedRows()).isEqualTo(2);
+      assertThat(status(unpublished)).as("not published yet: stays").isEqualTo("LOG");
+      waiting.commit();
+      drain(relay);
+      assertThat(broker.ids()).contains(uncommitted.id(), unpublished.id());
+    }
+
+    HistoryReplayResult replayed =
+        new HistoryReplay(schema.db(), CourierTables.DEFAULT, Clock.systemUTC())
+            .replay(new HistoryFilter(null, null, null, "L", null, false), null, false, 0, 100, Attribution.of("ops"));
+    drain(relay);
+
+    assertThat(replayed.replayed()).isEqualTo(1);
+    assertThat(broker.ids()).as("L's event, published again from the archive").containsOnlyOnce(published.get(0).id());
+    assertThat(broker.ids().stream().filter(published.get(1).id()::equals).count()).isEqualTo(2);
+  }
+
+  @Test
+  void relayWhoseLeaseEnded_publishesNothingMore_andTheNewOwnerPublishesFromTheCursor() throws Exception {
+    Relay paused =
+        relay("paused").publishTimeout(Duration.ofMillis(500)).lease(Duration.ofMillis(1500)).build();
+    schema.append(event("K", "1"));
+    drain(paused);
+    assertThat(broker.payloadsOf("K")).containsExactly("1");
+
+    // the relay is paused past its lease, and another relay takes its partitions meanwhile
+    Thread.sleep(1700);
+    Relay successor =
+        relay("successor").publishTimeout(Duration.ofMillis(500)).lease(Duration.ofMillis(1500)).build();
+    schema.append(event("K", "2"));
+    drain(successor);
+    schema.append(event("K", "3"));
+    paused.runOnce();
+    paused.runOnce();
+    paused.close();
+
+    assertThat(broker.payloadsOf("K"))
+        .as("the paused relay published nothing on the lease it lost")
+        .containsExactly("1", "2");
+    drain(successor);
+    assertThat(broker.payloadsOf("K")).containsExactly("1", "2", "3");
+  }
+
+  @Test
+  void threeRelaysOnSixteenPartitions_divideThem_andKeepEveryKeysOrder_whileRelaysJoinAndLeave() throws Exception {
+    execute("TRUNCATE courier_outbox_partitions");
+    Schema.enableLogMode(schema.db(), CourierTables.DEFAULT, 16);
+    Relay a = relay("relay-a").lease(Duration.ofSeconds(3)).publishTimeout(Duration.ofSeconds(1)).build();
+    Relay b = relay("relay-b").lease(Duration.ofSeconds(3)).publishTimeout(Duration.ofSeconds(1)).build();
+    Relay c = relay("relay-c").lease(Duration.ofSeconds(3)).publishTimeout(Duration.ofSeconds(1)).build();
+    int keys = 40;
+    int perKey = 50;
+    a.start();
+    try {
+      for (int i = 0; i < perKey; i++) {
+        Event.Builder[] tx = new Event.Builder[keys];
+        for (int k = 0; k < keys; k++) {
+          tx[k] = event("key-" + k, String.valueOf(i));
+        }
+        schema.append(tx);
+        if (i == 10) {
+          b.start();
+        }
+        if (i == 20) {
+          c.start();
+        }
+        if (i == 35) {
+          a.close();
+        }
+        Thread.sleep(20);
+      }
+      poll(() -> broker.distinct() == keys * perKey);
+      poll(() -> owners().size() == 2 && !owners().containsKey("relay-a"));
+      assertThat(owners())
+          .as("the two remaining relays share the 16 partitions")
+          .containsOnlyKeys("relay-b", "relay-c")
+          .containsValues(8, 8);
+    } finally {
+      a.close();
+      b.close();
+      c.close();
+    }
+
+    for (int k = 0; k < keys; k++) {
+      List<Integer> firstArrivals =
+          broker.payloadsOf("key-" + k).stream().map(Integer::parseInt).distinct().toList();
+      assertThat(firstArrivals).as("first arrivals of key-%d", k).isSorted().hasSize(perKey);
+    }
+  }
+
+  @Test
+  void logRelay_onAnOutboxNotInLogMode_isRefusedWithWhatToDo() {
+    try {
+      execute("TRUNCATE courier_outbox_partitions");
+    } catch (SQLException e) {
+      throw new IllegalStateException(e);
+    }
+    assertThatThrownBy(() -> relay("solo").build().runOnce())
+        .isInstanceOf(ConfigurationException.class)
+        .hasMessageContaining("not in log mode")
+        .hasMessageContaining("courier migrate --log-mode");
+  }
+
+  @Test
+  void turningLogModeOn_convertsPendingRows_andLeavesPublishedAndDeadOnesAlone() throws Exception {
+    execute("TRUNCATE courier_outbox_partitions");
+    execute("ALTER TABLE courier_outbox ALTER COLUMN status SET DEFAULT 'PENDING'");
+    execute("ALTER TABLE courier_outbox ALTER COLUMN txid DROP DEFAULT");
+    List<Event> events = schema.append(event("K", "published"), event("K", "dead"), event("K", "pending"));
+    execute("UPDATE courier_outbox SET status = 'PUBLISHED' WHERE seq = " + schema.seqOf(events.get(0)));
+    execute("UPDATE courier_outbox SET status = 'DEAD' WHERE seq = " + schema.seqOf(events.get(1)));
+
+    assertThat(Schema.enableLogMode(schema.db(), CourierTables.DEFAULT, 4)).isEqualTo(1);
+    drain(relay("solo").build());
+
+    assertThat(broker.payloadsOf("K")).containsExactly("pending");
+    assertThat(status(events.get(0))).isEqualTo("PUBLISHED");
+    assertThatThrownBy(() -> Schema.enableLogMode(schema.db(), CourierTables.DEFAULT, 8))
+        .isInstanceOf(ConfigurationException.class)
+        .hasMessageContaining("4 partitions");
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  private Relay.Builder relay(String id) {
+    return Relay.builder(schema.db(), broker)
+        .claimMode(Relay.ClaimMode.LOG)
+        .relayId(id)
+        .minPollInterval(Duration.ofMillis(2))
+        .maxPollInterval(Duration.ofMillis(50));
+  }
+
+  private static Event.Builder event(String key, String payload) {
+    return Event.builder("Step").destination("orders").key(key).payload(payload);
+  }
+
+  /** Steps the relay until a pass does nothing. */
+  private static void drain(Relay relay) {
+    int idle = 0;
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (idle < 3 && System.nanoTime() < deadline) {
+      BatchResult r = relay.runOnce();
+      idle = r.claimed() + r.published() + r.retried() + r.dead() == 0 ? idle + 1 : 0;
+    }
+  }
+
+  private static void drainUntil(Relay relay, BooleanSupplier done) {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (!done.getAsBoolean()) {
+      assertThat(System.nanoTime()).as("condition within %s", WAIT).isLessThan(deadline);
+      relay.runOnce();
+    }
+  }
+
+  private static void poll(BooleanSupplier condition) throws InterruptedException {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (!condition.getAsBoolean()) {
+      assertThat(System.nanoTime()).as("condition within %s", WAIT).isLessThan(deadline);
+      Thread.sleep(20);
+    }
+  }
+
+  private static List<UUID> ids(List<Event> events) {
+    return events.stream().map(Event::id).toList();
+  }
+
+  private long writeSomethingElse(Connection c) throws SQLException {
+    try (Statement s = c.createStatement()) {
+      s.execute("INSERT INTO side_effects (note) VALUES ('takes a transaction id')");
+    }
+    return txid(c);
+  }
+
+  private static long txid(Connection c) throws SQLException {
+    try (Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT pg_current_xact_id()::text::bigint")) {
+      rs.next();
+      return rs.getLong(1);
+    }
+  }
+
+  private void execute(String sql) throws SQLException {
+    try (Connection c = schema.db().getConnection();
+        Statement s = c.createStatement()) {
+      s.execute(sql);
+    }
+  }
+
+  private String status(Event e) {
+    return column(e, "status");
+  }
+
+  private String lastError(Event e) {
+    return column(e, "last_error");
+  }
+
+  private String column(Event e, String column) {
+    try (Connection c = schema.db().getConnection();
+        PreparedStatement ps = c.prepareStatement("SELECT " + column + " FROM courier_outbox WHERE event_id = ?")) {
+      ps.setObject(1, e.id());
+      try (ResultSet rs = ps.executeQuery()) {
+        assertThat(rs.next()).isTrue();
+        return rs.getString(1);
+      }
+    } catch (SQLException ex) {
+      throw new IllegalStateException(ex);
+    }
+  }
+
+  private Map<String, Long> statusCounts() throws SQLException {
+    Map<String, Long> counts = new HashMap<>();
+    try (Connection c = schema.db().getConnection();
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT status, count(*) FROM courier_outbox GROUP BY status")) {
+      while (rs.next()) {
+        counts.put(rs.getString(1), rs.getLong(2));
+      }
+    }
+    return counts;
+  }
+
+  /** Partitions per owner with a running lease. */
+  private Map<String, Integer> owners() {
+    Map<String, Integer> owners = new LinkedHashMap<>();
+    try (Connection c = schema.db().getConnection();
+        Statement s = c.createStatement();
+        ResultSet rs =
+            s.executeQuery(
+                "SELECT owner, count(*) FROM courier_outbox_partitions WHERE owner IS NOT NULL"
+                    + " AND lease_until > now() GROUP BY owner")) {
+      while (rs.next()) {
+        owners.put(rs.getString(1), rs.getInt(2));
+      }
+    } catch (SQLException e) {
+      throw new IllegalStateException(e);
+    }
+    return owners;
+  }
+
+  /** Confirms every event but the failing ones, and records what it was handed, in order. */
+  private static final class Recording implements Transport {
+    final Set<UUID> failing = ConcurrentHashMap.newKeySet();
+    private final List<Event> published = Collections.synchronizedList(new ArrayList<>());
+
+    @Override
+    public String name() {
+      return "recording";
+    }
+
+    @Override
+    public List<PublishResult> publish(List<Event> batch, Duration timeout) {
+      List<PublishResult> results = new ArrayList<>(batch.size());
+      for (Event e : batch) {
+        if (failing.contains(e.id())) {
+          results.add(new PublishResult.Failed(e.id(), new IllegalStateException("refused by the test broker"), true));
+        } else {
+          published.add(e);
+          results.add(new PublishResult.Confirmed(e.id(), "test", false));
+        }
+      }
+      return results;
+    }
+
+    List<UUID> ids() {
+      synchronized (published) {
+        return published.stream().map(Event::id).toList();
+      }
+    }
+
+    long distinct() {
+      synchronized (published) {
+        return published.stream().map(Event::id).distinct().count();
+      }
+    }
+
+    List<String> payloadsOf(String key) {
+      synchronized (published) {
+        return published.stream()
+            .filter(e -> key.equals(e.key()))
+            .map(e -> new String(e.payload(), StandardCharsets.UTF_8))
+            .toList();
+      }
+    }
+  }
+}
