@@ -63,18 +63,34 @@ final class PlainLoop {
   static final Setting UNSWEPT = new Setting(2_000, 1);
 
   /**
-   * The fastest drain of the sweep.
+   * One drain of the sweep.
    *
    * @param drain its rate and CPU
    * @param setting the setting it ran at
    */
-  record Best(RelayDrain.Drain drain, Setting setting) {}
+  record Point(RelayDrain.Drain drain, Setting setting) {}
+
+  /**
+   * The sweep's outcome.
+   *
+   * @param best the fastest drain, "the loop"
+   * @param points every drain, in the order run (one without a sweep)
+   */
+  record Best(Point best, List<Point> points) {
+    RelayDrain.Drain drain() {
+      return best.drain();
+    }
+
+    Setting setting() {
+      return best.setting();
+    }
+  }
 
   private PlainLoop() {}
 
   /**
    * The loop at every setting of the sweep (or at {@link #UNSWEPT}), each on a fresh copy of the W2
-   * backlog; every setting's rate is a W2 figure. Measured once per run.
+   * backlog. Measured once per run.
    */
   static Best best(RunContext ctx, int payloadSize) {
     return ctx.shared(
@@ -82,23 +98,16 @@ final class PlainLoop {
         () -> {
           List<Setting> settings = ctx.options().sweep() ? SWEEP : List.of(UNSWEPT);
           int batchBytes = Ceilings.kafka(ctx, payloadSize).tuning().batchBytes();
-          Best best = null;
+          List<Point> points = new ArrayList<>();
+          Point best = null;
           for (Setting s : settings) {
-            RelayDrain.Drain d = drain(ctx, payloadSize, s, batchBytes);
-            if (settings.size() > 1) {
-              ctx.add(
-                  Workload.W2,
-                  "plain_loop.sweep." + s.id() + "." + payloadSize,
-                  "hand-written loop, " + payloadSize + " B, " + s.label() + " (sweep point)",
-                  "events/s",
-                  d.eventsPerSecond(),
-                  null);
-            }
-            if (best == null || d.eventsPerSecond() > best.drain().eventsPerSecond()) {
-              best = new Best(d, s);
+            Point p = new Point(drain(ctx, payloadSize, s, batchBytes), s);
+            points.add(p);
+            if (best == null || p.drain().eventsPerSecond() > best.drain().eventsPerSecond()) {
+              best = p;
             }
           }
-          return best;
+          return new Best(best, List.copyOf(points));
         });
   }
 

@@ -170,6 +170,17 @@ final class RelayDrain {
           "ms",
           CpuMeter.Usage.perThousand(ceiling.cpu().broker(), ceiling.records()),
           null);
+      if (loop.points().size() > 1) {
+        for (PlainLoop.Point p : loop.points()) {
+          ctx.add(
+              Workload.W2,
+              "plain_loop.sweep." + p.setting().id() + "." + size,
+              "sweep point: hand-written loop, " + sz + ", " + p.setting().label(),
+              "events/s",
+              p.drain().eventsPerSecond(),
+              null);
+        }
+      }
     }
   }
 
