@@ -19,7 +19,9 @@ import java.util.Set;
  * @param duration how long each closed-loop measurement lasts (W0, W1) and the time a W4 consumer
  *     is sized to take
  * @param warmup how long each closed-loop measurement runs before counting
- * @param backlog outbox rows drained by the relay in W2, and records published by the W2 ceiling
+ * @param backlog outbox rows drained by the relay and the hand-written loop in W2, and the records
+ *     the Kafka ceiling publishes (again and again, for at least a fifth of {@code duration}, at
+ *     most 2 s)
  * @param payloadSizes payload sizes in bytes for W0's publish ceiling and W2
  * @param clients writer counts for W0 and W1
  * @param e2eRate events per second written in W3
@@ -101,7 +103,8 @@ public record BenchOptions(
         --runs N             runs of the whole selection, >= 1 (default 3; the report needs >= 3)
         --duration D         each closed-loop measurement (W0, W1; W4 is sized to it) (default 10s)
         --warmup D           unmeasured lead-in of each closed-loop measurement (default 2s)
-        --backlog N          W2 backlog rows and ceiling records (default 100000); W5 drains N/10 and 10N
+        --backlog N          W2 backlog rows, the records the ceilings publish (default 100000);
+                             W5 drains N/10 and 10N
         --million            shorthand for --backlog 1000000
         --payloads LIST      payload sizes in bytes for W0/W2 (default 256,1024)
         --clients LIST       writer counts for W0/W1 (default 1,8)
