@@ -55,6 +55,11 @@ public record BenchReport(
       return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
     }
 
+    /** Whether this is one point of a sweep whose best is a figure of its own. */
+    public boolean isSweepPoint() {
+      return id.contains(".sweep.");
+    }
+
     /** "met", "missed" or "—" for context figures; judged on the median, with the runs that met it. */
     public String verdict() {
       if (goal == null) {
@@ -89,8 +94,9 @@ public record BenchReport(
   }
 
   /**
-   * The same without the table of every run's values, for the results section of a document; the
-   * load average of each run stays.
+   * The same without the table of every run's values and without the sweeps' single points (the
+   * best of each sweep, and its setting, stay), for the results section of a document; the load
+   * average of each run stays.
    */
   public String toDocSection() {
     return markdown(false);
@@ -103,7 +109,8 @@ public record BenchReport(
     md.append("Ratios divide Courier's figure by a ceiling measured in the same run; min / median / max are over the runs.\n\n");
     List<Summary> all = summaries();
     for (Workload w : Workload.values()) {
-      List<Summary> mine = all.stream().filter(s -> s.workload() == w).toList();
+      List<Summary> mine =
+          all.stream().filter(s -> s.workload() == w && (everyRun || !s.isSweepPoint())).toList();
       if (mine.isEmpty()) {
         continue;
       }
@@ -160,7 +167,7 @@ public record BenchReport(
         md.append(" run ").append(r.number()).append(' ').append(r.loadBefore()).append(" → ").append(r.loadAfter()).append(';');
       }
       md.setLength(md.length() - 1);
-      md.append(". Every run's value of every figure: the report file (`--output`).\n");
+      md.append(". Every run's value of every figure, and every point of the sweeps: the report file (`--output`).\n");
     }
     md.append("\n### Command\n\n```\n");
     md.append("./courier bench ").append(options.commandLine()).append('\n');
