@@ -342,6 +342,28 @@ class LogModeTest {
     }
   }
 
+  /** The procedure of OPERATIONS.md, "Log mode: changing the partition count". */
+  @Test
+  void partitionCount_isChangedByDrainingThenSwitching_andNothingIsLost() throws Exception {
+    List<Event> before = schema.append(event("K", "1"), event("L", "1"), event("M", "1"));
+    Relay relay = relay("solo").build();
+    drain(relay);
+    relay.close();
+
+    execute(
+        "BEGIN; DELETE FROM courier_outbox_partitions; DROP INDEX courier_outbox_log4_seq_ix;"
+            + " DROP INDEX courier_outbox_log4_txid_ix; DROP INDEX courier_outbox_log4_parked_ix; COMMIT");
+    Schema.enableLogMode(schema.db(), CourierTables.DEFAULT, 8);
+    List<Event> after = schema.append(event("K", "2"), event("N", "1"));
+    Relay switched = relay("switched").build();
+    drain(switched);
+
+    assertThat(Schema.logPartitions(schema.db(), CourierTables.DEFAULT)).isEqualTo(8);
+    assertThat(broker.ids()).as("what was still in the outbox is published again: duplicates, no gap")
+        .containsAll(ids(before)).containsAll(ids(after));
+    assertThat(broker.payloadsOf("K")).containsExactly("1", "1", "2");
+  }
+
   @Test
   void logRelay_onAnOutboxNotInLogMode_isRefusedWithWhatToDo() {
     try {
