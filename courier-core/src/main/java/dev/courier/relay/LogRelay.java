@@ -600,19 +600,31 @@ final class LogRelay {
     publisher.execute(
         () -> {
           long started = System.nanoTime();
-          List<PublishResult> results;
+          List<PublishResult> results = null;
           try {
             results = transport.publish(events, publishTimeout);
           } catch (RuntimeException e) {
             log.warn("transport {} failed a whole batch of {}: {}", transport.name(), rows.size(), e.toString());
-            results = new ArrayList<>(rows.size());
-            for (Row r : rows) {
-              results.add(new PublishResult.Failed(r.event.id(), e, true));
-            }
+            results = failedAll(rows, e);
+          } finally {
+            // even an Error hands the batch back, so that its rows are retried and the relay can stop
+            completions.add(
+                new Completion(
+                    owners,
+                    rows,
+                    results != null ? results : failedAll(rows, new CourierException("the publish did not return")),
+                    System.nanoTime() - started));
+            onCompletion.run();
           }
-          completions.add(new Completion(owners, rows, results, System.nanoTime() - started));
-          onCompletion.run();
         });
+  }
+
+  private static List<PublishResult> failedAll(List<Row> rows, Throwable error) {
+    List<PublishResult> results = new ArrayList<>(rows.size());
+    for (Row r : rows) {
+      results.add(new PublishResult.Failed(r.event.id(), error, true));
+    }
+    return results;
   }
 
   private void drainCompletions(Semaphore permits) {

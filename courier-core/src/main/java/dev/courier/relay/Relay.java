@@ -271,7 +271,14 @@ public final class Relay implements AutoCloseable {
         throw new IllegalStateException("relay " + relayId + " is " + state + "; start it once");
       }
       if (claimMode == ClaimMode.LOG) {
-        logRelay();
+        try {
+          logRelay();
+        } catch (ConfigurationException e) {
+          throw e;
+        } catch (CourierException e) {
+          // the database is not reachable yet: the loop keeps trying, as for any pass
+          log.warn("relay {} could not read its outbox's log partitions yet: {}", relayId, e.getMessage());
+        }
       }
       state = State.RUNNING;
       publishers =
@@ -423,7 +430,7 @@ public final class Relay implements AutoCloseable {
       // the batches in flight finish (each within the publish timeout) before the cursors are written
       long deadline = System.nanoTime() + publishTimeout.plusSeconds(5).toNanos();
       while (!engine.idle() && System.nanoTime() < deadline) {
-        awaitWakeup(Duration.ofMillis(20));
+        java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofMillis(5).toNanos());
         engine.drain(inFlight);
       }
       engine.releaseAll(inFlight);
