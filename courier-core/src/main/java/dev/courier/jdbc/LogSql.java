@@ -148,7 +148,13 @@ public final class LogSql {
   /** Run before {@link #page} in its transaction: keeps the page on the ordered seq-index scan. */
   public static final String PAGE_PLAN =
       "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off;"
-          + " SET LOCAL max_parallel_workers_per_gather = 0";
+          + " SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off";
+
+  /**
+   * Run before {@link #openBatches} in its transaction: no JIT compilation, whose cost (hundreds of
+   * milliseconds past {@code jit_above_cost}) a statement this short never earns back.
+   */
+  public static final String OPEN_PLAN = "SET LOCAL jit = off";
 
   /** Registers a relay or renews its heartbeat. Parameters: relay id. */
   public static String heartbeat(CourierTables t) {
