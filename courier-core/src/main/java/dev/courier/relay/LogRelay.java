@@ -211,7 +211,8 @@ final class LogRelay {
    * new batches and pages, and as many batches sent as permits allow.
    *
    * @param publisher runs a publish; {@code Runnable::run} publishes inline
-   * @param acquirePermit takes an in-flight permit without waiting, false if none is free
+   * @param permits one per batch in flight: taken without waiting when a batch is sent, given back
+   *     when its results are recorded
    */
   PassResult pass(Executor publisher, Semaphore permits) throws SQLException {
     passRead = passSent = passPublished = passRetried = passDead = 0;
@@ -270,8 +271,9 @@ final class LogRelay {
     boolean settled = true;
     // renew what is kept, give back what another relay should have
     for (Lane lane : new ArrayList<>(lanes.values())) {
-      if (lane.partition % members != me) {
-        lane.releasing = true;
+      // another relay's share now; taken back if the relays change again before it is given up
+      lane.releasing = lane.partition % members != me;
+      if (lane.releasing) {
         settled = false;
       }
       if (lane.releasing && lane.inFlight == 0) {
