@@ -61,6 +61,13 @@ import org.slf4j.LoggerFactory;
 final class LogRelay {
   private static final Logger log = LoggerFactory.getLogger(LogRelay.class);
 
+  /**
+   * How many confirmed rows, as marks without their event, the windows may hold behind failing
+   * rows, per row of the in-memory budget: past it, reading waits until the failing rows are
+   * confirmed or parked.
+   */
+  private static final int MARKS_PER_BUDGET = 16;
+
   /** How often ownership is revisited while the partitions are not yet where they should be. */
   private static final Duration REBALANCE_INTERVAL = Duration.ofMillis(200);
 
@@ -117,7 +124,8 @@ final class LogRelay {
   static final class Row {
     final long seq;
     final String txid;
-    final Event event;
+    /** null once confirmed: a confirmed row waits in the window only as a mark for the cursor */
+    Event event;
     final String key;
     int partition;
     int attempts;
@@ -435,11 +443,20 @@ final class LogRelay {
     }
     // lanes at the same point of the same batch are read by one query in seq order, while the rows
     // held in memory stay within the budget
+    // Confirmed rows behind a failing one stay in the window as marks without their event, so that
+    // other keys go on past a failing event; the marks are bounded too
     int held = 0;
+    int marks = 0;
     for (Lane lane : lanes.values()) {
-      held += lane.window.size();
+      for (Row r : lane.window) {
+        if (r.event != null) {
+          held++;
+        } else {
+          marks++;
+        }
+      }
     }
-    if (held + batchSize > windowLimit) {
+    if (held + batchSize > windowLimit || marks > windowLimit * MARKS_PER_BUDGET) {
       return;
     }
     Map<String, List<Lane>> groups = new LinkedHashMap<>();
@@ -682,6 +699,7 @@ final class LogRelay {
         lane.lastConfirm = now;
         passPublished++;
         relay.recordConfirmed(row.event, now, c);
+        row.event = null;
       }
       case PublishResult.Failed f -> fail(lane, row, f, now);
     }

@@ -209,6 +209,35 @@ class LogModeTest {
   }
 
   @Test
+  void eventBeingRetried_letsFarMoreThanTheInMemoryBudgetOfOtherKeysPass() throws Exception {
+    Event failing = schema.append(event("K", "failing")).getFirst();
+    broker.failing.add(failing.id());
+    Event.Builder[] others = new Event.Builder[300];
+    for (int i = 0; i < others.length; i++) {
+      others[i] = event("other-" + i, String.valueOf(i));
+    }
+    List<Event> behind = schema.append(others);
+    // a budget of 4 batches of 10 rows; the failing event retries every 100 ms and never parks
+    Relay relay =
+        relay("solo")
+            .batchSize(10)
+            .retryPolicy(
+                RetryPolicy.builder()
+                    .maxAttempts(1000)
+                    .initialDelay(Duration.ofMillis(100))
+                    .maxDelay(Duration.ofMillis(100))
+                    .jitter(false)
+                    .build())
+            .stallLimit(Duration.ofHours(1))
+            .build();
+
+    drainUntil(relay, () -> broker.ids().containsAll(ids(behind)));
+
+    assertThat(broker.ids()).doesNotContain(failing.id());
+    assertThat(status(failing)).isEqualTo("LOG");
+  }
+
+  @Test
   void operatorsReplayOfADeadEvent_publishesItAndItsParkedKeyInOrder_andStatusCountsWhatWaits() throws Exception {
     Event poison = schema.append(event("K", "1"), event("L", "1")).getFirst();
     broker.failing.add(poison.id());
