@@ -329,7 +329,7 @@ final class LogStore {
       try {
         int updated;
         try (PreparedStatement ps =
-            c.prepareStatement(release ? LogSql.release(tables) : LogSql.checkpoint(tables))) {
+            c.prepareStatement(LogSql.checkpoint(tables, release))) {
           int i = 1;
           ps.setString(i++, done.text());
           if (batch == null) {
