@@ -381,7 +381,7 @@ final class ChaosRun implements AutoCloseable {
         Instant healed = harness.lastHealed();
         Instant drainFrom = healed == null || writerDone.isAfter(healed) ? writerDone : healed;
         History history = ChaosTables.readHistory(schema, CourierTables.DEFAULT, scenario, seed, consumers,
-                broker.wireCopies(topic), ordered, harness.faults(), drainFrom);
+                broker.wireCopies(topic), ordered, false, harness.faults(), drainFrom);
         CheckReport report = DeliveryChecker.check(history);
         Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
         write(report, elapsed, drained);
