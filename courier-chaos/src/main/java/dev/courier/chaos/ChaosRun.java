@@ -140,7 +140,13 @@ final class ChaosRun implements AutoCloseable {
                 events, topic, schema.getCurrentSchema());
         String fromEnvironment = System.getenv("COURIER_RELAY_CLAIM_MODE");
         if (fromEnvironment != null) {
-            claimMode(fromEnvironment.toLowerCase(java.util.Locale.ROOT));
+            try {
+                claimMode(fromEnvironment.toLowerCase(java.util.Locale.ROOT));
+            } catch (RuntimeException e) {
+                // no run, no schema or destination left behind
+                close();
+                throw e;
+            }
         }
     }
 
@@ -508,8 +514,9 @@ final class ChaosRun implements AutoCloseable {
         Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
         write(report, elapsed, drained);
         if (!report.passed() || !drained) {
-            throw new AssertionError(describe() + "\n" + (drained ? "" : "NOT DRAINED within " + DRAIN_BOUND + "\n")
-                    + report.toText()
+            throw new AssertionError(describe() + "; in this claim mode: " + report.reproduce()
+                    + " -Dcourier.chaos.claimMode=" + claimMode + "\n"
+                    + (drained ? "" : "NOT DRAINED within " + DRAIN_BOUND + "\n") + report.toText()
                     + "\nchildren's last output:\n" + harness.logTails(25));
         }
         return report;
