@@ -65,7 +65,8 @@ import org.slf4j.LoggerFactory;
  * the order their transactions committed, and an event waiting for a retry holds back later events
  * of its key only. Exceptions: an event parked as dead no longer holds its key back; within one
  * batch, if an earlier event of a key fails while a later one is confirmed, the later one is
- * ahead. With several relays, per-key order is not promised.
+ * ahead. With several relays, per-key order is not promised, except in {@link ClaimMode#LOG}, which
+ * keeps it with any number of relays.
  *
  * <p><b>Throughput.</b> The background loop overlaps its work: while a batch waits for the
  * broker's confirmations, the next batch is claimed and sent, and a batch's rows are marked
@@ -165,7 +166,7 @@ public final class Relay implements AutoCloseable {
   private final int batchesInFlight;
   private final Duration heartbeatInterval;
   private final Duration stallLimit;
-  private final javax.sql.DataSource dataSource;
+  private final DataSource dataSource;
   private final CourierTables tables;
   private LogRelay logRelay;
   private final Semaphore inFlight;
