@@ -98,6 +98,7 @@ final class LogRelay {
       RetryPolicy retryPolicy,
       String relayId,
       int batchSize,
+      int batchesInFlight,
       Duration lease,
       Duration heartbeat,
       Duration stallLimit,
@@ -110,8 +111,8 @@ final class LogRelay {
     this.retryPolicy = retryPolicy;
     this.relayId = relayId;
     this.batchSize = batchSize;
-    // rows held in memory across all partitions: what is in flight, plus a batch or two ready
-    this.windowLimit = batchSize * 4;
+    // rows held in memory across all partitions: what is in flight, plus two batches ready
+    this.windowLimit = batchSize * (batchesInFlight + 2);
     this.lease = lease;
     this.heartbeat = heartbeat;
     this.stallLimit = stallLimit;

@@ -360,6 +360,7 @@ public final class Relay implements AutoCloseable {
               retryPolicy,
               relayId,
               batchSize,
+              batchesInFlight,
               lease,
               heartbeatInterval,
               stallLimit,

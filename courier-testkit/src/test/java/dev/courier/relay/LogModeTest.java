@@ -217,7 +217,8 @@ class LogModeTest {
       others[i] = event("other-" + i, String.valueOf(i));
     }
     List<Event> behind = schema.append(others);
-    // a budget of 4 batches of 10 rows; the failing event retries every 100 ms and never parks
+    // a budget of 4 batches of 10 rows (2 in flight + 2); the failing event retries every 100 ms
+    // and never parks
     Relay relay =
         relay("solo")
             .batchSize(10)
