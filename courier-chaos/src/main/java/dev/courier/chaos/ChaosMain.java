@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  *
  * <pre>
  * ./courier chaos [--transport kafka|rabbitmq|nats|all] [--events N] [--duration D] [--seeds N] [--seed S]
- *                 [--scenario NAME[,NAME...]] [--report-dir DIR]
+ *                 [--scenario NAME[,NAME...]] [--claim-mode lease|lock|log[,...]] [--report-dir DIR]
  * </pre>
  *
  * <ul>
@@ -36,6 +36,10 @@ import org.slf4j.LoggerFactory;
  *       writer goes at 1,000 attempts a second, as in the CI profile;</li>
  *   <li>{@code --seeds}: how many seeds each scenario runs with; seed {@code i} is {@code S + i} where {@code S} is
  *       {@code --seed} (default: drawn from the clock and printed), so {@code --seeds 1 --seed X} reruns a seed;</li>
+ *   <li>{@code --claim-mode}: how the relays hold their claims; several modes run each scenario once per mode
+ *       (default: the environment's {@code COURIER_RELAY_CLAIM_MODE}, else {@code lease}). A {@code log} run turns its
+ *       outbox to log mode with 16 partitions, starts three relays wherever a scenario names one, and asserts per-key
+ *       order wherever the transport keeps it;</li>
  *   <li>{@code --report-dir}: where {@code chaos-report.txt}, {@code chaos-report.json} and each run's full checker
  *       report ({@code <transport>/<scenario>-<seed>.txt|json}) go (default {@code chaos-reports}).</li>
  * </ul>
@@ -54,7 +58,7 @@ public final class ChaosMain {
 
     /** The settings of one invocation. */
     record Settings(List<String> transports, int events, Duration duration, int seeds, long firstSeed,
-            List<String> scenarios, Path reportDir) {
+            List<String> scenarios, List<String> claimModes, Path reportDir) {
 
         int perSecond() {
             if (duration == null) {
@@ -96,7 +100,8 @@ public final class ChaosMain {
     static String usage() {
         return """
                 usage: courier chaos [--transport kafka|rabbitmq|nats|all] [--events N] [--duration D] [--seeds N]
-                                     [--seed S] [--scenario NAME[,NAME...]] [--report-dir DIR]
+                                     [--seed S] [--scenario NAME[,NAME...]] [--claim-mode MODE[,MODE...]]
+                                     [--report-dir DIR]
                   --transport   which transports (default all)
                   --events      attempts per scenario run (default 10000)
                   --duration    the writer's run time per scenario, e.g. 300s or 5m: its pace is events/duration
@@ -104,6 +109,9 @@ public final class ChaosMain {
                   --seeds       seeds per scenario (default 1); seed i is S+i
                   --seed        the first seed S (default: from the clock, printed)
                   --scenario    only these scenarios (default: every scenario of each transport)
+                  --claim-mode  lease, lock or log, or several (each scenario runs once per mode); log: an outbox of
+                                16 partitions shared by three relays, per-key order asserted (default: the
+                                environment's COURIER_RELAY_CLAIM_MODE, else lease)
                   --report-dir  where the reports go (default chaos-reports)
                 scenarios (and the transports they run on):
                 """ + String.join("\n", Scenarios.all().stream().map(s -> String.format("  %-34s %s", s.name(),
@@ -117,6 +125,8 @@ public final class ChaosMain {
         int seeds = 1;
         long firstSeed = System.nanoTime() % 1_000_000_000_000L;
         List<String> scenarios = List.of();
+        List<String> claimModes = List.of(System.getenv().getOrDefault("COURIER_RELAY_CLAIM_MODE", "lease")
+                .toLowerCase(Locale.ROOT));
         Path reportDir = Path.of("chaos-reports");
         for (int i = 0; i < args.length; i++) {
             String option = args[i];
@@ -141,6 +151,7 @@ public final class ChaosMain {
                 case "--seeds" -> seeds = positive(option, value);
                 case "--seed" -> firstSeed = Long.parseLong(value);
                 case "--scenario" -> scenarios = List.of(value.split(","));
+                case "--claim-mode" -> claimModes = List.of(value.toLowerCase(Locale.ROOT).split(","));
                 case "--report-dir" -> reportDir = Path.of(value);
                 default -> throw new IllegalArgumentException("unknown option " + option);
             }
@@ -153,10 +164,15 @@ public final class ChaosMain {
         for (String s : scenarios) {
             Scenarios.named(s);
         }
+        for (String mode : claimModes) {
+            if (!List.of("lease", "lock", "log").contains(mode)) {
+                throw new IllegalArgumentException("--claim-mode must be lease, lock or log, was " + mode);
+            }
+        }
         if (events < 1_000) {
             throw new IllegalArgumentException("--events must be at least 1000 (faults are placed by progress)");
         }
-        return new Settings(transports, events, duration, seeds, firstSeed, scenarios, reportDir);
+        return new Settings(transports, events, duration, seeds, firstSeed, scenarios, claimModes, reportDir);
     }
 
     private static int positive(String option, String value) {
@@ -198,10 +214,10 @@ public final class ChaosMain {
         Files.createDirectories(settings.reportDir());
         System.setProperty(ChaosRun.CHILDREN_DIR_PROPERTY, settings.reportDir().resolve("children").toString());
         Instant started = Instant.now();
-        out.printf("courier chaos: transports %s, %d attempts per run at %d a second (writer ~%d s), %d seed(s) from"
-                        + " %d, reports in %s%n", settings.transports(), settings.events(), settings.perSecond(),
-                settings.writerTime().toSeconds(), settings.seeds(), settings.firstSeed(),
-                settings.reportDir().toAbsolutePath());
+        out.printf("courier chaos: transports %s, claim modes %s, %d attempts per run at %d a second (writer ~%d s),"
+                        + " %d seed(s) from %d, reports in %s%n", settings.transports(), settings.claimModes(),
+                settings.events(), settings.perSecond(), settings.writerTime().toSeconds(), settings.seeds(),
+                settings.firstSeed(), settings.reportDir().toAbsolutePath());
         List<Map<String, Object>> runs = new ArrayList<>();
         boolean allPassed = true;
         // stopped (Ctrl-C, SIGTERM): the brokers and children go down with this JVM, so what runs after that point
@@ -218,14 +234,16 @@ public final class ChaosMain {
                 for (int i = 0; i < settings.seeds(); i++) {
                     long seed = settings.firstSeed() + i;
                     for (Scenarios.Scenario scenario : scenarios) {
-                        Map<String, Object> row = runOne(settings, broker, scenario, seed);
-                        if (stopping.get()) {
-                            return 1;
+                        for (String mode : settings.claimModes()) {
+                            Map<String, Object> row = runOne(settings, broker, scenario, mode, seed);
+                            if (stopping.get()) {
+                                return 1;
+                            }
+                            allPassed &= Boolean.TRUE.equals(row.get("passed"));
+                            runs.add(row);
+                            out.println(line(row));
+                            writeReports(settings, started, runs, allPassed, false);
                         }
-                        allPassed &= Boolean.TRUE.equals(row.get("passed"));
-                        runs.add(row);
-                        out.println(line(row));
-                        writeReports(settings, started, runs, allPassed, false);
                     }
                 }
             } catch (RuntimeException e) {
@@ -257,7 +275,7 @@ public final class ChaosMain {
     }
 
     private static Map<String, Object> runOne(Settings settings, ChaosBroker broker, Scenarios.Scenario scenario,
-            long seed) {
+            String claimMode, long seed) {
         AtomicReference<ChaosRun> current = new AtomicReference<>();
         Duration writerTime = settings.writerTime();
         Duration longer = writerTime.plusMinutes(1);
@@ -265,36 +283,42 @@ public final class ChaosMain {
         try {
             Scenarios.run(scenario.name(), broker, seed, settings.events(), settings.perSecond(), run -> {
                 current.set(run);
+                run.claimMode(claimMode);
                 run.reportsTo(settings.reportDir())
                         .writerBound(max(ChaosRun.WRITER_BOUND, writerTime.multipliedBy(2)))
                         .progressBound(max(Duration.ofMinutes(2), longer));
             });
         } catch (AssertionError | RuntimeException e) {
             error = e.getMessage() == null ? e.toString() : e.getMessage();
-            LOG.error("{} {} seed {} FAILED:\n{}", broker.transport(), scenario.name(), seed, error);
+            LOG.error("{} {} in claim mode {} seed {} FAILED:\n{}", broker.transport(), scenario.name(), claimMode, seed,
+                    error);
         }
         ChaosRun.Outcome o = current.get() == null ? null : current.get().outcome();
         Map<String, Object> row = new LinkedHashMap<>();
         row.put("transport", broker.transport());
         row.put("scenario", scenario.name());
+        row.put("claimMode", claimMode);
         row.put("seed", seed);
         row.put("attempts", settings.events());
-        row.put("orderAsserted", scenario.ordered(broker.transport()));
+        row.put("orderAsserted", scenario.ordered(broker.transport(), claimMode));
+        row.put("keyOrderAsserted", claimMode.equals("log") && scenario.keyOrdered(broker.transport()));
         if (o != null) {
+            row.put("relays", o.relays());
             row.put("committed", o.committed());
             row.put("rolledBack", o.rolledBack());
             row.put("poison", o.poison());
             row.put("faultsInjected", o.faults());
             row.put("wireDuplicatesAbsorbed", o.wireDuplicates());
+            row.put("keyOrderViolations", o.keyOrderViolations());
             row.put("drainMillis", o.drainMillis());
             row.put("elapsedSeconds", o.elapsedSeconds());
             row.put("drained", o.drained());
-            row.put("report", broker.transport() + "/" + scenario.name() + "-" + seed + ".json");
+            row.put("report", broker.transport() + "/" + current.get().reportName() + ".json");
         }
         boolean passed = error == null && o != null && o.passed();
         row.put("passed", passed);
         row.put("rerun", "./courier chaos --transport " + broker.transport() + " --scenario " + scenario.name()
-                + " --seeds 1 --seed " + seed + " --events " + settings.events()
+                + " --claim-mode " + claimMode + " --seeds 1 --seed " + seed + " --events " + settings.events()
                 + (settings.duration() == null ? "" : " --duration " + settings.duration().toSeconds() + "s"));
         if (error != null) {
             // the first lines name the anomaly; the full history is in the run's own report
@@ -308,11 +332,14 @@ public final class ChaosMain {
     }
 
     private static String line(Map<String, Object> row) {
-        return String.format("%-9s %-32s seed %-14s committed %7s rolled back %6s poison %4s faults %3s wire"
-                        + " duplicates %6s drain %7s ms elapsed %5s s %s", row.get("transport"), row.get("scenario"),
+        return String.format("%-9s %-32s %-5s seed %-14s committed %7s rolled back %6s poison %4s faults %3s wire"
+                        + " duplicates %6s key order violations %3s%s drain %7s ms elapsed %5s s %s",
+                row.get("transport"), row.get("scenario"), row.getOrDefault("claimMode", "-"),
                 row.getOrDefault("seed", "-"), row.getOrDefault("committed", "-"),
                 row.getOrDefault("rolledBack", "-"), row.getOrDefault("poison", "-"),
                 row.getOrDefault("faultsInjected", "-"), row.getOrDefault("wireDuplicatesAbsorbed", "-"),
+                row.getOrDefault("keyOrderViolations", "-"),
+                Boolean.TRUE.equals(row.get("keyOrderAsserted")) ? "" : " (not asserted)",
                 row.getOrDefault("drainMillis", "-"), row.getOrDefault("elapsedSeconds", "-"),
                 Boolean.TRUE.equals(row.get("passed")) ? "PASSED" : "FAILED");
     }
@@ -323,6 +350,7 @@ public final class ChaosMain {
         json.put("started", started.toString());
         json.put("finished", finished ? Instant.now().toString() : null);
         json.put("transports", settings.transports());
+        json.put("claimModes", settings.claimModes());
         json.put("attemptsPerRun", settings.events());
         json.put("writerPerSecond", settings.perSecond());
         json.put("writerSeconds", settings.writerTime().toSeconds());
@@ -337,8 +365,9 @@ public final class ChaosMain {
         StringBuilder text = new StringBuilder();
         text.append("courier chaos, started ").append(started).append(finished ? ", finished " + Instant.now() : ""
                 + " (in progress)").append('\n');
-        text.append(String.format("transports %s, %d attempts per run, writer at %d a second (~%d s), %d seed(s)"
-                        + " from %d%n%n", settings.transports(), settings.events(), settings.perSecond(),
+        text.append(String.format("transports %s, claim modes %s, %d attempts per run, writer at %d a second (~%d s),"
+                        + " %d seed(s) from %d%n%n", settings.transports(), settings.claimModes(), settings.events(),
+                settings.perSecond(),
                 settings.writerTime().toSeconds(), settings.seeds(), settings.firstSeed()));
         for (Map<String, Object> row : runs) {
             text.append(line(row)).append('\n');
@@ -352,23 +381,28 @@ public final class ChaosMain {
         Files.writeString(settings.reportDir().resolve("chaos-report.txt"), text.toString(), StandardCharsets.UTF_8);
     }
 
-    /** Per transport and scenario: runs, passed, total faults and wire duplicates, the longest drain. */
+    /**
+     * Per transport, scenario and claim mode: runs, passed, total faults, wire duplicates and key order violations, the
+     * longest drain.
+     */
     private static String summary(List<Map<String, Object>> runs) {
         Map<String, long[]> byScenario = new LinkedHashMap<>();
         for (Map<String, Object> row : runs) {
-            long[] t = byScenario.computeIfAbsent(row.get("transport") + " " + row.get("scenario"),
-                    k -> new long[6]);
+            long[] t = byScenario.computeIfAbsent(row.get("transport") + " " + row.get("scenario") + " "
+                    + row.getOrDefault("claimMode", "-"), k -> new long[7]);
             t[0]++;
             t[1] += Boolean.TRUE.equals(row.get("passed")) ? 1 : 0;
             t[2] += number(row.get("committed"));
             t[3] += number(row.get("faultsInjected"));
             t[4] += number(row.get("wireDuplicatesAbsorbed"));
             t[5] = Math.max(t[5], number(row.get("drainMillis")));
+            t[6] += number(row.get("keyOrderViolations"));
         }
-        StringBuilder sb = new StringBuilder(String.format("%-42s %5s %6s %10s %7s %10s %10s%n", "transport scenario",
-                "runs", "passed", "committed", "faults", "wire dups", "max drain"));
-        byScenario.forEach((k, t) -> sb.append(String.format("%-42s %5d %6d %10d %7d %10d %7d ms%n", k, t[0], t[1],
-                t[2], t[3], t[4], t[5])));
+        StringBuilder sb = new StringBuilder(String.format("%-48s %5s %6s %10s %7s %10s %10s %10s%n",
+                "transport scenario claim-mode", "runs", "passed", "committed", "faults", "wire dups", "key order",
+                "max drain"));
+        byScenario.forEach((k, t) -> sb.append(String.format("%-48s %5d %6d %10d %7d %10d %10d %7d ms%n", k, t[0],
+                t[1], t[2], t[3], t[4], t[6], t[5])));
         return sb.toString();
     }
 

@@ -17,8 +17,10 @@ import org.slf4j.LoggerFactory;
  * {@code transport=rabbitmq} with {@code amqpHost} and {@code amqpPort}, or {@code transport=nats} with
  * {@code natsUrl}); optionally {@code leaseMillis} (default 5000, at least twice
  * the publish timeout), {@code publishTimeoutMillis} (default 2000), {@code dbUser}, {@code socketTimeoutSeconds},
- * {@code claimMode} ({@code lease} or {@code lock}; default the environment's {@code COURIER_RELAY_CLAIM_MODE}, else
- * {@code lease}).
+ * {@code claimMode} ({@code lease}, {@code lock} or {@code log}; default the environment's
+ * {@code COURIER_RELAY_CLAIM_MODE}, else {@code lease}). In {@code log} mode the outbox must be in log mode already,
+ * and the lease is the lease of the relay's partitions: relays share them, each renewing its own every sixth of the
+ * lease.
  */
 public final class ChaosRelay {
 

@@ -22,6 +22,8 @@ import java.util.function.BooleanSupplier;
 
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Schema;
+import dev.courier.outbox.OutboxAdmin;
+import dev.courier.outbox.OutboxStatus;
 import dev.courier.testkit.TestDatabase;
 import dev.courier.testkit.chaos.ChaosTables;
 import dev.courier.testkit.chaos.CheckReport;
@@ -38,14 +40,24 @@ import org.slf4j.LoggerFactory;
  * writer, relays and consumers as child JVMs, the faults the scenario injects, and at the end the delivery checker's
  * verdict on database truth.
  *
- * <p>Every wait has a bound; on failure the report names the scenario and its seed, lists the faults with their times
- * and the history of each anomalous event, and quotes the children's last output lines.
+ * <p>The relays hold their claims in one of the relay's three modes: {@code lease} (the default, or the environment's
+ * {@code COURIER_RELAY_CLAIM_MODE}), {@code lock}, or {@code log}. A run in log mode turns its outbox to log mode with
+ * {@value #LOG_PARTITIONS} partitions before anything is written, starts {@value #LOG_RELAYS} relays wherever a
+ * scenario would start fewer, and asks the checker for log mode's promise, per-key order with any number of relays
+ * (where the transport keeps it up to the consumer), instead of the one-relay order check.
+ *
+ * <p>Every wait has a bound; on failure the report names the scenario, its claim mode and its seed, lists the faults
+ * with their times and the history of each anomalous event, and quotes the children's last output lines.
  */
 final class ChaosRun implements AutoCloseable {
 
     static final int PARTITIONS = KafkaBroker.PARTITIONS;
     static final int ROLLBACK_PERCENT = 6;
     static final int POISON_EVERY = 1_000;
+    /** The partitions of a log-mode run's outbox. */
+    static final int LOG_PARTITIONS = 16;
+    /** The relays a log-mode run starts at least. */
+    static final int LOG_RELAYS = 3;
     static final Duration WRITER_BOUND = Duration.ofMinutes(5);
     /** The consumers every scenario's destination is prepared for (queues must exist before publishing). */
     static final List<String> CONSUMERS = List.of("consumer-1");
@@ -60,7 +72,10 @@ final class ChaosRun implements AutoCloseable {
     final long seed;
     final SplittableRandom random;
     final int events;
+    /** Whether the scenario and transport keep per-key order with one relay (asserted in lease and lock mode). */
     final boolean ordered;
+    /** Whether the transport keeps the relays' per-key order up to the consumer under the scenario's faults. */
+    final boolean keyOrdered;
     final ChaosBroker broker;
     final String runId = UUID.randomUUID().toString().substring(0, 8);
     /** The destination: a Kafka topic, a RabbitMQ exchange or a NATS subject. */
@@ -81,30 +96,33 @@ final class ChaosRun implements AutoCloseable {
     private Duration progressBound = Duration.ofMinutes(2);
     private final List<Path> deleteOnClose = new ArrayList<>();
     /** How this run's relays hold their claims: the environment's COURIER_RELAY_CLAIM_MODE, else lease. */
-    private String claimMode = System.getenv().getOrDefault("COURIER_RELAY_CLAIM_MODE", "lease")
-            .toLowerCase(java.util.Locale.ROOT);
+    private String claimMode = "lease";
+    private boolean writerStarted;
+    private final OutboxAdmin outboxAdmin;
 
     /**
      * What a finished run reports, for the long profile's tables.
      *
      * @param drainMillis -1 when not measured
      */
-    record Outcome(String transport, String scenario, long seed, int attempts, long committed, long rolledBack,
-            long poison, int faults, long wireDuplicates, long drainMillis, long elapsedSeconds, boolean drained,
-            boolean passed, String text, String json) {
+    record Outcome(String transport, String scenario, String claimMode, int relays, long seed, int attempts,
+            long committed, long rolledBack, long poison, int faults, long wireDuplicates, long keyOrderViolations,
+            long drainMillis, long elapsedSeconds, boolean drained, boolean passed, String text, String json) {
     }
 
-    ChaosRun(String scenario, long seed, int events, boolean ordered, ChaosBroker broker) {
+    ChaosRun(String scenario, long seed, int events, boolean ordered, boolean keyOrdered, ChaosBroker broker) {
         this.scenario = scenario;
         this.seed = seed;
         this.random = new SplittableRandom(seed);
         this.events = events;
         this.ordered = ordered;
+        this.keyOrdered = keyOrdered;
         this.broker = broker;
         this.database = TestDatabase.shared();
         this.schema = database.freshSchema("chaos_" + scenario.replace('-', '_'));
         Schema.migrate(schema, CourierTables.DEFAULT);
         ChaosTables.create(schema);
+        this.outboxAdmin = new OutboxAdmin(schema, CourierTables.DEFAULT, Clock.systemUTC(), Duration.ZERO);
         this.topic = "chaos-" + scenario + "-" + runId;
         try {
             broker.createDestination(topic, CONSUMERS);
@@ -120,6 +138,16 @@ final class ChaosRun implements AutoCloseable {
                 Clock.systemUTC());
         LOG.info("{} scenario {} seed {}: {} attempts, destination {}, schema {}", broker.transport(), scenario, seed,
                 events, topic, schema.getCurrentSchema());
+        String fromEnvironment = System.getenv("COURIER_RELAY_CLAIM_MODE");
+        if (fromEnvironment != null) {
+            try {
+                claimMode(fromEnvironment.toLowerCase(java.util.Locale.ROOT));
+            } catch (RuntimeException e) {
+                // no run, no schema or destination left behind
+                close();
+                throw e;
+            }
+        }
     }
 
     /** Where the reports go (default {@code target/chaos-reports}); each transport gets a directory in it. */
@@ -195,18 +223,74 @@ final class ChaosRun implements AutoCloseable {
     }
 
     void startWriter(int perSecond) {
+        writerStarted = true;
         List<String> args = common("chaos-writer-" + runId, jdbcUrl(null));
         args.addAll(List.of("topic=" + topic, "attempts=" + events, "seed=" + seed,
                 "rollbackPercent=" + ROLLBACK_PERCENT, "poisonEvery=" + POISON_EVERY, "perSecond=" + perSecond));
         harness.start(new ProcessHarness.Role("writer", ChaosWriter.class, args, List.of("-Xmx128m"), environment()));
     }
 
-    /** Runs this run's relays in claim mode {@code lease} or {@code lock}. */
-    void claimMode(String mode) {
-        if (!mode.equals("lease") && !mode.equals("lock")) {
-            throw new IllegalArgumentException("claim mode lease or lock, not " + mode);
+    /**
+     * Runs this run's relays in claim mode {@code lease}, {@code lock} or {@code log}; {@code log} turns the outbox to
+     * log mode with {@value #LOG_PARTITIONS} partitions, so it must come before the writer starts.
+     */
+    ChaosRun claimMode(String mode) {
+        if (!List.of("lease", "lock", "log").contains(mode)) {
+            throw new IllegalArgumentException("claim mode lease, lock or log, not " + mode);
+        }
+        if (writerStarted) {
+            throw new IllegalStateException("the claim mode is set before the writer starts");
+        }
+        if (mode.equals("log") && !logMode()) {
+            Schema.enableLogMode(schema, CourierTables.DEFAULT, LOG_PARTITIONS);
+        } else if (!mode.equals("log") && logMode()) {
+            throw new IllegalStateException("the outbox of this run is in log mode already");
         }
         this.claimMode = mode;
+        return this;
+    }
+
+    String claimMode() {
+        return claimMode;
+    }
+
+    boolean logMode() {
+        return claimMode.equals("log");
+    }
+
+    /**
+     * The names of the relays a scenario starts when it wants {@code wanted} of them: that many, but in log mode at
+     * least {@value #LOG_RELAYS}.
+     */
+    List<String> relayNames(int wanted) {
+        int n = logMode() ? Math.max(wanted, LOG_RELAYS) : wanted;
+        List<String> names = new ArrayList<>();
+        for (int i = 1; i <= n; i++) {
+            names.add("relay-" + i);
+        }
+        return names;
+    }
+
+    /** The relays of a scenario that wants one: relay-1, and in log mode relay-2 and relay-3 as well. */
+    List<String> relayNames() {
+        return relayNames(1);
+    }
+
+    /**
+     * Starts the relays of a scenario that wants one ({@link #relayNames()}); relay-1's database link goes through
+     * {@code db} and its broker link through {@code brokerLink} (either null), the others' go straight.
+     */
+    void startRelays(FaultProxy db, FaultProxy brokerLink, String... extra) {
+        startRelays(1, db, brokerLink, extra);
+    }
+
+    /** As {@link #startRelays(FaultProxy, FaultProxy, String...)} for a scenario that wants {@code wanted} relays. */
+    void startRelays(int wanted, FaultProxy db, FaultProxy brokerLink, String... extra) {
+        List<String> names = relayNames(wanted);
+        startRelayVia(names.getFirst(), db, brokerLink, extra);
+        for (String name : names.subList(1, names.size())) {
+            startRelayVia(name, null, null, extra);
+        }
     }
 
     void startRelay(String name, FaultProxy through, String... extra) {
@@ -245,10 +329,10 @@ final class ChaosRun implements AutoCloseable {
         harness.start(new ProcessHarness.Role(name, ChaosConsumer.class, args, List.of("-Xmx192m"), environment()));
     }
 
-    /** The usual cast: writer, one relay, one consumer, all straight to the database. */
+    /** The usual cast: writer, one relay (three in log mode), one consumer, all straight to the database. */
     void startAll(int perSecond) {
         startConsumer("consumer-1", null);
-        startRelay("relay-1", null);
+        startRelays(null, null);
         startWriter(perSecond);
     }
 
@@ -261,6 +345,24 @@ final class ChaosRun implements AutoCloseable {
     void awaitPublished(double share) {
         long target = Math.round(expectedCommitted() * share);
         await("published >= " + target, progressBound, () -> published() >= target);
+    }
+
+    /**
+     * In log mode, waits until a relay has written the cursor of a partition it holds since {@code since} (it took
+     * the partition, or renewed its lease), which shows it working again after a fault; in lease and lock mode there
+     * is nothing to wait for.
+     */
+    void awaitHoldingPartitions(String relay, Instant since) {
+        if (logMode()) {
+            await(relay + " writing a partition's cursor after " + since, progressBound, () -> queryLong(
+                    "SELECT count(*) FROM " + CourierTables.DEFAULT.outboxPartitions() + " WHERE owner LIKE '" + relay
+                            + "-%' AND lease_until > now() AND updated_at > '" + since + "'::timestamptz") > 0);
+        }
+    }
+
+    /** Who {@link #terminateBackends} of {@link #relayApp} reaches, for the fault's description. */
+    String relaysWord() {
+        return relayNames().size() > 1 ? "relays'" : "relay's";
     }
 
     /** Waits until a consumer has applied this share of the expected events. */
@@ -276,8 +378,26 @@ final class ChaosRun implements AutoCloseable {
         await("committed >= " + target, progressBound, () -> ChaosTables.committedCount(schema) >= target);
     }
 
+    /**
+     * The outbox rows published so far: marked so, or in log mode, where no row is written on publishing, every row
+     * that its partition's cursor has passed (what the operator's outbox status does not count as waiting or dead).
+     */
     long published() {
-        return queryLong("SELECT count(*) FROM courier_outbox WHERE status = 'PUBLISHED'");
+        if (!logMode()) {
+            return queryLong("SELECT count(*) FROM courier_outbox WHERE status = 'PUBLISHED'");
+        }
+        long rows = queryLong("SELECT count(*) FROM courier_outbox");
+        OutboxStatus status = outboxAdmin.status();
+        return rows - status.pending() - status.dead();
+    }
+
+    /** The outbox rows not published: waiting, or parked dead. */
+    long unpublished() {
+        if (!logMode()) {
+            return queryLong("SELECT count(*) FROM courier_outbox WHERE status <> 'PUBLISHED'");
+        }
+        OutboxStatus status = outboxAdmin.status();
+        return status.pending() + status.dead();
     }
 
     /** A duration drawn from the seed, between the bounds. */
@@ -313,26 +433,34 @@ final class ChaosRun implements AutoCloseable {
     }
 
     /**
-     * Freezes a relay with SIGSTOP while it holds claimed rows that it has not marked yet, so that its lease expires
-     * with the rows in flight. A pause that lands after the relay marked its rows is undone and tried again.
+     * Freezes a relay with SIGSTOP while it holds claimed rows that it has not marked yet (in log mode: leased
+     * partitions with a batch open, whose cursor has not passed all of it), so that its lease expires with the rows
+     * in flight. A pause that lands after the relay marked its rows is undone and tried again.
      *
      * @throws AssertionError if no pause lands on a claim within a minute
      */
     void pauseWhileHoldingClaims(String relay, String why) {
-        // a lease is written into the rows; row locks show as the relay's claim transaction, idle while it publishes
-        String held = claimMode.equals("lock")
-                ? "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + relayApp + "/" + relay
-                        + "' AND state = 'idle in transaction' AND backend_xid IS NOT NULL"
-                : "SELECT count(*) FROM courier_outbox WHERE status = 'PENDING' AND claimed_by LIKE '" + relay
-                        + "-%' AND available_at > now()";
+        // a lease is written into the rows; row locks show as the relay's claim transaction, idle while it publishes;
+        // a log-mode relay's hold is its partitions' leases, with their cursors
+        String held = switch (claimMode) {
+            case "lock" -> "SELECT count(*) FROM pg_stat_activity WHERE application_name = '" + relayApp + "/" + relay
+                    + "' AND state = 'idle in transaction' AND backend_xid IS NOT NULL";
+            case "log" -> "SELECT count(*) FROM " + CourierTables.DEFAULT.outboxPartitions() + " WHERE owner LIKE '"
+                    + relay + "-%' AND lease_until > now() AND batch_snapshot IS NOT NULL";
+            default -> "SELECT count(*) FROM courier_outbox WHERE status = 'PENDING' AND claimed_by LIKE '" + relay
+                    + "-%' AND available_at > now()";
+        };
         long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
         while (System.nanoTime() < deadline) {
             if (queryLong(held) > 0) {
                 harness.process(relay).pause();
                 if (queryLong(held) > 0) {
                     // already stopped: this records the pause
-                    harness.pause(relay, why + ", holding " + queryLong(held)
-                            + (claimMode.equals("lock") ? " open claim transaction(s)" : " claimed row(s)"));
+                    harness.pause(relay, why + ", holding " + queryLong(held) + switch (claimMode) {
+                        case "lock" -> " open claim transaction(s)";
+                        case "log" -> " leased partition(s) with a batch open";
+                        default -> " claimed row(s)";
+                    });
                     return;
                 }
                 harness.process(relay).resume();
@@ -362,7 +490,7 @@ final class ChaosRun implements AutoCloseable {
         long committed = ChaosTables.committedCount(schema);
         // drained when nothing is pending and every consumer has an effect or a dead letter for every event
         boolean drained = awaitQuietly(DRAIN_BOUND, () -> {
-            if (queryLong("SELECT count(*) FROM courier_outbox WHERE status <> 'PUBLISHED'") > 0) {
+            if (unpublished() > 0) {
                 return false;
             }
             for (String consumer : consumers) {
@@ -381,34 +509,58 @@ final class ChaosRun implements AutoCloseable {
         Instant healed = harness.lastHealed();
         Instant drainFrom = healed == null || writerDone.isAfter(healed) ? writerDone : healed;
         History history = ChaosTables.readHistory(schema, CourierTables.DEFAULT, scenario, seed, consumers,
-                broker.wireCopies(topic), ordered, harness.faults(), drainFrom);
+                broker.wireCopies(topic), ordered && !logMode(), keyOrdered && logMode(), harness.faults(), drainFrom);
         CheckReport report = DeliveryChecker.check(history);
         Duration elapsed = Duration.ofNanos(System.nanoTime() - started);
         write(report, elapsed, drained);
         if (!report.passed() || !drained) {
-            throw new AssertionError((drained ? "" : "NOT DRAINED within " + DRAIN_BOUND + "\n") + report.toText()
+            throw new AssertionError(describe() + "; in this claim mode: " + report.reproduce()
+                    + " -Dcourier.chaos.claimMode=" + claimMode + "\n"
+                    + (drained ? "" : "NOT DRAINED within " + DRAIN_BOUND + "\n") + report.toText()
                     + "\nchildren's last output:\n" + harness.logTails(25));
         }
         return report;
     }
 
+    /** The run in a line: transport, scenario, claim mode and relays, seed. */
+    String describe() {
+        return broker.transport() + " scenario " + scenario + " in claim mode " + claimMode + " (" + relaysStarted()
+                + " relay(s)" + (logMode() ? ", " + LOG_PARTITIONS + " partitions" : "") + "), seed " + seed;
+    }
+
+    private int relaysStarted() {
+        return (int) services.stream().filter(s -> s.startsWith("relay-")).count();
+    }
+
+    /**
+     * The name of the run's report files: {@code <scenario>-<seed>}, with the claim mode after the scenario when it
+     * is not the default lease.
+     */
+    String reportName() {
+        return scenario + (claimMode.equals("lease") ? "" : "-" + claimMode) + "-" + seed;
+    }
+
     private void write(CheckReport report, Duration elapsed, boolean drained) {
-        String line = String.format("%-9s %-34s seed %-20d attempts %6d committed %6d rolled back %4d poison %2d faults %2d"
-                        + " wire duplicates %5d drain %6s ms elapsed %4d s %s%n", broker.transport(), scenario, seed,
-                events,
+        String line = String.format("%-9s %-34s %-5s relays %d seed %-20d attempts %6d committed %6d rolled back %4d"
+                        + " poison %2d faults %2d wire duplicates %5d key order violations %d%s drain %6s ms elapsed %4d"
+                        + " s %s%n", broker.transport(), scenario, claimMode, relaysStarted(), seed, events,
                 report.committed(), report.rolledBack(), report.poison(), report.history().faults().size(),
-                report.wireDuplicates(), report.drainTime() == null ? "-" : report.drainTime().toMillis(),
-                elapsed.toSeconds(), report.passed() && drained ? "PASSED" : "FAILED");
-        outcome = new Outcome(broker.transport(), scenario, seed, events, report.committed(), report.rolledBack(),
-                report.poison(), report.history().faults().size(), report.wireDuplicates(),
+                report.wireDuplicates(), report.keyOrderViolations().size(),
+                report.history().keyOrdered() ? "" : " (not promised)",
+                report.drainTime() == null ? "-" : report.drainTime().toMillis(), elapsed.toSeconds(),
+                report.passed() && drained ? "PASSED" : "FAILED");
+        outcome = new Outcome(broker.transport(), scenario, claimMode, relaysStarted(), seed, events,
+                report.committed(), report.rolledBack(), report.poison(), report.history().faults().size(),
+                report.wireDuplicates(), report.keyOrderViolations().size(),
                 report.drainTime() == null ? -1 : report.drainTime().toMillis(), elapsed.toSeconds(), drained,
                 report.passed() && drained, report.toText(), report.toJson());
         LOG.info("{}{}", line, report.toText());
         try {
             Path dir = reports.resolve(broker.transport());
             Files.createDirectories(dir);
-            Files.writeString(dir.resolve(scenario + "-" + seed + ".txt"), report.toText(), StandardCharsets.UTF_8);
-            Files.writeString(dir.resolve(scenario + "-" + seed + ".json"), report.toJson(), StandardCharsets.UTF_8);
+            Files.writeString(dir.resolve(reportName() + ".txt"), describe() + "\n" + report.toText(),
+                    StandardCharsets.UTF_8);
+            Files.writeString(dir.resolve(reportName() + ".json"), report.toJson(), StandardCharsets.UTF_8);
             Files.writeString(reports.resolve("summary.txt"), line, StandardCharsets.UTF_8,
                     StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         } catch (IOException e) {

@@ -44,6 +44,25 @@ class ChaosMainTest {
     }
 
     @Test
+    void claimModes_lease_lock_andLog_eachRunEveryChosenScenario() {
+        ChaosMain.Settings s = ChaosMain.parse(new String[] {"--claim-mode", "lease,LOG", "--scenario", "baseline"});
+
+        assertThat(s.claimModes()).containsExactly("lease", "log");
+        assertThat(ChaosMain.usage()).contains("--claim-mode");
+    }
+
+    @Test
+    void inLogMode_keyOrderIsAssertedInEveryKafkaScenario_andElsewhereOnlyWhereTheConsumerKeepsIt() {
+        for (Scenarios.Scenario scenario : Scenarios.of("kafka")) {
+            assertThat(scenario.ordered("kafka", "log")).as(scenario.name()).isTrue();
+        }
+        assertThat(Scenarios.named("relay-paused-beyond-lease").ordered("nats", "log")).isTrue();
+        assertThat(Scenarios.named("relay-paused-beyond-lease").ordered("nats", "lease")).as("two relays").isFalse();
+        assertThat(Scenarios.named("broker-link-faults").ordered("rabbitmq", "log")).as("consumer redeliveries")
+                .isFalse();
+    }
+
+    @Test
     void durations_acceptSecondsMinutesAndHours() {
         assertThat(ChaosMain.duration("300")).isEqualTo(Duration.ofSeconds(300));
         assertThat(ChaosMain.duration("300s")).isEqualTo(Duration.ofSeconds(300));
@@ -56,7 +75,8 @@ class ChaosMainTest {
     @Test
     void unknownTransportScenarioOrOption_isAUsageError_withExitStatus2() {
         for (List<String> args : List.of(List.of("--transport", "kafkaa"), List.of("--scenario", "nope"),
-                List.of("--events", "10"), List.of("--colour", "red"), List.of("--seeds"))) {
+                List.of("--events", "10"), List.of("--colour", "red"), List.of("--seeds"),
+                List.of("--claim-mode", "fast"))) {
             ByteArrayOutputStream err = new ByteArrayOutputStream();
             int status = ChaosMain.run(args.toArray(String[]::new), new PrintStream(new ByteArrayOutputStream()),
                     new PrintStream(err, true, StandardCharsets.UTF_8));

@@ -9,7 +9,9 @@ import org.junit.jupiter.api.Test;
  * writer, the relay(s) and the consumer as separate JVMs against the real PostgreSQL and a real KRaft broker in a
  * child JVM; each asserts the checker's verdict on database truth: lost = 0, unexpected = 0, duplicated effects = 0
  * (and per-key order where one relay promises it). The three relay scenarios run again with the relays holding their
- * claims by row locks ({@code claimMode=lock}). Sizes and seeds: see {@link ChaosProfile}.
+ * claims by row locks ({@code claimMode=lock}), and the relay scenarios once more in log mode
+ * ({@code claimMode=log}: an outbox of 16 partitions shared by three relays), where the checker asserts per-key order
+ * as well: per key, the first arrivals at the consumer in write order. Sizes and seeds: see {@link ChaosProfile}.
  */
 class KafkaChaosTest {
 
@@ -87,6 +89,34 @@ class KafkaChaosTest {
     @Test
     void relaysDatabaseBackendsInLockModeTerminatedMidClaim_threeTimes_losesNothing() {
         ChaosProfile.run("relay-backends-terminated", kafka, "lock");
+    }
+
+    /** Log mode: one of three relays killed each time (relay-1, -2, -3 in turn); its partitions wait for its lease. */
+    @Test
+    void threeRelaysInLogMode_eachKilledOnceAt20_40_60Percent_loseNothing_applyEachEffectOnce_andKeepKeyOrder() {
+        ChaosProfile.run("relay-killed-20-40-60", kafka, "log");
+    }
+
+    /** Log mode: the frozen relay's partitions go to the other two when its lease ends; its late cursor write is fenced. */
+    @Test
+    void relayInLogModeFrozenPastItsPartitionsLease_whileTwoOthersTakeThemOver_keepsKeyOrder_andCostsOnlyWireDuplicates() {
+        ChaosProfile.run("relay-paused-beyond-lease", kafka, "log");
+    }
+
+    @Test
+    void threeRelaysInLogMode_databaseBackendsTerminatedMidBatch_threeTimes_loseNothing_andKeepKeyOrder() {
+        ChaosProfile.run("relay-backends-terminated", kafka, "log");
+    }
+
+    @Test
+    void threeRelaysInLogMode_kafkaBrokerHardKilledAndRestarted_loseNothing_andKeepKeyOrder() {
+        ChaosProfile.run("broker-killed-and-restarted", kafka, "log");
+    }
+
+    /** Log mode: cursor writes whose commit confirmation never arrives, then a connection cut. */
+    @Test
+    void relayInLogModeWithItsDatabaseRepliesDropped_duringItsCursorCommits_losesNothing_andKeepsKeyOrder() {
+        ChaosProfile.run("relay-db-half-open", kafka, "log");
     }
 
     @Test

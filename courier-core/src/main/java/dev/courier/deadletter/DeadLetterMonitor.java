@@ -1,5 +1,7 @@
 package dev.courier.deadletter;
 
+import dev.courier.internal.PeriodicCheck;
+
 import dev.courier.ConfigurationException;
 import dev.courier.CourierException;
 import dev.courier.deadletter.DeadLetterGrowth.Queue;
@@ -18,10 +20,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeSet;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,15 +52,12 @@ public final class DeadLetterMonitor implements AutoCloseable {
   private final Duration checkInterval;
   private final AlertListener listener;
   private final Clock clock;
-  private final ScheduledExecutorService scheduler;
-  private final boolean ownsScheduler;
+  private final PeriodicCheck periodic;
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Deque<Sample> samples = new ArrayDeque<>();
   private final Map<Key, Notified> alerting = new HashMap<>();
   private volatile Status last;
-  private ScheduledFuture<?> task;
-  private boolean closed;
 
   /**
    * The result of one check.
@@ -101,12 +97,7 @@ public final class DeadLetterMonitor implements AutoCloseable {
     this.checkInterval = b.checkInterval;
     this.listener = b.listener;
     this.clock = b.clock;
-    this.ownsScheduler = b.scheduler == null;
-    this.scheduler =
-        b.scheduler != null
-            ? b.scheduler
-            : Executors.newSingleThreadScheduledExecutor(
-                Thread.ofPlatform().name("courier-dead-letter-monitor").daemon(true).factory());
+    this.periodic = new PeriodicCheck("dead-letter", b.checkInterval, b.scheduler, this::check);
   }
 
   /**
@@ -126,30 +117,12 @@ public final class DeadLetterMonitor implements AutoCloseable {
 
   /** Checks at once and then every check interval, until {@link #close()}. */
   public void start() {
-    lock.lock();
-    try {
-      if (closed || task != null) {
-        throw new IllegalStateException("the dead-letter monitor is " + (closed ? "closed" : "started already"));
-      }
-      long every = checkInterval.toNanos();
-      task = scheduler.scheduleWithFixedDelay(this::checkQuietly, 0, every, TimeUnit.NANOSECONDS);
-    } finally {
-      lock.unlock();
-    }
+    periodic.start();
   }
 
   /** The result of the latest check, if there was one. */
   public Optional<Status> lastStatus() {
     return Optional.ofNullable(last);
-  }
-
-  private void checkQuietly() {
-    try {
-      check();
-    } catch (RuntimeException e) {
-      // a scheduled task that throws is never run again: keep monitoring
-      log.warn("dead-letter check failed: {}", e.toString());
-    }
   }
 
   /**
@@ -237,21 +210,7 @@ public final class DeadLetterMonitor implements AutoCloseable {
   /** Stops the scheduled checks (and the monitor's own thread, if it made one). Idempotent. */
   @Override
   public void close() {
-    lock.lock();
-    try {
-      if (closed) {
-        return;
-      }
-      closed = true;
-      if (task != null) {
-        task.cancel(false);
-      }
-    } finally {
-      lock.unlock();
-    }
-    if (ownsScheduler) {
-      scheduler.shutdownNow();
-    }
+    periodic.close();
   }
 
   /** Builds a {@link DeadLetterMonitor}; settings are checked at {@link #build()}. */

@@ -148,7 +148,13 @@ public final class LogSql {
   /** Run before {@link #page} in its transaction: keeps the page on the ordered seq-index scan. */
   public static final String PAGE_PLAN =
       "SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off;"
-          + " SET LOCAL max_parallel_workers_per_gather = 0";
+          + " SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off";
+
+  /**
+   * Run before {@link #openBatches} in its transaction: no JIT compilation, whose cost (hundreds of
+   * milliseconds past {@code jit_above_cost}) a statement this short never earns back.
+   */
+  public static final String OPEN_PLAN = "SET LOCAL jit = off";
 
   /** Registers a relay or renews its heartbeat. Parameters: relay id. */
   public static String heartbeat(CourierTables t) {
@@ -198,28 +204,17 @@ public final class LogSql {
   }
 
   /**
-   * Writes a partition's cursor and renews its lease, fenced by the epoch: no row is updated once
-   * another relay took the partition. Parameters: done snapshot, batch snapshot, batch position,
-   * lease seconds, partition, owner, epoch.
+   * Writes a partition's cursor, fenced by the epoch: no row is updated once another relay took the
+   * partition. With {@code release}, the partition is given up as well; otherwise its lease is
+   * renewed. Parameters: done snapshot, batch snapshot, batch position, lease seconds (unless
+   * released), partition, owner, epoch.
    */
-  public static String checkpoint(CourierTables t) {
+  public static String checkpoint(CourierTables t, boolean release) {
     return "UPDATE "
         + t.outboxPartitions()
         + " SET done_snapshot = ?::pg_snapshot, batch_snapshot = ?::pg_snapshot, batch_position = ?,"
-        + " lease_until = now() + make_interval(secs => ?), updated_at = now()"
-        + " WHERE partition_no = ? AND owner = ? AND epoch = ?";
-  }
-
-  /**
-   * Writes a partition's cursor and gives the partition up, fenced by the epoch. Parameters: done
-   * snapshot, batch snapshot, batch position, partition, owner, epoch.
-   */
-  public static String release(CourierTables t) {
-    return "UPDATE "
-        + t.outboxPartitions()
-        + " SET done_snapshot = ?::pg_snapshot, batch_snapshot = ?::pg_snapshot, batch_position = ?,"
-        + " owner = NULL, lease_until = NULL, updated_at = now()"
-        + " WHERE partition_no = ? AND owner = ? AND epoch = ?";
+        + (release ? " owner = NULL, lease_until = NULL," : " lease_until = now() + make_interval(secs => ?),")
+        + " updated_at = now() WHERE partition_no = ? AND owner = ? AND epoch = ?";
   }
 
   /**

@@ -1,5 +1,7 @@
 package dev.courier.relay;
 
+import dev.courier.internal.PeriodicCheck;
+
 import dev.courier.ConfigurationException;
 import dev.courier.metrics.CourierMetrics;
 import io.micrometer.core.instrument.Gauge;
@@ -15,10 +17,7 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.ToDoubleFunction;
 import javax.sql.DataSource;
@@ -98,15 +97,12 @@ public final class HorizonMonitor implements MeterBinder, AutoCloseable {
   private final DataSource dataSource;
   private final Duration checkInterval;
   private final Clock clock;
-  private final ScheduledExecutorService scheduler;
-  private final boolean ownsScheduler;
+  private final PeriodicCheck periodic;
 
   private final ReentrantLock lock = new ReentrantLock();
   private volatile Status last;
   private long seenHorizon = -1;
   private Instant seenSince;
-  private ScheduledFuture<?> task;
-  private boolean closed;
 
   /**
    * The result of one check.
@@ -128,12 +124,7 @@ public final class HorizonMonitor implements MeterBinder, AutoCloseable {
     this.dataSource = b.dataSource;
     this.checkInterval = b.checkInterval;
     this.clock = b.clock;
-    this.ownsScheduler = b.scheduler == null;
-    this.scheduler =
-        b.scheduler != null
-            ? b.scheduler
-            : Executors.newSingleThreadScheduledExecutor(
-                Thread.ofPlatform().name("courier-horizon-monitor").daemon(true).factory());
+    this.periodic = new PeriodicCheck("horizon", b.checkInterval, b.scheduler, this::check);
   }
 
   /** Starts building a monitor that reads the horizon of the cluster {@code dataSource} is in. */
@@ -147,31 +138,12 @@ public final class HorizonMonitor implements MeterBinder, AutoCloseable {
 
   /** Checks at once and then every check interval, until {@link #close()}. */
   public void start() {
-    lock.lock();
-    try {
-      if (closed || task != null) {
-        throw new IllegalStateException(
-            "the horizon monitor is " + (closed ? "closed" : "started already"));
-      }
-      long every = checkInterval.toNanos();
-      task = scheduler.scheduleWithFixedDelay(this::checkQuietly, 0, every, TimeUnit.NANOSECONDS);
-    } finally {
-      lock.unlock();
-    }
+    periodic.start();
   }
 
   /** The result of the latest check, if there was one. */
   public Optional<Status> lastStatus() {
     return Optional.ofNullable(last);
-  }
-
-  private void checkQuietly() {
-    try {
-      check();
-    } catch (RuntimeException e) {
-      // a scheduled task that throws is never run again: keep monitoring
-      log.warn("horizon check failed: {}", e.toString());
-    }
   }
 
   /**
@@ -280,21 +252,7 @@ public final class HorizonMonitor implements MeterBinder, AutoCloseable {
   /** Stops the scheduled checks (and the monitor's own thread, if it made one). Idempotent. */
   @Override
   public void close() {
-    lock.lock();
-    try {
-      if (closed) {
-        return;
-      }
-      closed = true;
-      if (task != null) {
-        task.cancel(false);
-      }
-    } finally {
-      lock.unlock();
-    }
-    if (ownsScheduler) {
-      scheduler.shutdownNow();
-    }
+    periodic.close();
   }
 
   /** Builds a {@link HorizonMonitor}; settings are checked at {@link #build()}. */

@@ -61,6 +61,13 @@ import org.slf4j.LoggerFactory;
 final class LogRelay {
   private static final Logger log = LoggerFactory.getLogger(LogRelay.class);
 
+  /**
+   * How many confirmed rows, as marks without their event, the windows may hold behind failing
+   * rows, per row of the in-memory budget: past it, reading waits until the failing rows are
+   * confirmed or parked.
+   */
+  private static final int MARKS_PER_BUDGET = 16;
+
   /** How often ownership is revisited while the partitions are not yet where they should be. */
   private static final Duration REBALANCE_INTERVAL = Duration.ofMillis(200);
 
@@ -91,6 +98,7 @@ final class LogRelay {
       RetryPolicy retryPolicy,
       String relayId,
       int batchSize,
+      int batchesInFlight,
       Duration lease,
       Duration heartbeat,
       Duration stallLimit,
@@ -103,8 +111,8 @@ final class LogRelay {
     this.retryPolicy = retryPolicy;
     this.relayId = relayId;
     this.batchSize = batchSize;
-    // rows held in memory across all partitions: what is in flight, plus a batch or two ready
-    this.windowLimit = batchSize * 4;
+    // rows held in memory across all partitions: what is in flight, plus two batches ready
+    this.windowLimit = batchSize * (batchesInFlight + 2);
     this.lease = lease;
     this.heartbeat = heartbeat;
     this.stallLimit = stallLimit;
@@ -117,7 +125,8 @@ final class LogRelay {
   static final class Row {
     final long seq;
     final String txid;
-    final Event event;
+    /** null once confirmed: a confirmed row waits in the window only as a mark for the cursor */
+    Event event;
     final String key;
     int partition;
     int attempts;
@@ -211,7 +220,8 @@ final class LogRelay {
    * new batches and pages, and as many batches sent as permits allow.
    *
    * @param publisher runs a publish; {@code Runnable::run} publishes inline
-   * @param acquirePermit takes an in-flight permit without waiting, false if none is free
+   * @param permits one per batch in flight: taken without waiting when a batch is sent, given back
+   *     when its results are recorded
    */
   PassResult pass(Executor publisher, Semaphore permits) throws SQLException {
     passRead = passSent = passPublished = passRetried = passDead = 0;
@@ -270,8 +280,9 @@ final class LogRelay {
     boolean settled = true;
     // renew what is kept, give back what another relay should have
     for (Lane lane : new ArrayList<>(lanes.values())) {
-      if (lane.partition % members != me) {
-        lane.releasing = true;
+      // another relay's share now; taken back if the relays change again before it is given up
+      lane.releasing = lane.partition % members != me;
+      if (lane.releasing) {
         settled = false;
       }
       if (lane.releasing && lane.inFlight == 0) {
@@ -433,11 +444,20 @@ final class LogRelay {
     }
     // lanes at the same point of the same batch are read by one query in seq order, while the rows
     // held in memory stay within the budget
+    // Confirmed rows behind a failing one stay in the window as marks without their event, so that
+    // other keys go on past a failing event; the marks are bounded too
     int held = 0;
+    int marks = 0;
     for (Lane lane : lanes.values()) {
-      held += lane.window.size();
+      for (Row r : lane.window) {
+        if (r.event != null) {
+          held++;
+        } else {
+          marks++;
+        }
+      }
     }
-    if (held + batchSize > windowLimit) {
+    if (held + batchSize > windowLimit || marks > windowLimit * MARKS_PER_BUDGET) {
       return;
     }
     Map<String, List<Lane>> groups = new LinkedHashMap<>();
@@ -600,19 +620,31 @@ final class LogRelay {
     publisher.execute(
         () -> {
           long started = System.nanoTime();
-          List<PublishResult> results;
+          List<PublishResult> results = null;
           try {
             results = transport.publish(events, publishTimeout);
           } catch (RuntimeException e) {
             log.warn("transport {} failed a whole batch of {}: {}", transport.name(), rows.size(), e.toString());
-            results = new ArrayList<>(rows.size());
-            for (Row r : rows) {
-              results.add(new PublishResult.Failed(r.event.id(), e, true));
-            }
+            results = failedAll(rows, e);
+          } finally {
+            // even an Error hands the batch back, so that its rows are retried and the relay can stop
+            completions.add(
+                new Completion(
+                    owners,
+                    rows,
+                    results != null ? results : failedAll(rows, new CourierException("the publish did not return")),
+                    System.nanoTime() - started));
+            onCompletion.run();
           }
-          completions.add(new Completion(owners, rows, results, System.nanoTime() - started));
-          onCompletion.run();
         });
+  }
+
+  private static List<PublishResult> failedAll(List<Row> rows, Throwable error) {
+    List<PublishResult> results = new ArrayList<>(rows.size());
+    for (Row r : rows) {
+      results.add(new PublishResult.Failed(r.event.id(), error, true));
+    }
+    return results;
   }
 
   private void drainCompletions(Semaphore permits) {
@@ -668,6 +700,7 @@ final class LogRelay {
         lane.lastConfirm = now;
         passPublished++;
         relay.recordConfirmed(row.event, now, c);
+        row.event = null;
       }
       case PublishResult.Failed f -> fail(lane, row, f, now);
     }

@@ -199,6 +199,10 @@ final class LogStore {
     }
     try (Connection c = dataSource.getConnection();
         PreparedStatement ps = c.prepareStatement(openBatches)) {
+      c.setAutoCommit(false);
+      try (Statement s = c.createStatement()) {
+        s.execute(LogSql.OPEN_PLAN);
+      }
       ps.setArray(1, c.createArrayOf("integer", parts));
       ps.setArray(2, c.createArrayOf("text", xmax));
       ps.setArray(3, c.createArrayOf("text", xip));
@@ -208,6 +212,8 @@ final class LogStore {
               new Opened(rs.getInt(1), Snapshot.parse(rs.getString(2)), rs.getLong(3), rs.getLong(4), rs.getLong(5)));
         }
       }
+      c.commit();
+      c.setAutoCommit(true);
     }
     return opened;
   }
@@ -323,7 +329,7 @@ final class LogStore {
       try {
         int updated;
         try (PreparedStatement ps =
-            c.prepareStatement(release ? LogSql.release(tables) : LogSql.checkpoint(tables))) {
+            c.prepareStatement(LogSql.checkpoint(tables, release))) {
           int i = 1;
           ps.setString(i++, done.text());
           if (batch == null) {

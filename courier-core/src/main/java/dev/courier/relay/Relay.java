@@ -65,7 +65,8 @@ import org.slf4j.LoggerFactory;
  * the order their transactions committed, and an event waiting for a retry holds back later events
  * of its key only. Exceptions: an event parked as dead no longer holds its key back; within one
  * batch, if an earlier event of a key fails while a later one is confirmed, the later one is
- * ahead. With several relays, per-key order is not promised.
+ * ahead. With several relays, per-key order is not promised, except in {@link ClaimMode#LOG}, which
+ * keeps it with any number of relays.
  *
  * <p><b>Throughput.</b> The background loop overlaps its work: while a batch waits for the
  * broker's confirmations, the next batch is claimed and sent, and a batch's rows are marked
@@ -165,7 +166,7 @@ public final class Relay implements AutoCloseable {
   private final int batchesInFlight;
   private final Duration heartbeatInterval;
   private final Duration stallLimit;
-  private final javax.sql.DataSource dataSource;
+  private final DataSource dataSource;
   private final CourierTables tables;
   private LogRelay logRelay;
   private final Semaphore inFlight;
@@ -271,7 +272,14 @@ public final class Relay implements AutoCloseable {
         throw new IllegalStateException("relay " + relayId + " is " + state + "; start it once");
       }
       if (claimMode == ClaimMode.LOG) {
-        logRelay();
+        try {
+          logRelay();
+        } catch (ConfigurationException e) {
+          throw e;
+        } catch (CourierException e) {
+          // the database is not reachable yet: the loop keeps trying, as for any pass
+          log.warn("relay {} could not read its outbox's log partitions yet: {}", relayId, e.getMessage());
+        }
       }
       state = State.RUNNING;
       publishers =
@@ -352,6 +360,7 @@ public final class Relay implements AutoCloseable {
               retryPolicy,
               relayId,
               batchSize,
+              batchesInFlight,
               lease,
               heartbeatInterval,
               stallLimit,
@@ -423,7 +432,7 @@ public final class Relay implements AutoCloseable {
       // the batches in flight finish (each within the publish timeout) before the cursors are written
       long deadline = System.nanoTime() + publishTimeout.plusSeconds(5).toNanos();
       while (!engine.idle() && System.nanoTime() < deadline) {
-        awaitWakeup(Duration.ofMillis(20));
+        java.util.concurrent.locks.LockSupport.parkNanos(Duration.ofMillis(5).toNanos());
         engine.drain(inFlight);
       }
       engine.releaseAll(inFlight);

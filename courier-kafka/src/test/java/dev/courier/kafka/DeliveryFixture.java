@@ -163,6 +163,30 @@ final class DeliveryFixture implements AutoCloseable {
     return closeLater(KafkaTransport.builder().bootstrapServers(TestKafka.bootstrap()).build());
   }
 
+  /**
+   * A transport that publishes for real and then never returns until {@code release} counts down:
+   * a relay's thread as good as dead, holding what it claimed.
+   */
+  static Transport freezingAfterPublish(Transport delegate, java.util.concurrent.CountDownLatch release) {
+    return new Transport() {
+      @Override
+      public String name() {
+        return delegate.name();
+      }
+
+      @Override
+      public List<dev.courier.spi.PublishResult> publish(List<Event> batch, Duration timeout) {
+        List<dev.courier.spi.PublishResult> results = delegate.publish(batch, timeout);
+        try {
+          release.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        return results;
+      }
+    };
+  }
+
   Relay.Builder relay(Transport transport) {
     return Relay.builder(pool, transport)
         .claimMode(claimMode)

@@ -123,26 +123,7 @@ class OutboxToKafkaDeliveryTest {
     CountDownLatch never = new CountDownLatch(1);
     // Publishes for real, then never returns: the relay's thread is as good as dead, its rows still
     // leased.
-    Transport freezing =
-        new Transport() {
-          private final Transport delegate = db.transport();
-
-          @Override
-          public String name() {
-            return delegate.name();
-          }
-
-          @Override
-          public List<PublishResult> publish(List<Event> batch, Duration timeout) {
-            List<PublishResult> results = delegate.publish(batch, timeout);
-            try {
-              never.await();
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-            }
-            return results;
-          }
-        };
+    Transport freezing = DeliveryFixture.freezingAfterPublish(db.transport(), never);
     Relay dying =
         db.relay(freezing)
             .relayId("dying")

@@ -109,25 +109,7 @@ class OutboxToKafkaInLogModeTest {
     String topic = TestKafka.createTopic(TestKafka.uniqueTopic("log-hung-relay"), 1);
     String name = "log-hung-relay-" + UUID.randomUUID().toString().substring(0, 8);
     CountDownLatch never = new CountDownLatch(1);
-    KafkaTransport kafka = db.transport();
-    Transport freezing =
-        new Transport() {
-          @Override
-          public String name() {
-            return kafka.name();
-          }
-
-          @Override
-          public List<PublishResult> publish(List<Event> batch, Duration timeout) {
-            List<PublishResult> results = kafka.publish(batch, timeout);
-            try {
-              never.await();
-            } catch (InterruptedException e) {
-              Thread.currentThread().interrupt();
-            }
-            return results;
-          }
-        };
+    Transport freezing = DeliveryFixture.freezingAfterPublish(db.transport(), never);
     Relay hung =
         db.relay(freezing).relayId("hung").lease(Duration.ofSeconds(3)).publishTimeout(Duration.ofMillis(1000)).build();
     Event event = db.commit(DeliveryFixture.event(topic, "order-7", "ship once")).getFirst();
@@ -156,6 +138,8 @@ class OutboxToKafkaInLogModeTest {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+    // unregisters it: the relays of the next test count it among the live ones until then
+    hung.close();
   }
 
   @Test

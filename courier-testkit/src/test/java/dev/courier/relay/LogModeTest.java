@@ -209,6 +209,36 @@ class LogModeTest {
   }
 
   @Test
+  void eventBeingRetried_letsFarMoreThanTheInMemoryBudgetOfOtherKeysPass() throws Exception {
+    Event failing = schema.append(event("K", "failing")).getFirst();
+    broker.failing.add(failing.id());
+    Event.Builder[] others = new Event.Builder[300];
+    for (int i = 0; i < others.length; i++) {
+      others[i] = event("other-" + i, String.valueOf(i));
+    }
+    List<Event> behind = schema.append(others);
+    // a budget of 4 batches of 10 rows (2 in flight + 2); the failing event retries every 100 ms
+    // and never parks
+    Relay relay =
+        relay("solo")
+            .batchSize(10)
+            .retryPolicy(
+                RetryPolicy.builder()
+                    .maxAttempts(1000)
+                    .initialDelay(Duration.ofMillis(100))
+                    .maxDelay(Duration.ofMillis(100))
+                    .jitter(false)
+                    .build())
+            .stallLimit(Duration.ofHours(1))
+            .build();
+
+    drainUntil(relay, () -> broker.ids().containsAll(ids(behind)));
+
+    assertThat(broker.ids()).doesNotContain(failing.id());
+    assertThat(status(failing)).isEqualTo("LOG");
+  }
+
+  @Test
   void operatorsReplayOfADeadEvent_publishesItAndItsParkedKeyInOrder_andStatusCountsWhatWaits() throws Exception {
     Event poison = schema.append(event("K", "1"), event("L", "1")).getFirst();
     broker.failing.add(poison.id());
@@ -340,6 +370,28 @@ class LogModeTest {
           broker.payloadsOf("key-" + k).stream().map(Integer::parseInt).distinct().toList();
       assertThat(firstArrivals).as("first arrivals of key-%d", k).isSorted().hasSize(perKey);
     }
+  }
+
+  /** The procedure of OPERATIONS.md, "Log mode: changing the partition count". */
+  @Test
+  void partitionCount_isChangedByDrainingThenSwitching_andNothingIsLost() throws Exception {
+    List<Event> before = schema.append(event("K", "1"), event("L", "1"), event("M", "1"));
+    Relay relay = relay("solo").build();
+    drain(relay);
+    relay.close();
+
+    execute(
+        "BEGIN; DELETE FROM courier_outbox_partitions; DROP INDEX courier_outbox_log4_seq_ix;"
+            + " DROP INDEX courier_outbox_log4_txid_ix; DROP INDEX courier_outbox_log4_parked_ix; COMMIT");
+    Schema.enableLogMode(schema.db(), CourierTables.DEFAULT, 8);
+    List<Event> after = schema.append(event("K", "2"), event("N", "1"));
+    Relay switched = relay("switched").build();
+    drain(switched);
+
+    assertThat(Schema.logPartitions(schema.db(), CourierTables.DEFAULT)).isEqualTo(8);
+    assertThat(broker.ids()).as("what was still in the outbox is published again: duplicates, no gap")
+        .containsAll(ids(before)).containsAll(ids(after));
+    assertThat(broker.payloadsOf("K")).containsExactly("1", "1", "2");
   }
 
   @Test

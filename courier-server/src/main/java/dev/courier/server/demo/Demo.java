@@ -241,6 +241,10 @@ final class Demo {
     resources.add("metrics and health endpoints", observability);
     CourierTables tables = config.tables();
     Schema.migrate(ds, tables);
+    if (config.relay().claimMode() == dev.courier.relay.Relay.ClaimMode.LOG) {
+      // the demo's own schema: turned to log mode before anything is written
+      Schema.enableLogMode(ds, tables);
+    }
     DemoTables.create(ds);
     say(
         "Database: "

@@ -98,9 +98,11 @@ public final class ChaosTables {
      * archive of pruned rows left out: a run must not prune), effects, the ledger and dead letters.
      *
      * @param wireCopies copies of each event id on the broker, counted by the caller (may be empty)
+     * @param ordered    whether one relay's per-key order is promised ({@link History#ordered()})
+     * @param keyOrdered whether log mode's per-key order is promised ({@link History#keyOrdered()})
      */
     public static History readHistory(DataSource dataSource, CourierTables tables, String scenario, long seed,
-            List<String> consumers, Map<UUID, Integer> wireCopies, boolean ordered,
+            List<String> consumers, Map<UUID, Integer> wireCopies, boolean ordered, boolean keyOrdered,
             List<History.FaultRecord> faults, Instant healedAt) {
         List<History.Intent> committed = new ArrayList<>();
         Set<UUID> rolledBack = new HashSet<>();
@@ -124,15 +126,15 @@ public final class ChaosTables {
                             toInstant(rs.getTimestamp(4)))));
             query(c, "SELECT consumer, event_id FROM " + tables.processedEvents(), rs -> ledger.add(
                     new History.LedgerRow(rs.getString(1), rs.getObject(2, UUID.class))));
-            query(c, "SELECT consumer, event_id, reason FROM " + tables.deadLetters() + " ORDER BY id",
-                    rs -> deadLetters.add(new History.DeadLetterRow(rs.getString(1), rs.getObject(2, UUID.class),
-                            rs.getString(3))));
+            query(c, "SELECT consumer, event_id, reason, first_failed_at FROM " + tables.deadLetters()
+                    + " ORDER BY id", rs -> deadLetters.add(new History.DeadLetterRow(rs.getString(1),
+                            rs.getObject(2, UUID.class), rs.getString(3), toInstant(rs.getTimestamp(4)))));
             c.commit();
         } catch (SQLException e) {
             throw new IllegalStateException("cannot read the history of " + scenario + ": " + e.getMessage(), e);
         }
         return new History(scenario, seed, consumers, committed, rolledBack, outbox, effects, ledger, deadLetters,
-                wireCopies, ordered, faults, healedAt);
+                wireCopies, ordered, keyOrdered, faults, healedAt);
     }
 
     private interface RowReader {

@@ -28,6 +28,8 @@ import com.fasterxml.jackson.databind.SerializationFeature;
  * @param duplicated             each (consumer, event) applied more than once
  * @param unexpectedDeadLetters  each committed event that is not poison and was dead-lettered
  * @param orderViolations        each effect applied after an effect of a later change of its key
+ * @param keyOrderViolations     each event whose first arrival (effect or dead letter) came after a later change of its
+ *                               key, per consumer
  * @param wireDuplicates         copies of events on the broker beyond the first (allowed: the ledger absorbs them)
  * @param poisonDeadLettered     poison events that ended as dead letters, as they should, over all consumers
  * @param drainTime              from the last fault's healing to the last effect, or {@code null} when not measured
@@ -43,6 +45,7 @@ public record CheckReport(
         List<Anomaly> duplicated,
         List<Anomaly> unexpectedDeadLetters,
         List<Anomaly> orderViolations,
+        List<Anomaly> keyOrderViolations,
         long wireDuplicates,
         long poisonDeadLettered,
         Duration drainTime) {
@@ -58,6 +61,7 @@ public record CheckReport(
         duplicated = List.copyOf(duplicated);
         unexpectedDeadLetters = List.copyOf(unexpectedDeadLetters);
         orderViolations = List.copyOf(orderViolations);
+        keyOrderViolations = List.copyOf(keyOrderViolations);
     }
 
     /**
@@ -74,11 +78,13 @@ public record CheckReport(
 
     /**
      * Whether the run kept every promise: nothing lost, nothing unexpected, no duplicated effect, no unexpected
-     * dead letter, and no order violation where order is promised.
+     * dead letter, no order violation where one relay promises order and no key order violation where log mode
+     * promises it.
      */
     public boolean passed() {
         return lost.isEmpty() && unexpected.isEmpty() && duplicatedEffects == 0 && unexpectedDeadLetters.isEmpty()
-                && (!history.ordered() || orderViolations.isEmpty());
+                && (!history.ordered() || orderViolations.isEmpty())
+                && (!history.keyOrdered() || keyOrderViolations.isEmpty());
     }
 
     /** The command-line properties that rerun this scenario with this seed. */
@@ -93,11 +99,11 @@ public record CheckReport(
                 .append(history.seed()).append(")\n");
         out.append(String.format(
                 "  committed %d, rolled back %d, poison %d; lost %d, unexpected %d, duplicated effects %d,"
-                        + " unexpected dead letters %d, order violations %d%s; wire duplicates %d (absorbed),"
-                        + " poison dead-lettered %d, faults %d, drain %s%n",
+                        + " unexpected dead letters %d, order violations %d%s, key order violations %d%s; wire"
+                        + " duplicates %d (absorbed), poison dead-lettered %d, faults %d, drain %s%n",
                 committed, rolledBack, poison, lost.size(), unexpected.size(), duplicatedEffects,
                 unexpectedDeadLetters.size(), orderViolations.size(), history.ordered() ? "" : " (not promised)",
-                wireDuplicates, poisonDeadLettered, history.faults().size(),
+                keyOrderViolations.size(), history.keyOrdered() ? "" : " (not promised)", wireDuplicates, poisonDeadLettered, history.faults().size(),
                 drainTime == null ? "not measured" : drainTime.toMillis() + " ms"));
         if (!passed()) {
             out.append("  reproduce with: ").append(reproduce()).append('\n');
@@ -112,6 +118,9 @@ public record CheckReport(
             appendAnomalies(out, "unexpected dead letters", unexpectedDeadLetters);
             if (history.ordered()) {
                 appendAnomalies(out, "order violations", orderViolations);
+            }
+            if (history.keyOrdered()) {
+                appendAnomalies(out, "key order violations (first arrivals out of write order)", keyOrderViolations);
             }
             out.append("  history of the anomalous events:\n");
             for (UUID id : anomalousEvents()) {
@@ -137,6 +146,8 @@ public record CheckReport(
         json.put("unexpectedDeadLetters", unexpectedDeadLetters.size());
         json.put("orderViolations", orderViolations.size());
         json.put("orderPromised", history.ordered());
+        json.put("keyOrderViolations", keyOrderViolations.size());
+        json.put("keyOrderPromised", history.keyOrdered());
         json.put("wireDuplicates", wireDuplicates);
         json.put("poisonDeadLettered", poisonDeadLettered);
         json.put("drainMillis", drainTime == null ? null : drainTime.toMillis());
@@ -153,6 +164,7 @@ public record CheckReport(
         anomalies.put("duplicated", strings(duplicated));
         anomalies.put("unexpectedDeadLetters", strings(unexpectedDeadLetters));
         anomalies.put("orderViolations", strings(orderViolations));
+        anomalies.put("keyOrderViolations", strings(keyOrderViolations));
         json.put("anomalies", anomalies);
         json.put("eventHistories", anomalousEvents().stream().map(this::eventHistory).toList());
         try {
@@ -202,7 +214,8 @@ public record CheckReport(
     private Set<UUID> anomalousEvents() {
         Set<UUID> ids = new LinkedHashSet<>();
         Stream.of(lost, unexpected, duplicated, unexpectedDeadLetters,
-                history.ordered() ? orderViolations : List.<Anomaly>of())
+                history.ordered() ? orderViolations : List.<Anomaly>of(),
+                history.keyOrdered() ? keyOrderViolations : List.<Anomaly>of())
                 .flatMap(List::stream).map(Anomaly::eventId).limit(MAX_LISTED).forEach(ids::add);
         return ids;
     }

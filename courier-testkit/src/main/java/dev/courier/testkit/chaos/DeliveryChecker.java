@@ -10,6 +10,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.UUID;
 
@@ -27,8 +28,16 @@ import java.util.UUID;
  *   <li><b>duplicated effects</b>: each effect row beyond the first for one consumer and event;</li>
  *   <li><b>unexpected dead letters</b>: a committed event that is not poison but was dead-lettered (visible, so
  *       not counted as lost, but a failure of the run all the same);</li>
- *   <li><b>order violations</b> (counted always, failing only when {@link History#ordered()}): an effect applied
- *       after an effect of a later change of the same key;</li>
+ *   <li><b>order violations</b> (counted always, failing only when {@link History#ordered()}, the promise of one
+ *       relay in lease or lock mode): an effect applied after an effect of a later change of the same key;</li>
+ *   <li><b>key order violations</b> (counted always, failing only when {@link History#keyOrdered()}, the promise of
+ *       log mode with any number of relays): per consumer and key, the first arrival of each event, in the order the
+ *       consumer received them, must follow the key's write order ({@link History.Intent#keySeq()}, which is the
+ *       key's commit and append order). An event arrives when it is applied (its first effect row, placed by its
+ *       {@link History.Effect#appliedAt()}) or when it is dead-lettered (a poison event, placed by
+ *       {@link History.DeadLetterRow#firstFailedAt()}); unlike the order check above, poison events take their place
+ *       in their key's sequence. Each event that arrives after a later change of its key is one violation, naming
+ *       the key, its change number and the later change it came after;</li>
  *   <li><b>wire duplicates</b>, counted and allowed: copies of an event on the broker beyond the first, which the
  *       ledger must absorb;</li>
  *   <li><b>drain time</b>: from {@link History#healedAt()} to the last effect.</li>
@@ -78,6 +87,7 @@ public final class DeliveryChecker {
         List<CheckReport.Anomaly> duplicated = new ArrayList<>();
         List<CheckReport.Anomaly> unexpectedDead = new ArrayList<>();
         List<CheckReport.Anomaly> orderViolations = new ArrayList<>();
+        List<CheckReport.Anomaly> keyOrderViolations = new ArrayList<>();
         long poisonDeadLettered = 0;
         long duplicatedEffects = 0;
         for (String consumer : h.consumers()) {
@@ -110,6 +120,7 @@ public final class DeliveryChecker {
                 }
             }
             orderViolations.addAll(orderViolations(consumer, effects, intents));
+            keyOrderViolations.addAll(keyOrderViolations(consumer, effects, h.deadLetters(), intents));
         }
 
         long wireDuplicates = 0;
@@ -133,8 +144,8 @@ public final class DeliveryChecker {
         }
         long poisonIntents = intents.values().stream().filter(History.Intent::poison).count();
         return new CheckReport(h, intents.size(), h.rolledBack().size(), poisonIntents, lost, unexpectedAnomalies,
-                duplicatedEffects, duplicated, unexpectedDead, orderViolations, wireDuplicates, poisonDeadLettered,
-                drain);
+                duplicatedEffects, duplicated, unexpectedDead, orderViolations, keyOrderViolations, wireDuplicates,
+                poisonDeadLettered, drain);
     }
 
     private static List<CheckReport.Anomaly> orderViolations(String consumer, Map<UUID, List<History.Effect>> effects,
@@ -159,6 +170,58 @@ public final class DeliveryChecker {
                         + latest.eventId() + ")"));
             } else {
                 latestByKey.put(intent.key(), intent);
+            }
+        }
+        return violations;
+    }
+
+    /** One event's first arrival at a consumer: its first effect, or its dead letter. */
+    private record Arrival(History.Intent intent, Instant at, long order, boolean deadLettered) {
+    }
+
+    private static final Comparator<Arrival> ARRIVAL_ORDER = Comparator.comparing(Arrival::at)
+            .thenComparingLong(Arrival::order);
+
+    private static List<CheckReport.Anomaly> keyOrderViolations(String consumer,
+            Map<UUID, List<History.Effect>> effects, List<History.DeadLetterRow> deadLetters,
+            Map<UUID, History.Intent> intents) {
+        Map<String, List<Arrival>> byKey = new HashMap<>();
+        Set<UUID> arrived = new HashSet<>();
+        for (List<History.Effect> perEvent : effects.values()) {
+            History.Effect first = perEvent.stream().min(Comparator.comparingLong(History.Effect::order)).orElseThrow();
+            History.Intent intent = intents.get(first.eventId());
+            if (intent == null || intent.key() == null || first.appliedAt() == null) {
+                continue;
+            }
+            arrived.add(intent.eventId());
+            byKey.computeIfAbsent(intent.key(), k -> new ArrayList<>())
+                    .add(new Arrival(intent, first.appliedAt(), first.order(), false));
+        }
+        for (History.DeadLetterRow dead : deadLetters) {
+            History.Intent intent = dead.eventId() == null ? null : intents.get(dead.eventId());
+            // an event both applied and dead-lettered is reported elsewhere; its effect is its arrival here
+            if (!consumer.equals(dead.consumer()) || intent == null || intent.key() == null
+                    || dead.firstFailedAt() == null || !arrived.add(intent.eventId())) {
+                continue;
+            }
+            byKey.computeIfAbsent(intent.key(), k -> new ArrayList<>())
+                    .add(new Arrival(intent, dead.firstFailedAt(), Long.MAX_VALUE, true));
+        }
+        List<CheckReport.Anomaly> violations = new ArrayList<>();
+        for (Map.Entry<String, List<Arrival>> key : new TreeMap<>(byKey).entrySet()) {
+            List<Arrival> arrivals = key.getValue();
+            arrivals.sort(ARRIVAL_ORDER);
+            Arrival latest = null;
+            for (Arrival a : arrivals) {
+                if (latest != null && latest.intent().keySeq() > a.intent().keySeq()) {
+                    violations.add(new CheckReport.Anomaly(consumer, a.intent().eventId(), "key " + key.getKey()
+                            + ": change " + a.intent().keySeq() + (a.deadLettered() ? " (dead-lettered)" : "")
+                            + " first arrived at " + a.at() + ", after change " + latest.intent().keySeq() + " ("
+                            + latest.intent().eventId() + (latest.deadLettered() ? ", dead-lettered" : "")
+                            + ") at " + latest.at()));
+                } else {
+                    latest = a;
+                }
             }
         }
         return violations;

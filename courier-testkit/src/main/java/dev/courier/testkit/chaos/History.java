@@ -24,7 +24,10 @@ import java.util.UUID;
  * @param ledger      the processed-events ledger
  * @param deadLetters the consumers' dead letters
  * @param wireCopies  how many records the broker holds for each event id (empty when not counted)
- * @param ordered     whether the mode promises per-key order, so that order violations fail the run
+ * @param ordered     whether the run promises per-key order as one relay in lease or lock mode does, so that order
+ *                    violations fail the run
+ * @param keyOrdered  whether the run promises per-key order with any number of relays, as log mode does, so that a
+ *                    key whose first arrivals leave write order fails the run (see {@link DeliveryChecker})
  * @param faults      the faults injected, in order, for the report
  * @param healedAt    when the last fault was healed, or {@code null}; drain time is measured from it
  */
@@ -40,6 +43,7 @@ public record History(
         List<DeadLetterRow> deadLetters,
         Map<UUID, Integer> wireCopies,
         boolean ordered,
+        boolean keyOrdered,
         List<FaultRecord> faults,
         Instant healedAt) {
 
@@ -54,6 +58,14 @@ public record History(
         deadLetters = List.copyOf(deadLetters);
         wireCopies = Map.copyOf(wireCopies);
         faults = List.copyOf(faults);
+    }
+
+    /** A history whose run promises no log-mode key order ({@code keyOrdered} false). */
+    public History(String scenario, long seed, List<String> consumers, List<Intent> committed, Set<UUID> rolledBack,
+            Map<UUID, String> outbox, List<Effect> effects, List<LedgerRow> ledger, List<DeadLetterRow> deadLetters,
+            Map<UUID, Integer> wireCopies, boolean ordered, List<FaultRecord> faults, Instant healedAt) {
+        this(scenario, seed, consumers, committed, rolledBack, outbox, effects, ledger, deadLetters, wireCopies, ordered,
+                false, faults, healedAt);
     }
 
     /**
@@ -86,8 +98,17 @@ public record History(
     public record LedgerRow(String consumer, UUID eventId) {
     }
 
-    /** One dead letter of a consumer; {@code eventId} is {@code null} for a record that carried no usable id. */
-    public record DeadLetterRow(String consumer, UUID eventId, String reason) {
+    /**
+     * One dead letter of a consumer; {@code eventId} is {@code null} for a record that carried no usable id.
+     *
+     * @param firstFailedAt when the consumer began the attempt that first failed, which for a poison event is when it
+     *                      arrived; {@code null} when not known
+     */
+    public record DeadLetterRow(String consumer, UUID eventId, String reason, Instant firstFailedAt) {
+        /** A dead letter whose first failure's time is not known. */
+        public DeadLetterRow(String consumer, UUID eventId, String reason) {
+            this(consumer, eventId, reason, null);
+        }
     }
 
     /** A fault injected during the run, with when it started and, if it was healed, when. */

@@ -35,6 +35,7 @@ class DeliveryCheckerTest {
         assertThat(report.duplicatedEffects()).isZero();
         assertThat(report.unexpectedDeadLetters()).isEmpty();
         assertThat(report.orderViolations()).isEmpty();
+        assertThat(report.keyOrderViolations()).isEmpty();
         assertThat(report.wireDuplicates()).isZero();
         assertThat(report.toText()).startsWith("PASSED clean (seed 42)");
     }
@@ -157,6 +158,78 @@ class DeliveryCheckerTest {
     }
 
     @Test
+    void laterChangeOfAKeyArrivingFirst_isAKeyOrderViolation_namingTheKeyAndBothEvents_failingOnlyInLogMode()
+            throws Exception {
+        // key b: #1 #2 #3 first arrive as #2 #1 #3; key a stays in order
+        run.effects.clear();
+        run.effect(run.intents.get(0).eventId());
+        run.effect(run.intents.get(4).eventId());
+        run.effect(run.intents.get(1).eventId());
+        run.effect(run.intents.get(3).eventId());
+        run.effect(run.intents.get(2).eventId());
+        run.effect(run.intents.get(5).eventId());
+
+        CheckReport notPromised = DeliveryChecker.check(run.build());
+        run.keyOrdered = true;
+        CheckReport promised = DeliveryChecker.check(run.build());
+
+        assertThat(notPromised.keyOrderViolations()).hasSize(1);
+        assertThat(notPromised.passed()).as("key order not promised").isTrue();
+        assertThat(promised.passed()).isFalse();
+        UUID second = run.intents.get(4).eventId();
+        assertThat(promised.keyOrderViolations()).singleElement().satisfies(a -> {
+            assertThat(a.consumer()).isEqualTo(CONSUMER);
+            assertThat(a.eventId()).isEqualTo(run.intents.get(3).eventId());
+            assertThat(a.what()).startsWith("key b: change 1 first arrived at ")
+                    .contains("after change 2 (" + second + ") at ");
+        });
+        assertThat(promised.toText()).contains("key order violations 1;")
+                .contains("key order violations (first arrivals out of write order) (1):")
+                .contains(run.intents.get(3).eventId() + ": committed (key b #1)");
+        JsonNode json = new ObjectMapper().readTree(promised.toJson());
+        assertThat(json.get("keyOrderViolations").asInt()).isEqualTo(1);
+        assertThat(json.get("keyOrderPromised").asBoolean()).isTrue();
+        assertThat(json.get("anomalies").get("keyOrderViolations").get(0).asText()).contains("key b: change 1");
+    }
+
+    @Test
+    void poisonEventDeadLetteredAfterALaterChangeOfItsKey_isAKeyOrderViolation_whichTheEffectOrderCheckCannotSee() {
+        // key b gets a poison change #4 that is dead-lettered after #5 was applied
+        UUID poison = run.addIntent("b", true);
+        UUID fifth = run.addIntent("b", false);
+        run.effect(fifth);
+        run.deadLetters.add(new History.DeadLetterRow(CONSUMER, poison, "POISON", T0.plusSeconds(100)));
+        run.ordered = true;
+        run.keyOrdered = true;
+
+        CheckReport report = DeliveryChecker.check(run.build());
+
+        assertThat(report.orderViolations()).as("effects alone are in order").isEmpty();
+        assertThat(report.keyOrderViolations()).singleElement().satisfies(a -> {
+            assertThat(a.eventId()).isEqualTo(poison);
+            assertThat(a.what()).startsWith("key b: change 4 (dead-lettered) first arrived at")
+                    .contains("after change 5 (" + fifth + ")");
+        });
+        assertThat(report.passed()).isFalse();
+    }
+
+    @Test
+    void poisonEventDeadLetteredInItsPlace_andRedeliveredDuplicates_keepTheKeyOrder() {
+        UUID poison = run.addIntent("b", true);
+        // dead-lettered after #3 of key b (applied at T0 + 6 s), before #5
+        run.deadLetters.add(new History.DeadLetterRow(CONSUMER, poison, "POISON", T0.plusMillis(6_500)));
+        run.effect(run.addIntent("b", false));
+        // a redelivered copy of an earlier change is applied again: a duplicate, not a first arrival
+        run.effect(run.intents.get(3).eventId());
+        run.keyOrdered = true;
+
+        CheckReport report = DeliveryChecker.check(run.build());
+
+        assertThat(report.keyOrderViolations()).isEmpty();
+        assertThat(report.duplicatedEffects()).isEqualTo(1);
+    }
+
+    @Test
     void poisonEvent_deadLettered_passes_butAPoisonEventWithNeitherOutcomeIsLost() {
         UUID poison = run.addIntent("b", true);
         run.deadLetters.add(new History.DeadLetterRow(CONSUMER, poison, "POISON"));
@@ -231,6 +304,7 @@ class DeliveryCheckerTest {
         assertThat(report.duplicatedEffects()).isZero();
         assertThat(report.unexpectedDeadLetters()).isEmpty();
         assertThat(report.orderViolations()).isEmpty();
+        assertThat(report.keyOrderViolations()).isEmpty();
         assertThat(report.wireDuplicates()).isZero();
     }
 
@@ -247,6 +321,7 @@ class DeliveryCheckerTest {
         final List<History.FaultRecord> faults = new ArrayList<>();
         final Map<String, Long> keySeqs = new HashMap<>();
         boolean ordered;
+        boolean keyOrdered;
         Instant healedAt;
         long nextOrder = 1;
 
@@ -274,7 +349,7 @@ class DeliveryCheckerTest {
 
         History build() {
             return new History("clean", 42, consumers, intents, rolledBack, outbox, effects, ledger, deadLetters,
-                    wire, ordered, faults, healedAt);
+                    wire, ordered, keyOrdered, faults, healedAt);
         }
     }
 }
