@@ -2,6 +2,7 @@ package dev.courier.jdbc;
 
 import dev.courier.ConfigurationException;
 import dev.courier.CourierException;
+import dev.courier.internal.Transactions;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -150,20 +151,8 @@ public final class Schema {
    */
   public static int migrate(DataSource dataSource, CourierTables tables, int target) {
     requireKnown(target);
-    try (Connection c = dataSource.getConnection()) {
-      Dialect dialect = Dialect.detect(c);
-      boolean auto = c.getAutoCommit();
-      c.setAutoCommit(false);
-      try {
-        int applied = migrate(c, dialect, tables, target);
-        c.commit();
-        return applied;
-      } catch (SQLException | RuntimeException e) {
-        c.rollback();
-        throw e;
-      } finally {
-        c.setAutoCommit(auto);
-      }
+    try {
+      return Transactions.inTransaction(dataSource, c -> migrate(c, Dialect.detect(c), tables, target));
     } catch (SQLException e) {
       throw new CourierException(
           "could not migrate Courier's tables: " + e.getMessage() + " (SQLState " + e.getSQLState() + ")", e);
@@ -259,47 +248,45 @@ public final class Schema {
       throw new ConfigurationException(
           "log.partitions", "must be between 1 and " + MAX_LOG_PARTITIONS + ", was " + partitions);
     }
-    try (Connection c = dataSource.getConnection()) {
-      Dialect dialect = Dialect.detect(c);
-      if (!(dialect instanceof PostgresDialect)) {
-        throw new ConfigurationException("claimMode", "log mode needs PostgreSQL; this is " + dialect.name());
-      }
-      if (currentVersion(dataSource, tables) < 2) {
-        throw new ConfigurationException(
-            "schema", "log mode needs Courier's schema version 2 or newer; run 'courier migrate' first");
-      }
-      boolean auto = c.getAutoCommit();
-      c.setAutoCommit(false);
-      try (Statement s = c.createStatement()) {
-        s.execute("LOCK TABLE " + tables.outbox() + " IN ACCESS EXCLUSIVE MODE");
-        int existing = LogSql.partitionCount(c, tables);
-        if (existing != 0 && existing != partitions) {
-          throw new ConfigurationException(
-              "log.partitions",
-              "the outbox "
-                  + tables.outbox()
-                  + " is in log mode with "
-                  + existing
-                  + " partitions; to change the count, drain it and follow docs/OPERATIONS.md"
-                  + " (changing the partition count)");
-        }
-        for (String stmt : LogSql.enableStatements(tables, partitions)) {
-          s.execute(stmt);
-        }
-        int converted = s.executeUpdate(LogSql.convertPending(tables));
-        c.commit();
-        log.info(
-            "log mode is on for {} with {} partitions; {} pending rows converted",
-            tables.outbox(),
-            partitions,
-            converted);
-        return converted;
-      } catch (SQLException | RuntimeException e) {
-        c.rollback();
-        throw e;
-      } finally {
-        c.setAutoCommit(auto);
-      }
+    if (currentVersion(dataSource, tables) < 2) {
+      throw new ConfigurationException(
+          "schema", "log mode needs Courier's schema version 2 or newer; run 'courier migrate' first");
+    }
+    try {
+      int converted =
+          Transactions.inTransaction(
+              dataSource,
+              c -> {
+                Dialect dialect = Dialect.detect(c);
+                if (!(dialect instanceof PostgresDialect)) {
+                  throw new ConfigurationException(
+                      "claimMode", "log mode needs PostgreSQL; this is " + dialect.name());
+                }
+                try (Statement s = c.createStatement()) {
+                  s.execute("LOCK TABLE " + tables.outbox() + " IN ACCESS EXCLUSIVE MODE");
+                  int existing = LogSql.partitionCount(c, tables);
+                  if (existing != 0 && existing != partitions) {
+                    throw new ConfigurationException(
+                        "log.partitions",
+                        "the outbox "
+                            + tables.outbox()
+                            + " is in log mode with "
+                            + existing
+                            + " partitions; to change the count, drain it and follow"
+                            + " docs/OPERATIONS.md (changing the partition count)");
+                  }
+                  for (String stmt : LogSql.enableStatements(tables, partitions)) {
+                    s.execute(stmt);
+                  }
+                  return s.executeUpdate(LogSql.convertPending(tables));
+                }
+              });
+      log.info(
+          "log mode is on for {} with {} partitions; {} pending rows converted",
+          tables.outbox(),
+          partitions,
+          converted);
+      return converted;
     } catch (SQLException e) {
       throw new CourierException(
           "could not turn log mode on for " + tables.outbox() + ": " + e.getMessage(), e);

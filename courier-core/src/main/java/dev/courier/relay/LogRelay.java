@@ -478,14 +478,7 @@ final class LogRelay {
       int limit = Math.max(batchSize, windowLimit - held);
       List<Row> rows;
       Map<Integer, Lane> byPartition = new HashMap<>();
-      if (group.size() == 1) {
-        rows = store.page(first.partition, first.done, first.batch, first.read, last, limit);
-        for (Row r : rows) {
-          r.partition = first.partition;
-        }
-      } else {
-        rows = store.page(group.stream().map(l -> l.partition).toList(), first.done, first.batch, first.read, last, limit);
-      }
+      rows = store.page(group.stream().map(l -> l.partition).toList(), first.done, first.batch, first.read, last, limit);
       group.forEach(l -> byPartition.put(l.partition, l));
       passRead += rows.size();
       held += rows.size();

@@ -4,6 +4,7 @@ import dev.courier.ConfigurationException;
 import dev.courier.Event;
 import dev.courier.internal.HeadersJson;
 import dev.courier.jdbc.CourierTables;
+import dev.courier.internal.Transactions;
 import dev.courier.jdbc.LogSql;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -183,9 +184,8 @@ final class LogStore {
    * @param done each partition's done snapshot
    */
   List<Opened> openBatches(Map<Integer, Snapshot> done) throws SQLException {
-    List<Opened> opened = new ArrayList<>(done.size());
     if (done.isEmpty()) {
-      return opened;
+      return List.of();
     }
     Integer[] parts = new Integer[done.size()];
     String[] xmax = new String[done.size()];
@@ -197,92 +197,71 @@ final class LogStore {
       xip[i] = String.join(",", e.getValue().running());
       i++;
     }
-    try (Connection c = dataSource.getConnection();
-        PreparedStatement ps = c.prepareStatement(openBatches)) {
-      c.setAutoCommit(false);
-      try (Statement s = c.createStatement()) {
-        s.execute(LogSql.OPEN_PLAN);
-      }
-      ps.setArray(1, c.createArrayOf("integer", parts));
-      ps.setArray(2, c.createArrayOf("text", xmax));
-      ps.setArray(3, c.createArrayOf("text", xip));
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          opened.add(
-              new Opened(rs.getInt(1), Snapshot.parse(rs.getString(2)), rs.getLong(3), rs.getLong(4), rs.getLong(5)));
-        }
-      }
-      c.commit();
-      c.setAutoCommit(true);
-    }
-    return opened;
+    return Transactions.inTransaction(
+        dataSource,
+        c -> {
+          try (Statement s = c.createStatement()) {
+            s.execute(LogSql.OPEN_PLAN);
+          }
+          List<Opened> opened = new ArrayList<>(done.size());
+          try (PreparedStatement ps = c.prepareStatement(openBatches)) {
+            ps.setArray(1, c.createArrayOf("integer", parts));
+            ps.setArray(2, c.createArrayOf("text", xmax));
+            ps.setArray(3, c.createArrayOf("text", xip));
+            try (ResultSet rs = ps.executeQuery()) {
+              while (rs.next()) {
+                opened.add(
+                    new Opened(
+                        rs.getInt(1), Snapshot.parse(rs.getString(2)), rs.getLong(3), rs.getLong(4), rs.getLong(5)));
+              }
+            }
+          }
+          return opened;
+        });
   }
 
   /**
-   * Up to {@code limit} rows of several partitions' common open batch after {@code after}, in seq
-   * order, each with its partition: one scan in seq order instead of one per partition.
+   * Up to {@code limit} rows of the partitions' common open batch after {@code after}, in seq order,
+   * each with its partition. One partition is read through its own seq index; several through the
+   * primary key in seq order, one scan instead of one per partition.
    */
   List<LogRelay.Row> page(List<Integer> partitions, Snapshot done, Snapshot batch, long after, long last, int limit)
       throws SQLException {
-    List<LogRelay.Row> rows = new ArrayList<>(Math.min(limit, 16384));
-    try (Connection c = dataSource.getConnection();
-        PreparedStatement ps = c.prepareStatement(pageMany)) {
-      c.setAutoCommit(false);
-      try (Statement s = c.createStatement()) {
-        s.execute(LogSql.PAGE_PLAN);
-      }
-      ps.setArray(1, c.createArrayOf("integer", partitions.toArray(Integer[]::new)));
-      ps.setLong(2, after);
-      ps.setLong(3, last);
-      ps.setString(4, done.xmax());
-      ps.setArray(5, c.createArrayOf("text", done.running()));
-      ps.setString(6, batch.text());
-      ps.setInt(7, limit);
-      ps.setFetchSize(Math.min(limit, 4096));
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          LogRelay.Row r = read(rs);
-          r.partition = rs.getInt("partition_no");
-          rows.add(r);
-        }
-      }
-      c.commit();
-      c.setAutoCommit(true);
-    }
-    return rows;
-  }
-
-  /** Up to {@code limit} rows of an open batch after {@code after}, in seq order. */
-  List<LogRelay.Row> page(int partition, Snapshot done, Snapshot batch, long after, long last, int limit)
-      throws SQLException {
-    List<LogRelay.Row> rows = new ArrayList<>(Math.min(limit, 4096));
-    try (Connection c = dataSource.getConnection();
-        PreparedStatement ps = c.prepareStatement(page)) {
-      c.setAutoCommit(false);
-      try (Statement s = c.createStatement()) {
-        // the page is the first rows of the partition's seq index past a point: an ordered index
-        // scan that stops after the limit. The planner, misled by the expression index's
-        // estimates, would rather read every new row of the partition by transaction id and sort
-        // them all (measured: 44 ms against 12 ms for a page of 2,000 from 6,000 rows of 1 KB)
-        s.execute(LogSql.PAGE_PLAN);
-      }
-      ps.setInt(1, partition);
-      ps.setLong(2, after);
-      ps.setLong(3, last);
-      ps.setString(4, done.xmax());
-      ps.setArray(5, c.createArrayOf("text", done.running()));
-      ps.setString(6, batch.text());
-      ps.setInt(7, limit);
-      ps.setFetchSize(limit);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          rows.add(read(rs));
-        }
-      }
-      c.commit();
-      c.setAutoCommit(true);
-    }
-    return rows;
+    boolean one = partitions.size() == 1;
+    return Transactions.inTransaction(
+        dataSource,
+        c -> {
+          try (Statement s = c.createStatement()) {
+            // an ordered index scan that stops after the limit: the planner, misled by the
+            // expression index's estimates, would rather read every new row of the partition by
+            // transaction id and sort them all (44 ms against 12 ms for a page of 2,000 of 6,000
+            // rows of 1 KB)
+            s.execute(LogSql.PAGE_PLAN);
+          }
+          List<LogRelay.Row> rows = new ArrayList<>(Math.min(limit, 16384));
+          try (PreparedStatement ps = c.prepareStatement(one ? page : pageMany)) {
+            if (one) {
+              ps.setInt(1, partitions.getFirst());
+            } else {
+              ps.setArray(1, c.createArrayOf("integer", partitions.toArray(Integer[]::new)));
+            }
+            ps.setLong(2, after);
+            ps.setLong(3, last);
+            ps.setString(4, done.xmax());
+            ps.setArray(5, c.createArrayOf("text", done.running()));
+            ps.setString(6, batch.text());
+            ps.setInt(7, limit);
+            ps.setFetchSize(Math.min(limit, 4096));
+            try (ResultSet rs = ps.executeQuery()) {
+              while (rs.next()) {
+                LogRelay.Row r = read(rs);
+                r.partition = one ? partitions.getFirst() : rs.getInt("partition_no");
+                rows.add(r);
+              }
+            }
+          }
+          return rows;
+        });
   }
 
   private static LogRelay.Row read(ResultSet rs) throws SQLException {
@@ -324,68 +303,53 @@ final class LogStore {
       boolean release,
       Instant now)
       throws SQLException {
-    try (Connection c = dataSource.getConnection()) {
-      c.setAutoCommit(false);
-      try {
-        int updated;
-        try (PreparedStatement ps =
-            c.prepareStatement(LogSql.checkpoint(tables, release))) {
-          int i = 1;
-          ps.setString(i++, done.text());
-          if (batch == null) {
-            ps.setNull(i++, Types.VARCHAR);
-            ps.setNull(i++, Types.BIGINT);
-          } else {
-            ps.setString(i++, batch.text());
-            ps.setLong(i++, position);
-          }
-          if (!release) {
-            ps.setDouble(i++, lease.toMillis() / 1000.0);
-          }
-          ps.setInt(i++, partition);
-          ps.setString(i++, relayId);
-          ps.setLong(i, epoch);
-          updated = ps.executeUpdate();
-        }
-        if (updated == 0) {
-          c.rollback();
-          return false;
-        }
-        for (Park p : parks) {
-          try (PreparedStatement ps =
-              c.prepareStatement(p.dead() ? LogSql.markDead(tables) : LogSql.markParked(tables))) {
-            if (p.dead()) {
-              ps.setTimestamp(1, Timestamp.from(now));
-              ps.setInt(2, p.attempts());
-              ps.setString(3, OutboxStore.truncate(p.error()));
-              ps.setLong(4, p.seq());
-              ps.setString(5, p.txid());
+    return Transactions.inTransaction(
+        dataSource,
+        c -> {
+          try (PreparedStatement ps = c.prepareStatement(LogSql.checkpoint(tables, release))) {
+            int i = 1;
+            ps.setString(i++, done.text());
+            if (batch == null) {
+              ps.setNull(i++, Types.VARCHAR);
+              ps.setNull(i++, Types.BIGINT);
             } else {
-              ps.setString(1, "parked behind an earlier dead event of its key; replay that one first");
-              ps.setLong(2, p.seq());
-              ps.setString(3, p.txid());
+              ps.setString(i++, batch.text());
+              ps.setLong(i++, position);
             }
-            ps.executeUpdate();
+            if (!release) {
+              ps.setDouble(i++, lease.toMillis() / 1000.0);
+            }
+            ps.setInt(i++, partition);
+            ps.setString(i++, relayId);
+            ps.setLong(i, epoch);
+            if (ps.executeUpdate() == 0) {
+              return false; // fenced: nothing was written, and nothing more is
+            }
           }
-        }
-        if (parks.isEmpty()) {
-          // a cursor write lost in a database crash costs a duplicate publish, never an event
-          try (Statement s = c.createStatement()) {
-            s.execute("SET LOCAL synchronous_commit = off");
+          for (Park p : parks) {
+            try (PreparedStatement ps =
+                c.prepareStatement(p.dead() ? LogSql.markDead(tables) : LogSql.markParked(tables))) {
+              if (p.dead()) {
+                ps.setTimestamp(1, Timestamp.from(now));
+                ps.setInt(2, p.attempts());
+                ps.setString(3, OutboxStore.truncate(p.error()));
+                ps.setLong(4, p.seq());
+                ps.setString(5, p.txid());
+              } else {
+                ps.setString(1, "parked behind an earlier dead event of its key; replay that one first");
+                ps.setLong(2, p.seq());
+                ps.setString(3, p.txid());
+              }
+              ps.executeUpdate();
+            }
           }
-        }
-        c.commit();
-        return true;
-      } catch (SQLException | RuntimeException e) {
-        try {
-          c.rollback();
-        } catch (SQLException r) {
-          e.addSuppressed(r);
-        }
-        throw e;
-      } finally {
-        c.setAutoCommit(true);
-      }
-    }
+          if (parks.isEmpty()) {
+            // a cursor write lost in a database crash costs a duplicate publish, never an event
+            try (Statement s = c.createStatement()) {
+              s.execute("SET LOCAL synchronous_commit = off");
+            }
+          }
+          return true;
+        });
   }
 }
