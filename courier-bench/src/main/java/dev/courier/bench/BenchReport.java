@@ -37,16 +37,22 @@ public record BenchReport(
   public record Summary(
       Workload workload, String id, String label, String unit, Goal goal, double[] values) {
 
+    /** The values that were measured: a figure that could not be read in a run is NaN there. */
+    private double[] known() {
+      return Arrays.stream(values).filter(v -> !Double.isNaN(v)).toArray();
+    }
+
     public double min() {
-      return Arrays.stream(values).min().orElse(Double.NaN);
+      return Arrays.stream(known()).min().orElse(Double.NaN);
     }
 
     public double max() {
-      return Arrays.stream(values).max().orElse(Double.NaN);
+      return Arrays.stream(known()).max().orElse(Double.NaN);
     }
 
+    /** The median of the runs that measured the figure, NaN if none did. */
     public double median() {
-      double[] s = values.clone();
+      double[] s = known();
       Arrays.sort(s);
       int n = s.length;
       if (n == 0) {
