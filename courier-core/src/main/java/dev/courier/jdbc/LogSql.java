@@ -65,7 +65,7 @@ public final class LogSql {
   }
 
   /** The partition count recorded for an outbox, 0 when log mode is off. */
-  static int partitionCount(Connection c, CourierTables t) throws SQLException {
+  public static int partitions(Connection c, CourierTables t) throws SQLException {
     if (!Schema.tableExists(c, t.outboxPartitions())) {
       return 0;
     }
@@ -77,10 +77,6 @@ public final class LogSql {
     }
   }
 
-  /** {@link #partitionCount(Connection, CourierTables)} for the relay's store. */
-  public static int partitions(Connection c, CourierTables t) throws SQLException {
-    return partitionCount(c, t);
-  }
 
   /**
    * Opens a batch in each of several partitions, in one statement: the statement's own snapshot

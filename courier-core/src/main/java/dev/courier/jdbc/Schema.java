@@ -264,7 +264,7 @@ public final class Schema {
                 }
                 try (Statement s = c.createStatement()) {
                   s.execute("LOCK TABLE " + tables.outbox() + " IN ACCESS EXCLUSIVE MODE");
-                  int existing = LogSql.partitionCount(c, tables);
+                  int existing = LogSql.partitions(c, tables);
                   if (existing != 0 && existing != partitions) {
                     throw new ConfigurationException(
                         "log.partitions",
@@ -307,7 +307,7 @@ public final class Schema {
       if (!tableExists(c, tables.outboxPartitions())) {
         return 0;
       }
-      return LogSql.partitionCount(c, tables);
+      return LogSql.partitions(c, tables);
     } catch (SQLException e) {
       throw new CourierException("could not read the log partitions of " + tables.outbox() + ": " + e.getMessage(), e);
     }

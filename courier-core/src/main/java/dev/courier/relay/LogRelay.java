@@ -3,7 +3,6 @@ package dev.courier.relay;
 import dev.courier.CourierException;
 import dev.courier.Event;
 import dev.courier.internal.EventLog;
-import dev.courier.metrics.CourierMetrics;
 import dev.courier.relay.LogStore.Acquired;
 import dev.courier.relay.LogStore.Opened;
 import dev.courier.relay.LogStore.Park;

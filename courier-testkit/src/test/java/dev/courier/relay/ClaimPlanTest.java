@@ -29,15 +29,7 @@ class ClaimPlanTest {
   @Test
   void onALargeOutboxWithoutStatistics_bothClaimsReadThePendingIndexInOrder_withoutASort()
       throws Exception {
-    try (Connection c = schema.db().getConnection();
-        Statement st = c.createStatement()) {
-      st.execute(
-          "INSERT INTO courier_outbox (event_id, event_type, destination, event_key, payload,"
-              + " created_at, available_at) SELECT gen_random_uuid(), 'Step', 'orders', 'k-' || i,"
-              + " '\\x00', now(), now() FROM generate_series(1, "
-              + PENDING
-              + ") i");
-    }
+    fillPending();
     Dialect d = Dialect.POSTGRESQL;
 
     String unguided = plan(d.claimLocked(CourierTables.DEFAULT), null);
@@ -62,15 +54,7 @@ class ClaimPlanTest {
    */
   @Test
   void claimOfALargeBatch_isNotJitCompiled() throws Exception {
-    try (Connection c = schema.db().getConnection();
-        Statement st = c.createStatement()) {
-      st.execute(
-          "INSERT INTO courier_outbox (event_id, event_type, destination, event_key, payload,"
-              + " created_at, available_at) SELECT gen_random_uuid(), 'Step', 'orders', 'k-' || i,"
-              + " '\\x00', now(), now() FROM generate_series(1, "
-              + PENDING
-              + ") i");
-    }
+    fillPending();
     try (Connection c = schema.db().getConnection();
         Statement st = c.createStatement()) {
       // as autovacuum leaves a busy outbox: with statistics, the estimate grows with the limit
@@ -84,6 +68,19 @@ class ClaimPlanTest {
 
     for (String claim : new String[] {d.claim(CourierTables.DEFAULT), d.claimLocked(CourierTables.DEFAULT)}) {
       assertThat(plan(claim, d.claimPlan(), 5_000)).as("the claim of 5,000 with %s", d.claimPlan()).doesNotContain("JIT:");
+    }
+  }
+
+  /** {@value #PENDING} pending rows, each of its own key, in one statement. */
+  private void fillPending() throws SQLException {
+    try (Connection c = schema.db().getConnection();
+        Statement st = c.createStatement()) {
+      st.execute(
+          "INSERT INTO courier_outbox (event_id, event_type, destination, event_key, payload,"
+              + " created_at, available_at) SELECT gen_random_uuid(), 'Step', 'orders', 'k-' || i,"
+              + " '\\x00', now(), now() FROM generate_series(1, "
+              + PENDING
+              + ") i");
     }
   }
 
