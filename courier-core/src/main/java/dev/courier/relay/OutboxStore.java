@@ -5,6 +5,7 @@ import dev.courier.Event;
 import dev.courier.internal.HeadersJson;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Dialect;
+import dev.courier.jdbc.LogSql;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -353,6 +354,16 @@ final class OutboxStore {
       ps.setArray(2, c.createArrayOf(dialect(c).bigintArrayType(), seqs.toArray(Long[]::new)));
       ps.setString(3, relayId);
       ps.executeUpdate();
+    }
+  }
+
+  /**
+   * The outbox's log partition count, 0 when it is not in log mode: a LEASE or LOCK relay on a
+   * log-mode outbox would find none of its rows (they are never {@code PENDING}).
+   */
+  int logPartitions() throws SQLException {
+    try (Connection c = connection()) {
+      return LogSql.partitions(c, tables);
     }
   }
 

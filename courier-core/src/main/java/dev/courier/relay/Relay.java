@@ -169,6 +169,8 @@ public final class Relay implements AutoCloseable {
   private final DataSource dataSource;
   private final CourierTables tables;
   private LogRelay logRelay;
+  // a LEASE or LOCK relay: whether the outbox was found not to be in log mode
+  private volatile boolean outboxModeChecked;
   private final Semaphore inFlight;
   private final Clock clock;
   private final MeterRegistry registry;
@@ -271,15 +273,17 @@ public final class Relay implements AutoCloseable {
       if (state != State.NEW) {
         throw new IllegalStateException("relay " + relayId + " is " + state + "; start it once");
       }
-      if (claimMode == ClaimMode.LOG) {
-        try {
+      try {
+        if (claimMode == ClaimMode.LOG) {
           logRelay();
-        } catch (ConfigurationException e) {
-          throw e;
-        } catch (CourierException e) {
-          // the database is not reachable yet: the loop keeps trying, as for any pass
-          log.warn("relay {} could not read its outbox's log partitions yet: {}", relayId, e.getMessage());
+        } else {
+          refuseLogModeOutbox();
         }
+      } catch (ConfigurationException e) {
+        throw e;
+      } catch (CourierException e) {
+        // the database is not reachable yet: the loop keeps trying (and checking), as for any pass
+        log.warn("relay {} could not read its outbox's log partitions yet: {}", relayId, e.getMessage());
       }
       state = State.RUNNING;
       publishers =
@@ -484,7 +488,38 @@ public final class Relay implements AutoCloseable {
   /** A claimed batch: its rows and, in {@link ClaimMode#LOCK}, the transaction holding them. */
   private record Claimed(List<ClaimedRow> rows, OutboxStore.HeldBatch held) {}
 
+  /**
+   * Refuses an outbox in log mode: its rows are never {@code PENDING}, so this relay would publish
+   * nothing and say nothing. Checked once, at start or, if the database was not reachable then, at
+   * the first pass that reaches it; until it passes every pass fails with this message.
+   */
+  private void refuseLogModeOutbox() {
+    if (outboxModeChecked) {
+      return;
+    }
+    int partitions;
+    try {
+      partitions = store.logPartitions();
+    } catch (SQLException e) {
+      throw OutboxStore.wrap("could not read the log partitions of " + tables.outbox(), e);
+    }
+    if (partitions > 0) {
+      throw new ConfigurationException(
+          "claimMode",
+          "the outbox "
+              + tables.outbox()
+              + " is in log mode ("
+              + partitions
+              + " partitions): its rows are read by relays with claimMode(LOG) (--claim-mode log),"
+              + " never claimed; a "
+              + claimMode
+              + " relay would publish none of them");
+    }
+    outboxModeChecked = true;
+  }
+
   private Claimed claim(long fromSeq) {
+    refuseLogModeOutbox();
     Instant now = clock.instant();
     try {
       if (claimMode == ClaimMode.LOCK) {

@@ -408,6 +408,23 @@ class LogModeTest {
   }
 
   @Test
+  void leaseOrLockRelay_onAnOutboxInLogMode_isRefused_insteadOfPublishingNothing() throws Exception {
+    schema.append(event("K", "waiting"));
+    for (Relay.ClaimMode mode : List.of(Relay.ClaimMode.LEASE, Relay.ClaimMode.LOCK)) {
+      Relay relay = relay("solo").claimMode(mode).build();
+      assertThatThrownBy(relay::start)
+          .isInstanceOf(ConfigurationException.class)
+          .hasMessageContaining("is in log mode (4 partitions)")
+          .hasMessageContaining("claimMode(LOG)");
+      assertThatThrownBy(relay::runOnce)
+          .as("a relay stepped by hand, as one that could not reach the database at start")
+          .isInstanceOf(ConfigurationException.class)
+          .hasMessageContaining("is in log mode");
+    }
+    assertThat(broker.payloadsOf("K")).isEmpty();
+  }
+
+  @Test
   void turningLogModeOn_convertsPendingRows_andLeavesPublishedAndDeadOnesAlone() throws Exception {
     execute("TRUNCATE courier_outbox_partitions");
     execute("ALTER TABLE courier_outbox ALTER COLUMN status SET DEFAULT 'PENDING'");
