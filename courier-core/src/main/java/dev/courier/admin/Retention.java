@@ -6,6 +6,7 @@ import dev.courier.CourierException;
 import dev.courier.internal.Transactions;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.LogSql;
+import dev.courier.jdbc.TimePartitions;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -18,6 +19,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
 import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Removes what Courier no longer needs, past configurable horizons:
@@ -41,6 +44,7 @@ import javax.sql.DataSource;
  * what a run removed. Thread-safe.
  */
 public final class Retention {
+  private static final Logger log = LoggerFactory.getLogger(Retention.class);
   static final int BATCH = 5_000;
   private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -134,19 +138,38 @@ public final class Retention {
       long archived = 0;
       if (policy.published() != null) {
         Instant before = now.minus(policy.published());
+        int partitions = logPartitions();
+        // a log-mode outbox partitioned by time: whole partitions go, and row by row only what the
+        // default partition holds
+        String source = tables.outbox();
+        if (partitions > 0 && timePartitioned()) {
+          TimePartitions.Dropped d =
+              TimePartitions.dropPublished(
+                  dataSource, tables, partitions, before, policy.archivePublished() ? now : null, dryRun);
+          outbox += d.rows();
+          archived += policy.archivePublished() ? d.rows() : 0;
+          if (!d.dropped().isEmpty()) {
+            log.info("retention {} the outbox partitions {}", dryRun ? "would drop" : "dropped", d.dropped());
+          }
+          if (!d.kept().isEmpty()) {
+            log.info("retention kept outbox partitions old enough to drop: {}", d.kept());
+          }
+          source = TimePartitions.defaultPartition(tables);
+        }
         // log mode: rows its relays have published carry no publish time; their creation decides
-        String published = publishedCondition();
+        String published = publishedCondition(partitions);
         if (dryRun) {
-          outbox = count(tables.outbox() + " o WHERE " + published, before);
-          archived = policy.archivePublished() ? outbox : 0;
+          long n = count(source + " o WHERE " + published, before);
+          outbox += n;
+          archived += policy.archivePublished() ? n : 0;
         } else if (policy.archivePublished()) {
-          long[] moved = archiveInBatches(published, before, now);
-          outbox = moved[0];
-          archived = moved[1];
+          long[] moved = archiveInBatches(source, published, before, now);
+          outbox += moved[0];
+          archived += moved[1];
         } else {
-          outbox =
+          outbox +=
               deleteInBatches(
-                  "DELETE FROM " + tables.outbox() + " WHERE seq IN (SELECT o.seq FROM " + tables.outbox()
+                  "DELETE FROM " + source + " WHERE seq IN (SELECT o.seq FROM " + source
                       + " o WHERE " + published + " LIMIT " + BATCH + ")",
                   before);
         }
@@ -247,11 +270,7 @@ public final class Retention {
    * The published rows of alias {@code o} older than the horizon (one parameter): marked {@code
    * PUBLISHED} before it, or, in log mode, published by a log relay and created before it.
    */
-  private String publishedCondition() throws SQLException {
-    int partitions;
-    try (Connection c = dataSource.getConnection()) {
-      partitions = LogSql.partitions(c, tables);
-    }
+  private String publishedCondition(int partitions) {
     if (partitions == 0) {
       return "o.status = 'PUBLISHED' AND o.published_at < ?";
     }
@@ -260,11 +279,26 @@ public final class Retention {
         + ")";
   }
 
-  /** Moves published rows to the archive; returns {removed from the outbox, inserted in the archive}. */
-  private long[] archiveInBatches(String published, Instant before, Instant now) throws SQLException {
+  private int logPartitions() throws SQLException {
+    try (Connection c = dataSource.getConnection()) {
+      return LogSql.partitions(c, tables);
+    }
+  }
+
+  private boolean timePartitioned() throws SQLException {
+    try (Connection c = dataSource.getConnection()) {
+      return TimePartitions.isPartitioned(c, tables);
+    }
+  }
+
+  /**
+   * Moves published rows of {@code source} (the outbox, or its default time partition) to the
+   * archive; returns {removed from the outbox, inserted in the archive}.
+   */
+  private long[] archiveInBatches(String source, String published, Instant before, Instant now) throws SQLException {
     String sql =
-        "WITH moved AS (DELETE FROM " + tables.outbox() + " WHERE seq IN (SELECT o.seq FROM "
-            + tables.outbox() + " o WHERE " + published + " ORDER BY o.seq LIMIT "
+        "WITH moved AS (DELETE FROM " + source + " WHERE seq IN (SELECT o.seq FROM "
+            + source + " o WHERE " + published + " ORDER BY o.seq LIMIT "
             + BATCH + ") RETURNING event_id, event_type, destination, event_key, payload, headers,"
             + " correlation_id, causation_id, created_at, COALESCE(published_at, created_at) AS published_at),"
             + " inserted AS (INSERT INTO " + tables.outboxArchive()

@@ -480,7 +480,7 @@ final class DeadLetterOperations {
       ps.executeUpdate();
     }
     try (PreparedStatement ps =
-        c.prepareStatement(Dialect.detect(c).insertOutbox(tables) + " ON CONFLICT (event_id) DO NOTHING")) {
+        c.prepareStatement(Dialect.detect(c).insertOutbox(tables) + " ON CONFLICT DO NOTHING")) {
       int n = 0;
       for (Candidate d : events) {
         Instant availableAt =

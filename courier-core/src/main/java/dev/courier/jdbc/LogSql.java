@@ -268,6 +268,23 @@ public final class LogSql {
   }
 
   /**
+   * Copies every row of {@code table} (a time partition of the outbox whose rows are all
+   * published) to the archive, published at their creation time as retention's row-by-row move
+   * does. One parameter: the archiving time.
+   */
+  static String archiveAll(CourierTables t, String table) {
+    return "INSERT INTO "
+        + t.outboxArchive()
+        + " (event_id, event_type, destination, event_key, payload, headers, correlation_id,"
+        + " causation_id, created_at, published_at, archived_at) SELECT event_id, event_type,"
+        + " destination, event_key, payload, headers, correlation_id, causation_id, created_at,"
+        + " COALESCE(published_at, created_at), ? FROM "
+        + table
+        + " ON CONFLICT (event_id) DO UPDATE SET published_at = EXCLUDED.published_at,"
+        + " archived_at = EXCLUDED.archived_at";
+  }
+
+  /**
    * Puts dead log rows back for publishing, stamped with the replaying transaction's id, together
    * with the rows of their keys parked behind them and their keys' later rows not yet published,
    * so that the key's events go out again in their order. {@code filter} narrows the dead rows

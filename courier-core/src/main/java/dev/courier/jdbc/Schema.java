@@ -13,6 +13,8 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -296,6 +298,85 @@ public final class Schema {
   /** {@link #enableLogMode(DataSource, CourierTables, int)} with {@value #DEFAULT_LOG_PARTITIONS} partitions. */
   public static int enableLogMode(DataSource dataSource, CourierTables tables) {
     return enableLogMode(dataSource, tables, DEFAULT_LOG_PARTITIONS);
+  }
+
+  /**
+   * Partitions an empty log-mode outbox by {@code created_at} into tables of one {@code interval}
+   * each (PostgreSQL declarative partitioning), so that retention drops old partitions whole
+   * instead of deleting rows (see {@link TimePartitions}). The partitions from the current interval
+   * to {@value TimePartitions#AHEAD} ahead are created now; {@link #maintainTimePartitions} (which
+   * log-mode relays call as they run) creates the later ones. A row whose creation time no
+   * partition covers goes to the default partition, so an append never fails for want of one.
+   *
+   * <p>What changes for the application: the outbox's keys include {@code created_at}, so an event
+   * id appended twice is refused only when both appends carry the same creation time (an event
+   * built once and appended again, the usual case); grants on the outbox table are not carried
+   * over. Calling it on an outbox already partitioned changes nothing.
+   *
+   * @param interval whole hours, from 1h to 31d
+   * @return true if the outbox was partitioned now, false if it already was
+   * @throws ConfigurationException if log mode is off, the outbox holds rows, or the interval is
+   *     out of range
+   */
+  public static boolean partitionByTime(DataSource dataSource, CourierTables tables, Duration interval) {
+    TimePartitions.checkInterval(interval);
+    if (logPartitions(dataSource, tables) == 0) {
+      throw new ConfigurationException(
+          "time-partitions", "only a log-mode outbox is partitioned by time; turn log mode on first (courier migrate --log-mode)");
+    }
+    try {
+      boolean converted =
+          Transactions.inTransaction(
+              dataSource,
+              c -> {
+                if (TimePartitions.isPartitioned(c, tables)) {
+                  return false;
+                }
+                TimePartitions.convert(c, tables, interval, Instant.now());
+                return true;
+              });
+      if (converted) {
+        log.info("the outbox {} is partitioned by created_at, {} a partition", tables.outbox(), interval);
+      }
+      return converted;
+    } catch (SQLException e) {
+      throw new CourierException(
+          "could not partition " + tables.outbox() + " by time: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Creates the time partitions a partitioned outbox needs next, up to {@value
+   * TimePartitions#AHEAD} intervals past {@code now}'s; nothing for an outbox not partitioned by
+   * time. Safe to run from several processes at once.
+   */
+  public static TimePartitions.Maintenance maintainTimePartitions(
+      DataSource dataSource, CourierTables tables, Instant now) {
+    try {
+      return Transactions.inTransaction(
+          dataSource,
+          c -> {
+            if (!TimePartitions.isPartitioned(c, tables)) {
+              return new TimePartitions.Maintenance(List.of(), List.of());
+            }
+            // one maintainer at a time; another one at work makes the same partitions
+            try (PreparedStatement ps = c.prepareStatement("SELECT pg_try_advisory_xact_lock(hashtext(?))");
+                Statement s = c.createStatement()) {
+              ps.setString(1, "courier time partitions " + tables.outbox());
+              try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                if (!rs.getBoolean(1)) {
+                  return new TimePartitions.Maintenance(List.of(), List.of());
+                }
+              }
+              s.execute("SET LOCAL lock_timeout = '5s'");
+            }
+            return TimePartitions.maintain(c, tables, now);
+          });
+    } catch (SQLException e) {
+      throw new CourierException(
+          "could not create the next time partitions of " + tables.outbox() + ": " + e.getMessage(), e);
+    }
   }
 
   /**

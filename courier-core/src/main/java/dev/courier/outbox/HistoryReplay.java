@@ -201,7 +201,7 @@ public final class HistoryReplay {
         List<UUID> replayed = new ArrayList<>();
         List<UUID> pending = new ArrayList<>();
         String insert =
-            Dialect.detect(c).insertOutbox(tables) + " ON CONFLICT (event_id) DO NOTHING";
+            Dialect.detect(c).insertOutbox(tables) + " ON CONFLICT DO NOTHING";
         try (PreparedStatement ps = c.prepareStatement(insert)) {
           for (Row r : rows) {
             Instant availableAt =

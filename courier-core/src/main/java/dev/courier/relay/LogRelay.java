@@ -3,6 +3,7 @@ package dev.courier.relay;
 import dev.courier.CourierException;
 import dev.courier.Event;
 import dev.courier.internal.EventLog;
+import dev.courier.jdbc.TimePartitions;
 import dev.courier.relay.LogStore.Acquired;
 import dev.courier.relay.LogStore.Opened;
 import dev.courier.relay.LogStore.Park;
@@ -69,6 +70,9 @@ final class LogRelay {
 
   /** How often ownership is revisited while the partitions are not yet where they should be. */
   private static final Duration REBALANCE_INTERVAL = Duration.ofMillis(200);
+
+  /** How often a relay makes sure an outbox partitioned by time has its next partitions. */
+  static final Duration TIME_PARTITION_CHECK = Duration.ofMinutes(1);
 
   private final Relay relay;
   private final LogStore store;
@@ -265,8 +269,35 @@ final class LogRelay {
 
   // ---------------------------------------------------------------- ownership
 
+  private long nextTimePartitionCheck = Long.MIN_VALUE;
+
+  /**
+   * Creates the next time partitions of an outbox partitioned by time. A failure is logged, never
+   * thrown: publishing goes on, and rows no partition covers land in the default one.
+   */
+  private void maintainTimePartitions() {
+    try {
+      TimePartitions.Maintenance m = store.maintainTimePartitions(clock.instant());
+      if (!m.created().isEmpty()) {
+        log.info("relay {} created the outbox partitions {}", relayId, m.created());
+      }
+      if (!m.skipped().isEmpty()) {
+        log.warn(
+            "relay {} could not create the outbox partitions {}; their rows go to the default partition",
+            relayId,
+            m.skipped());
+      }
+    } catch (RuntimeException e) {
+      log.warn("relay {} could not check the outbox's time partitions: {}", relayId, e.getMessage());
+    }
+  }
+
   private void maintain() throws SQLException {
     store.heartbeat(relayId);
+    if (nextTimePartitionCheck == Long.MIN_VALUE || System.nanoTime() - nextTimePartitionCheck >= 0) {
+      nextTimePartitionCheck = System.nanoTime() + TIME_PARTITION_CHECK.toNanos();
+      maintainTimePartitions();
+    }
     List<String> live = store.liveRelays(lease);
     if (!live.contains(relayId)) {
       live = new ArrayList<>(live);

@@ -6,6 +6,8 @@ import dev.courier.internal.HeadersJson;
 import dev.courier.internal.Transactions;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.LogSql;
+import dev.courier.jdbc.Schema;
+import dev.courier.jdbc.TimePartitions;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -69,6 +71,14 @@ final class LogStore {
 
   int partitions() {
     return partitions;
+  }
+
+  /**
+   * Creates the time partitions the outbox needs next, if it is partitioned by time (see {@link
+   * Schema#maintainTimePartitions}).
+   */
+  TimePartitions.Maintenance maintainTimePartitions(Instant now) {
+    return Schema.maintainTimePartitions(dataSource, tables, now);
   }
 
   /** A snapshot as PostgreSQL writes it, {@code xmin:xmax:xip,...}, with its parts. */

@@ -1,12 +1,15 @@
 package dev.courier.server;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.courier.ConfigurationException;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Dialect;
 import dev.courier.jdbc.Schema;
+import dev.courier.jdbc.TimePartitions;
 import dev.courier.server.config.CourierConfig;
 import dev.courier.server.config.Setting;
 import java.io.PrintWriter;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -59,6 +62,17 @@ final class MigrateCommand implements Callable<Integer>, CourierCli.Verbosity {
   int logPartitions;
 
   @Option(
+      names = "--time-partitions",
+      paramLabel = "INTERVAL",
+      description = {
+        "With --log-mode: partition the outbox by creation time, one table per INTERVAL (whole"
+            + " hours, 1h to 31d, for example 1d), so that retention drops published partitions"
+            + " whole. Only while the outbox is empty; log-mode relays create the next partitions"
+            + " as time goes on."
+      })
+  String timePartitions;
+
+  @Option(
       names = "--dialect",
       paramLabel = "NAME",
       defaultValue = "postgresql",
@@ -79,6 +93,16 @@ final class MigrateCommand implements Callable<Integer>, CourierCli.Verbosity {
       out.print(Schema.render(Dialect.forProduct(dialect), tables));
       out.flush();
       return CourierCli.OK;
+    }
+    Duration interval = null;
+    if (timePartitions != null) {
+      if (!logMode) {
+        throw new ConfigurationException("--time-partitions", "needs --log-mode: only a log-mode outbox is partitioned by time");
+      }
+      interval =
+          TimePartitions.checkInterval(
+              CourierConfig.durationOption(
+                  "--time-partitions", timePartitions, TimePartitions.MIN_INTERVAL, TimePartitions.MAX_INTERVAL));
     }
     String url =
         config
@@ -111,6 +135,15 @@ final class MigrateCommand implements Callable<Integer>, CourierCli.Verbosity {
             tables.outbox(),
             logPartitions,
             converted);
+        if (interval != null) {
+          boolean now = Schema.partitionByTime(ds, tables, interval);
+          out.printf(
+              now
+                  ? "The outbox %s is partitioned by creation time, one partition per %s.%n"
+                  : "The outbox %s was already partitioned by creation time (%s asked; the existing interval stays).%n",
+              tables.outbox(),
+              timePartitions);
+        }
       }
       out.flush();
       return CourierCli.OK;

@@ -7,6 +7,7 @@ import dev.courier.ConfigurationException;
 import dev.courier.Event;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Schema;
+import dev.courier.jdbc.TimePartitions;
 import dev.courier.admin.Attribution;
 import dev.courier.admin.Retention;
 import dev.courier.outbox.HistoryFilter;
@@ -26,6 +27,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
@@ -443,7 +445,127 @@ class LogModeTest {
         .hasMessageContaining("4 partitions");
   }
 
+  @Test
+  void timePartitionedOutbox_takesEveryAppend_evenOneNoRangeCovers_andItsRelayPublishesInKeyOrder() throws Exception {
+    assertThat(Schema.partitionByTime(schema.db(), CourierTables.DEFAULT, Duration.ofDays(1))).isTrue();
+    assertThat(Schema.partitionByTime(schema.db(), CourierTables.DEFAULT, Duration.ofDays(1)))
+        .as("a second call changes nothing")
+        .isFalse();
+    Instant now = Instant.now();
+    List<Event> events =
+        schema.append(
+            event("K", "1"),
+            event("K", "2").createdAt(now.minus(Duration.ofDays(400))),
+            event("K", "3").createdAt(now.plus(Duration.ofDays(1))),
+            event("L", "1"));
+
+    assertThat(partitionOf(events.get(0))).isEqualTo("courier_outbox_p" + day(now));
+    assertThat(partitionOf(events.get(1))).as("no range covers it").isEqualTo("courier_outbox_pdefault");
+    assertThat(partitionOf(events.get(2))).isEqualTo("courier_outbox_p" + day(now.plus(Duration.ofDays(1))));
+    assertThatThrownBy(() -> schema.append(event("L", "1").id(events.get(3).id()).createdAt(events.get(3).createdAt())))
+        .as("the same event appended again is refused, as on a plain outbox")
+        .hasMessageContaining("already in the outbox");
+    drain(relay("solo").build());
+
+    assertThat(broker.payloadsOf("K")).containsExactly("1", "2", "3");
+    assertThat(broker.payloadsOf("L")).containsExactly("1");
+    assertThat(new OutboxAdmin(schema.db(), CourierTables.DEFAULT).status().pending()).isZero();
+  }
+
+  @Test
+  void timePartitions_areMadeAhead_andARangeTheDefaultPartitionAlreadyHoldsRowsOfIsSkipped() throws Exception {
+    Schema.partitionByTime(schema.db(), CourierTables.DEFAULT, Duration.ofDays(1));
+    Instant now = Instant.now();
+    schema.append(event("K", "far").createdAt(now.plus(Duration.ofDays(4))));
+
+    TimePartitions.Maintenance m =
+        Schema.maintainTimePartitions(schema.db(), CourierTables.DEFAULT, now.plus(Duration.ofDays(3)));
+
+    assertThat(m.created())
+        .containsExactly(
+            "courier_outbox_p" + day(now.plus(Duration.ofDays(3))), "courier_outbox_p" + day(now.plus(Duration.ofDays(5))));
+    assertThat(m.skipped()).singleElement().asString().startsWith("courier_outbox_p" + day(now.plus(Duration.ofDays(4))));
+    assertThat(Schema.maintainTimePartitions(schema.db(), CourierTables.DEFAULT, now.plus(Duration.ofDays(3))).created())
+        .as("nothing more to make")
+        .isEmpty();
+  }
+
+  @Test
+  void retention_dropsATimePartitionWholeOnceEveryRowIsPublished_andKeepsOneWithADeadOrWaitingRow() throws Exception {
+    Schema.partitionByTime(schema.db(), CourierTables.DEFAULT, Duration.ofDays(1));
+    Instant now = Instant.now();
+    Instant tomorrow = now.plus(Duration.ofDays(1));
+    Instant dayAfter = now.plus(Duration.ofDays(2));
+    List<Event> today = schema.append(event("K", "1"), event("L", "1"));
+    Event failing = schema.append(event("M", "1").createdAt(tomorrow)).getFirst();
+    broker.failing.add(failing.id());
+    Relay relay = relay("solo").retryPolicy(FAST_RETRIES).build();
+    drain(relay);
+    assertThat(status(failing)).isEqualTo("DEAD");
+    Event waiting = schema.append(event("N", "1").createdAt(dayAfter)).getFirst();
+    Clock later = Clock.offset(Clock.systemUTC(), Duration.ofDays(10));
+
+    Retention.Result dry =
+        new Retention(schema.db(), CourierTables.DEFAULT, later)
+            .prune(new Retention.Policy(null, Duration.ofDays(1), null, true), true, Attribution.of("ops"));
+    Retention.Result pruned =
+        new Retention(schema.db(), CourierTables.DEFAULT, later)
+            .prune(new Retention.Policy(null, Duration.ofDays(1), null, true), false, Attribution.of("ops"));
+
+    assertThat(dry.outboxRows()).as("the dry run counts what goes").isEqualTo(2);
+    assertThat(pruned.outboxRows()).as("today's partition, whole").isEqualTo(2);
+    assertThat(pruned.archivedRows()).isEqualTo(2);
+    List<String> left;
+    try (Connection c = schema.db().getConnection()) {
+      left = TimePartitions.ranges(c, CourierTables.DEFAULT).stream().map(TimePartitions.Range::table).toList();
+    }
+    assertThat(left)
+        .as("the partitions holding a dead row and an unpublished one stay")
+        .contains(qualified("courier_outbox_p" + day(tomorrow)), qualified("courier_outbox_p" + day(dayAfter)))
+        .doesNotContain(qualified("courier_outbox_p" + day(now)));
+    assertThat(status(waiting)).isEqualTo("LOG");
+
+    HistoryReplayResult replayed =
+        new HistoryReplay(schema.db(), CourierTables.DEFAULT, Clock.systemUTC())
+            .replay(new HistoryFilter(null, null, null, "K", null, false), null, false, 0, 100, Attribution.of("ops"));
+    drain(relay);
+    assertThat(replayed.replayed()).isEqualTo(1);
+    assertThat(broker.ids().stream().filter(today.get(0).id()::equals).count())
+        .as("K's event, published again from the archive")
+        .isEqualTo(2);
+  }
+
+  @Test
+  void partitioningByTime_refusesAnOutboxWithRows_andLeavesItAsItWas() throws Exception {
+    Event e = schema.append(event("K", "1")).getFirst();
+
+    assertThatThrownBy(() -> Schema.partitionByTime(schema.db(), CourierTables.DEFAULT, Duration.ofDays(1)))
+        .isInstanceOf(ConfigurationException.class)
+        .hasMessageContaining("holds 1 rows")
+        .hasMessageContaining("nothing was changed");
+    assertThatThrownBy(() -> Schema.partitionByTime(schema.db(), CourierTables.DEFAULT, Duration.ofMinutes(30)))
+        .isInstanceOf(ConfigurationException.class)
+        .hasMessageContaining("whole hours from 1h to 31d");
+    assertThat(partitionOf(e)).isEqualTo("courier_outbox");
+  }
+
   // ------------------------------------------------------------------------------------------
+
+  private String partitionOf(Event e) {
+    return column(e, "tableoid::regclass::text").replaceFirst("^.*\\.", "");
+  }
+
+  private String qualified(String table) throws SQLException {
+    try (Connection c = schema.db().getConnection()) {
+      return c.getSchema() + "." + table;
+    }
+  }
+
+  private static String day(Instant at) {
+    return java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd'_0000'")
+        .withZone(java.time.ZoneOffset.UTC)
+        .format(at);
+  }
 
   private Relay.Builder relay(String id) {
     return Relay.builder(schema.db(), broker)

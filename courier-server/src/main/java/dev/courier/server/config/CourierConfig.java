@@ -137,6 +137,17 @@ public final class CourierConfig {
             + (option == null ? "" : " or with " + option));
   }
 
+  /**
+   * A duration given to a command-line option that is not a setting, read with the settings' own
+   * rules (a unit is required: {@code 6h}, {@code 1d}).
+   *
+   * @throws InvalidSettingException naming the option
+   */
+  public static java.time.Duration durationOption(
+      String option, String text, java.time.Duration min, java.time.Duration max) {
+    return ValueParser.duration(new Value(option, text, new Origin.Option(option), false), min, max);
+  }
+
   /** One line per value in force: key, value (secrets masked), origin. */
   public String describe() {
     int width = values.keySet().stream().mapToInt(String::length).max().orElse(0);
