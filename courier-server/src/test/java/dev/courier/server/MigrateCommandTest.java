@@ -86,6 +86,33 @@ class MigrateCommandTest {
   }
 
   @Test
+  void migrateWithTimePartitions_partitionsTheLogModeOutboxByCreationTime_andRefusesWhatCannotBe() throws SQLException {
+    CliRun noLogMode = CliRun.of(environment(), "migrate", "--db-schema", schema, "--time-partitions", "1d");
+    CliRun badInterval =
+        CliRun.of(environment(), "migrate", "--db-schema", schema, "--log-mode", "--time-partitions", "90m");
+    CliRun noUnit = CliRun.of(environment(), "migrate", "--db-schema", schema, "--log-mode", "--time-partitions", "24");
+
+    assertThat(noLogMode.exitCode()).as(noLogMode.toString()).isNotZero();
+    assertThat(noLogMode.err()).contains("--time-partitions").contains("needs --log-mode");
+    assertThat(badInterval.exitCode()).as(badInterval.toString()).isNotZero();
+    assertThat(badInterval.err()).contains("whole hours from 1h to 31d");
+    assertThat(noUnit.exitCode()).as(noUnit.toString()).isNotZero();
+    assertThat(noUnit.err()).contains("has no unit");
+
+    CliRun run = CliRun.of(environment(), "migrate", "--db-schema", schema, "--log-mode", "--time-partitions", "1d");
+
+    assertThat(run.exitCode()).as(run.toString()).isZero();
+    assertThat(run.out()).contains("The outbox courier_outbox is partitioned by creation time, one partition per 1d.");
+    assertThat(tablesIn(schema))
+        .contains("courier_outbox", "courier_outbox_pdefault")
+        .filteredOn(t -> t.matches("courier_outbox_p\\d{8}_0000"))
+        .hasSize(3);
+    CliRun again = CliRun.of(environment(), "migrate", "--db-schema", schema, "--log-mode", "--time-partitions", "1d");
+    assertThat(again.exitCode()).as(again.toString()).isZero();
+    assertThat(again.out()).contains("was already partitioned");
+  }
+
+  @Test
   void migrate_twice_isHarmless() throws SQLException {
     CliRun first = CliRun.of(environment(), "migrate", "--db-schema", schema);
     CliRun second = CliRun.of(environment(), "migrate", "--db-schema", schema);
