@@ -214,6 +214,22 @@ public final class LogSql {
   }
 
   /**
+   * Writes several partitions' cursors in one statement and renews their leases, each fenced by
+   * its own epoch: a partition another relay took is left alone and missing from the result.
+   * Parameters: lease seconds, {@code int[]} partitions, {@code bigint[]} epochs, {@code text[]}
+   * done snapshots, {@code text[]} batch snapshots, {@code bigint[]} batch positions (both null
+   * between batches), owner. Column: the partitions written.
+   */
+  public static String checkpointMany(CourierTables t) {
+    return "UPDATE "
+        + t.outboxPartitions()
+        + " p SET done_snapshot = v.done::pg_snapshot, batch_snapshot = v.batch::pg_snapshot,"
+        + " batch_position = v.pos, lease_until = now() + make_interval(secs => ?), updated_at = now()"
+        + " FROM unnest(?::int[], ?::bigint[], ?::text[], ?::text[], ?::bigint[]) AS v(no, epoch, done, batch, pos)"
+        + " WHERE p.partition_no = v.no AND p.owner = ? AND p.epoch = v.epoch RETURNING p.partition_no";
+  }
+
+  /**
    * Parks a log row as dead, unless an operator's replay has stamped it anew since it was read.
    * Parameters: dead-at, attempts, last error, seq, txid (text).
    */

@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -237,12 +238,14 @@ final class LogRelay {
     fill();
     dispatch(publisher, permits);
     drainCompletions(permits);
-    for (Lane lane : new ArrayList<>(lanes.values())) {
+    List<Lane> parking = new ArrayList<>();
+    for (Lane lane : lanes.values()) {
       if (!lane.pendingParks.isEmpty()) {
-        // rows parked behind a dead key as they were read: written now, not at the next heartbeat
-        checkpoint(lane, true);
+        parking.add(lane);
       }
     }
+    // rows parked behind a dead key as they were read: written now, not at the next heartbeat
+    checkpoint(parking, true);
     return new PassResult(passRead, passSent, passPublished, passRetried, passDead);
   }
 
@@ -309,6 +312,7 @@ final class LogRelay {
     Map<Integer, String> owners = store.owners();
     boolean settled = true;
     // renew what is kept, give back what another relay should have
+    List<Lane> kept = new ArrayList<>();
     for (Lane lane : new ArrayList<>(lanes.values())) {
       // another relay's share now; taken back if the relays change again before it is given up
       lane.releasing = lane.partition % members != me;
@@ -318,9 +322,10 @@ final class LogRelay {
       if (lane.releasing && lane.inFlight == 0) {
         giveBack(lane);
       } else {
-        checkpoint(lane, false);
+        kept.add(lane);
       }
     }
+    checkpoint(kept, false);
     for (int p = 0; p < store.partitions(); p++) {
       if (p % members != me || lanes.containsKey(p)) {
         continue;
@@ -397,27 +402,54 @@ final class LogRelay {
 
   /** Writes a lane's cursor (fenced); drops the lane when another relay has taken the partition. */
   private void checkpoint(Lane lane, boolean always) throws SQLException {
-    List<Park> parks = takeParks(lane);
-    if (!always && !lane.dirty && parks.isEmpty() && !leaseDueForRenewal(lane)) {
+    checkpoint(List.of(lane), always);
+  }
+
+  /**
+   * Writes the cursors of the lanes that moved (or whose lease is due, or that have rows to park,
+   * or all with {@code always}) in one transaction, each fenced by its epoch; drops a lane whose
+   * partition another relay has taken.
+   */
+  private void checkpoint(Collection<Lane> candidates, boolean always) throws SQLException {
+    List<Lane> due = new ArrayList<>();
+    List<LogStore.Cursor> cursors = new ArrayList<>();
+    Map<Integer, List<Park>> parks = new HashMap<>();
+    for (Lane lane : candidates) {
+      List<Park> p = takeParks(lane);
+      if (!always && !lane.dirty && p.isEmpty() && !leaseDueForRenewal(lane)) {
+        continue;
+      }
+      due.add(lane);
+      cursors.add(new LogStore.Cursor(lane.partition, lane.epoch, lane.done, lane.batch, lane.position));
+      if (!p.isEmpty()) {
+        parks.put(lane.partition, p);
+      }
+    }
+    if (due.isEmpty()) {
       return;
     }
     long started = System.nanoTime();
-    boolean kept;
+    Set<Integer> kept;
     try {
-      kept =
-          store.checkpoint(
-              lane.partition, relayId, lane.epoch, lane.done, lane.batch, lane.position, parks, lease, false, clock.instant());
+      kept = store.checkpoint(relayId, cursors, parks, lease, clock.instant());
     } catch (SQLException e) {
       // the parks are written again with the next checkpoint
-      restoreParks(lane, parks);
+      for (Lane lane : due) {
+        List<Park> p = parks.get(lane.partition);
+        if (p != null) {
+          restoreParks(lane, p);
+        }
+      }
       throw e;
     }
-    if (!kept) {
-      fenced(lane);
-      return;
+    for (Lane lane : due) {
+      if (!kept.contains(lane.partition)) {
+        fenced(lane);
+        continue;
+      }
+      lane.dirty = false;
+      lane.leaseValidUntil = started + leaseNanos();
     }
-    lane.dirty = false;
-    lane.leaseValidUntil = started + leaseNanos();
   }
 
   private boolean leaseDueForRenewal(Lane lane) {
@@ -696,15 +728,15 @@ final class LogRelay {
     }
     for (Lane lane : touched) {
       advance(lane);
-      try {
-        checkpoint(lane, false);
-      } catch (SQLException e) {
-        log.error(
-            "relay {} could not write the cursor of partition {}; it is written with the next one: {}",
-            relayId,
-            lane.partition,
-            e.toString());
-      }
+    }
+    try {
+      checkpoint(touched, false);
+    } catch (SQLException e) {
+      log.error(
+          "relay {} could not write the cursors of partitions {}; they are written with the next checkpoint: {}",
+          relayId,
+          touched.stream().map(l -> l.partition).sorted().toList(),
+          e.toString());
     }
   }
 

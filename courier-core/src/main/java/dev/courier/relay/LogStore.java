@@ -38,6 +38,7 @@ final class LogStore {
   private final String page;
   private final String pageMany;
   private final String parkedKeys;
+  private final String checkpointMany;
 
   private LogStore(DataSource dataSource, CourierTables tables, int partitions) {
     this.dataSource = dataSource;
@@ -45,6 +46,7 @@ final class LogStore {
     this.partitions = partitions;
     this.openBatches = LogSql.openBatches(tables, partitions);
     this.page = LogSql.page(tables, partitions);
+    this.checkpointMany = LogSql.checkpointMany(tables);
     this.pageMany = LogSql.pageMany(tables, partitions);
     this.parkedKeys = LogSql.parkedKeys(tables, partitions);
   }
@@ -291,8 +293,91 @@ final class LogStore {
     return new LogRelay.Row(seq, rs.getString("txid"), e, rs.getInt("attempts"));
   }
 
+  private void park(Connection c, List<Park> parks, Instant now) throws SQLException {
+    for (Park p : parks) {
+      try (PreparedStatement ps =
+          c.prepareStatement(p.dead() ? LogSql.markDead(tables) : LogSql.markParked(tables))) {
+        if (p.dead()) {
+          ps.setTimestamp(1, Timestamp.from(now));
+          ps.setInt(2, p.attempts());
+          ps.setString(3, OutboxStore.truncate(p.error()));
+          ps.setLong(4, p.seq());
+          ps.setString(5, p.txid());
+        } else {
+          ps.setString(1, "parked behind an earlier dead event of its key; replay that one first");
+          ps.setLong(2, p.seq());
+          ps.setString(3, p.txid());
+        }
+        ps.executeUpdate();
+      }
+    }
+  }
+
   /** A row to park as dead (with its error) or behind its key's dead row, as read (its txid). */
   record Park(long seq, String txid, String key, boolean dead, int attempts, String error) {}
+
+  /** A partition's cursor as a checkpoint writes it. */
+  record Cursor(int partition, long epoch, Snapshot done, Snapshot batch, long position) {}
+
+  /**
+   * Writes the cursors of several partitions and renews their leases, and parks rows, in one
+   * transaction: one statement for the cursors, each fenced by its epoch; the parks only of the
+   * partitions still this relay's.
+   *
+   * @param parks rows to park, by partition
+   * @return the partitions written; one missing is no longer this relay's under its epoch
+   */
+  Set<Integer> checkpoint(
+      String relayId, List<Cursor> cursors, Map<Integer, List<Park>> parks, Duration lease, Instant now)
+      throws SQLException {
+    return Transactions.inTransaction(
+        dataSource,
+        c -> {
+          Set<Integer> kept = new HashSet<>();
+          int n = cursors.size();
+          Integer[] partitionNos = new Integer[n];
+          Long[] epochs = new Long[n];
+          String[] done = new String[n];
+          String[] batch = new String[n];
+          Long[] positions = new Long[n];
+          for (int i = 0; i < n; i++) {
+            Cursor k = cursors.get(i);
+            partitionNos[i] = k.partition();
+            epochs[i] = k.epoch();
+            done[i] = k.done().text();
+            batch[i] = k.batch() == null ? null : k.batch().text();
+            positions[i] = k.batch() == null ? null : k.position();
+          }
+          try (PreparedStatement ps = c.prepareStatement(checkpointMany)) {
+            ps.setDouble(1, lease.toMillis() / 1000.0);
+            ps.setArray(2, c.createArrayOf("integer", partitionNos));
+            ps.setArray(3, c.createArrayOf("bigint", epochs));
+            ps.setArray(4, c.createArrayOf("text", done));
+            ps.setArray(5, c.createArrayOf("text", batch));
+            ps.setArray(6, c.createArrayOf("bigint", positions));
+            ps.setString(7, relayId);
+            try (ResultSet rs = ps.executeQuery()) {
+              while (rs.next()) {
+                kept.add(rs.getInt(1));
+              }
+            }
+          }
+          boolean parked = false;
+          for (Map.Entry<Integer, List<Park>> e : parks.entrySet()) {
+            if (kept.contains(e.getKey())) {
+              park(c, e.getValue(), now);
+              parked |= !e.getValue().isEmpty();
+            }
+          }
+          if (!parked) {
+            // a cursor write lost in a database crash costs a duplicate publish, never an event
+            try (Statement st = c.createStatement()) {
+              st.execute("SET LOCAL synchronous_commit = off");
+            }
+          }
+          return kept;
+        });
+  }
 
   /**
    * Writes a partition's cursor and renews its lease, and parks rows, in one transaction fenced
@@ -336,23 +421,7 @@ final class LogStore {
               return false; // fenced: nothing was written, and nothing more is
             }
           }
-          for (Park p : parks) {
-            try (PreparedStatement ps =
-                c.prepareStatement(p.dead() ? LogSql.markDead(tables) : LogSql.markParked(tables))) {
-              if (p.dead()) {
-                ps.setTimestamp(1, Timestamp.from(now));
-                ps.setInt(2, p.attempts());
-                ps.setString(3, OutboxStore.truncate(p.error()));
-                ps.setLong(4, p.seq());
-                ps.setString(5, p.txid());
-              } else {
-                ps.setString(1, "parked behind an earlier dead event of its key; replay that one first");
-                ps.setLong(2, p.seq());
-                ps.setString(3, p.txid());
-              }
-              ps.executeUpdate();
-            }
-          }
+          park(c, parks, now);
           if (parks.isEmpty()) {
             // a cursor write lost in a database crash costs a duplicate publish, never an event
             try (Statement s = c.createStatement()) {
