@@ -172,11 +172,13 @@ public enum Setting {
 
   /**
    * Whether a pass-through Kafka property holds a secret (a password, a JAAS configuration, a
-   * token): its value is masked wherever the configuration is shown.
+   * token, a private key such as {@code ssl.keystore.key}): its value is masked wherever the
+   * configuration is shown.
    */
   static boolean isSecretKafkaProperty(String name) {
     String n = name.toLowerCase(Locale.ROOT);
     return n.contains("password")
+        || n.endsWith(".key")
         || n.contains("jaas")
         || n.contains("secret")
         || n.contains("token")

@@ -56,6 +56,7 @@ class TransportSettingsTest {
                 Map.of(
                     "COURIER_KAFKA_PROPERTY_SECURITY_PROTOCOL", "SASL_SSL",
                     "COURIER_KAFKA_PROPERTY_SASL_JAAS_CONFIG", jaas,
+                    "COURIER_KAFKA_PROPERTY_SSL_KEYSTORE_KEY", "-----BEGIN PRIVATE KEY-----" + CANARY,
                     "COURIER_KAFKA_PROPERTY_", "ignored: no property name",
                     "COURIER_KAFKA_PROPERTY_CLIENT_RACK", " "))
             .load();
@@ -64,6 +65,7 @@ class TransportSettingsTest {
         .containsEntry("security.protocol", "SASL_SSL")
         .containsEntry("sasl.mechanism", "PLAIN")
         .containsEntry("sasl.jaas.config", jaas)
+        .containsEntry("ssl.keystore.key", "-----BEGIN PRIVATE KEY-----" + CANARY)
         .doesNotContainKey("")
         .doesNotContainKey("client.rack");
     Value fromEnv = c.values().stream()
@@ -75,6 +77,7 @@ class TransportSettingsTest {
     assertThat(c.describe())
         .contains("courier.kafka.property.sasl.jaas.config")
         .contains("courier.kafka.property.security.protocol")
+        .contains("courier.kafka.property.ssl.keystore.key")
         .contains("SASL_SSL  (env COURIER_KAFKA_PROPERTY_SECURITY_PROTOCOL)")
         .doesNotContain(CANARY);
     assertThat(c.toString()).doesNotContain(CANARY);
