@@ -284,7 +284,8 @@ class RelayTransportsTest {
     assertThat(run.exitCode()).as(run.toString()).isEqualTo(CourierCli.USAGE);
     assertThat(run.err())
         .contains("duplicate_window 1m is shorter than the relay's retry horizon 13m10s");
-    deleteStream(JetStreamTransport.defaultStreamName(destination)); // never created, if all is well
+    // never created, if all is well
+    deleteStream(JetStreamTransport.defaultStreamName(destination));
   }
 
   @Test
@@ -338,7 +339,8 @@ class RelayTransportsTest {
           Outbox.builder()
               .build()
               .append(
-                  c, Event.builder("OrderConfirmed").destination(destination).key(key).payload("{}"));
+                  c,
+                  Event.builder("OrderConfirmed").destination(destination).key(key).payload("{}"));
       c.commit();
       return event;
     }

@@ -552,7 +552,8 @@ public final class CourierConfig {
         Setting missing = user == null ? Setting.NATS_USER : Setting.NATS_PASSWORD;
         errors.add(
             ValueParser.invalid(
-                values.get(given.key()), "is set without " + missing.key() + "; set both or neither"));
+                values.get(given.key()),
+                "is set without " + missing.key() + "; set both or neither"));
       }
       int ways = (token != null ? 1 : 0) + (user != null ? 1 : 0) + (credentials != null ? 1 : 0);
       if (ways > 1) {

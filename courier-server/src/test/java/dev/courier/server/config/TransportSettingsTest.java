@@ -11,14 +11,17 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The relay's transport settings: RabbitMQ, NATS, and Kafka client properties from the environment. */
+/**
+ * The relay's transport settings: RabbitMQ, NATS, and Kafka client properties from the
+ * environment.
+ */
 class TransportSettingsTest {
   private static final String CANARY = "canary-7f3a9c";
 
   @TempDir Path dir;
 
   @Test
-  void transport_isKafkaByDefault_andRabbitMqOrNatsInAnyCase_andAnythingElseIsRefusedWithTheChoices() {
+  void transport_isKafkaByDefault_orRabbitMqOrNatsInAnyCase_andAnythingElseIsRefused() {
     assertThat(CourierConfig.defaults().relay().transport()).isEqualTo(TransportKind.KAFKA);
     assertThat(load(Map.of("COURIER_RELAY_TRANSPORT", "RabbitMQ")).relay().transport())
         .isEqualTo(TransportKind.RABBITMQ);
@@ -56,7 +59,8 @@ class TransportSettingsTest {
                 Map.of(
                     "COURIER_KAFKA_PROPERTY_SECURITY_PROTOCOL", "SASL_SSL",
                     "COURIER_KAFKA_PROPERTY_SASL_JAAS_CONFIG", jaas,
-                    "COURIER_KAFKA_PROPERTY_SSL_KEYSTORE_KEY", "-----BEGIN PRIVATE KEY-----" + CANARY,
+                    "COURIER_KAFKA_PROPERTY_SSL_KEYSTORE_KEY",
+                    "-----BEGIN PRIVATE KEY-----" + CANARY,
                     "COURIER_KAFKA_PROPERTY_", "ignored: no property name",
                     "COURIER_KAFKA_PROPERTY_CLIENT_RACK", " "))
             .load();
@@ -68,11 +72,13 @@ class TransportSettingsTest {
         .containsEntry("ssl.keystore.key", "-----BEGIN PRIVATE KEY-----" + CANARY)
         .doesNotContainKey("")
         .doesNotContainKey("client.rack");
-    Value fromEnv = c.values().stream()
-        .filter(v -> v.key().equals("courier.kafka.property.sasl.jaas.config"))
-        .findFirst()
-        .orElseThrow();
-    assertThat(fromEnv.origin()).isEqualTo(new Origin.Env("COURIER_KAFKA_PROPERTY_SASL_JAAS_CONFIG"));
+    Value fromEnv =
+        c.values().stream()
+            .filter(v -> v.key().equals("courier.kafka.property.sasl.jaas.config"))
+            .findFirst()
+            .orElseThrow();
+    assertThat(fromEnv.origin())
+        .isEqualTo(new Origin.Env("COURIER_KAFKA_PROPERTY_SASL_JAAS_CONFIG"));
     assertThat(fromEnv.secret()).isTrue();
     assertThat(c.describe())
         .contains("courier.kafka.property.sasl.jaas.config")
