@@ -79,7 +79,10 @@ import org.slf4j.LoggerFactory;
  * UnsafeConfigurationException} naming both durations, because a republish after the window is
  * stored twice; {@link Builder#allowDuplicateWindowShorterThanRetryHorizon()} accepts that risk.
  * Destinations given to {@link Builder#destinations(String...)} are ensured when the transport is
- * built; others on their first publish or subscription.
+ * built; others on their first publish or subscription. A relay that starts with this transport
+ * raises the retry horizon to its own, if that is longer, and has its destinations checked against
+ * it ({@link #checkRetryHorizon}), so the window covers the relay's retries, not only the
+ * builder's.
  *
  * <p><b>Publishing.</b> {@link #publish} sends the whole batch asynchronously, in order, then waits
  * for every PubAck up to the timeout. A PubAck is {@link PublishResult.Confirmed}; one marked as a
