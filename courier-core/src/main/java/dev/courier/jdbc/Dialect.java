@@ -146,6 +146,11 @@ public abstract class Dialect {
    */
   public abstract String upsertParkedDeadLetter(CourierTables t);
 
+  /** The distinct destinations of the outbox's pending rows; a relay checks them at start. */
+  public String pendingDestinations(CourierTables t) {
+    return "SELECT DISTINCT destination FROM " + t.outbox() + " WHERE status = 'PENDING'";
+  }
+
   /** SQL type name for an array of seq values, for {@link Connection#createArrayOf}. */
   public String bigintArrayType() {
     return "bigint";

@@ -367,6 +367,19 @@ final class OutboxStore {
     }
   }
 
+  /** The destinations of the pending rows, in no particular order. */
+  java.util.Set<String> pendingDestinations() throws SQLException {
+    java.util.Set<String> destinations = new java.util.TreeSet<>();
+    try (Connection c = connection();
+        PreparedStatement ps = c.prepareStatement(dialect(c).pendingDestinations(tables));
+        ResultSet rs = ps.executeQuery()) {
+      while (rs.next()) {
+        destinations.add(rs.getString(1));
+      }
+    }
+    return destinations;
+  }
+
   private Connection connection() throws SQLException {
     Connection c = dataSource.getConnection();
     c.setAutoCommit(true);

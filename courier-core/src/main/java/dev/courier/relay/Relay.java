@@ -166,6 +166,7 @@ public final class Relay implements AutoCloseable {
   private final int batchesInFlight;
   private final Duration heartbeatInterval;
   private final Duration stallLimit;
+  private final java.util.Set<String> destinations;
   private final DataSource dataSource;
   private final CourierTables tables;
   private LogRelay logRelay;
@@ -203,6 +204,7 @@ public final class Relay implements AutoCloseable {
     this.batchesInFlight = b.batchesInFlight;
     this.heartbeatInterval = b.heartbeatInterval == null ? b.lease.dividedBy(6) : b.heartbeatInterval;
     this.stallLimit = b.stallLimit;
+    this.destinations = java.util.Set.copyOf(b.destinations);
     this.dataSource = b.dataSource;
     this.tables = b.tables;
     this.inFlight = new Semaphore(batchesInFlight);
@@ -266,8 +268,47 @@ public final class Relay implements AutoCloseable {
     return last.getEpochSecond() + last.getNano() / 1e9;
   }
 
-  /** Starts the background loop. Calling it twice is an error. */
+  /**
+   * The longest time from an event's first publish to its last attempt: the retry policy's delay
+   * ceilings ({@link RetryPolicy#horizon()}) plus, for every attempt but the last, the publish
+   * timeout (an attempt that times out may have reached the broker) and the longest poll interval
+   * (a row whose backoff ended waits for the next pass). A relay that dies between the broker's
+   * confirmation and its mark adds its lease once more; that case is not counted. A broker that
+   * deduplicates within a window (JetStream) must remember a message at least this long.
+   */
+  public Duration retryHorizon() {
+    return retryHorizon(retryPolicy, publishTimeout, maxPoll);
+  }
+
+  /**
+   * The {@link #retryHorizon()} of a relay with these settings, for a transport built before the
+   * relay.
+   */
+  public static Duration retryHorizon(
+      RetryPolicy retryPolicy, Duration publishTimeout, Duration maxPollInterval) {
+    long pauses = Math.max(0, retryPolicy.maxAttempts() - 1L);
+    return retryPolicy.horizon().plus(publishTimeout.plus(maxPollInterval).multipliedBy(pauses));
+  }
+
+  /**
+   * Starts the background loop. Calling it twice is an error.
+   *
+   * <p>Before it starts, the transport checks that the broker's deduplication covers {@link
+   * #retryHorizon()} for every destination the relay knows: those named with {@link
+   * Builder#destinations(String...)} and those of the outbox's pending rows ({@link
+   * Transport#checkRetryHorizon}). A log-mode outbox has no pending rows: name its destinations.
+   *
+   * @throws dev.courier.UnsafeConfigurationException if a destination's broker-side duplicate
+   *     window is shorter than the retry horizon; the relay is not started
+   * @throws ConfigurationException if the transport cannot use a destination, or a log-mode relay
+   *     finds an outbox that is not in log mode
+   */
   public void start() {
+    if (state != State.NEW) {
+      throw new IllegalStateException("relay " + relayId + " is " + state + "; start it once");
+    }
+    // outside the lock: the transport may ask the broker, and wakeup() must never wait for that
+    checkRetryHorizon();
     lock.lock();
     try {
       if (state != State.NEW) {
@@ -309,6 +350,23 @@ public final class Relay implements AutoCloseable {
         deletePublished,
         lease,
         retryPolicy);
+  }
+
+  private void checkRetryHorizon() {
+    java.util.Set<String> known = new java.util.TreeSet<>(destinations);
+    if (claimMode != ClaimMode.LOG) {
+      try {
+        known.addAll(store.pendingDestinations());
+      } catch (java.sql.SQLException e) {
+        // the loop reports an unreachable database on every pass; the transport still checks each
+        // destination when it first publishes to it
+        log.warn(
+            "relay {} could not read its outbox's pending destinations to check them: {}",
+            relayId,
+            e.getMessage());
+      }
+    }
+    transport.checkRetryHorizon(retryHorizon(), known);
   }
 
   /**
@@ -944,6 +1002,7 @@ public final class Relay implements AutoCloseable {
     private int batchesInFlight = 2;
     private Duration heartbeatInterval;
     private Duration stallLimit = Duration.ofMinutes(1);
+    private final java.util.Set<String> destinations = new java.util.TreeSet<>();
     private Clock clock = Clock.systemUTC();
     private MeterRegistry registry = new SimpleMeterRegistry();
 
@@ -1070,6 +1129,17 @@ public final class Relay implements AutoCloseable {
      */
     public Builder stallLimit(Duration stallLimit) {
       this.stallLimit = stallLimit;
+      return this;
+    }
+
+    /**
+     * Destinations the transport checks when the relay starts (see {@link Relay#start()}), besides
+     * those of the outbox's pending rows. Publishing is not limited to them.
+     */
+    public Builder destinations(String... destinations) {
+      for (String d : destinations) {
+        this.destinations.add(Objects.requireNonNull(d, "destination"));
+      }
       return this;
     }
 

@@ -3,6 +3,7 @@ package dev.courier.spi;
 import dev.courier.Event;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
 
 /**
  * A broker adapter: publishes events with confirmation, and subscribes with acknowledgement after
@@ -46,6 +47,21 @@ public interface Transport extends AutoCloseable {
   default Subscription subscribe(SubscriptionSpec spec, dev.courier.inbox.IdempotentProcessor processor) {
     throw new UnsupportedOperationException(name() + " does not support subscriptions yet");
   }
+
+  /**
+   * Checks, when a relay starts, that the broker's own deduplication covers the relay's retries.
+   * A broker that drops a republished message only within a window (JetStream's {@code
+   * Nats-Msg-Id} duplicate window) stores an event twice when the relay republishes it after the
+   * window; a transport of such a broker refuses a window shorter than {@code retryHorizon} for
+   * each of {@code destinations}, and holds every destination it meets later to the same horizon.
+   * Transports without such a window have nothing to check (the default).
+   *
+   * @param retryHorizon the longest time from an event's first publish to its last attempt
+   * @param destinations the destinations the relay knows at start
+   * @throws dev.courier.UnsafeConfigurationException if a destination's window is shorter
+   * @throws dev.courier.ConfigurationException if a destination cannot be used at all
+   */
+  default void checkRetryHorizon(Duration retryHorizon, Set<String> destinations) {}
 
   /** Releases the broker connection. Unconfirmed events stay in the outbox and are retried. */
   @Override

@@ -79,7 +79,10 @@ import org.slf4j.LoggerFactory;
  * UnsafeConfigurationException} naming both durations, because a republish after the window is
  * stored twice; {@link Builder#allowDuplicateWindowShorterThanRetryHorizon()} accepts that risk.
  * Destinations given to {@link Builder#destinations(String...)} are ensured when the transport is
- * built; others on their first publish or subscription.
+ * built; others on their first publish or subscription. A relay that starts with this transport
+ * raises the retry horizon to its own, if that is longer, and has its destinations checked against
+ * it ({@link #checkRetryHorizon}), so the window covers the relay's retries, not only the
+ * builder's.
  *
  * <p><b>Publishing.</b> {@link #publish} sends the whole batch asynchronously, in order, then waits
  * for every PubAck up to the timeout. A PubAck is {@link PublishResult.Confirmed}; one marked as a
@@ -170,8 +173,8 @@ public final class JetStreamTransport implements Transport {
   private final boolean createStreams;
   private final StorageType storage;
   private final int replicas;
-  private final Duration duplicateWindow;
-  private final Duration retryHorizon;
+  private final Duration explicitWindow;
+  private volatile Duration retryHorizon;
   private final boolean allowShortWindow;
   private final MeterRegistry registry;
 
@@ -188,8 +191,9 @@ public final class JetStreamTransport implements Transport {
    * @param stream the stream that captures the destination
    * @param maxBytes the largest message (data plus headers) the server and the stream accept
    * @param limit how {@code maxBytes} came about, for messages
+   * @param window the stream's duplicate window
    */
-  private record Target(String stream, long maxBytes, String limit) {}
+  private record Target(String stream, long maxBytes, String limit, Duration window) {}
 
   private JetStreamTransport(Builder b, Supplier<Options> options, Connection connection)
       throws IOException {
@@ -204,7 +208,7 @@ public final class JetStreamTransport implements Transport {
     this.storage = b.storage;
     this.replicas = b.replicas;
     this.retryHorizon = b.retryHorizon;
-    this.duplicateWindow = b.effectiveDuplicateWindow();
+    this.explicitWindow = b.duplicateWindow;
     this.allowShortWindow = b.allowShortWindow;
     this.registry = b.registry;
   }
@@ -240,14 +244,57 @@ public final class JetStreamTransport implements Transport {
     return dedupeHits.get();
   }
 
-  /** The retry horizon every stream's duplicate window is checked against. */
+  /**
+   * The retry horizon every stream's duplicate window is checked against: the builder's, or a
+   * longer one a relay asked for ({@link #checkRetryHorizon}).
+   */
   public Duration retryHorizon() {
     return retryHorizon;
   }
 
-  /** The duplicate window given to the streams this transport creates. */
+  /**
+   * The duplicate window given to the streams this transport creates: the builder's, or else the
+   * retry horizon plus {@link #DUPLICATE_WINDOW_SLACK}, at least {@link
+   * #NATS_DEFAULT_DUPLICATE_WINDOW}.
+   */
   public Duration duplicateWindow() {
-    return duplicateWindow;
+    return Builder.window(explicitWindow, retryHorizon);
+  }
+
+  /**
+   * Holds every stream to a relay's retry horizon: raises this transport's horizon to {@code
+   * relayHorizon} if that is longer (streams created from then on get a window to match, unless
+   * the builder set one), then checks the stream of each destination already used or given here,
+   * creating missing ones as {@link #ensureStream} does.
+   *
+   * @throws UnsafeConfigurationException naming the stream, its window and the horizon, for a
+   *     window shorter than the horizon, unless {@link
+   *     Builder#allowDuplicateWindowShorterThanRetryHorizon()} accepted that
+   * @throws ConfigurationException if a destination cannot be used (see {@link #ensureStream})
+   * @throws RetriableCourierException if the server could not be asked
+   */
+  @Override
+  public void checkRetryHorizon(Duration relayHorizon, Set<String> destinations) {
+    Objects.requireNonNull(relayHorizon, "relayHorizon");
+    Objects.requireNonNull(destinations, "destinations");
+    streamLock.lock();
+    try {
+      if (relayHorizon.compareTo(retryHorizon) > 0) {
+        log.info(
+            "nats transport: retry horizon raised from {} to the relay's {}",
+            DurationText.format(retryHorizon),
+            DurationText.format(relayHorizon));
+        retryHorizon = relayHorizon;
+      }
+      for (Map.Entry<String, Target> known : targets.entrySet()) {
+        checkWindow(known.getValue().stream(), known.getValue().window());
+      }
+    } finally {
+      streamLock.unlock();
+    }
+    for (String d : destinations) {
+      ensureStream(d);
+    }
   }
 
   /** The stream that captures (or will capture) {@code destination}, by mapping or naming rule. */
@@ -335,7 +382,11 @@ public final class JetStreamTransport implements Transport {
                 + "); map the destination to another stream with"
                 + " JetStreamTransport.Builder.stream(destination, stream)");
       }
-      checkWindow(stream, cfg.getDuplicateWindow());
+      Duration window =
+          cfg.getDuplicateWindow() == null
+              ? NATS_DEFAULT_DUPLICATE_WINDOW
+              : cfg.getDuplicateWindow();
+      checkWindow(stream, window);
       if (cfg.getStorageType() == StorageType.Memory) {
         log.warn(
             "stream {} keeps its messages in memory: a server restart loses every message that no"
@@ -346,9 +397,10 @@ public final class JetStreamTransport implements Transport {
       long streamMax = cfg.getMaximumMessageSize();
       if (streamMax > 0 && streamMax < serverMax) {
         return new Target(
-            stream, streamMax, "the stream's max_msg_size of " + streamMax + " bytes");
+            stream, streamMax, "the stream's max_msg_size of " + streamMax + " bytes", window);
       }
-      return new Target(stream, serverMax, "the server's max_payload of " + serverMax + " bytes");
+      return new Target(
+          stream, serverMax, "the server's max_payload of " + serverMax + " bytes", window);
     } catch (IOException e) {
       throw new RetriableCourierException(
           "could not read or create stream "
@@ -375,6 +427,7 @@ public final class JetStreamTransport implements Transport {
   }
 
   private StreamInfo create(String stream, String destination) throws IOException {
+    Duration duplicateWindow = duplicateWindow();
     checkWindow(stream, duplicateWindow);
     StreamConfiguration cfg =
         StreamConfiguration.builder()
@@ -421,6 +474,7 @@ public final class JetStreamTransport implements Transport {
   private void checkWindow(String stream, Duration configured) {
     // A stream that reports no window has the server's default one.
     Duration window = configured == null ? NATS_DEFAULT_DUPLICATE_WINDOW : configured;
+    Duration retryHorizon = this.retryHorizon;
     if (window.compareTo(retryHorizon) >= 0) {
       return;
     }
@@ -431,7 +485,12 @@ public final class JetStreamTransport implements Transport {
             + DurationText.format(retryHorizon)
             + "; a republish after the window is stored twice (stream "
             + stream
-            + "). Consumers still apply it once through the processed-events ledger.";
+            + "). Consumers still apply it once through the processed-events ledger. Raise the"
+            + " stream's duplicate window (nats stream edit "
+            + stream
+            + " --dupe-window "
+            + DurationText.format(retryHorizon.plus(DUPLICATE_WINDOW_SLACK))
+            + ") or shorten the relay's retries.";
     if (!allowShortWindow) {
       throw new UnsafeConfigurationException(
           "duplicate_window",
@@ -934,9 +993,9 @@ public final class JetStreamTransport implements Transport {
       return redact(urls);
     }
 
-    private Duration effectiveDuplicateWindow() {
-      if (duplicateWindow != null) {
-        return duplicateWindow;
+    private static Duration window(Duration explicit, Duration retryHorizon) {
+      if (explicit != null) {
+        return explicit;
       }
       Duration d = retryHorizon.plus(DUPLICATE_WINDOW_SLACK);
       return d.compareTo(NATS_DEFAULT_DUPLICATE_WINDOW) < 0 ? NATS_DEFAULT_DUPLICATE_WINDOW : d;
@@ -1043,7 +1102,7 @@ public final class JetStreamTransport implements Transport {
           shown,
           connection.getServerInfo().getVersion(),
           DurationText.format(transport.retryHorizon),
-          DurationText.format(transport.duplicateWindow));
+          DurationText.format(transport.duplicateWindow()));
       return transport;
     }
 

@@ -25,7 +25,9 @@ import java.util.regex.Pattern;
 /**
  * The configuration of one {@code courier} command, merged from four layers, lowest precedence
  * first: built-in defaults, an optional properties file ({@code --config FILE}), environment
- * variables ({@code COURIER_...}, see {@link Setting#envVariable()}), command-line options.
+ * variables ({@code COURIER_...}, see {@link Setting#envVariable()}; pass-through Kafka client
+ * properties as {@code COURIER_KAFKA_PROPERTY_...}, see {@link Setting#KAFKA_PROPERTY_ENV_PREFIX}),
+ * command-line options.
  *
  * <p>Every value is parsed and checked once, in {@link Loader#load()}; a malformed or out-of-range
  * value fails there with an {@link InvalidSettingException} that names the key, where the value
@@ -43,6 +45,8 @@ public final class CourierConfig {
   private final Map<String, Value> values;
   private final DatabaseSettings database;
   private final KafkaSettings kafka;
+  private final RabbitMqSettings rabbitMq;
+  private final NatsSettings nats;
   private final CourierTables tables;
   private final RelaySettings relay;
   private final HttpSettings http;
@@ -55,6 +59,8 @@ public final class CourierConfig {
     this.values = values;
     this.database = p.database;
     this.kafka = p.kafka;
+    this.rabbitMq = p.rabbitMq;
+    this.nats = p.nats;
     this.tables = p.tables;
     this.relay = p.relay;
     this.http = p.http;
@@ -80,6 +86,16 @@ public final class CourierConfig {
 
   public KafkaSettings kafka() {
     return kafka;
+  }
+
+  /** How to reach RabbitMQ ({@code courier.rabbitmq.*}). */
+  public RabbitMqSettings rabbitMq() {
+    return rabbitMq;
+  }
+
+  /** How to reach NATS JetStream ({@code courier.nats.*}). */
+  public NatsSettings nats() {
+    return nats;
   }
 
   public CourierTables tables() {
@@ -237,6 +253,19 @@ public final class CourierConfig {
           merged.put(s.key(), new Value(s.key(), v, new Origin.Env(s.envVariable()), s.secret()));
         }
       }
+      for (Map.Entry<String, String> e : new TreeMap<>(environment).entrySet()) {
+        Optional<String> property = Setting.kafkaPropertyOfEnv(e.getKey());
+        if (property.isPresent() && !e.getValue().isBlank()) {
+          String key = Setting.KAFKA_PROPERTY_PREFIX + property.get();
+          merged.put(
+              key,
+              new Value(
+                  key,
+                  e.getValue(),
+                  new Origin.Env(e.getKey()),
+                  Setting.isSecretKafkaProperty(property.get())));
+        }
+      }
       for (Value v : options) {
         if (!v.text().isBlank()) {
           merged.put(v.key(), v);
@@ -321,6 +350,8 @@ public final class CourierConfig {
     private final List<InvalidSettingException> errors;
     final DatabaseSettings database;
     final KafkaSettings kafka;
+    final RabbitMqSettings rabbitMq;
+    final NatsSettings nats;
     final CourierTables tables;
     final RelaySettings relay;
     final HttpSettings http;
@@ -350,6 +381,14 @@ public final class CourierConfig {
       this.kafka =
           new KafkaSettings(
               optional(Setting.KAFKA_BOOTSTRAP_SERVERS, ValueParser::text), kafkaProps);
+      this.rabbitMq =
+          new RabbitMqSettings(
+              optional(Setting.RABBITMQ_URI, ValueParser::text),
+              optional(Setting.RABBITMQ_PASSWORD, Value::text),
+              withDefault(Setting.RABBITMQ_PUBLISHER_CONFIRMS, ValueParser::bool),
+              withDefault(Setting.RABBITMQ_MANDATORY, ValueParser::bool),
+              withDefault(Setting.RABBITMQ_PERSISTENT_MESSAGES, ValueParser::bool));
+      this.nats = nats();
       this.tables =
           new CourierTables(
               withDefault(Setting.TABLES_OUTBOX, this::identifier),
@@ -497,7 +536,49 @@ public final class CourierConfig {
           minPoll,
           maxPoll,
           heartbeat,
-          duration(Setting.RELAY_STALL_LIMIT, Duration.ofSeconds(1), MAX_DURATION));
+          duration(Setting.RELAY_STALL_LIMIT, Duration.ofSeconds(1), MAX_DURATION),
+          withDefault(Setting.RELAY_TRANSPORT, ValueParser::transport),
+          Objects.requireNonNullElse(
+              optional(Setting.RELAY_DESTINATIONS, ValueParser::destinations), List.of()));
+    }
+
+    private NatsSettings nats() {
+      String user = optional(Setting.NATS_USER, ValueParser::text);
+      String password = optional(Setting.NATS_PASSWORD, Value::text);
+      String token = optional(Setting.NATS_TOKEN, ValueParser::text);
+      Path credentials = optional(Setting.NATS_CREDENTIALS_FILE, v -> Path.of(ValueParser.text(v)));
+      if ((user == null) != (password == null)) {
+        Setting given = user == null ? Setting.NATS_PASSWORD : Setting.NATS_USER;
+        Setting missing = user == null ? Setting.NATS_USER : Setting.NATS_PASSWORD;
+        errors.add(
+            ValueParser.invalid(
+                values.get(given.key()),
+                "is set without " + missing.key() + "; set both or neither"));
+      }
+      int ways = (token != null ? 1 : 0) + (user != null ? 1 : 0) + (credentials != null ? 1 : 0);
+      if (ways > 1) {
+        errors.add(
+            ValueParser.invalid(
+                values.get(token != null ? Setting.NATS_TOKEN.key() : Setting.NATS_USER.key()),
+                "set one way to authenticate to NATS: "
+                    + Setting.NATS_TOKEN.key()
+                    + ", "
+                    + Setting.NATS_USER.key()
+                    + " with "
+                    + Setting.NATS_PASSWORD.key()
+                    + ", or "
+                    + Setting.NATS_CREDENTIALS_FILE.key()));
+      }
+      return new NatsSettings(
+          optional(Setting.NATS_URL, ValueParser::natsUrls),
+          token,
+          user,
+          password,
+          credentials,
+          optional(
+              Setting.NATS_DUPLICATE_WINDOW,
+              v -> ValueParser.duration(v, Duration.ofMillis(100), Duration.ofDays(365))),
+          wholeNumber(Setting.NATS_REPLICAS, 1, 5));
     }
 
     private DemoSettings demo() {

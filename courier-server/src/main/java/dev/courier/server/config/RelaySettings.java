@@ -3,6 +3,7 @@ package dev.courier.server.config;
 import dev.courier.relay.Relay;
 import dev.courier.retry.RetryPolicy;
 import java.time.Duration;
+import java.util.List;
 
 /**
  * How the relay claims, publishes and retries. Checked together when the configuration is loaded:
@@ -15,6 +16,9 @@ import java.time.Duration;
  *     sixth of the lease
  * @param stallLimit log mode: how long a failing event may hold its partition's cursor while others
  *     are confirmed
+ * @param transport the broker {@code courier relay} publishes to
+ * @param destinations destinations checked when the relay starts, besides those of the outbox's
+ *     pending rows (a JetStream stream's duplicate window must cover the relay's retry horizon)
  */
 public record RelaySettings(
     String relayId,
@@ -30,7 +34,21 @@ public record RelaySettings(
     Duration minPollInterval,
     Duration maxPollInterval,
     Duration heartbeatInterval,
-    Duration stallLimit) {
+    Duration stallLimit,
+    TransportKind transport,
+    List<String> destinations) {
+
+  public RelaySettings {
+    destinations = List.copyOf(destinations);
+  }
+
+  /**
+   * The longest time from an event's first publish to its last attempt under these settings
+   * ({@link Relay#retryHorizon()}): a JetStream stream's duplicate window must cover it.
+   */
+  public Duration retryHorizon() {
+    return Relay.retryHorizon(retryPolicy(), publishTimeout, maxPollInterval);
+  }
 
   /** The publish retry policy these settings describe (exponential, full jitter). */
   public RetryPolicy retryPolicy() {

@@ -19,6 +19,20 @@ public enum Setting {
 
   KAFKA_BOOTSTRAP_SERVERS("courier.kafka.bootstrap-servers", null, false),
 
+  RABBITMQ_URI("courier.rabbitmq.uri", null, false),
+  RABBITMQ_PASSWORD("courier.rabbitmq.password", null, true),
+  RABBITMQ_PUBLISHER_CONFIRMS("courier.rabbitmq.publisher-confirms", "true", false),
+  RABBITMQ_MANDATORY("courier.rabbitmq.mandatory", "true", false),
+  RABBITMQ_PERSISTENT_MESSAGES("courier.rabbitmq.persistent-messages", "true", false),
+
+  NATS_URL("courier.nats.url", null, false),
+  NATS_TOKEN("courier.nats.token", null, true),
+  NATS_USER("courier.nats.user", null, false),
+  NATS_PASSWORD("courier.nats.password", null, true),
+  NATS_CREDENTIALS_FILE("courier.nats.credentials-file", null, false),
+  NATS_DUPLICATE_WINDOW("courier.nats.duplicate-window", null, false),
+  NATS_REPLICAS("courier.nats.replicas", "1", false),
+
   TABLES_OUTBOX("courier.tables.outbox", "courier_outbox", false),
   TABLES_PROCESSED_EVENTS("courier.tables.processed-events", "courier_processed_events", false),
   TABLES_DEAD_LETTERS("courier.tables.dead-letters", "courier_dead_letters", false),
@@ -27,6 +41,8 @@ public enum Setting {
   TABLES_AUDIT("courier.tables.audit", "courier_audit", false),
 
   RELAY_ID("courier.relay.id", null, false),
+  RELAY_TRANSPORT("courier.relay.transport", "kafka", false),
+  RELAY_DESTINATIONS("courier.relay.destinations", null, false),
   RELAY_BATCH_SIZE("courier.relay.batch-size", "256", false),
   RELAY_BATCHES_IN_FLIGHT("courier.relay.batches-in-flight", "2", false),
   RELAY_CLAIM_MODE("courier.relay.claim-mode", "lease", false),
@@ -78,10 +94,20 @@ public enum Setting {
   DEMO_JSON_LOGS("courier.demo.json-logs", "false", false);
 
   /**
-   * Prefix of pass-through Kafka client properties, accepted in the properties file only: {@code
-   * courier.kafka.property.security.protocol=SSL} sets the client's {@code security.protocol}.
+   * Prefix of pass-through Kafka client properties: {@code
+   * courier.kafka.property.security.protocol=SSL} in the properties file sets the client's {@code
+   * security.protocol}, and so does the environment variable {@code
+   * COURIER_KAFKA_PROPERTY_SECURITY_PROTOCOL} (see {@link #KAFKA_PROPERTY_ENV_PREFIX}).
    */
   public static final String KAFKA_PROPERTY_PREFIX = "courier.kafka.property.";
+
+  /**
+   * Prefix of environment variables holding pass-through Kafka client properties. The rest of the
+   * name, lower-cased with every {@code _} turned into {@code .}, is the property: {@code
+   * COURIER_KAFKA_PROPERTY_SASL_JAAS_CONFIG} sets {@code sasl.jaas.config}. (Kafka's client
+   * property names are lower case with dots, so the mapping is unambiguous.)
+   */
+  public static final String KAFKA_PROPERTY_ENV_PREFIX = "COURIER_KAFKA_PROPERTY_";
 
   private final String key;
   private final String defaultValue;
@@ -101,6 +127,22 @@ public enum Setting {
   /** The environment variable that sets this key. */
   public String envVariable() {
     return envVariable(key);
+  }
+
+  /**
+   * The pass-through Kafka property an environment variable sets, or empty when the variable is
+   * not one ({@link #KAFKA_PROPERTY_ENV_PREFIX}).
+   */
+  static Optional<String> kafkaPropertyOfEnv(String variable) {
+    if (!variable.startsWith(KAFKA_PROPERTY_ENV_PREFIX)
+        || variable.length() == KAFKA_PROPERTY_ENV_PREFIX.length()) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        variable
+            .substring(KAFKA_PROPERTY_ENV_PREFIX.length())
+            .toLowerCase(Locale.ROOT)
+            .replace('_', '.'));
   }
 
   /** The environment variable for any key (dots and dashes become underscores, upper case). */
@@ -130,11 +172,13 @@ public enum Setting {
 
   /**
    * Whether a pass-through Kafka property holds a secret (a password, a JAAS configuration, a
-   * token): its value is masked wherever the configuration is shown.
+   * token, a private key such as {@code ssl.keystore.key}): its value is masked wherever the
+   * configuration is shown.
    */
   static boolean isSecretKafkaProperty(String name) {
     String n = name.toLowerCase(Locale.ROOT);
     return n.contains("password")
+        || n.endsWith(".key")
         || n.contains("jaas")
         || n.contains("secret")
         || n.contains("token")

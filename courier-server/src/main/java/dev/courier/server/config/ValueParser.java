@@ -151,6 +151,52 @@ final class ValueParser {
     };
   }
 
+  /** {@code kafka}, {@code rabbitmq} or {@code nats}, in any case. */
+  static TransportKind transport(Value v) {
+    return TransportKind.of(v.text())
+        .orElseThrow(
+            () ->
+                invalid(
+                    v, shown(v) + " is not a transport: use one of " + TransportKind.choices()));
+  }
+
+  /** A comma-separated list of destinations, each 1 to 255 characters without control ones. */
+  static java.util.List<String> destinations(Value v) {
+    java.util.List<String> list = new java.util.ArrayList<>();
+    for (String part : v.text().split(",")) {
+      String d = part.strip();
+      if (d.isEmpty()) {
+        continue;
+      }
+      if (d.length() > 255 || d.chars().anyMatch(Character::isISOControl)) {
+        throw invalid(
+            v, "holds a destination that is not 1 to 255 characters without control characters");
+      }
+      list.add(d);
+    }
+    return java.util.List.copyOf(list);
+  }
+
+  /**
+   * NATS server URLs, comma-separated, without user information: credentials belong in the secret
+   * settings, so that no listing shows them. The value is never quoted in the error, since it may
+   * hold a token.
+   */
+  static String natsUrls(Value v) {
+    String text = text(v);
+    for (String part : text.split(",")) {
+      String u = part.strip();
+      int scheme = u.indexOf("://");
+      if (u.indexOf('@', scheme < 0 ? 0 : scheme + 3) >= 0) {
+        throw invalid(
+            v,
+            "holds credentials (user information before '@'); set courier.nats.token, or"
+                + " courier.nats.user and courier.nats.password, instead (the value is not shown)");
+      }
+    }
+    return text;
+  }
+
   /** A string that must not be blank. */
   static String text(Value v) {
     String text = v.text().strip();

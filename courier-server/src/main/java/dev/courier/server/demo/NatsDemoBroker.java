@@ -4,6 +4,7 @@ import dev.courier.ConfigurationException;
 import dev.courier.CourierException;
 import dev.courier.RetriableCourierException;
 import dev.courier.nats.JetStreamTransport;
+import dev.courier.server.Components;
 import dev.courier.server.config.CourierConfig;
 import dev.courier.spi.SubscriptionSpec;
 import dev.courier.spi.Transport;
@@ -79,12 +80,12 @@ final class NatsDemoBroker extends DemoBroker {
     JetStreamTransport transport;
     try {
       transport =
-          JetStreamTransport.builder()
-              .servers(url)
-              .connectionName("courier-demo-" + runId)
-              .retryPolicy(config.relay().retryPolicy())
-              .meterRegistry(registry)
-              .build();
+          Components.jetStreamTransport(
+              url,
+              config.nats(),
+              config.relay().retryHorizon(),
+              "courier-demo-" + runId,
+              registry);
     } catch (ConfigurationException e) {
       throw new ConfigurationException("--nats-url", e.getMessage());
     } catch (RetriableCourierException e) {

@@ -7,6 +7,7 @@ import com.rabbitmq.client.PossibleAuthenticationFailureException;
 import dev.courier.ConfigurationException;
 import dev.courier.CourierException;
 import dev.courier.rabbitmq.RabbitMqTransport;
+import dev.courier.server.Components;
 import dev.courier.server.config.CourierConfig;
 import dev.courier.server.config.Masking;
 import dev.courier.spi.SubscriptionSpec;
@@ -61,8 +62,7 @@ final class RabbitMqDemoBroker extends DemoBroker {
     String shown = Masking.url(uri);
     RabbitMqTransport transport;
     try {
-      transport =
-          RabbitMqTransport.builder().uri(uri).connectionName("courier-demo-" + runId).build();
+      transport = Components.rabbitMqTransport(uri, config.rabbitMq(), "courier-demo-" + runId);
     } catch (ConfigurationException e) {
       throw new ConfigurationException("--rabbitmq-uri", e.getMessage());
     }
