@@ -30,14 +30,16 @@ home=$(cd -P "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 COURIER_JDK_QUIET=1 courier_find_jdk || exit 1
 
 target=$home/courier-bench/target
+# W2 compares the standalone relay (the server's CLI, in a process of its own) with the in-process one
+server=$home/courier-server/target
 if [ "${COURIER_BENCH_NO_BUILD:-0}" != 1 ]; then
-  printf 'bench: building courier-bench with JDK %s at %s...\n' "$COURIER_JAVA_MAJOR" "$JAVA_HOME" >&2
+  printf 'bench: building courier-bench and courier-server with JDK %s at %s...\n' "$COURIER_JAVA_MAJOR" "$JAVA_HOME" >&2
   # copy-dependencies never deletes: start from an empty lib/ so that an old jar cannot linger.
-  rm -rf "$target/lib"
+  rm -rf "$target/lib" "$server/lib"
   log=$(mktemp "${TMPDIR:-/tmp}/courier-bench-build.XXXXXX")
   # package, not install: a reactor build finds the upstream modules' jars in their target/ and
   # leaves the local repository alone.
-  if ! (cd "$home" && ./mvnw -B -ntp -q -DskipTests -Dmaven.javadoc.skip=true package -pl courier-bench -am </dev/null) >"$log" 2>&1; then
+  if ! (cd "$home" && ./mvnw -B -ntp -q -DskipTests -Dmaven.javadoc.skip=true package -pl courier-bench,courier-server -am </dev/null) >"$log" 2>&1; then
     cat "$log" >&2
     printf 'bench: BUILD FAILED; full output in %s\n' "$log" >&2
     exit 1
@@ -51,6 +53,11 @@ for f in "$target"/courier-bench-*.jar; do
   [ -f "$f" ] && jar=$f
 done
 [ -n "$jar" ] || { printf 'bench: no courier-bench jar in %s; build it first\n' "$target" >&2; exit 1; }
+server_cp=''
+for f in "$server"/courier-server-*.jar; do
+  case $f in *-sources.jar | *-javadoc.jar | *-tests.jar) continue ;; esac
+  [ -f "$f" ] && [ -d "$server/lib" ] && server_cp="$f:$server/lib/*"
+done
 
 opts=()
 if [ -n "${COURIER_BENCH_OPTS:-}" ]; then
@@ -60,4 +67,5 @@ fi
 # The 1M-row backlog keeps its records in memory for the ceiling: give the JVM room.
 exec "$JAVA_HOME/bin/java" -Xmx4g ${opts[@]+"${opts[@]}"} \
   "-Dcourier.bench.log=${COURIER_BENCH_LOG:-courier-bench.log}" \
+  "-Dcourier.bench.server-classpath=$server_cp" \
   -cp "$jar:$target/lib/*" dev.courier.bench.BenchMain "$@"

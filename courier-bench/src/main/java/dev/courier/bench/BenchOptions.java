@@ -1,5 +1,6 @@
 package dev.courier.bench;
 
+import dev.courier.relay.Relay;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -77,10 +78,11 @@ public record BenchOptions(
    * The soak: the W3 path at a constant {@code rate} for {@code duration}, its latency and the
    * tables' state reported per {@code window}.
    */
-  public record SoakOptions(Duration duration, Duration window, double rate) {
+  public record SoakOptions(Duration duration, Duration window, double rate, Relay.ClaimMode claimMode) {
     public SoakOptions {
       Objects.requireNonNull(duration, "duration");
       Objects.requireNonNull(window, "window");
+      Objects.requireNonNull(claimMode, "claimMode");
       if (window.compareTo(duration) > 0) {
         throw new IllegalArgumentException("--soak-window (" + window + ") is longer than --soak-duration (" + duration + ")");
       }
@@ -122,6 +124,8 @@ public record BenchOptions(
         --soak-duration D    SOAK: how long the constant-rate writer runs (default 60m)
         --soak-window D      SOAK: latency and table sizes are reported per window (default 10m)
         --soak-rate R        SOAK: events per second, open loop (default 167)
+        --soak-claim-mode M  SOAK: lease (default) or log: log mode on an outbox partitioned by
+                             the hour, retention dropping whole partitions
         --e2e-experiment     W3 also runs with relay.wakeup() after the commit (context)
         --no-warmup-round    skip the short unreported round that warms the JIT before run 1
         --no-sweep           W0/W2: the Kafka ceiling and the hand-written loop at one setting each
@@ -167,7 +171,7 @@ public record BenchOptions(
         Duration.ofSeconds(20),
         5_000,
         List.of(50, 80),
-        new SoakOptions(Duration.ofMinutes(60), Duration.ofMinutes(10), 167),
+        new SoakOptions(Duration.ofMinutes(60), Duration.ofMinutes(10), 167, Relay.ClaimMode.LEASE),
         true);
   }
 
@@ -195,7 +199,7 @@ public record BenchOptions(
         Duration.ofSeconds(10),
         1_000,
         d.e2eLoads.isEmpty() ? List.of() : List.of(d.e2eLoads.getFirst()),
-        new SoakOptions(Duration.ofSeconds(60), Duration.ofSeconds(20), d.soak.rate()),
+        new SoakOptions(Duration.ofSeconds(60), Duration.ofSeconds(20), d.soak.rate(), d.soak.claimMode()),
         false);
   }
 
@@ -226,7 +230,7 @@ public record BenchOptions(
         Duration.ofSeconds(3),
         Math.min(modulithBacklog, 500),
         e2eLoads.isEmpty() ? List.of() : List.of(e2eLoads.getFirst()),
-        new SoakOptions(Duration.ofSeconds(6), Duration.ofSeconds(3), soak.rate()),
+        new SoakOptions(Duration.ofSeconds(6), Duration.ofSeconds(3), soak.rate(), soak.claimMode()),
         sweep);
   }
 
@@ -265,6 +269,7 @@ public record BenchOptions(
     Duration soakDuration = d.soak().duration();
     Duration soakWindow = d.soak().window();
     double soakRate = d.soak().rate();
+    Relay.ClaimMode soakMode = d.soak().claimMode();
     boolean sweep = d.sweep();
     boolean quick = false;
     for (int i = 0; i < args.length; i++) {
@@ -333,6 +338,13 @@ public record BenchOptions(
         case "--soak-duration" -> soakDuration = parseDuration(option, value);
         case "--soak-window" -> soakWindow = parseDuration(option, value);
         case "--soak-rate" -> soakRate = positiveDouble(option, value);
+        case "--soak-claim-mode" -> {
+          switch (value.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "lease" -> soakMode = Relay.ClaimMode.LEASE;
+            case "log" -> soakMode = Relay.ClaimMode.LOG;
+            default -> throw new IllegalArgumentException(option + " must be lease or log, was " + value);
+          }
+        }
         case "--modulith-backlog" -> modulithBacklog = positiveInt(option, value);
         default -> throw new IllegalArgumentException("unknown option " + option + "; see --help");
       }
@@ -343,7 +355,7 @@ public record BenchOptions(
           new BenchOptions(
               workloads, runs, duration, warmup, backlog, payloads, clients, rate, e2eDuration, e2eWarmup,
               duplicates, experiment, warmupRound, heap, output, String.join(" ", args), gruelboxBacklog,
-              peerBacklog, peerE2eDuration, modulithBacklog, e2eLoads, new SoakOptions(soakDuration, soakWindow, soakRate),
+              peerBacklog, peerE2eDuration, modulithBacklog, e2eLoads, new SoakOptions(soakDuration, soakWindow, soakRate, soakMode),
               sweep));
     }
     return new BenchOptions(
@@ -368,7 +380,7 @@ public record BenchOptions(
         peerE2eDuration,
         modulithBacklog,
         e2eLoads,
-        new SoakOptions(soakDuration, soakWindow, soakRate),
+        new SoakOptions(soakDuration, soakWindow, soakRate, soakMode),
         sweep);
   }
 

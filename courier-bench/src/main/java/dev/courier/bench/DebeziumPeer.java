@@ -1,6 +1,7 @@
 package dev.courier.bench;
 
 import com.zaxxer.hikari.HikariDataSource;
+import dev.courier.relay.Relay;
 import dev.courier.bench.debezium.DebeziumClassLoader;
 import java.util.function.Supplier;
 import java.io.IOException;
@@ -63,10 +64,20 @@ final class DebeziumPeer {
     } finally {
       pg.discard(courierPool);
     }
+    HikariDataSource logPool = pg.freshSchema("dbz_courier_log", 8);
+    RelayDrain.Drain courierLog;
+    try {
+      courierLog =
+          RelayDrain.drain(env, logPool, env.newTopic("dbz-courier-log"), n, size, pg::checkpoint, Relay.ClaimMode.LOG, false);
+    } finally {
+      pg.discard(logPool);
+    }
     double debezium = drain(ctx, n, size);
     ctx.add(w, "courier.drain", "Courier relay drain, backlog " + n + ", " + sz + ", on the logical-WAL PostgreSQL", "events/s", courier.eventsPerSecond(), null);
+    ctx.add(w, "courier.drain_log", "Courier relay drain in log mode, backlog " + n + ", " + sz + ", on the logical-WAL PostgreSQL", "events/s", courierLog.eventsPerSecond(), null);
     ctx.add(w, "debezium.drain", "Debezium drain, backlog " + n + ", " + sz + " (start → last record confirmed)", "events/s", debezium, null);
-    ctx.add(w, "drain_ratio", "Courier's drain ÷ Debezium's", Figure.RATIO, courier.eventsPerSecond() / debezium, Goal.atLeast(1));
+    ctx.add(w, "drain_ratio", "Courier's drain (defaults, claimMode LEASE) ÷ Debezium's", Figure.RATIO, courier.eventsPerSecond() / debezium, Goal.atLeast(1));
+    ctx.add(w, "drain_log_ratio", "Courier's drain in log mode ÷ Debezium's", Figure.RATIO, courierLog.eventsPerSecond() / debezium, Goal.atLeast(3));
 
     String rate = String.format(java.util.Locale.ROOT, "%.0f/s", ctx.options().e2eRate());
     HikariDataSource pool = pg.freshSchema("dbz_e2e_courier", 10);

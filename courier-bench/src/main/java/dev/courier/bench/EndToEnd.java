@@ -3,6 +3,8 @@ package dev.courier.bench;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.courier.Event;
 import dev.courier.inbox.IdempotentProcessor;
+import dev.courier.jdbc.CourierTables;
+import dev.courier.jdbc.Schema;
 import dev.courier.kafka.KafkaTransport;
 import dev.courier.outbox.Outbox;
 import dev.courier.relay.Relay;
@@ -50,7 +52,7 @@ final class EndToEnd {
   record Result(Histogram intended, Histogram fromCommit, long events, MeterRegistry registry) {}
 
   static void run(RunContext ctx) {
-    Result r = measure(ctx, false);
+    Result r = measure(ctx, false, Relay.ClaimMode.LEASE);
     String rate = String.format(java.util.Locale.ROOT, "%.0f/s", ctx.options().e2eRate());
     Histogram h = r.intended();
     ctx.add(Workload.W3, "p50", "commit → committed effect p50 at " + rate, "ms", ms(h.getValueAtPercentile(50)), null);
@@ -65,11 +67,19 @@ final class EndToEnd {
     // confirmation, and one batch's send → last confirmation.
     stage(ctx, r.registry(), CourierMetrics.RELAY_LAG, "relay_lag", "relay lag (append → broker confirmed)");
     stage(ctx, r.registry(), CourierMetrics.RELAY_PUBLISH_LATENCY, "publish", "relay publish (batch sent → confirmed)");
+    Result logMode = measure(ctx, false, Relay.ClaimMode.LOG);
+    Histogram l = logMode.intended();
+    String inLog = " at " + rate + ", log mode";
+    ctx.add(Workload.W3, "log.p50", "commit → committed effect p50" + inLog, "ms", ms(l.getValueAtPercentile(50)), null);
+    ctx.add(Workload.W3, "log.p99", "commit → committed effect p99" + inLog, "ms", ms(l.getValueAtPercentile(99)), Goal.atMost(10));
+    ctx.add(Workload.W3, "log.p99.9", "commit → committed effect p99.9" + inLog, "ms", ms(l.getValueAtPercentile(99.9)), null);
+    ctx.add(Workload.W3, "log.max", "commit → committed effect max" + inLog, "ms", ms(l.getMaxValue()), null);
+    stage(ctx, logMode.registry(), CourierMetrics.RELAY_LAG, "log.relay_lag", "relay lag (append → broker confirmed), log mode");
     for (int percent : ctx.options().e2eLoads()) {
       loaded(ctx, percent);
     }
     if (ctx.options().e2eExperiment()) {
-      Result x = measure(ctx, true);
+      Result x = measure(ctx, true, Relay.ClaimMode.LEASE);
       String what = " (experiment: relay.wakeup() called after the commit, no append hook)";
       ctx.add(Workload.W3, "experiment.p50", "p50" + what, "ms", ms(x.intended().getValueAtPercentile(50)), null);
       ctx.add(Workload.W3, "experiment.p99", "p99" + what, "ms", ms(x.intended().getValueAtPercentile(99)), null);
@@ -199,12 +209,17 @@ final class EndToEnd {
    * @param experiment false for Courier as documented (relay woken by {@code onAppend}, transport
    *     defaults); true for the alternative the README also documents: the writer calls {@code
    *     relay.wakeup()} itself after its commit
+   * @param mode the relay's claim mode; in {@link Relay.ClaimMode#LOG} the outbox is turned to log
+   *     mode first
    */
-  static Result measure(RunContext ctx, boolean experiment) {
+  static Result measure(RunContext ctx, boolean experiment, Relay.ClaimMode mode) {
     BenchEnvironment env = ctx.env();
     BenchOptions o = ctx.options();
     String topic = env.newTopic("w3");
     HikariDataSource pool = env.freshSchema("w3", 10);
+    if (mode == Relay.ClaimMode.LOG) {
+      Schema.enableLogMode(pool, CourierTables.DEFAULT);
+    }
     MeterRegistry registry = stagesRegistry();
     Histogram intended = new Histogram(HIGHEST_MICROS, 3);
     Histogram fromCommit = new Histogram(HIGHEST_MICROS, 3);
@@ -216,7 +231,7 @@ final class EndToEnd {
     java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
     try (KafkaTransport transport =
         KafkaTransport.builder().bootstrapServers(env.kafka().bootstrapServers()).build()) {
-      Relay relay = Relay.builder(pool, transport).meterRegistry(registry).build();
+      Relay relay = Relay.builder(pool, transport).meterRegistry(registry).claimMode(mode).build();
       Outbox outbox =
           experiment ? Outbox.builder().build() : Outbox.builder().onAppend(relay::wakeup).build();
       IdempotentProcessor processor = effectProcessor("bench-e2e-" + ctx.run(), pool);

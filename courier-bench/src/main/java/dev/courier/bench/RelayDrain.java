@@ -44,6 +44,18 @@ final class RelayDrain {
    */
   record Configuration(String id, String label, Relay.ClaimMode mode, boolean delete, Goal vsLoop) {}
 
+  /** Log mode, one relay. */
+  static final Configuration LOG =
+      new Configuration(
+          "drain_log",
+          "relay drain, claimMode(LOG) (log mode, " + Schema.DEFAULT_LOG_PARTITIONS + " partitions)",
+          Relay.ClaimMode.LOG,
+          false,
+          Goal.atLeast(1.5));
+
+  /** How many log-mode relays share the outbox in the scale-out figure. */
+  static final int SHARING_RELAYS = 3;
+
   /** Every configuration W2 measures, in the order it measures them; the first is the default. */
   static final List<Configuration> CONFIGURATIONS =
       List.of(
@@ -55,12 +67,7 @@ final class RelayDrain {
               Relay.ClaimMode.LOCK,
               true,
               null),
-          new Configuration(
-              "drain_log",
-              "relay drain, claimMode(LOG) (log mode, " + Schema.DEFAULT_LOG_PARTITIONS + " partitions)",
-              Relay.ClaimMode.LOG,
-              false,
-              Goal.atLeast(1.5)));
+          LOG);
 
   /** The goal of every configuration's drain ÷ the Kafka ceiling (issue 7). */
   static final Goal VS_CEILING = Goal.atLeast(0.8);
@@ -76,6 +83,7 @@ final class RelayDrain {
       for (Configuration c : CONFIGURATIONS) {
         drains.add(drain(ctx, size, c));
       }
+      Drain shared = drainShared(ctx, size, SHARING_RELAYS);
       PlainLoop.Best loop = PlainLoop.best(ctx, size);
       for (int i = 0; i < CONFIGURATIONS.size(); i++) {
         Configuration c = CONFIGURATIONS.get(i);
@@ -96,6 +104,21 @@ final class RelayDrain {
             d.eventsPerSecond() / loop.drain().eventsPerSecond(),
             c.vsLoop());
       }
+      Drain single = drains.get(CONFIGURATIONS.indexOf(LOG));
+      ctx.add(
+          Workload.W2,
+          "drain_log_shared." + size,
+          "relay drain, log mode, " + SHARING_RELAYS + " relays sharing " + Schema.DEFAULT_LOG_PARTITIONS + " partitions, " + sz,
+          "events/s",
+          shared.eventsPerSecond(),
+          null);
+      ctx.add(
+          Workload.W2,
+          "drain_log_shared_vs_one." + size,
+          "log mode, " + SHARING_RELAYS + " relays ÷ one relay, " + sz,
+          Figure.RATIO,
+          shared.eventsPerSecond() / single.eventsPerSecond(),
+          Goal.atLeast(1.0));
       ctx.add(
           Workload.W2,
           "plain_loop." + size,
@@ -170,6 +193,7 @@ final class RelayDrain {
           "ms",
           CpuMeter.Usage.perThousand(ceiling.cpu().broker(), ceiling.records()),
           null);
+      StandaloneRelay.run(ctx, size);
       if (loop.points().size() > 1) {
         for (PlainLoop.Point p : loop.points()) {
           ctx.add(
@@ -185,6 +209,22 @@ final class RelayDrain {
   }
 
   record Drain(double eventsPerSecond, CpuMeter.Usage cpu) {}
+
+  /**
+   * The W2 drain of a fresh log-mode outbox by {@code relays} relays sharing its partitions, each
+   * with its own producer. Per-key order across them is checked by the chaos suite's log-mode
+   * scenarios (three relays, sixteen partitions), not here.
+   */
+  static Drain drainShared(RunContext ctx, int payloadSize, int relays) {
+    BenchEnvironment env = ctx.env();
+    String topic = env.newTopic("w2-shared-" + payloadSize);
+    HikariDataSource pool = env.freshSchema("w2", 8 * relays);
+    try {
+      return drain(env, pool, topic, ctx.options().backlog(), payloadSize, env::checkpoint, Relay.ClaimMode.LOG, false, relays);
+    } finally {
+      env.discard(pool);
+    }
+  }
 
   /** The W2 drain of a fresh outbox by the relay in configuration {@code c}. */
   static Drain drain(RunContext ctx, int payloadSize, Configuration c) {
@@ -218,6 +258,24 @@ final class RelayDrain {
       Runnable checkpoint,
       Relay.ClaimMode mode,
       boolean delete) {
+    return drain(env, pool, topic, n, payloadSize, checkpoint, mode, delete, 1);
+  }
+
+  /**
+   * The same with {@code relays} relays sharing the outbox, each with its own transport (its own
+   * producer), as separate relay processes would; the drain ends when all of them together have
+   * published the backlog.
+   */
+  static Drain drain(
+      BenchEnvironment env,
+      HikariDataSource pool,
+      String topic,
+      int n,
+      int payloadSize,
+      Runnable checkpoint,
+      Relay.ClaimMode mode,
+      boolean delete,
+      int relays) {
     {
       if (mode == Relay.ClaimMode.LOG) {
         // on the empty outbox, before the backlog is written, as an operator turns it on
@@ -228,13 +286,25 @@ final class RelayDrain {
       BenchEnvironment.vacuumAnalyze(pool, "courier_outbox");
       checkpoint.run();
       MeterRegistry registry = new SimpleMeterRegistry();
-      try (KafkaTransport transport =
-          KafkaTransport.builder().bootstrapServers(env.kafka().bootstrapServers()).build()) {
-        warmUp(transport, topic, payloadSize);
-        Relay relay = Relay.builder(pool, transport).meterRegistry(registry).claimMode(mode).deletePublished(delete).build();
+      List<KafkaTransport> transports = new ArrayList<>();
+      List<Relay> started = new ArrayList<>();
+      try {
+        for (int i = 0; i < relays; i++) {
+          KafkaTransport transport = KafkaTransport.builder().bootstrapServers(env.kafka().bootstrapServers()).build();
+          transports.add(transport);
+          warmUp(transport, topic, payloadSize);
+        }
+        List<Relay> relayList = new ArrayList<>();
+        for (int i = 0; i < relays; i++) {
+          Relay.Builder b = Relay.builder(pool, transports.get(i)).meterRegistry(registry).claimMode(mode).deletePublished(delete);
+          relayList.add(relays == 1 ? b.build() : b.relayId("bench-relay-" + i).build());
+        }
         CpuMeter cpu = CpuMeter.start(env.kafka().pid());
         long start = System.nanoTime();
-        relay.start();
+        for (Relay r : relayList) {
+          r.start();
+          started.add(r);
+        }
         long deadline = start + Duration.ofSeconds(Math.max(300, n / 200)).toNanos();
         try {
           while (published(registry) < n) {
@@ -251,7 +321,10 @@ final class RelayDrain {
         }
         long took = System.nanoTime() - start;
         CpuMeter.Usage used = cpu.stop();
-        relay.close();
+        for (Relay r : started) {
+          r.close();
+        }
+        started.clear();
         // No loss: every row of the backlog is marked published (the warm-up events never were
         // rows), or, for a relay that deletes confirmed rows, none is left; in log mode, where no
         // row is written on the way, the outbox's own status counts what its cursors have not passed.
@@ -274,13 +347,21 @@ final class RelayDrain {
           }
         }
         log.info(
-            "W2 drained {} rows of {} B in {} ms ({}{})",
+            "W2 drained {} rows of {} B in {} ms ({}{}{})",
             n,
             payloadSize,
             took / 1_000_000,
             mode,
-            delete ? ", deleting" : "");
+            delete ? ", deleting" : "",
+            relays == 1 ? "" : ", " + relays + " relays");
         return new Drain(n / (took / 1e9), used);
+      } finally {
+        for (Relay r : started) {
+          r.close();
+        }
+        for (KafkaTransport t : transports) {
+          t.close();
+        }
       }
     }
   }

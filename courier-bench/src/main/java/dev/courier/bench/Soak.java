@@ -5,6 +5,7 @@ import dev.courier.admin.Attribution;
 import dev.courier.admin.Retention;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.jdbc.CourierTables;
+import dev.courier.jdbc.Schema;
 import dev.courier.kafka.KafkaTransport;
 import dev.courier.outbox.Outbox;
 import dev.courier.relay.Relay;
@@ -49,6 +50,11 @@ import org.slf4j.LoggerFactory;
  * twelfth of the soak (5 minutes of an hour), and the archive and the ledger keep a quarter of it
  * (15 minutes); {@link Retention.Policy} refuses a horizon below one minute, so a short soak
  * prunes nothing. The goal: p99 of the last window at most 20% above p99 of the first.
+ *
+ * <p>With {@code --soak-claim-mode log} the relay runs in log mode on an outbox partitioned by the
+ * hour ({@link Schema#partitionByTime}): no row is written after its append, and retention drops a
+ * partition whole once it ended more than the published horizon ago, so the outbox's dead tuples
+ * stay at zero; a 60-minute soak drops at most its first partition.
  */
 final class Soak {
   private static final Logger log = LoggerFactory.getLogger(Soak.class);
@@ -82,7 +88,12 @@ final class Soak {
     long written;
     try (KafkaTransport transport =
         KafkaTransport.builder().bootstrapServers(env.kafka().bootstrapServers()).build()) {
-      Relay relay = Relay.builder(pool, transport).build();
+      if (o.claimMode() == Relay.ClaimMode.LOG) {
+        // log mode as the soak asks: retention drops whole hourly partitions
+        Schema.enableLogMode(pool, tables);
+        Schema.partitionByTime(pool, tables, Duration.ofHours(1));
+      }
+      Relay relay = Relay.builder(pool, transport).claimMode(o.claimMode()).build();
       Outbox outbox = Outbox.builder().onAppend(relay::wakeup).build();
       IdempotentProcessor processor = EndToEnd.effectProcessor("bench-soak-" + ctx.run(), pool);
       SubscriptionSpec spec =
@@ -219,12 +230,14 @@ final class Soak {
             tables.outbox(), "outbox",
             tables.outboxArchive(), "archive",
             tables.processedEvents(), "ledger");
+    // a table partitioned by time is the sum of its partitions
     String sql =
-        "SELECT c.relname, coalesce(s.n_live_tup, 0), coalesce(s.n_dead_tup, 0), pg_relation_size(c.oid),"
-            + " pg_indexes_size(c.oid), coalesce(s.autovacuum_count, 0)"
-            + " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            + " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
-            + " WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname = ANY (?)";
+        "SELECT t.name, sum(coalesce(s.n_live_tup, 0)), sum(coalesce(s.n_dead_tup, 0)), sum(pg_relation_size(p.relid)),"
+            + " sum(pg_indexes_size(p.relid)), sum(coalesce(s.autovacuum_count, 0))"
+            + " FROM unnest(?::text[]) AS t(name) CROSS JOIN LATERAL"
+            + " (SELECT c.oid FROM pg_class c WHERE c.oid = to_regclass(t.name) AND c.relkind = 'r'"
+            + " UNION ALL SELECT l.relid FROM pg_partition_tree(to_regclass(t.name)) l WHERE l.isleaf) AS p(relid)"
+            + " LEFT JOIN pg_stat_user_tables s ON s.relid = p.relid GROUP BY t.name";
     Map<String, TableState> out = new HashMap<>();
     try (Connection c = pool.getConnection();
         PreparedStatement ps = c.prepareStatement(sql)) {

@@ -42,7 +42,7 @@ class BenchSmokeTest {
             Duration.ofSeconds(1),
             200,
             List.of(20),
-            new BenchOptions.SoakOptions(Duration.ofSeconds(4), Duration.ofSeconds(2), 167),
+            new BenchOptions.SoakOptions(Duration.ofSeconds(4), Duration.ofSeconds(2), 167, dev.courier.relay.Relay.ClaimMode.LOG),
             false);
 
     BenchReport report = new Bench(options).run();
@@ -63,6 +63,16 @@ class BenchSmokeTest {
         assertThat(v).as(s.workload() + " " + s.id()).isFinite().isPositive();
       }
     }
+    // log mode's goals: beside the loop and the ceiling, shared by three relays, at a large
+    // backlog, end to end, and against Debezium
+    assertThat(report.summaries().stream().map(BenchReport.Summary::id))
+        .contains(
+            "drain_log_vs_ceiling.256",
+            "drain_log_vs_loop.256",
+            "drain_log_shared_vs_one.256",
+            "log.large_vs_small",
+            "log.p99",
+            "drain_log_ratio");
     if ("true".equals(System.getenv("CI"))) {
       // CI starts RabbitMQ and NATS: their ceilings and drains must be measured, not skipped
       assertThat(report.summaries().stream().map(BenchReport.Summary::id))
