@@ -5,11 +5,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.courier.kafka.KafkaTransactionalProcessor;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -74,6 +79,33 @@ class MetricNamesTest {
     } finally {
       registry.close();
     }
+  }
+
+  @Test
+  void everyPrometheusNameTheDocsAndOpsFilesMention_saysItsUnitOnce() throws IOException {
+    Pattern name = Pattern.compile("\\bcourier_[a-z0-9_]+");
+    List<Path> files = new ArrayList<>();
+    for (String dir : List.of("../docs", "../ops")) {
+      try (Stream<Path> walk = Files.walk(Path.of(dir))) {
+        walk.filter(Files::isRegularFile)
+            .filter(p -> p.toString().matches(".*\\.(md|yml|yaml|json)$"))
+            .forEach(files::add);
+      }
+    }
+    files.add(Path.of("../README.md"));
+    assertThat(files).as("documents to check").hasSizeGreaterThan(5);
+
+    Set<String> doubled = new TreeSet<>();
+    for (Path f : files) {
+      Matcher m = name.matcher(Files.readString(f));
+      while (m.find()) {
+        String n = m.group().replaceAll("_(bucket|count|sum|max)$", "");
+        if (repeatsItsUnit(n)) {
+          doubled.add(f + ": " + m.group());
+        }
+      }
+    }
+    assertThat(doubled).as("names that repeat their unit").isEmpty();
   }
 
   static Set<String> families(String scrape) {
