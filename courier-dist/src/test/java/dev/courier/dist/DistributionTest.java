@@ -82,6 +82,17 @@ class DistributionTest {
   }
 
   @Test
+  void launcher_findsItsInstallation_throughASymbolicLink() throws Exception {
+    Path links = Files.createDirectories(installation.parent().resolve("usr-local-bin"));
+    Path link = Files.createSymbolicLink(links.resolve("courier"), installation.home().resolve("bin/courier"));
+
+    Installation.Run run = installation.run(link, Map.of(), "--version");
+
+    assertThat(run.exitCode()).as(run.toString()).isZero();
+    assertThat(run.out().strip()).isEqualTo("courier " + Installation.version());
+  }
+
+  @Test
   void withoutJava21_theLauncherSaysWhatIsMissing_andExits1() throws Exception {
     Path empty = Files.createTempDirectory("no-jdk-");
     Map<String, String> env = new HashMap<>();

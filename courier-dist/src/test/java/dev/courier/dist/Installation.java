@@ -58,10 +58,20 @@ final class Installation implements AutoCloseable {
     return home;
   }
 
+  /** The directory the archive was unpacked into, the processes' working directory. */
+  Path parent() {
+    return parent;
+  }
+
   /** A {@code bin/courier} process with the given settings; its output goes to files. */
   Started start(Map<String, String> settings, String... args) throws IOException {
+    return start(home.resolve("bin/courier"), settings, args);
+  }
+
+  /** As {@link #start(Map, String...)}, through another path to the launcher (a symbolic link). */
+  Started start(Path launcher, Map<String, String> settings, String... args) throws IOException {
     List<String> command = new java.util.ArrayList<>();
-    command.add(home.resolve("bin/courier").toString());
+    command.add(launcher.toString());
     command.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(command).directory(parent.toFile());
     Map<String, String> env = pb.environment();
@@ -79,7 +89,13 @@ final class Installation implements AutoCloseable {
 
   /** Runs {@code bin/courier} to its end (at most a minute). */
   Run run(Map<String, String> settings, String... args) throws IOException, InterruptedException {
-    Started s = start(settings, args);
+    return run(home.resolve("bin/courier"), settings, args);
+  }
+
+  /** As {@link #run(Map, String...)}, through another path to the launcher. */
+  Run run(Path launcher, Map<String, String> settings, String... args)
+      throws IOException, InterruptedException {
+    Started s = start(launcher, settings, args);
     if (!s.process().waitFor(60, TimeUnit.SECONDS)) {
       s.process().destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       throw new AssertionError("bin/courier " + String.join(" ", args) + " did not end in 60 s\n" + s.output());
