@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MappingIterator;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.courier.server.config.AdminToken;
 import dev.courier.server.config.CourierConfig;
 import dev.courier.server.config.Setting;
 import dev.courier.server.http.CourierHttpServer;
@@ -108,6 +109,9 @@ class OpsExamplesTest {
         }
       }
     }
+    assertThat(secret.at("/stringData/admin-token").asText())
+        .as("a placeholder the admin server refuses, so the example never runs with a known token")
+        .hasSizeLessThan(AdminToken.MIN_LENGTH);
     assertThat(secretEnv)
         .containsEntry("courier-relay/COURIER_DB_PASSWORD", "db-password")
         .containsEntry("courier-admin/COURIER_DB_PASSWORD", "db-password")
