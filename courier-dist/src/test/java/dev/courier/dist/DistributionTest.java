@@ -115,7 +115,11 @@ class DistributionTest {
     TestDatabase db = TestDatabase.shared();
     String schema = "courier_dist_" + UUID.randomUUID().toString().substring(0, 8);
     String topic = "courier-dist-" + UUID.randomUUID();
-    String bootstrap = KafkaEndpoint.fromEnvironmentOrEmbedded().bootstrapServers();
+    KafkaEndpoint kafka = KafkaEndpoint.fromEnvironmentOrEmbedded();
+    // created up front: a producer racing the broker's automatic creation of a topic can stall on
+    // OUT_OF_ORDER_SEQUENCE_NUMBER until its delivery timeout
+    kafka.createTopic(topic, 1);
+    String bootstrap = kafka.bootstrapServers();
     Map<String, String> settings = new HashMap<>();
     settings.put("COURIER_DB_URL", db.jdbcUrl());
     settings.put("COURIER_DB_SCHEMA", schema);
