@@ -74,6 +74,29 @@ class DistributionTest {
   }
 
   @Test
+  void lib_isTheServersRuntimeClassPath_everyJarListedInTheThirdPartyList_andNoTestJar() throws Exception {
+    Path home = installation.home();
+    List<String> jars;
+    try (var files = Files.list(home.resolve("lib"))) {
+      jars = files.map(p -> p.getFileName().toString()).sorted().toList();
+    }
+    List<String> listed =
+        Files.readAllLines(home.resolve("THIRD-PARTY-LIBRARIES.txt")).stream()
+            .map(String::strip)
+            .filter(l -> l.contains(":jar:"))
+            .map(l -> l.split(" ")[0].split(":"))
+            // group:artifact:jar[:classifier]:version:scope
+            .map(c -> c.length > 5 ? c[1] + "-" + c[4] + "-" + c[3] + ".jar" : c[1] + "-" + c[3] + ".jar")
+            .sorted()
+            .toList();
+
+    assertThat(jars).hasSizeGreaterThan(20).isEqualTo(listed);
+    assertThat(jars)
+        .as("test-scoped jars of the build stay out")
+        .noneMatch(j -> j.startsWith("assertj-") || j.startsWith("jackson-dataformat-yaml-"));
+  }
+
+  @Test
   void version_printsTheArchivesVersion() throws Exception {
     Installation.Run run = installation.run(Map.of(), "--version");
 
