@@ -22,6 +22,9 @@
 #
 # Environment knobs:
 #   COURIER_JDK_MIN           minimum major version (default 21).
+#   COURIER_JDK_RUN_ONLY=1    accept a Java runtime without javac: the installed
+#                             distribution (bin/courier of the release archive)
+#                             only runs Courier, it never builds it.
 #   COURIER_JDK_QUIET=1       do not print the "using JDK ..." line.
 #   COURIER_JDK_SEARCH_PATHS  colon-separated list of directories or glob
 #                             patterns that REPLACES the built-in search list;
@@ -158,8 +161,8 @@ _courier_jdk_consider() {
     _cj_reason='bin/java does not run or did not report a version'
   elif [ "$_cj_major" -lt "$_cj_min" ]; then
     _cj_reason="Java $_cj_version - too old"
-  elif [ ! -x "$dir/bin/javac" ]; then
-    # Courier is built from source on first use, so a JRE is not enough.
+  elif [ "${COURIER_JDK_RUN_ONLY:-0}" != 1 ] && [ ! -x "$dir/bin/javac" ]; then
+    # A source checkout is built on first use, so a JRE is not enough there.
     _cj_reason="Java $_cj_version - a JRE only (no bin/javac)"
   else
     _cj_reason=''
@@ -302,8 +305,9 @@ EOF
       printf '          /Library/Java/JavaVirtualMachines, Homebrew openjdk, and the java on PATH.\n'
     fi
     cat <<EOF
-Courier is compiled for Java $_cj_min and needs a full JDK (with javac) of version $_cj_min or newer
-to build and run it.
+Courier is compiled for Java $_cj_min and needs Java $_cj_min or newer$(
+  [ "${COURIER_JDK_RUN_ONLY:-0}" = 1 ] && printf ' to run it.' ||
+    printf ', a full JDK (with javac),\nto build and run it.')
 How to fix:
   - Install a JDK $_cj_min+ such as Eclipse Temurin (https://adoptium.net/), for example
       Debian/Ubuntu:  apt-get install temurin-21-jdk   (after adding the Adoptium apt repository)

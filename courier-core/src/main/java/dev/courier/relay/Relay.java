@@ -14,7 +14,6 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import java.lang.management.ManagementFactory;
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
@@ -989,7 +988,8 @@ public final class Relay implements AutoCloseable {
   public static final class Builder {
     private final DataSource dataSource;
     private final Transport transport;
-    private String relayId = defaultRelayId();
+    private String relayId;
+    private boolean relayIdSet;
     private CourierTables tables = CourierTables.DEFAULT;
     private RetryPolicy retryPolicy = RetryPolicy.defaultPolicy();
     private int batchSize = 256;
@@ -1011,20 +1011,15 @@ public final class Relay implements AutoCloseable {
       this.transport = transport;
     }
 
-    private static String defaultRelayId() {
-      String host;
-      try {
-        host = java.net.InetAddress.getLocalHost().getHostName();
-      } catch (java.io.IOException e) {
-        host = "localhost";
-      }
-      String pid = String.valueOf(ManagementFactory.getRuntimeMXBean().getPid());
-      return host + "-" + pid + "-" + UUID.randomUUID().toString().substring(0, 8);
-    }
-
-    /** A unique name for this relay, stored with the rows it claims (default host-pid-random). */
+    /**
+     * A unique name for this relay, stored with the rows it claims and put in the {@code relay} tag
+     * of its gauges. By default the host name (the second relay built in the same JVM without an id
+     * gets {@code host-2}, and so on), which a restart keeps, so the relay's metric series do not
+     * change when it restarts. Two relay processes on one host must be given different ids.
+     */
     public Builder relayId(String relayId) {
       this.relayId = relayId;
+      this.relayIdSet = true;
       return this;
     }
 
@@ -1156,6 +1151,10 @@ public final class Relay implements AutoCloseable {
     public Relay build() {
       Objects.requireNonNull(dataSource, "dataSource");
       Objects.requireNonNull(transport, "transport");
+      if (!relayIdSet) {
+        relayId = DefaultRelayId.next();
+        relayIdSet = true;
+      }
       if (relayId == null || relayId.isBlank() || relayId.length() > 255) {
         throw new ConfigurationException("relayId", "must be 1 to 255 characters");
       }

@@ -10,8 +10,8 @@ import java.util.List;
  * {@code maxBackoff >= initialBackoff}, {@code lease >= 2 x publishTimeout}, {@code maxPollInterval
  * >= minPollInterval}, {@code 3 x heartbeatInterval <= lease}.
  *
- * @param relayId the relay's id, or {@code null} for one derived from host, process and a random
- *     suffix
+ * @param relayId the relay's id, or {@code null} for the host name (see {@code
+ *     Relay.Builder#relayId})
  * @param heartbeatInterval log mode: how often partition leases are renewed, or {@code null} for a
  *     sixth of the lease
  * @param stallLimit log mode: how long a failing event may hold its partition's cursor while others

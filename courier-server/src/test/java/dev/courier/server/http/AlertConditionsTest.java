@@ -499,6 +499,7 @@ class AlertConditionsTest {
         .forEach(
             family -> {
               assertThat(family).as("one naming scheme: a unit suffix").matches(unit);
+              assertThat(MetricNamesTest.repeatsItsUnit(family)).as("%s says its unit once", family).isFalse();
               assertThat(s.help().get(family)).as("help of %s", family).isNotBlank();
             });
   }
