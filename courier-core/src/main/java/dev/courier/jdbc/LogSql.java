@@ -152,12 +152,18 @@ public final class LogSql {
    */
   public static final String OPEN_PLAN = "SET LOCAL jit = off";
 
-  /** Registers a relay or renews its heartbeat. Parameters: relay id. */
+  /**
+   * Registers a relay or renews its heartbeat. {@code started_at} tells the relay processes that
+   * use one id apart: the row is renewed only by the process that registered it, or taken over
+   * once its heartbeat is older than the lease; no row is written when another live process holds
+   * the id. Parameters: relay id, this process's start time, lease seconds.
+   */
   public static String heartbeat(CourierTables t) {
     return "INSERT INTO "
         + t.outboxRelays()
-        + " (relay_id, heartbeat_at, started_at) VALUES (?, now(), now())"
-        + " ON CONFLICT (relay_id) DO UPDATE SET heartbeat_at = now()";
+        + " AS r (relay_id, heartbeat_at, started_at) VALUES (?, now(), ?)"
+        + " ON CONFLICT (relay_id) DO UPDATE SET heartbeat_at = now(), started_at = EXCLUDED.started_at"
+        + " WHERE r.started_at = EXCLUDED.started_at OR r.heartbeat_at < now() - make_interval(secs => ?)";
   }
 
   /**
@@ -174,9 +180,9 @@ public final class LogSql {
     return "DELETE FROM " + t.outboxRelays() + " WHERE heartbeat_at < now() - make_interval(secs => ?)";
   }
 
-  /** A relay leaving. Parameters: relay id. */
+  /** A relay process leaving (not another one given its id). Parameters: relay id, its start time. */
   public static String leave(CourierTables t) {
-    return "DELETE FROM " + t.outboxRelays() + " WHERE relay_id = ?";
+    return "DELETE FROM " + t.outboxRelays() + " WHERE relay_id = ? AND started_at = ?";
   }
 
   /** Every partition's owner and whether its lease runs. */

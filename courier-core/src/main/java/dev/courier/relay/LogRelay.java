@@ -273,6 +273,9 @@ final class LogRelay {
   // ---------------------------------------------------------------- ownership
 
   private long nextTimePartitionCheck = Long.MIN_VALUE;
+  private long nextSharedIdLog = System.nanoTime();
+  // tells this relay process apart from another one given the same id (microseconds, as stored)
+  private final Instant startedAt = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MICROS);
 
   /**
    * Creates the next time partitions of an outbox partitioned by time. A failure is logged, never
@@ -295,8 +298,41 @@ final class LogRelay {
     }
   }
 
+  /**
+   * Registers this relay among the outbox's relays (the first heartbeat), saying at once if
+   * another live relay process holds its id.
+   *
+   * @return false if another live relay process holds the id: this one publishes nothing until
+   *     that one's heartbeat is older than the lease (a process killed a moment ago, restarted
+   *     under its old id, waits that long, as its partitions' leases make it do anyway)
+   */
+  boolean register() throws SQLException {
+    return heartbeat();
+  }
+
+  private boolean heartbeat() throws SQLException {
+    if (store.heartbeat(relayId, startedAt, lease)) {
+      return true;
+    }
+    // another live process holds the id: its partitions are not this one's to publish
+    if (System.nanoTime() - nextSharedIdLog >= 0) {
+      log.error(
+          "relay {}: another relay process with this id is publishing the outbox; give each relay its own"
+              + " id (courier.relay.id, Relay.Builder.relayId). This one publishes nothing while the other's"
+              + " heartbeat is fresh",
+          relayId);
+      nextSharedIdLog = System.nanoTime() + Duration.ofMinutes(1).toNanos();
+    }
+    for (Lane lane : new ArrayList<>(lanes.values())) {
+      fenced(lane);
+    }
+    return false;
+  }
+
   private void maintain() throws SQLException {
-    store.heartbeat(relayId);
+    if (!heartbeat()) {
+      return;
+    }
     if (nextTimePartitionCheck == Long.MIN_VALUE || System.nanoTime() - nextTimePartitionCheck >= 0) {
       nextTimePartitionCheck = System.nanoTime() + TIME_PARTITION_CHECK.toNanos();
       maintainTimePartitions();
@@ -394,7 +430,7 @@ final class LogRelay {
     }
     lanes.clear();
     try {
-      store.leave(relayId);
+      store.leave(relayId, startedAt);
     } catch (SQLException e) {
       log.warn("relay {} could not unregister: {}", relayId, e.toString());
     }

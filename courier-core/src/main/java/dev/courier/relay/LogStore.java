@@ -101,11 +101,20 @@ final class LogStore {
   /** What a new snapshot shows in one partition that its done snapshot did not. */
   record Opened(int partition, Snapshot snapshot, long first, long last, long count) {}
 
-  void heartbeat(String relayId) throws SQLException {
+  /**
+   * Registers the relay or renews its heartbeat.
+   *
+   * @param startedAt when this relay process started: another process using the same id is told
+   *     apart by it
+   * @return false if another live relay process holds the id (nothing was written)
+   */
+  boolean heartbeat(String relayId, Instant startedAt, Duration lease) throws SQLException {
     try (Connection c = dataSource.getConnection();
         PreparedStatement ps = c.prepareStatement(LogSql.heartbeat(tables))) {
       ps.setString(1, relayId);
-      ps.executeUpdate();
+      ps.setTimestamp(2, Timestamp.from(startedAt));
+      ps.setDouble(3, lease.toMillis() / 1000.0);
+      return ps.executeUpdate() > 0;
     }
   }
 
@@ -129,10 +138,11 @@ final class LogStore {
     }
   }
 
-  void leave(String relayId) throws SQLException {
+  void leave(String relayId, Instant startedAt) throws SQLException {
     try (Connection c = dataSource.getConnection();
         PreparedStatement ps = c.prepareStatement(LogSql.leave(tables))) {
       ps.setString(1, relayId);
+      ps.setTimestamp(2, Timestamp.from(startedAt));
       ps.executeUpdate();
     }
   }

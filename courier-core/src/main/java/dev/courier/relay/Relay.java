@@ -315,7 +315,7 @@ public final class Relay implements AutoCloseable {
       }
       try {
         if (claimMode == ClaimMode.LOG) {
-          logRelay();
+          registerLogRelay();
         } else {
           refuseLogModeOutbox();
         }
@@ -401,6 +401,19 @@ public final class Relay implements AutoCloseable {
       return result;
     } finally {
       passLock.unlock();
+    }
+  }
+
+  /**
+   * Makes the log-mode engine and registers it; an id another live relay process holds is logged
+   * as an error (this relay then waits, publishing nothing, until the other's heartbeat is stale).
+   */
+  private void registerLogRelay() {
+    LogRelay engine = logRelay();
+    try {
+      engine.register();
+    } catch (SQLException e) {
+      throw OutboxStore.wrap("could not register relay " + relayId + " with " + tables.outbox(), e);
     }
   }
 

@@ -13,6 +13,12 @@ import org.junit.jupiter.api.BeforeAll;
  * suite).
  */
 class NatsNetworkFaultTest extends BrokerLinkFaultTest {
+  /**
+   * The shared suite's relay retries up to 1,000 times (about 52 minutes, publish timeouts
+   * included): the stream's duplicate window must cover that, or the relay refuses to publish to it.
+   */
+  private static final Duration FLOW_RETRY_HORIZON = Duration.ofHours(1);
+
   private static TestNats nats;
 
   @BeforeAll
@@ -43,7 +49,7 @@ class NatsNetworkFaultTest extends BrokerLinkFaultTest {
         .servers("nats://" + host + ":" + port)
         .connectionName("courier-link-faults")
         .connectionTimeout(Duration.ofSeconds(2))
-        .retryHorizon(Duration.ofSeconds(30))
+        .retryHorizon(FLOW_RETRY_HORIZON)
         .build();
   }
 
@@ -52,7 +58,7 @@ class NatsNetworkFaultTest extends BrokerLinkFaultTest {
     String subject = TestNats.uniqueSubject(hint);
     nats.trackDefault(subject);
     try (JetStreamTransport direct =
-        JetStreamTransport.builder().servers(TestNats.URL).retryHorizon(Duration.ofSeconds(30)).build()) {
+        JetStreamTransport.builder().servers(TestNats.URL).retryHorizon(FLOW_RETRY_HORIZON).build()) {
       direct.ensureStream(subject);
     }
     return subject;

@@ -328,6 +328,33 @@ class LogModeTest {
   }
 
   @Test
+  void secondProcessGivenALiveRelaysId_publishesNothing_untilThatRelayLeaves() throws Exception {
+    Relay first = relay("twin").lease(Duration.ofSeconds(60)).build();
+    schema.append(event("K", "1"));
+    drain(first);
+    assertThat(owners()).containsOnlyKeys("twin").containsValues(4);
+
+    // a second process started with the same id (two pods given one host name, say)
+    Relay second = relay("twin").lease(Duration.ofSeconds(60)).build();
+    schema.append(event("K", "2"));
+    for (int i = 0; i < 5; i++) {
+      second.runOnce();
+    }
+    assertThat(broker.payloadsOf("K")).as("the second process published nothing").containsExactly("1");
+
+    drain(first);
+    assertThat(broker.payloadsOf("K")).as("the first one keeps its partitions").containsExactly("1", "2");
+
+    first.close();
+    schema.append(event("K", "3"));
+    // the second one registers once the first has left, and takes the partitions from the cursor
+    Thread.sleep(1100);
+    drainUntil(second, () -> broker.payloadsOf("K").size() == 3);
+    second.close();
+    assertThat(broker.payloadsOf("K")).containsExactly("1", "2", "3");
+  }
+
+  @Test
   void threeRelaysOnSixteenPartitions_divideThem_andKeepEveryKeysOrder_whileRelaysJoinAndLeave() throws Exception {
     execute("TRUNCATE courier_outbox_partitions");
     Schema.enableLogMode(schema.db(), CourierTables.DEFAULT, 16);
