@@ -32,7 +32,7 @@ public final class ChaosRelay {
     public static void main(String[] argv) throws Exception {
         Args args = new Args(argv);
         Duration lease = Duration.ofMillis(args.getLong("leaseMillis", 5_000));
-        Duration publishTimeout = Duration.ofMillis(args.getLong("publishTimeoutMillis", 2_000));
+        Duration publishTimeout = Duration.ofMillis(args.getLong("publishTimeoutMillis", ChaosTransports.RELAY_PUBLISH_TIMEOUT.toMillis()));
         // a restarted relay is a new relay: its own id, so the dead one's claims stay fenced until their lease ends
         String relayId = args.get("relayId") + "-" + ProcessHandle.current().pid();
         var pool = args.pool(4);
@@ -43,7 +43,7 @@ public final class ChaosRelay {
         Relay relay = Relay.builder(pool, transport).relayId(relayId).claimMode(claimMode)
                 .retryPolicy(ChaosTransports.RELAY_RETRIES)
                 .lease(lease).publishTimeout(publishTimeout).batchSize(100)
-                .minPollInterval(Duration.ofMillis(5)).maxPollInterval(Duration.ofMillis(100)).build();
+                .minPollInterval(Duration.ofMillis(5)).maxPollInterval(ChaosTransports.RELAY_MAX_POLL).build();
         relay.start();
         LOG.info("relay {} started", relayId);
         new CountDownLatch(1).await();

@@ -4,6 +4,7 @@ import java.time.Duration;
 
 import dev.courier.nats.JetStreamTransport;
 import dev.courier.rabbitmq.RabbitMqTransport;
+import dev.courier.relay.Relay;
 import dev.courier.retry.RetryPolicy;
 import dev.courier.spi.SubscriptionSpec;
 import dev.courier.spi.Transport;
@@ -41,10 +42,23 @@ final class ChaosTransports {
                 .deliveryLimit(RABBITMQ_DELIVERY_LIMIT).build();
     }
 
-    /** A JetStream transport on {@code url} whose streams' duplicate window covers the relay's retries. */
+    /** The relays' publish timeout, unless a scenario gives another. */
+    static final Duration RELAY_PUBLISH_TIMEOUT = Duration.ofSeconds(2);
+    /** The relays' longest poll interval. */
+    static final Duration RELAY_MAX_POLL = Duration.ofMillis(100);
+
+    /**
+     * A JetStream transport on {@code url} whose streams' duplicate window covers the whole retry horizon of a relay
+     * with the default publish timeout: the delays and, per attempt, a publish timeout and a poll interval (the relay
+     * refuses a stream whose window is shorter).
+     */
     static JetStreamTransport nats(String url, String connectionName) {
+        return nats(url, connectionName, RELAY_PUBLISH_TIMEOUT);
+    }
+
+    static JetStreamTransport nats(String url, String connectionName, Duration publishTimeout) {
         return JetStreamTransport.builder().servers(url).connectionName(connectionName)
-                .retryPolicy(RELAY_RETRIES).build();
+                .retryHorizon(Relay.retryHorizon(RELAY_RETRIES, publishTimeout, RELAY_MAX_POLL)).build();
     }
 
     /** The transport a child's arguments name ({@code transport=kafka|rabbitmq|nats} and its connection). */
@@ -55,7 +69,7 @@ final class ChaosTransports {
                     .clientId(clientId).property("delivery.timeout.ms", (int) publishTimeout.toMillis())
                     .property("request.timeout.ms", (int) publishTimeout.toMillis() - 500).build();
             case "rabbitmq" -> rabbitMq(args.get("amqpHost"), (int) args.getLong("amqpPort", 5672), clientId);
-            case "nats" -> nats(args.get("natsUrl"), clientId);
+            case "nats" -> nats(args.get("natsUrl"), clientId, publishTimeout);
             default -> throw new IllegalArgumentException("unknown transport " + transport);
         };
     }

@@ -960,8 +960,12 @@ public final class JetStreamTransport implements Transport {
     }
 
     /**
-     * The relay's retry policy; its {@link RetryPolicy#horizon()} becomes the retry horizon every
-     * duplicate window must cover.
+     * The relay's retry policy; its {@link RetryPolicy#horizon()} (the delays alone) becomes the
+     * retry horizon every duplicate window must cover. A relay's full horizon also counts a publish
+     * timeout and a poll interval per attempt ({@link dev.courier.relay.Relay#retryHorizon(RetryPolicy,
+     * Duration, Duration)}), and the relay raises this transport's horizon to it when it starts: a
+     * stream created before that, through another transport, should be given that full horizon
+     * with {@link #retryHorizon(Duration)}, or the relay refuses it.
      */
     public Builder retryPolicy(RetryPolicy relayPolicy) {
       this.retryHorizon = Objects.requireNonNull(relayPolicy, "relayPolicy").horizon();
