@@ -280,6 +280,16 @@ public final class Relay implements AutoCloseable {
   }
 
   /**
+   * The {@link #retryHorizon()} of a relay built with the builder's defaults (the default retry
+   * policy, publish timeout and longest poll interval): what a transport built without being told
+   * a horizon assumes.
+   */
+  public static Duration defaultRetryHorizon() {
+    Builder defaults = new Builder(null, null);
+    return retryHorizon(defaults.retryPolicy, defaults.publishTimeout, defaults.maxPollInterval);
+  }
+
+  /**
    * The {@link #retryHorizon()} of a relay with these settings, for a transport built before the
    * relay.
    */

@@ -9,6 +9,7 @@ import dev.courier.RetriableCourierException;
 import dev.courier.UnsafeConfigurationException;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.internal.EventLog;
+import dev.courier.relay.Relay;
 import dev.courier.retry.RetryPolicy;
 import dev.courier.spi.PublishResult;
 import dev.courier.spi.Subscription;
@@ -843,7 +844,7 @@ public final class JetStreamTransport implements Transport {
 
   /**
    * Builds a {@link JetStreamTransport}. Defaults: file storage, 1 replica, streams created when
-   * missing, retry horizon that of {@link RetryPolicy#defaultPolicy()} (the relay's default), a
+   * missing, retry horizon that of a relay at its defaults ({@link Relay#defaultRetryHorizon()}), a
    * duplicate window of the retry horizon plus {@link #DUPLICATE_WINDOW_SLACK} and at least {@link
    * #NATS_DEFAULT_DUPLICATE_WINDOW}, a connection timeout of 5 s, reconnecting forever.
    */
@@ -856,7 +857,7 @@ public final class JetStreamTransport implements Transport {
     private StorageType storage = StorageType.File;
     private int replicas = 1;
     private Duration duplicateWindow;
-    private Duration retryHorizon = RetryPolicy.defaultPolicy().horizon();
+    private Duration retryHorizon = Relay.defaultRetryHorizon();
     private boolean allowShortWindow;
     private Duration connectionTimeout = Duration.ofSeconds(5);
     private String connectionName = "courier";

@@ -49,9 +49,9 @@ class RelayRetryHorizonTest {
   void relayRetryingLongerThanItsTransportWasTold_refusesAStreamTheTransportAccepted() {
     String subject = TestNats.uniqueSubject("horizon");
     String stream = nats.trackDefault(subject);
-    // built for the default policy (8m31s of backoff): the stream gets 9m31s
+    // built for a relay at its defaults (8m31s of backoff and 9 x 31 s = 13m10s): the stream gets 14m10s
     transport = JetStreamTransport.builder().servers(TestNats.URL).destinations(subject).build();
-    assertThat(transport.duplicateWindow()).isEqualTo(Duration.ofMinutes(9).plusSeconds(31));
+    assertThat(transport.duplicateWindow()).isEqualTo(Duration.ofMinutes(14).plusSeconds(10));
     Relay relay =
         Relay.builder(schema, transport)
             .retryPolicy(RetryPolicy.builder().maxAttempts(20).build())
@@ -63,7 +63,7 @@ class RelayRetryHorizonTest {
     assertThatThrownBy(relay::start)
         .isInstanceOf(UnsafeConfigurationException.class)
         .hasMessageContaining(
-            "duplicate_window 9m31s is shorter than the relay's retry horizon 1h2m; a republish"
+            "duplicate_window 14m10s is shorter than the relay's retry horizon 1h2m; a republish"
                 + " after the window is stored twice (stream "
                 + stream
                 + ")")
