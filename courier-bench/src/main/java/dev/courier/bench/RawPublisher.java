@@ -32,11 +32,8 @@ final class RawPublisher implements AutoCloseable {
    * @param lingerMs {@code linger.ms}
    */
   record Tuning(int batchBytes, int lingerMs) {
-    /** Kafka's default {@code batch.size}. */
-    static final int KAFKA_DEFAULT_BATCH_BYTES = 16_384;
-
     /** What Courier's {@link KafkaTransport} uses by default. */
-    static final Tuning TRANSPORT = new Tuning(KAFKA_DEFAULT_BATCH_BYTES, KafkaTransport.DEFAULT_LINGER_MS);
+    static final Tuning TRANSPORT = new Tuning(KafkaTransport.DEFAULT_BATCH_BYTES, KafkaTransport.DEFAULT_LINGER_MS);
 
     /** {@code batch.size=64 KiB, linger.ms=5}, for labels. */
     String label() {

@@ -672,7 +672,10 @@ final class LogRelay {
    * unresolved row outside this batch, and marks them in flight.
    */
   private void takeDue(Lane lane, Instant now, int max, List<Row> into) {
-    Map<String, Boolean> keyInBatch = new HashMap<>();
+    // keys with an earlier row that does not go out in this batch (in flight in another batch,
+    // waiting for its retry, parked): their later rows wait. A key whose earlier rows all go out
+    // in this batch needs no entry, so on a clean run only the batches in flight fill it.
+    Set<String> blocked = null;
     int taken = 0;
     for (Row r : lane.window) {
       if (taken >= max) {
@@ -681,19 +684,18 @@ final class LogRelay {
       if (r.resolved()) {
         continue;
       }
-      Boolean inBatch = r.key == null ? null : keyInBatch.get(r.key);
-      if (inBatch != null && !inBatch) {
-        continue; // an earlier row of the key is in flight elsewhere or waiting for its retry
+      if (r.key != null && blocked != null && blocked.contains(r.key)) {
+        continue;
       }
       if (r.state == Row.State.WAITING && !r.due.isAfter(now)) {
         r.state = Row.State.IN_FLIGHT;
         into.add(r);
         taken++;
-        if (r.key != null) {
-          keyInBatch.put(r.key, true);
-        }
       } else if (r.key != null) {
-        keyInBatch.put(r.key, false);
+        if (blocked == null) {
+          blocked = new HashSet<>();
+        }
+        blocked.add(r.key);
       }
     }
   }
@@ -745,10 +747,9 @@ final class LogRelay {
       inFlight--;
       permits.release();
       relay.recordPublishLatency(c.nanos());
-      Map<UUID, PublishResult> byId = new HashMap<>(c.results().size() * 2);
-      for (PublishResult r : c.results()) {
-        byId.put(r.eventId(), r);
-      }
+      // a transport returns the results in the batch's order; looked up by id only if one did not
+      List<PublishResult> results = c.results();
+      Map<UUID, PublishResult> byId = null;
       Instant now = clock.instant();
       for (Lane lane : new HashSet<>(c.lanes())) {
         lane.inFlight--;
@@ -758,7 +759,18 @@ final class LogRelay {
         if (lanes.get(lane.partition) != lane) {
           continue; // the partition was lost meanwhile: its new owner publishes these again
         }
-        record(lane, c.rows().get(i), byId.get(c.rows().get(i).event.id()), now);
+        Row row = c.rows().get(i);
+        PublishResult result = i < results.size() ? results.get(i) : null;
+        if (result == null || !result.eventId().equals(row.event.id())) {
+          if (byId == null) {
+            byId = new HashMap<>(results.size() * 2);
+            for (PublishResult r : results) {
+              byId.put(r.eventId(), r);
+            }
+          }
+          result = byId.get(row.event.id());
+        }
+        record(lane, row, result, now);
         touched.add(lane);
       }
     }

@@ -93,6 +93,12 @@ import org.slf4j.LoggerFactory;
  * <p>Thread-safe. The relay does not close the transport or the data source: their owner does.
  */
 public final class Relay implements AutoCloseable {
+  /** Rows per batch in {@link ClaimMode#LEASE} and {@link ClaimMode#LOCK} unless set. */
+  public static final int DEFAULT_BATCH_SIZE = 256;
+
+  /** Rows per batch in {@link ClaimMode#LOG} unless set. */
+  public static final int DEFAULT_LOG_BATCH_SIZE = 1_000;
+
   private static final Logger log = LoggerFactory.getLogger(Relay.class);
 
   /**
@@ -192,7 +198,7 @@ public final class Relay implements AutoCloseable {
     this.transport = b.transport;
     this.store = new OutboxStore(b.dataSource, b.tables, b.deletePublished);
     this.retryPolicy = b.retryPolicy;
-    this.batchSize = b.batchSize;
+    this.batchSize = b.batchSizeSet || b.claimMode != ClaimMode.LOG ? b.batchSize : DEFAULT_LOG_BATCH_SIZE;
     this.claimMode = b.claimMode;
     this.deletePublished = b.deletePublished;
     this.lease = b.lease;
@@ -534,7 +540,7 @@ public final class Relay implements AutoCloseable {
     if (!lag.isNegative()) {
       relayLag.record(lag);
     }
-    counter(CourierMetrics.RELAY_PUBLISHED, "Events the broker confirmed", event.destination()).increment();
+    publishedCounter(event.destination()).increment();
     if (c.brokerDuplicate()) {
       try (EventLog ignored = EventLog.of(event)) {
         log.info("broker reported the event as a duplicate it already stores ({})", c.position());
@@ -816,6 +822,21 @@ public final class Relay implements AutoCloseable {
     return new BatchResult(rows.size(), 0, 0, 0, rows.size());
   }
 
+  // the last destination's published counter: a relay's confirmations mostly share one
+  private volatile DestinationCounter lastPublished;
+
+  private record DestinationCounter(String destination, Counter counter) {}
+
+  private Counter publishedCounter(String destination) {
+    DestinationCounter last = lastPublished;
+    if (last != null && last.destination().equals(destination)) {
+      return last.counter();
+    }
+    Counter c = counter(CourierMetrics.RELAY_PUBLISHED, "Events the broker confirmed", destination);
+    lastPublished = new DestinationCounter(destination, c);
+    return c;
+  }
+
   private Counter counter(String name, String description, String destination) {
     return counters.computeIfAbsent(
         name + '|' + destination,
@@ -1015,7 +1036,8 @@ public final class Relay implements AutoCloseable {
     private boolean relayIdSet;
     private CourierTables tables = CourierTables.DEFAULT;
     private RetryPolicy retryPolicy = RetryPolicy.defaultPolicy();
-    private int batchSize = 256;
+    private int batchSize = DEFAULT_BATCH_SIZE;
+    private boolean batchSizeSet;
     private ClaimMode claimMode = ClaimMode.LEASE;
     private boolean deletePublished;
     private Duration lease = Duration.ofSeconds(60);
@@ -1057,9 +1079,15 @@ public final class Relay implements AutoCloseable {
       return this;
     }
 
-    /** Rows claimed and published per pass (default 256). */
+    /**
+     * Rows claimed and published per pass: default {@value #DEFAULT_BATCH_SIZE} in {@link
+     * ClaimMode#LEASE} and {@link ClaimMode#LOCK}, {@value #DEFAULT_LOG_BATCH_SIZE} in {@link
+     * ClaimMode#LOG}, whose reads and cursor writes cost per batch, not per row (W2 in
+     * BENCHMARKS.md).
+     */
     public Builder batchSize(int batchSize) {
       this.batchSize = batchSize;
+      this.batchSizeSet = true;
       return this;
     }
 

@@ -75,6 +75,27 @@ final class EventRecords {
    * The bytes the record for {@code event} carries: key, value, and every header's name and value.
    * This is what a size limit is checked against; the broker adds a few dozen bytes of framing.
    */
+  /** At least {@link #recordBytes(Event)}: every character counted as 3 bytes, the most UTF-8 takes per char. */
+  static long recordBytesUpperBound(Event event) {
+    long chars = length(event.key()) + length(event.type()) + length(event.correlationId()) + length(event.causationId());
+    for (Map.Entry<String, String> h : event.headers().entrySet()) {
+      chars += length(h.getKey()) + length(h.getValue());
+    }
+    return event.payloadSize()
+        + 3 * chars
+        + KafkaHeaders.EVENT_ID.length()
+        + 36
+        + KafkaHeaders.EVENT_TYPE.length()
+        + KafkaHeaders.CREATED_AT.length()
+        + isoLength(event.createdAt())
+        + KafkaHeaders.CORRELATION_ID.length()
+        + KafkaHeaders.CAUSATION_ID.length();
+  }
+
+  private static long length(String s) {
+    return s == null ? 0 : s.length();
+  }
+
   static long recordBytes(Event event) {
     long size = event.payloadSize() + utf8Length(event.key());
     size += KafkaHeaders.EVENT_ID.length() + 36;
@@ -99,7 +120,15 @@ final class EventRecords {
    * @param limitSetting the builder setting of {@code maxRecordBytes}, for the message
    */
   static String publishProblem(Event event, int maxRecordBytes, String limitSetting) {
-    String topic = topicProblem(event.destination());
+    return publishProblem(event, maxRecordBytes, limitSetting, false);
+  }
+
+  /**
+   * The same, skipping the topic check when the caller has just found this event's topic legal
+   * (a batch's events mostly share one).
+   */
+  static String publishProblem(Event event, int maxRecordBytes, String limitSetting, boolean topicChecked) {
+    String topic = topicChecked ? null : topicProblem(event.destination());
     if (topic != null) {
       return "cannot publish to Kafka: " + topic;
     }
@@ -110,6 +139,9 @@ final class EventRecords {
           + "' uses the prefix '"
           + KafkaHeaders.RESERVED_PREFIX
           + "', which is reserved for Courier's own headers";
+    }
+    if (recordBytesUpperBound(event) <= maxRecordBytes) {
+      return null; // the usual case, without counting each string's UTF-8 bytes
     }
     long size = recordBytes(event);
     if (size > maxRecordBytes) {
@@ -147,7 +179,7 @@ final class EventRecords {
     if (event.causationId() != null) {
       headers.add(KafkaHeaders.CAUSATION_ID, utf8(event.causationId()));
     }
-    headers.add(KafkaHeaders.CREATED_AT, utf8(event.createdAt().toString()));
+    headers.add(KafkaHeaders.CREATED_AT, Text.isoInstant(event.createdAt()));
     for (Map.Entry<String, String> h : event.headers().entrySet()) {
       headers.add(h.getKey(), utf8(h.getValue()));
     }

@@ -110,6 +110,15 @@ public final class KafkaTransport implements Transport {
    */
   public static final int DEFAULT_LINGER_MS = 1;
 
+  /**
+   * The producer's default {@code batch.size}: 128 KiB, eight times Kafka's 16 KiB. The relay hands
+   * over hundreds to thousands of records at once; with 16 KiB batches the producer and the broker
+   * spent about twice the CPU per record and the relay drained less (W2 in docs/BENCHMARKS.md).
+   * A batch's buffer is taken from {@code buffer.memory} (32 MiB by default) per partition written,
+   * so a relay writing to more than about 200 partitions at once should lower it or raise that.
+   */
+  public static final int DEFAULT_BATCH_BYTES = 128 * 1024;
+
   private static final Set<String> UNSAFE_SETTINGS =
       Set.of(
           ProducerConfig.ACKS_CONFIG,
@@ -206,16 +215,20 @@ public final class KafkaTransport implements Transport {
       }
     }
 
+    // the last topic found legal: a batch's events mostly share one, checked once
+    String legalTopic = null;
     for (int i = 0; i < n; i++) {
       Event e = batch.get(i);
-      String invalid = problem(e);
+      String invalid = EventRecords.publishProblem(e, maxRecordBytes, MAX_RECORD_BYTES_SETTING, e.destination().equals(legalTopic));
       if (invalid != null) {
         results[i] =
             new PublishResult.Failed(
                 e.id(), new InvalidEventException(invalid, e.id(), e.destination()), false);
         continue;
       }
-      String order = e.key() == null ? null : e.destination() + '\u0000' + e.key();
+      legalTopic = e.destination();
+      // made only once a send failed: until then no key is held back
+      String order = e.key() == null || heldBack.isEmpty() ? null : orderKey(e);
       String notSent = null;
       if (interrupted) {
         notSent = "not sent: the publishing thread was interrupted";
@@ -236,8 +249,8 @@ public final class KafkaTransport implements Transport {
       }
       if (notSent != null) {
         results[i] = retriable(e, notSent, null);
-        if (order != null) {
-          heldBack.add(order);
+        if (e.key() != null) {
+          heldBack.add(orderKey(e));
         }
         continue;
       }
@@ -259,8 +272,8 @@ public final class KafkaTransport implements Transport {
       }
       boolean retry = isRetriable(notQueued);
       results[i] = new PublishResult.Failed(e.id(), notQueued, retry);
-      if (retry && order != null) {
-        heldBack.add(order);
+      if (retry && e.key() != null) {
+        heldBack.add(orderKey(e));
       }
       if (notQueued instanceof org.apache.kafka.common.errors.TimeoutException) {
         stalledTopics.add(e.destination());
@@ -307,9 +320,16 @@ public final class KafkaTransport implements Transport {
     return Arrays.asList(results);
   }
 
+  private static final String MAX_RECORD_BYTES_SETTING = "KafkaTransport.Builder.maxRecordBytes";
+
   /** Why this event cannot be published however often it is tried, or {@code null}. */
   private String problem(Event e) {
-    return EventRecords.publishProblem(e, maxRecordBytes, "KafkaTransport.Builder.maxRecordBytes");
+    return EventRecords.publishProblem(e, maxRecordBytes, MAX_RECORD_BYTES_SETTING);
+  }
+
+  /** What orders an event among a batch's others: its topic and key. */
+  private static String orderKey(Event e) {
+    return e.destination() + '\u0000' + e.key();
   }
 
   /** The failure of a future that has already failed, or {@code null} if it has not (yet). */
@@ -442,7 +462,7 @@ public final class KafkaTransport implements Transport {
    * Builds a {@link KafkaTransport}. Defaults: {@code acks=all}, {@code enable.idempotence=true},
    * {@code max.in.flight.requests.per.connection=5}, {@code retries=MAX}, {@code
    * delivery.timeout.ms=30000}, {@code request.timeout.ms=15000}, {@code linger.ms=1} (see {@link
-   * #DEFAULT_LINGER_MS}), {@code max.block.ms=10000}, no compression. Any producer property may be set; those that would weaken
+   * #DEFAULT_LINGER_MS}), {@code batch.size=131072} (see {@link #DEFAULT_BATCH_BYTES}), {@code max.block.ms=10000}, no compression. Any producer property may be set; those that would weaken
    * delivery are refused at {@link #build()} unless allowed with {@link #allowUnsafe(String)}.
    */
   public static final class Builder {
@@ -540,6 +560,7 @@ public final class KafkaTransport implements Transport {
       Settings.checkRecordLimits(props, maxRecordBytes, closeTimeout);
       // The relay hands over whole batches and awaits each: a long linger only delays the batch.
       Settings.producerDefaults(props, DEFAULT_LINGER_MS);
+      props.putIfAbsent(ProducerConfig.BATCH_SIZE_CONFIG, DEFAULT_BATCH_BYTES);
       KafkaTransport transport = new KafkaTransport(props, maxRecordBytes, closeTimeout);
       Settings.warn(accepted, log, "the kafka transport");
       return transport;

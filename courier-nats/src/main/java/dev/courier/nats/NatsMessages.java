@@ -130,7 +130,7 @@ final class NatsMessages {
     if (event.causationId() != null) {
       h.put(NatsHeaders.CAUSATION_ID, encodeValue(event.causationId()));
     }
-    h.put(NatsHeaders.CREATED_AT, event.createdAt().toString());
+    h.put(NatsHeaders.CREATED_AT, Text.isoInstantText(event.createdAt()));
     for (Map.Entry<String, String> e : event.headers().entrySet()) {
       h.put(e.getKey(), encodeValue(e.getValue()));
     }

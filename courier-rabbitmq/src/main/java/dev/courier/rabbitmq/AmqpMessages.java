@@ -107,7 +107,7 @@ final class AmqpMessages {
     if (event.causationId() != null) {
       headers.put(RabbitMqHeaders.CAUSATION_ID, event.causationId());
     }
-    headers.put(RabbitMqHeaders.CREATED_AT, event.createdAt().toString());
+    headers.put(RabbitMqHeaders.CREATED_AT, Text.isoInstantText(event.createdAt()));
     headers.putAll(event.headers());
     return new AMQP.BasicProperties.Builder()
         .messageId(event.id().toString())

@@ -1,5 +1,6 @@
 package dev.courier.server.config;
 
+import dev.courier.relay.Relay;
 import dev.courier.ConfigurationException;
 import dev.courier.jdbc.CourierTables;
 import java.io.IOException;
@@ -513,6 +514,13 @@ public final class CourierConfig {
                 + ")",
             "; a log-mode relay must renew its partitions several times within a lease");
       }
+      Relay.ClaimMode claimMode = withDefault(Setting.RELAY_CLAIM_MODE, ValueParser::claimMode);
+      Integer explicitBatchSize = optional(Setting.RELAY_BATCH_SIZE, v -> ValueParser.wholeNumber(v, 1, 10_000));
+      // unset: the library's default for the claim mode (larger in log mode, whose costs are per batch)
+      int batchSize =
+          explicitBatchSize != null
+              ? explicitBatchSize
+              : claimMode == Relay.ClaimMode.LOG ? Relay.DEFAULT_LOG_BATCH_SIZE : Relay.DEFAULT_BATCH_SIZE;
       return new RelaySettings(
           optional(
               Setting.RELAY_ID,
@@ -524,9 +532,9 @@ public final class CourierConfig {
                 }
                 return id;
               }),
-          wholeNumber(Setting.RELAY_BATCH_SIZE, 1, 10_000),
+          batchSize,
           wholeNumber(Setting.RELAY_BATCHES_IN_FLIGHT, 1, 16),
-          withDefault(Setting.RELAY_CLAIM_MODE, ValueParser::claimMode),
+          claimMode,
           withDefault(Setting.RELAY_DELETE_PUBLISHED, ValueParser::bool),
           wholeNumber(Setting.RELAY_MAX_ATTEMPTS, 1, 1000),
           initial,
