@@ -31,13 +31,17 @@ import org.slf4j.LoggerFactory;
  * on the same backlog, both timed the same way: by the records the broker holds, polled every
  * {@value #POLL_MS} ms through the admin API, from the first record of the backlog to the last (so
  * the child JVM's start is not counted against it, and the in-process relay is timed by the same
- * clock). Needs the server's runtime classpath, which {@code scripts/bench.sh} passes as the system
+ * clock). The backlog holds a warm-up share before the timed rows, {@value #WARM_UP_SHARE} of
+ * them, drained untimed: a relay process that has just started runs interpreted code and compiles
+ * while it drains, and the in-process relay had earlier drains to warm up. Needs the server's runtime classpath, which {@code scripts/bench.sh} passes as the system
  * property {@value #CLASSPATH_PROPERTY}; without it the comparison is skipped with a message.
  */
 final class StandaloneRelay {
   private static final Logger log = LoggerFactory.getLogger(StandaloneRelay.class);
   static final String CLASSPATH_PROPERTY = "courier.bench.server-classpath";
   private static final int POLL_MS = 10;
+  /** Rows drained before the timing starts, as a share of the timed backlog. */
+  private static final double WARM_UP_SHARE = 0.5;
 
   private StandaloneRelay() {}
 
@@ -73,12 +77,13 @@ final class StandaloneRelay {
   private static double measure(RunContext ctx, int payloadSize, String classpath) {
     BenchEnvironment env = ctx.env();
     int n = ctx.options().backlog();
+    int warmUp = (int) (n * WARM_UP_SHARE);
     String topic = env.newTopic("w2-standalone-" + payloadSize);
     PGSimpleDataSource plain = env.database().freshSchema("bench_w2_standalone");
     HikariDataSource pool = BenchEnvironment.pooled(plain, "w2s", 8);
     try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, env.kafka().bootstrapServers()))) {
       Schema.enableLogMode(pool, CourierTables.DEFAULT);
-      RelayDrain.fill(pool, topic, n, payloadSize);
+      RelayDrain.fill(pool, topic, warmUp + n, payloadSize);
       BenchEnvironment.vacuumAnalyze(pool, "courier_outbox");
       env.checkpoint();
       // the probe records of a new topic (see BenchEnvironment#newTopic)
@@ -88,7 +93,7 @@ final class StandaloneRelay {
           Relay relay = Relay.builder(pool, transport).claimMode(Relay.ClaimMode.LOG).build();
           relay.start();
           try {
-            return observe(admin, topic, before, n);
+            return observe(admin, topic, before + warmUp, n);
           } finally {
             relay.close();
           }
@@ -96,7 +101,7 @@ final class StandaloneRelay {
       }
       Process child = start(classpath, plain, env.kafka().bootstrapServers());
       try {
-        return observe(admin, topic, before, n);
+        return observe(admin, topic, before + warmUp, n);
       } finally {
         child.destroy();
         if (!child.waitFor(60, TimeUnit.SECONDS)) {
@@ -145,8 +150,9 @@ final class StandaloneRelay {
   }
 
   /**
-   * Polls the topic's end offsets until it holds {@code n} records; the rate from the first poll
-   * that saw any record to the one that saw them all.
+   * Polls the topic's end offsets until it holds {@code n} records past {@code before} (the probe
+   * records and the warm-up rows); the rate from the first poll that saw any of them to the one
+   * that saw them all.
    */
   private static double observe(Admin admin, String topic, long before, int n) throws InterruptedException {
     long deadline = System.nanoTime() + Duration.ofSeconds(Math.max(300, n / 200)).toNanos();
