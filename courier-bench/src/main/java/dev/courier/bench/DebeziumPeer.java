@@ -68,7 +68,7 @@ final class DebeziumPeer {
     RelayDrain.Drain courierLog;
     try {
       courierLog =
-          RelayDrain.drain(env, logPool, env.newTopic("dbz-courier-log"), n, size, pg::checkpoint, Relay.ClaimMode.LOG, false);
+          RelayDrain.drain(env, logPool, env.newTopic("dbz-courier-log"), n, size, pg::checkpoint, Relay.ClaimMode.LOG, false, 1);
     } finally {
       pg.discard(logPool);
     }

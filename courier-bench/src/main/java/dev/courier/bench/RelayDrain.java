@@ -233,7 +233,7 @@ final class RelayDrain {
     String topic = env.newTopic("w2-" + payloadSize);
     HikariDataSource pool = env.freshSchema("w2", 8);
     try {
-      return drain(env, pool, topic, n, payloadSize, env::checkpoint, c.mode(), c.delete());
+      return drain(env, pool, topic, n, payloadSize, env::checkpoint, c.mode(), c.delete(), 1);
     } finally {
       env.discard(pool);
     }
@@ -245,26 +245,13 @@ final class RelayDrain {
    * the benchmark's own instance); {@code checkpoint} runs just before the timed part.
    */
   static Drain drain(BenchEnvironment env, HikariDataSource pool, String topic, int n, int payloadSize, Runnable checkpoint) {
-    return drain(env, pool, topic, n, payloadSize, checkpoint, Relay.ClaimMode.LEASE, false);
-  }
-
-  /** The same, with the relay in {@code mode}, deleting confirmed rows if {@code delete}. */
-  static Drain drain(
-      BenchEnvironment env,
-      HikariDataSource pool,
-      String topic,
-      int n,
-      int payloadSize,
-      Runnable checkpoint,
-      Relay.ClaimMode mode,
-      boolean delete) {
-    return drain(env, pool, topic, n, payloadSize, checkpoint, mode, delete, 1);
+    return drain(env, pool, topic, n, payloadSize, checkpoint, Relay.ClaimMode.LEASE, false, 1);
   }
 
   /**
-   * The same with {@code relays} relays sharing the outbox, each with its own transport (its own
-   * producer), as separate relay processes would; the drain ends when all of them together have
-   * published the backlog.
+   * The same with the relay in {@code mode}, deleting confirmed rows if {@code delete}, and {@code
+   * relays} relays sharing the outbox, each with its own transport (its own producer), as separate
+   * relay processes would; the drain ends when all of them together have published the backlog.
    */
   static Drain drain(
       BenchEnvironment env,

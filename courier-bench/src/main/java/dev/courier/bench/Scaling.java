@@ -46,7 +46,7 @@ final class Scaling {
     String topic = env.newTopic("w5-" + n);
     HikariDataSource pool = env.freshSchema("w5", 8);
     try {
-      return RelayDrain.drain(env, pool, topic, n, size, env::checkpoint, mode, false).eventsPerSecond();
+      return RelayDrain.drain(env, pool, topic, n, size, env::checkpoint, mode, false, 1).eventsPerSecond();
     } finally {
       env.discard(pool);
     }

@@ -515,12 +515,14 @@ public final class CourierConfig {
             "; a log-mode relay must renew its partitions several times within a lease");
       }
       Relay.ClaimMode claimMode = withDefault(Setting.RELAY_CLAIM_MODE, ValueParser::claimMode);
-      Integer explicitBatchSize = optional(Setting.RELAY_BATCH_SIZE, v -> ValueParser.wholeNumber(v, 1, 10_000));
-      // unset: the library's default for the claim mode (larger in log mode, whose costs are per batch)
+      // not given: the library's default for the claim mode (larger in log mode, whose costs are
+      // per batch, not per row)
+      Value givenBatchSize = values.get(Setting.RELAY_BATCH_SIZE.key());
+      boolean batchSizeGiven = givenBatchSize != null && !(givenBatchSize.origin() instanceof Origin.Default);
       int batchSize =
-          explicitBatchSize != null
-              ? explicitBatchSize
-              : claimMode == Relay.ClaimMode.LOG ? Relay.DEFAULT_LOG_BATCH_SIZE : Relay.DEFAULT_BATCH_SIZE;
+          batchSizeGiven || claimMode != Relay.ClaimMode.LOG
+              ? wholeNumber(Setting.RELAY_BATCH_SIZE, 1, 10_000)
+              : Relay.DEFAULT_LOG_BATCH_SIZE;
       return new RelaySettings(
           optional(
               Setting.RELAY_ID,

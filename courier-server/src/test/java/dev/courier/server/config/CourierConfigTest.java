@@ -176,6 +176,33 @@ class CourierConfigTest {
   }
 
   @Test
+  void batchSize_notGiven_isTheClaimModesDefault_andAGivenOneIsKeptInLogModeToo() {
+    assertThat(CourierConfig.loader().load().relay().batchSize()).isEqualTo(Relay.DEFAULT_BATCH_SIZE);
+    assertThat(
+            CourierConfig.loader()
+                .option(Setting.RELAY_CLAIM_MODE, "--claim-mode", "log")
+                .load()
+                .relay()
+                .batchSize())
+        .isEqualTo(Relay.DEFAULT_LOG_BATCH_SIZE);
+    assertThat(
+            CourierConfig.loader()
+                .environment(Map.of("COURIER_RELAY_CLAIM_MODE", "log", "COURIER_RELAY_BATCH_SIZE", "256"))
+                .load()
+                .relay()
+                .batchSize())
+        .isEqualTo(256);
+    assertThat(
+            CourierConfig.loader()
+                .option(Setting.RELAY_CLAIM_MODE, "--claim-mode", "lock")
+                .option(Setting.RELAY_BATCH_SIZE, "--batch-size", "2000")
+                .load()
+                .relay()
+                .batchSize())
+        .isEqualTo(2000);
+  }
+
+  @Test
   void everyBadValue_isReported_notJustTheFirst() {
     InvalidSettingException e =
         catchThrowableOfType(
