@@ -31,8 +31,8 @@ import org.slf4j.LoggerFactory;
  * on the same backlog, both timed the same way: by the records the broker holds, polled every
  * {@value #POLL_MS} ms through the admin API, from the first record of the backlog to the last (so
  * the child JVM's start is not counted against it, and the in-process relay is timed by the same
- * clock). The backlog holds a warm-up share before the timed rows, {@value #WARM_UP_SHARE} of
- * them, drained untimed: a relay process that has just started runs interpreted code and compiles
+ * clock). The backlog holds a warm-up share before the timed rows, half as many
+ * as are timed unless {@value #WARM_UP_PROPERTY} says otherwise, drained untimed: a relay process that has just started runs interpreted code and compiles
  * while it drains, and the in-process relay had earlier drains to warm up. Needs the server's runtime classpath, which {@code scripts/bench.sh} passes as the system
  * property {@value #CLASSPATH_PROPERTY}; without it the comparison is skipped with a message.
  */
@@ -40,8 +40,20 @@ final class StandaloneRelay {
   private static final Logger log = LoggerFactory.getLogger(StandaloneRelay.class);
   static final String CLASSPATH_PROPERTY = "courier.bench.server-classpath";
   private static final int POLL_MS = 10;
-  /** Rows drained before the timing starts, as a share of the timed backlog. */
-  private static final double WARM_UP_SHARE = 0.5;
+  /**
+   * Rows drained before the timing starts, as a share of the timed backlog: 0.5, or the system
+   * property {@value #WARM_UP_PROPERTY} (for example through {@code COURIER_BENCH_OPTS}).
+   */
+  static final String WARM_UP_PROPERTY = "courier.bench.standalone-warm-up";
+
+  private static double warmUpShare() {
+    String v = System.getProperty(WARM_UP_PROPERTY, "0.5");
+    double share = Double.parseDouble(v);
+    if (!(share >= 0) || share > 20) {
+      throw new IllegalArgumentException(WARM_UP_PROPERTY + " must be a share from 0 to 20, was " + v);
+    }
+    return share;
+  }
 
   private StandaloneRelay() {}
 
@@ -77,7 +89,7 @@ final class StandaloneRelay {
   private static double measure(RunContext ctx, int payloadSize, String classpath) {
     BenchEnvironment env = ctx.env();
     int n = ctx.options().backlog();
-    int warmUp = (int) (n * WARM_UP_SHARE);
+    int warmUp = (int) (n * warmUpShare());
     String topic = env.newTopic("w2-standalone-" + payloadSize);
     PGSimpleDataSource plain = env.database().freshSchema("bench_w2_standalone");
     HikariDataSource pool = BenchEnvironment.pooled(plain, "w2s", 8);
