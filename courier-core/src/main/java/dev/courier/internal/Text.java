@@ -64,8 +64,8 @@ public final class Text {
       return t.toString().getBytes(StandardCharsets.US_ASCII);
     }
     int nanos = t.getNano();
-    int fraction = nanos == 0 ? 0 : nanos % 1_000_000 == 0 ? 3 : nanos % 1_000 == 0 ? 6 : 9;
-    byte[] out = new byte[20 + (fraction == 0 ? 0 : fraction + 1)];
+    int fraction = fractionDigits(nanos);
+    byte[] out = new byte[isoInstantLength(t)];
     long day = Math.floorDiv(seconds, 86_400L);
     int ofDay = (int) Math.floorMod(seconds, 86_400L);
     LocalDate date = LocalDate.ofEpochDay(day);
@@ -89,6 +89,21 @@ public final class Text {
     }
     out[at] = 'Z';
     return out;
+  }
+
+  /** The length of {@code t.toString()}, without writing it (a size check runs once per event). */
+  public static int isoInstantLength(Instant t) {
+    long seconds = t.getEpochSecond();
+    if (seconds < FIRST_SECOND_OF_YEAR_0 || seconds > LAST_SECOND_OF_YEAR_9999) {
+      return t.toString().length();
+    }
+    // 2026-11-27T10:15:30Z is 20 characters; a fraction adds a point and 3, 6 or 9 digits
+    int fraction = fractionDigits(t.getNano());
+    return 20 + (fraction == 0 ? 0 : fraction + 1);
+  }
+
+  private static int fractionDigits(int nanos) {
+    return nanos == 0 ? 0 : nanos % 1_000_000 == 0 ? 3 : nanos % 1_000 == 0 ? 6 : 9;
   }
 
   /** {@code t.toString()}, by {@link #isoInstant(Instant)}. */

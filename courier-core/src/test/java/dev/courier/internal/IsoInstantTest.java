@@ -52,5 +52,6 @@ class IsoInstantTest {
   private static void check(Instant t) {
     assertThat(new String(Text.isoInstant(t), StandardCharsets.US_ASCII)).as("%s", t).isEqualTo(t.toString());
     assertThat(Text.isoInstantText(t)).isEqualTo(t.toString());
+    assertThat(Text.isoInstantLength(t)).isEqualTo(t.toString().length());
   }
 }

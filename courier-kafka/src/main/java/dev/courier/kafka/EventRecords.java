@@ -87,7 +87,7 @@ final class EventRecords {
         + 36
         + KafkaHeaders.EVENT_TYPE.length()
         + KafkaHeaders.CREATED_AT.length()
-        + isoLength(event.createdAt())
+        + Text.isoInstantLength(event.createdAt())
         + KafkaHeaders.CORRELATION_ID.length()
         + KafkaHeaders.CAUSATION_ID.length();
   }
@@ -100,7 +100,7 @@ final class EventRecords {
     long size = event.payloadSize() + utf8Length(event.key());
     size += KafkaHeaders.EVENT_ID.length() + 36;
     size += KafkaHeaders.EVENT_TYPE.length() + utf8Length(event.type());
-    size += KafkaHeaders.CREATED_AT.length() + isoLength(event.createdAt());
+    size += KafkaHeaders.CREATED_AT.length() + Text.isoInstantLength(event.createdAt());
     if (event.correlationId() != null) {
       size += KafkaHeaders.CORRELATION_ID.length() + utf8Length(event.correlationId());
     }
@@ -248,26 +248,6 @@ final class EventRecords {
       out.merge(h.key(), Text.rawText(h.value()), (a, b) -> a + "," + b);
     }
     return out;
-  }
-
-  private static final long FIRST_SECOND_OF_YEAR_0 = -62_167_219_200L;
-  private static final long LAST_SECOND_OF_YEAR_9999 = 253_402_300_799L;
-
-  /** The length of {@code Instant.toString()}, without formatting it (this runs once per event). */
-  static int isoLength(Instant t) {
-    // 2026-11-27T10:15:30Z is 20 characters for years 0 to 9999; the fraction, when not zero, is
-    // printed in groups of three digits
-    if (t.getEpochSecond() < FIRST_SECOND_OF_YEAR_0 || t.getEpochSecond() > LAST_SECOND_OF_YEAR_9999) {
-      return t.toString().length();
-    }
-    int nanos = t.getNano();
-    if (nanos == 0) {
-      return 20;
-    }
-    if (nanos % 1_000_000 == 0) {
-      return 24;
-    }
-    return nanos % 1_000 == 0 ? 27 : 30;
   }
 
   private static byte[] utf8(String s) {

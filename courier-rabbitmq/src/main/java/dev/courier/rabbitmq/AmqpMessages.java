@@ -77,7 +77,7 @@ final class AmqpMessages {
     long size = event.payloadSize();
     size += RabbitMqHeaders.EVENT_ID.length() + 36;
     size += RabbitMqHeaders.EVENT_TYPE.length() + utf8Length(event.type());
-    size += RabbitMqHeaders.CREATED_AT.length() + event.createdAt().toString().length();
+    size += RabbitMqHeaders.CREATED_AT.length() + Text.isoInstantLength(event.createdAt());
     if (event.key() != null) {
       size += RabbitMqHeaders.EVENT_KEY.length() + utf8Length(event.key());
     }
