@@ -42,7 +42,10 @@ import org.slf4j.LoggerFactory;
  * snapshot shows and the done snapshot did not, read in pages in seq order. That set is closed (it
  * cannot grow once the snapshot is taken), every committed transaction falls into exactly one
  * batch, and within a batch rows go in the order they were appended. See docs/GUARANTEES.md for why
- * this keeps each key's order.
+ * this keeps each key's order. Once the open batch is read to its end, the next batch is opened
+ * after its snapshot and read behind it in the window, so that new rows go out while the open
+ * batch's last rows await their confirmation (or their retry); the cursor stays in the open batch
+ * until every row of it is resolved, and only then moves into the next.
  *
  * <p><b>Order and failures.</b> Rows wait in a window in seq order. A batch to publish takes
  * every due row whose key has no earlier unconfirmed row outside that batch; a row that fails is
@@ -183,6 +186,19 @@ final class LogRelay {
     /** the last seq read into the window */
     long read;
     boolean exhausted;
+    /** how many rows at the window's head belong to the open batch; the rest belong to the next */
+    int batchRows;
+    /**
+     * The batch after the open one: opened and read once the open batch is read to its end, while
+     * that batch's last rows are still in flight, so that publishing does not wait for them. It
+     * becomes the open batch (and the cursor's) when every row of the open batch is resolved.
+     */
+    Snapshot next;
+    /** the next batch's first read position (its first row's seq, less one) */
+    long nextStart;
+    long nextRead;
+    long nextLast;
+    boolean nextExhausted;
     boolean dirty;
     boolean releasing;
     int inFlight;
@@ -507,24 +523,41 @@ final class LogRelay {
   // ---------------------------------------------------------------- reading
 
   private void fill() throws SQLException {
+    // a lane with no batch opens one after its done snapshot; a lane whose open batch is read to
+    // its end opens the next one after that batch's snapshot
     Map<Integer, Snapshot> toOpen = new LinkedHashMap<>();
     for (Lane lane : lanes.values()) {
-      if (!lane.releasing && lane.batch == null && lane.window.isEmpty()) {
+      if (lane.releasing) {
+        continue;
+      }
+      if (lane.batch == null && lane.window.isEmpty()) {
         toOpen.put(lane.partition, lane.done);
+      } else if (lane.batch != null && lane.exhausted && lane.next == null) {
+        toOpen.put(lane.partition, lane.batch);
       }
     }
     if (!toOpen.isEmpty()) {
       List<Opened> opened = store.openBatches(toOpen);
-      // lanes that open a batch from the same done snapshot share one: the same new snapshot, and
-      // one read position (the first new row of any of them), so that they are read together
-      Map<String, Long> firstByDone = new HashMap<>();
+      // lanes that open a batch after the same snapshot share one: the same new snapshot, and one
+      // read position (the first new row of any of them), so that they are read together
+      Map<String, Long> firstBySince = new HashMap<>();
       for (Opened o : opened) {
         if (o.count() > 0) {
-          firstByDone.merge(lanes.get(o.partition()).done.text(), o.first(), Math::min);
+          firstBySince.merge(toOpen.get(o.partition()).text(), o.first(), Math::min);
         }
       }
       for (Opened o : opened) {
         Lane lane = lanes.get(o.partition());
+        if (lane.batch != null) {
+          if (o.count() > 0) {
+            lane.next = o.snapshot();
+            lane.nextStart = firstBySince.get(lane.batch.text()) - 1;
+            lane.nextRead = lane.nextStart;
+            lane.nextLast = o.last();
+            lane.nextExhausted = false;
+          }
+          continue;
+        }
         if (o.count() == 0) {
           if (!o.snapshot().text().equals(lane.done.text())) {
             lane.done = o.snapshot();
@@ -532,7 +565,7 @@ final class LogRelay {
           }
           continue;
         }
-        lane.position = firstByDone.get(lane.done.text()) - 1;
+        lane.position = firstBySince.get(lane.done.text()) - 1;
         lane.batch = o.snapshot();
         lane.last = o.last();
         lane.read = lane.position;
@@ -558,25 +591,36 @@ final class LogRelay {
     if (held + batchSize > windowLimit || marks > windowLimit * MARKS_PER_BUDGET) {
       return;
     }
+    // a lane reads its open batch, or once that is read to its end, its next batch
     Map<String, List<Lane>> groups = new LinkedHashMap<>();
     for (Lane lane : lanes.values()) {
-      if (lane.releasing || lane.batch == null || lane.exhausted) {
+      if (lane.releasing || lane.batch == null) {
         continue;
       }
-      groups
-          .computeIfAbsent(lane.done.text() + '|' + lane.batch.text() + '|' + lane.read, k -> new ArrayList<>())
-          .add(lane);
+      String group;
+      if (!lane.exhausted) {
+        group = "open|" + lane.done.text() + '|' + lane.batch.text() + '|' + lane.read;
+      } else if (lane.next != null && !lane.nextExhausted) {
+        group = "next|" + lane.batch.text() + '|' + lane.next.text() + '|' + lane.nextRead;
+      } else {
+        continue;
+      }
+      groups.computeIfAbsent(group, k -> new ArrayList<>()).add(lane);
     }
     for (List<Lane> group : groups.values()) {
       if (held + batchSize > windowLimit) {
         break;
       }
       Lane first = group.getFirst();
-      long last = group.stream().mapToLong(l -> l.last).max().orElseThrow();
+      boolean next = first.exhausted;
+      long last = group.stream().mapToLong(l -> next ? l.nextLast : l.last).max().orElseThrow();
       int limit = Math.max(batchSize, windowLimit - held);
       List<Row> rows;
       Map<Integer, Lane> byPartition = new HashMap<>();
-      rows = store.page(group.stream().map(l -> l.partition).toList(), first.done, first.batch, first.read, last, limit);
+      rows =
+          next
+              ? store.page(group.stream().map(l -> l.partition).toList(), first.batch, first.next, first.nextRead, last, limit)
+              : store.page(group.stream().map(l -> l.partition).toList(), first.done, first.batch, first.read, last, limit);
       group.forEach(l -> byPartition.put(l.partition, l));
       passRead += rows.size();
       held += rows.size();
@@ -590,13 +634,19 @@ final class LogRelay {
           r.state = Row.State.PARKED;
         }
         lane.window.addLast(r);
+        if (!next) {
+          lane.batchRows++;
+        }
       }
-      long readTo = rows.isEmpty() ? first.read : rows.getLast().seq;
+      long readTo = rows.isEmpty() ? (next ? first.nextRead : first.read) : rows.getLast().seq;
       boolean short_ = rows.size() < limit;
       for (Lane lane : group) {
-        lane.read = readTo;
-        if (short_ || lane.read >= lane.last) {
-          lane.exhausted = true;
+        if (next) {
+          lane.nextRead = readTo;
+          lane.nextExhausted = short_ || readTo >= lane.nextLast;
+        } else {
+          lane.read = readTo;
+          lane.exhausted = short_ || readTo >= lane.last;
         }
         advance(lane);
       }
@@ -669,7 +719,8 @@ final class LogRelay {
 
   /**
    * Adds to {@code into}, up to {@code max}, a lane's due rows in seq order whose key has no earlier
-   * unresolved row outside this batch, and marks them in flight.
+   * unresolved row outside this batch nor an earlier row being retried in it, and marks them in
+   * flight.
    */
   private void takeDue(Lane lane, Instant now, int max, List<Row> into) {
     // keys with an earlier row that does not go out in this batch (in flight in another batch,
@@ -691,6 +742,13 @@ final class LogRelay {
         r.state = Row.State.IN_FLIGHT;
         into.add(r);
         taken++;
+        if (r.key != null && r.firstFailure != null) {
+          // a row being retried goes out without its key's later rows: they wait for its outcome
+          if (blocked == null) {
+            blocked = new HashSet<>();
+          }
+          blocked.add(r.key);
+        }
       } else if (r.key != null) {
         if (blocked == null) {
           blocked = new HashSet<>();
@@ -854,25 +912,41 @@ final class LogRelay {
     }
   }
 
-  /** Moves a lane's cursor over its resolved prefix, and closes its batch when all of it is. */
+  /**
+   * Moves a lane's cursor over its resolved prefix. When every row of the open batch is resolved,
+   * its snapshot is done, and the next batch, if one is open, takes its place.
+   */
   private void advance(Lane lane) {
-    while (!lane.window.isEmpty() && lane.window.peekFirst().resolved()) {
+    while (true) {
+      if (lane.batch != null && lane.exhausted && lane.batchRows == 0) {
+        lane.done = lane.batch;
+        lane.dirty = true;
+        if (lane.next == null) {
+          lane.batch = null;
+          lane.position = 0;
+          lane.read = 0;
+          return;
+        }
+        // the next batch's rows (read so far) are the window now
+        lane.batch = lane.next;
+        lane.position = lane.nextStart;
+        lane.read = lane.nextRead;
+        lane.last = lane.nextLast;
+        lane.exhausted = lane.nextExhausted;
+        lane.batchRows = lane.window.size();
+        lane.next = null;
+      }
       Row r = lane.window.peekFirst();
-      if (r.state == Row.State.CONFIRMED) {
-        lane.window.pollFirst();
-      } else {
+      if (r == null || !r.resolved()) {
+        return;
+      }
+      lane.window.pollFirst();
+      lane.batchRows--;
+      if (r.state != Row.State.CONFIRMED) {
         // dead and parked rows leave the window with the checkpoint that writes them
-        lane.window.pollFirst();
         lane.pendingParks.add(new Park(r.seq, r.txid, r.key, r.state == Row.State.DEAD, r.attempts, r.error));
       }
       lane.position = r.seq;
-      lane.dirty = true;
-    }
-    if (lane.batch != null && lane.exhausted && lane.window.isEmpty()) {
-      lane.done = lane.batch;
-      lane.batch = null;
-      lane.position = 0;
-      lane.read = 0;
       lane.dirty = true;
     }
   }

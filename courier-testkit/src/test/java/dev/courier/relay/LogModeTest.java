@@ -37,6 +37,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -208,6 +210,62 @@ class LogModeTest {
     assertThat(status(afterRestart.getFirst()))
         .as("a new owner knows the parked key from the table")
         .isEqualTo("PARKED");
+  }
+
+  @Test
+  void nextBatch_goesOutWhileTheOpenBatchsLastEventAwaitsItsConfirmation_andTheCursorCoversBoth()
+      throws Exception {
+    Event slow = schema.append(event("K", "1")).getFirst();
+    CountDownLatch entered = new CountDownLatch(1);
+    CountDownLatch confirm = new CountDownLatch(1);
+    broker.holding.put(slow.id(), new CountDownLatch[] {entered, confirm});
+    Relay relay = relay("solo").build();
+    relay.start();
+    try {
+      assertThat(entered.await(WAIT.toSeconds(), TimeUnit.SECONDS)).as("K's event is being published").isTrue();
+      List<Event> meanwhile = schema.append(event("L", "1"), event("K", "2"));
+
+      poll(() -> broker.ids().contains(meanwhile.getFirst().id()));
+      assertThat(broker.ids())
+          .as("L's event went out while K's first awaited its confirmation; K's second waits for it")
+          .containsExactly(meanwhile.getFirst().id());
+
+      confirm.countDown();
+      poll(() -> broker.ids().size() == 3);
+      assertThat(broker.payloadsOf("K")).containsExactly("1", "2");
+    } finally {
+      confirm.countDown();
+      relay.close();
+    }
+    Relay successor = relay("successor").build();
+    drain(successor);
+    assertThat(broker.ids()).as("the cursor written covers both batches: nothing again").hasSize(3);
+    successor.close();
+  }
+
+  @Test
+  void eventBeingRetried_goesOutWithoutItsKeysLaterEvents_thatFollowItsSuccess() throws Exception {
+    Event flaky = schema.append(event("K", "1")).getFirst();
+    broker.failuresLeft.put(flaky.id(), 2);
+    Relay relay =
+        relay("solo")
+            .retryPolicy(
+                RetryPolicy.builder()
+                    .maxAttempts(5)
+                    .initialDelay(Duration.ofMillis(50))
+                    .maxDelay(Duration.ofMillis(50))
+                    .jitter(false)
+                    .build())
+            .build();
+    relay.runOnce();
+    List<Event> later = schema.append(event("K", "2"), event("K", "3"), event("L", "1"));
+
+    drainUntil(relay, () -> broker.ids().size() == 4);
+
+    assertThat(broker.payloadsOf("K")).as("K's later events only after its first succeeded").containsExactly("1", "2", "3");
+    assertThat(broker.ids().indexOf(later.get(2).id()))
+        .as("L's event did not wait for K's retries")
+        .isLessThan(broker.ids().indexOf(flaky.id()));
   }
 
   @Test
@@ -712,6 +770,10 @@ class LogModeTest {
   /** Confirms every event but the failing ones, and records what it was handed, in order. */
   private static final class Recording implements Transport {
     final Set<UUID> failing = ConcurrentHashMap.newKeySet();
+    /** events refused this many more times before they are taken */
+    final Map<UUID, Integer> failuresLeft = new ConcurrentHashMap<>();
+    /** events whose publish signals the first latch, then waits for the second before confirming */
+    final Map<UUID, CountDownLatch[]> holding = new ConcurrentHashMap<>();
     private final List<Event> published = Collections.synchronizedList(new ArrayList<>());
 
     @Override
@@ -723,7 +785,25 @@ class LogModeTest {
     public List<PublishResult> publish(List<Event> batch, Duration timeout) {
       List<PublishResult> results = new ArrayList<>(batch.size());
       for (Event e : batch) {
-        if (failing.contains(e.id())) {
+        CountDownLatch[] hold = holding.remove(e.id());
+        if (hold != null) {
+          hold[0].countDown();
+          try {
+            if (!hold[1].await(WAIT.toSeconds(), TimeUnit.SECONDS)) {
+              throw new IllegalStateException("the test never let the held event be confirmed");
+            }
+          } catch (InterruptedException ex) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(ex);
+          }
+        }
+        boolean refuse = failing.contains(e.id());
+        Integer left = failuresLeft.get(e.id());
+        if (left != null && left > 0) {
+          failuresLeft.put(e.id(), left - 1);
+          refuse = true;
+        }
+        if (refuse) {
           results.add(new PublishResult.Failed(e.id(), new IllegalStateException("refused by the test broker"), true));
         } else {
           published.add(e);
