@@ -450,6 +450,7 @@ final class LogRelay {
     } catch (SQLException e) {
       log.warn("relay {} could not unregister: {}", relayId, e.toString());
     }
+    store.close();
   }
 
   /** Writes a lane's cursor (fenced); drops the lane when another relay has taken the partition. */

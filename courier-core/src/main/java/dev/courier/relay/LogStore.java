@@ -28,9 +28,19 @@ import javax.sql.DataSource;
 
 /**
  * The log-mode relay's reads and writes: partitions and their cursors, batches and their pages, and
- * the rows it parks. Each call is one short transaction on a connection of its own.
+ * the rows it parks.
+ *
+ * <p>Every call runs on one connection the store holds between calls (taken from the data source
+ * at the first call, given back after a minute, on an error, and at {@link #close()}), with the
+ * session settings of {@link LogSql#SESSION_SETTINGS}: a page, the opening of batches and a cursor
+ * write are then one round trip each instead of three or four, which on a busy machine is most of
+ * their time. The connection's own values of those settings are restored before it goes back.
+ * Calls are serialized.
  */
-final class LogStore {
+final class LogStore implements AutoCloseable {
+  /** How long the store keeps its connection before giving it back and taking one again. */
+  static final Duration SESSION_LIFETIME = Duration.ofMinutes(1);
+
   private final DataSource dataSource;
   private final CourierTables tables;
   private final int partitions;
@@ -39,6 +49,10 @@ final class LogStore {
   private final String pageMany;
   private final String parkedKeys;
   private final String checkpointMany;
+  private Connection session;
+  private long sessionSince;
+  private boolean sessionAutoCommit;
+  private String[] sessionOriginals;
 
   private LogStore(DataSource dataSource, CourierTables tables, int partitions) {
     this.dataSource = dataSource;
@@ -93,6 +107,11 @@ final class LogStore {
       String[] running = parts[2].isEmpty() ? new String[0] : parts[2].split(",");
       return new Snapshot(text, parts[1], running);
     }
+
+    /** The oldest transaction still running when the snapshot was taken (its xmax if none was). */
+    String xmin() {
+      return text.substring(0, text.indexOf(':'));
+    }
   }
 
   /** A partition taken by this relay: its epoch and its cursor. */
@@ -109,95 +128,107 @@ final class LogStore {
    * @return false if another live relay process holds the id (nothing was written)
    */
   boolean heartbeat(String relayId, Instant startedAt, Duration lease) throws SQLException {
-    try (Connection c = dataSource.getConnection();
-        PreparedStatement ps = c.prepareStatement(LogSql.heartbeat(tables))) {
-      ps.setString(1, relayId);
-      ps.setTimestamp(2, Timestamp.from(startedAt));
-      ps.setDouble(3, lease.toMillis() / 1000.0);
-      return ps.executeUpdate() > 0;
-    }
+    return onSession(
+        c -> {
+          try (PreparedStatement ps = c.prepareStatement(LogSql.heartbeat(tables))) {
+            ps.setString(1, relayId);
+            ps.setTimestamp(2, Timestamp.from(startedAt));
+            ps.setDouble(3, lease.toMillis() / 1000.0);
+            return ps.executeUpdate() > 0;
+          }
+        });
   }
 
   /** The live relays, by id, after forgetting those silent for ten leases. */
   List<String> liveRelays(Duration lease) throws SQLException {
-    try (Connection c = dataSource.getConnection()) {
-      try (PreparedStatement ps = c.prepareStatement(LogSql.forgetRelays(tables))) {
-        ps.setDouble(1, lease.multipliedBy(10).toMillis() / 1000.0);
-        ps.executeUpdate();
-      }
-      List<String> live = new ArrayList<>();
-      try (PreparedStatement ps = c.prepareStatement(LogSql.liveRelays(tables))) {
-        ps.setDouble(1, lease.toMillis() / 1000.0);
-        try (ResultSet rs = ps.executeQuery()) {
-          while (rs.next()) {
-            live.add(rs.getString(1));
+    return onSession(
+        c -> {
+          try (PreparedStatement ps = c.prepareStatement(LogSql.forgetRelays(tables))) {
+            ps.setDouble(1, lease.multipliedBy(10).toMillis() / 1000.0);
+            ps.executeUpdate();
           }
-        }
-      }
-      return live;
-    }
+          List<String> live = new ArrayList<>();
+          try (PreparedStatement ps = c.prepareStatement(LogSql.liveRelays(tables))) {
+            ps.setDouble(1, lease.toMillis() / 1000.0);
+            try (ResultSet rs = ps.executeQuery()) {
+              while (rs.next()) {
+                live.add(rs.getString(1));
+              }
+            }
+          }
+          return live;
+        });
   }
 
   void leave(String relayId, Instant startedAt) throws SQLException {
-    try (Connection c = dataSource.getConnection();
-        PreparedStatement ps = c.prepareStatement(LogSql.leave(tables))) {
-      ps.setString(1, relayId);
-      ps.setTimestamp(2, Timestamp.from(startedAt));
-      ps.executeUpdate();
-    }
+    onSession(
+        c -> {
+          try (PreparedStatement ps = c.prepareStatement(LogSql.leave(tables))) {
+            ps.setString(1, relayId);
+            ps.setTimestamp(2, Timestamp.from(startedAt));
+            return ps.executeUpdate();
+          }
+        });
   }
 
   /** Each partition's owner while its lease runs (absent: free or expired). */
   Map<Integer, String> owners() throws SQLException {
-    Map<Integer, String> owners = new HashMap<>();
-    try (Connection c = dataSource.getConnection();
-        Statement s = c.createStatement();
-        ResultSet rs = s.executeQuery(LogSql.partitionOwners(tables))) {
-      while (rs.next()) {
-        if (rs.getString(2) != null && rs.getBoolean(3)) {
-          owners.put(rs.getInt(1), rs.getString(2));
-        }
-      }
-    }
-    return owners;
+    return onSession(
+        c -> {
+          Map<Integer, String> owners = new HashMap<>();
+          try (Statement s = c.createStatement();
+              ResultSet rs = s.executeQuery(LogSql.partitionOwners(tables))) {
+            while (rs.next()) {
+              if (rs.getString(2) != null && rs.getBoolean(3)) {
+                owners.put(rs.getInt(1), rs.getString(2));
+              }
+            }
+          }
+          return owners;
+        });
   }
 
   /** Takes a partition if it is free, expired or this relay's; null if another relay holds it. */
   Acquired acquire(int partition, String relayId, Duration lease) throws SQLException {
-    try (Connection c = dataSource.getConnection();
-        PreparedStatement ps = c.prepareStatement(LogSql.acquire(tables))) {
-      ps.setString(1, relayId);
-      ps.setDouble(2, lease.toMillis() / 1000.0);
-      ps.setInt(3, partition);
-      ps.setString(4, relayId);
-      try (ResultSet rs = ps.executeQuery()) {
-        if (!rs.next()) {
-          return null;
-        }
-        String batch = rs.getString(3);
-        long position = rs.getLong(4);
-        return new Acquired(
-            rs.getLong(1),
-            Snapshot.parse(rs.getString(2)),
-            batch == null ? null : Snapshot.parse(batch),
-            batch == null ? 0 : position);
-      }
-    }
+    // a new epoch must survive a database crash: the owner it fences may still be publishing
+    return inDurableTransaction(
+        c -> {
+          try (PreparedStatement ps = c.prepareStatement(LogSql.acquire(tables))) {
+            ps.setString(1, relayId);
+            ps.setDouble(2, lease.toMillis() / 1000.0);
+            ps.setInt(3, partition);
+            ps.setString(4, relayId);
+            try (ResultSet rs = ps.executeQuery()) {
+              if (!rs.next()) {
+                return null;
+              }
+              String batch = rs.getString(3);
+              long position = rs.getLong(4);
+              return new Acquired(
+                  rs.getLong(1),
+                  Snapshot.parse(rs.getString(2)),
+                  batch == null ? null : Snapshot.parse(batch),
+                  batch == null ? 0 : position);
+            }
+          }
+        });
   }
 
   /** The keys ({@link LogRelay#keyOf}) that dead and parked rows of a partition hold back. */
   Set<String> parkedKeys(int partition) throws SQLException {
-    Set<String> keys = new HashSet<>();
-    try (Connection c = dataSource.getConnection();
-        PreparedStatement ps = c.prepareStatement(parkedKeys)) {
-      ps.setInt(1, partition);
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          keys.add(LogRelay.keyOf(rs.getString(1), rs.getString(2)));
-        }
-      }
-    }
-    return keys;
+    return onSession(
+        c -> {
+          Set<String> keys = new HashSet<>();
+          try (PreparedStatement ps = c.prepareStatement(parkedKeys)) {
+            ps.setInt(1, partition);
+            try (ResultSet rs = ps.executeQuery()) {
+              while (rs.next()) {
+                keys.add(LogRelay.keyOf(rs.getString(1), rs.getString(2)));
+              }
+            }
+          }
+          return keys;
+        });
   }
 
   /**
@@ -210,26 +241,25 @@ final class LogStore {
       return List.of();
     }
     Integer[] parts = new Integer[done.size()];
+    String[] xmin = new String[done.size()];
     String[] xmax = new String[done.size()];
     String[] xip = new String[done.size()];
     int i = 0;
     for (var e : done.entrySet()) {
       parts[i] = e.getKey();
+      xmin[i] = e.getValue().xmin();
       xmax[i] = e.getValue().xmax();
       xip[i] = String.join(",", e.getValue().running());
       i++;
     }
-    return Transactions.inTransaction(
-        dataSource,
+    return onSession(
         c -> {
-          try (Statement s = c.createStatement()) {
-            s.execute(LogSql.OPEN_PLAN);
-          }
           List<Opened> opened = new ArrayList<>(done.size());
           try (PreparedStatement ps = c.prepareStatement(openBatches)) {
             ps.setArray(1, c.createArrayOf("integer", parts));
-            ps.setArray(2, c.createArrayOf("text", xmax));
-            ps.setArray(3, c.createArrayOf("text", xip));
+            ps.setArray(2, c.createArrayOf("text", xmin));
+            ps.setArray(3, c.createArrayOf("text", xmax));
+            ps.setArray(4, c.createArrayOf("text", xip));
             try (ResultSet rs = ps.executeQuery()) {
               while (rs.next()) {
                 opened.add(
@@ -250,29 +280,24 @@ final class LogStore {
   List<LogRelay.Row> page(List<Integer> partitions, Snapshot done, Snapshot batch, long after, long last, int limit)
       throws SQLException {
     boolean one = partitions.size() == 1;
-    return Transactions.inTransaction(
-        dataSource,
+    return onSession(
         c -> {
-          try (Statement s = c.createStatement()) {
-            // an ordered index scan that stops after the limit: the planner, misled by the
-            // expression index's estimates, would rather read every new row of the partition by
-            // transaction id and sort them all (44 ms against 12 ms for a page of 2,000 of 6,000
-            // rows of 1 KB)
-            s.execute(LogSql.PAGE_PLAN);
-          }
           List<LogRelay.Row> rows = new ArrayList<>(Math.min(limit, 16384));
           try (PreparedStatement ps = c.prepareStatement(one ? page : pageMany)) {
+            int i = 1;
             if (one) {
-              ps.setInt(1, partitions.getFirst());
+              ps.setInt(i++, partitions.getFirst());
+              ps.setLong(i++, after);
+              ps.setLong(i++, last);
             } else {
-              ps.setArray(1, c.createArrayOf("integer", partitions.toArray(Integer[]::new)));
+              ps.setArray(i++, c.createArrayOf("integer", partitions.toArray(Integer[]::new)));
+              ps.setLong(i++, after);
+              ps.setLong(i++, last);
             }
-            ps.setLong(2, after);
-            ps.setLong(3, last);
-            ps.setString(4, done.xmax());
-            ps.setArray(5, c.createArrayOf("text", done.running()));
-            ps.setString(6, batch.text());
-            ps.setInt(7, limit);
+            ps.setString(i++, done.xmax());
+            ps.setArray(i++, c.createArrayOf("text", done.running()));
+            ps.setString(i++, batch.text());
+            ps.setInt(i, limit);
             ps.setFetchSize(Math.min(limit, 4096));
             try (ResultSet rs = ps.executeQuery()) {
               while (rs.next()) {
@@ -340,8 +365,11 @@ final class LogStore {
   Set<Integer> checkpoint(
       String relayId, List<Cursor> cursors, Map<Integer, List<Park>> parks, Duration lease, Instant now)
       throws SQLException {
-    return Transactions.inTransaction(
-        dataSource,
+    boolean parking = parks.values().stream().anyMatch(p -> !p.isEmpty());
+    // a cursor write alone is one statement, and one lost in a database crash costs a duplicate
+    // publish, never an event; parked rows must last
+    return run(
+        parking,
         c -> {
           Set<Integer> kept = new HashSet<>();
           int n = cursors.size();
@@ -372,17 +400,9 @@ final class LogStore {
               }
             }
           }
-          boolean parked = false;
           for (Map.Entry<Integer, List<Park>> e : parks.entrySet()) {
             if (kept.contains(e.getKey())) {
               park(c, e.getValue(), now);
-              parked |= !e.getValue().isEmpty();
-            }
-          }
-          if (!parked) {
-            // a cursor write lost in a database crash costs a duplicate publish, never an event
-            try (Statement st = c.createStatement()) {
-              st.execute("SET LOCAL synchronous_commit = off");
             }
           }
           return kept;
@@ -408,8 +428,8 @@ final class LogStore {
       boolean release,
       Instant now)
       throws SQLException {
-    return Transactions.inTransaction(
-        dataSource,
+    return run(
+        !parks.isEmpty(),
         c -> {
           try (PreparedStatement ps = c.prepareStatement(LogSql.checkpoint(tables, release))) {
             int i = 1;
@@ -432,13 +452,152 @@ final class LogStore {
             }
           }
           park(c, parks, now);
-          if (parks.isEmpty()) {
-            // a cursor write lost in a database crash costs a duplicate publish, never an event
-            try (Statement s = c.createStatement()) {
-              s.execute("SET LOCAL synchronous_commit = off");
-            }
-          }
           return true;
         });
+  }
+
+  // ---------------------------------------------------------------- the store's connection
+
+  private <T> T run(boolean durable, Transactions.Work<T> work) throws SQLException {
+    return durable ? inDurableTransaction(work) : onSession(work);
+  }
+
+  /** Runs statements on the store's connection, each committing on its own. */
+  private synchronized <T> T onSession(Transactions.Work<T> work) throws SQLException {
+    Connection c = session();
+    try {
+      return work.run(c);
+    } catch (SQLException | RuntimeException e) {
+      release();
+      throw e;
+    }
+  }
+
+  /**
+   * Runs statements in one transaction on the store's connection whose commit waits for the WAL
+   * flush as the connection's own setting says (the store's session does not wait).
+   */
+  private synchronized <T> T inDurableTransaction(Transactions.Work<T> work) throws SQLException {
+    Connection c = session();
+    try {
+      c.setAutoCommit(false);
+      writeSettings(c, new String[] {"synchronous_commit"}, new String[] {originalSynchronousCommit()}, true);
+      T result = work.run(c);
+      c.commit();
+      c.setAutoCommit(true);
+      return result;
+    } catch (SQLException | RuntimeException e) {
+      release();
+      throw e;
+    }
+  }
+
+  private String originalSynchronousCommit() {
+    for (int i = 0; i < LogSql.SESSION_SETTINGS.size(); i++) {
+      if (LogSql.SESSION_SETTINGS.get(i).getKey().equals("synchronous_commit")) {
+        return sessionOriginals[i];
+      }
+    }
+    throw new IllegalStateException("synchronous_commit is not among the session settings");
+  }
+
+  private Connection session() throws SQLException {
+    if (session != null && System.nanoTime() - sessionSince > SESSION_LIFETIME.toNanos()) {
+      // given back now and then, so that the pool can retire it and a proxy in between can move it
+      release();
+    }
+    if (session == null) {
+      Connection c = dataSource.getConnection();
+      try {
+        boolean autoCommit = c.getAutoCommit();
+        if (!autoCommit) {
+          c.setAutoCommit(true);
+        }
+        int n = LogSql.SESSION_SETTINGS.size();
+        String[] names = new String[n];
+        String[] values = new String[n];
+        for (int i = 0; i < n; i++) {
+          names[i] = LogSql.SESSION_SETTINGS.get(i).getKey();
+          values[i] = LogSql.SESSION_SETTINGS.get(i).getValue();
+        }
+        String[] originals = new String[n];
+        try (PreparedStatement ps = c.prepareStatement(LogSql.READ_SETTINGS)) {
+          ps.setArray(1, c.createArrayOf("text", names));
+          try (ResultSet rs = ps.executeQuery()) {
+            for (int i = 0; i < n && rs.next(); i++) {
+              originals[i] = rs.getString(1);
+            }
+          }
+        }
+        writeSettings(c, names, values, false);
+        sessionAutoCommit = autoCommit;
+        sessionOriginals = originals;
+      } catch (SQLException | RuntimeException e) {
+        c.close();
+        throw e;
+      }
+      session = c;
+      sessionSince = System.nanoTime();
+    }
+    return session;
+  }
+
+  private static void writeSettings(Connection c, String[] names, String[] values, boolean local)
+      throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(LogSql.WRITE_SETTINGS)) {
+      ps.setBoolean(1, local);
+      ps.setArray(2, c.createArrayOf("text", names));
+      ps.setArray(3, c.createArrayOf("text", values));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          // one row per setting
+        }
+      }
+    }
+  }
+
+  /**
+   * Gives the store's connection back, with its own settings restored. A connection that cannot
+   * be restored (broken, most likely) is aborted rather than handed to another user of the pool
+   * with the store's settings.
+   */
+  private synchronized void release() {
+    Connection c = session;
+    session = null;
+    if (c == null) {
+      return;
+    }
+    try {
+      if (!c.getAutoCommit()) {
+        c.rollback();
+        c.setAutoCommit(true);
+      }
+      String[] names = new String[sessionOriginals.length];
+      for (int i = 0; i < names.length; i++) {
+        names[i] = LogSql.SESSION_SETTINGS.get(i).getKey();
+      }
+      writeSettings(c, names, sessionOriginals, false);
+      if (!sessionAutoCommit) {
+        c.setAutoCommit(false);
+      }
+    } catch (SQLException | RuntimeException e) {
+      try {
+        c.abort(Runnable::run);
+      } catch (SQLException | RuntimeException ignored) {
+        // closed below in any case
+      }
+    } finally {
+      try {
+        c.close();
+      } catch (SQLException ignored) {
+        // nothing more to do with it
+      }
+    }
+  }
+
+  /** Gives the store's connection back; the next call takes one again. */
+  @Override
+  public void close() {
+    release();
   }
 }

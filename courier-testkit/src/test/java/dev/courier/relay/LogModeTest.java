@@ -3,6 +3,8 @@ package dev.courier.relay;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
 import dev.courier.ConfigurationException;
 import dev.courier.Event;
 import dev.courier.jdbc.CourierTables;
@@ -266,6 +268,45 @@ class LogModeTest {
     assertThat(broker.ids().indexOf(later.get(2).id()))
         .as("L's event did not wait for K's retries")
         .isLessThan(broker.ids().indexOf(flaky.id()));
+  }
+
+  @Test
+  void relayOnAPoolOfOneConnection_publishesAndParks_andGivesTheConnectionBackWithItsOwnSettings()
+      throws Exception {
+    HikariConfig hc = new HikariConfig();
+    hc.setDataSource(schema.db());
+    hc.setMaximumPoolSize(1);
+    hc.setConnectionTimeout(2_000);
+    hc.setConnectionInitSql("SET synchronous_commit = local");
+    try (HikariDataSource pool = new HikariDataSource(hc)) {
+      Event poison = schema.append(event("K", "1"), event("L", "1")).getFirst();
+      broker.failing.add(poison.id());
+      Relay relay =
+          Relay.builder(pool, broker)
+              .claimMode(Relay.ClaimMode.LOG)
+              .relayId("one-connection")
+              .retryPolicy(FAST_RETRIES)
+              .build();
+
+      drainUntil(relay, () -> "DEAD".equals(status(poison)));
+      schema.append(event("K", "2"));
+      drain(relay);
+      relay.close();
+
+      assertThat(broker.payloadsOf("L")).containsExactly("1");
+      assertThat(statusCounts()).containsEntry("DEAD", 1L).containsEntry("PARKED", 1L);
+      try (Connection c = pool.getConnection();
+          Statement st = c.createStatement();
+          ResultSet rs =
+              st.executeQuery(
+                  "SELECT current_setting('synchronous_commit'), current_setting('enable_sort'),"
+                      + " current_setting('plan_cache_mode'), current_setting('enable_bitmapscan')")) {
+        rs.next();
+        assertThat(List.of(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4)))
+            .as("the pool's connection as it was lent")
+            .containsExactly("local", "on", "auto", "on");
+      }
+    }
   }
 
   @Test
@@ -664,13 +705,19 @@ class LogModeTest {
     return Event.builder("Step").destination("orders").key(key).payload(payload);
   }
 
-  /** Steps the relay until a pass does nothing. */
-  private static void drain(Relay relay) {
+  /**
+   * Steps the relay until three passes in a row do nothing, the idle ones 25 ms apart: longer than
+   * the retry delays these tests use, so that a retry falling due is not mistaken for the end.
+   */
+  private static void drain(Relay relay) throws InterruptedException {
     int idle = 0;
     long deadline = System.nanoTime() + WAIT.toNanos();
     while (idle < 3 && System.nanoTime() < deadline) {
       BatchResult r = relay.runOnce();
       idle = r.claimed() + r.published() + r.retried() + r.dead() == 0 ? idle + 1 : 0;
+      if (idle > 0) {
+        Thread.sleep(25);
+      }
     }
   }
 
