@@ -171,9 +171,15 @@ public final class CourierConfig {
     StringBuilder sb = new StringBuilder();
     for (Value v : values.values()) {
       String shown = v.secret() ? Masking.SECRET : Masking.url(v.text());
-      sb.append(
-          String.format(
-              Locale.ROOT, "%-" + width + "s = %s  (%s)%n", v.key(), shown, v.origin().describe()));
+      String origin = v.origin().describe();
+      if (v.key().equals(Setting.RELAY_BATCH_SIZE.key())
+          && v.origin() instanceof Origin.Default
+          && relay.claimMode() == Relay.ClaimMode.LOG) {
+        // not given: the relay uses log mode's own default, not the one for claimed rows
+        shown = String.valueOf(relay.batchSize());
+        origin = "default in log mode";
+      }
+      sb.append(String.format(Locale.ROOT, "%-" + width + "s = %s  (%s)%n", v.key(), shown, origin));
     }
     return sb.toString();
   }

@@ -176,6 +176,21 @@ class CourierConfigTest {
   }
 
   @Test
+  void describe_showsTheBatchSizeTheRelayUses_logModesDefaultWhenNoneIsGiven() {
+    String log = CourierConfig.loader().option(Setting.RELAY_CLAIM_MODE, "--claim-mode", "log").load().describe();
+    assertThat(log).containsPattern("courier\\.relay\\.batch-size *= " + Relay.DEFAULT_LOG_BATCH_SIZE + "  \\(default in log mode\\)");
+    String lease = CourierConfig.loader().load().describe();
+    assertThat(lease).containsPattern("courier\\.relay\\.batch-size *= " + Relay.DEFAULT_BATCH_SIZE + "  \\(default\\)");
+    String given =
+        CourierConfig.loader()
+            .option(Setting.RELAY_CLAIM_MODE, "--claim-mode", "log")
+            .option(Setting.RELAY_BATCH_SIZE, "--batch-size", "300")
+            .load()
+            .describe();
+    assertThat(given).containsPattern("courier\\.relay\\.batch-size *= 300  \\(option --batch-size\\)");
+  }
+
+  @Test
   void batchSize_notGiven_isTheClaimModesDefault_andAGivenOneIsKeptInLogModeToo() {
     assertThat(CourierConfig.loader().load().relay().batchSize()).isEqualTo(Relay.DEFAULT_BATCH_SIZE);
     assertThat(
