@@ -94,6 +94,9 @@ final class LogRelay {
   private final ConcurrentLinkedQueue<Completion> completions = new ConcurrentLinkedQueue<>();
   private final Runnable onCompletion;
   private long nextMaintenance = Long.MIN_VALUE;
+  private long nextMembershipCheck;
+  /** the live relays the last ownership pass divided the partitions among */
+  private List<String> lastLive;
   private boolean balanced;
   private int inFlight;
   private int rotation;
@@ -246,9 +249,10 @@ final class LogRelay {
   PassResult pass(Executor publisher, Semaphore permits) throws SQLException {
     passRead = passSent = passPublished = passRetried = passDead = 0;
     long nowNanos = System.nanoTime();
-    if (nowNanos - nextMaintenance >= 0 || nextMaintenance == Long.MIN_VALUE) {
+    if (nowNanos - nextMaintenance >= 0 || nextMaintenance == Long.MIN_VALUE || membershipChanged(nowNanos)) {
       maintain();
       nextMaintenance = System.nanoTime() + (balanced ? heartbeat : REBALANCE_INTERVAL).toNanos();
+      nextMembershipCheck = System.nanoTime() + REBALANCE_INTERVAL.toNanos();
     }
     drainCompletions(permits);
     fill();
@@ -345,6 +349,30 @@ final class LogRelay {
     return false;
   }
 
+  /**
+   * Whether the live relays differ from those the last ownership pass divided the partitions
+   * among; looked up every {@link #REBALANCE_INTERVAL} between heartbeats, so that a relay that
+   * joins or leaves is noticed at once, not a heartbeat later: until the others notice, the
+   * partitions the new division gives them stay unpublished.
+   */
+  private boolean membershipChanged(long nowNanos) throws SQLException {
+    if (lastLive == null || nowNanos - nextMembershipCheck < 0) {
+      return false;
+    }
+    nextMembershipCheck = nowNanos + REBALANCE_INTERVAL.toNanos();
+    return !withSelf(store.liveRelays(lease, false)).equals(lastLive);
+  }
+
+  private List<String> withSelf(List<String> live) {
+    if (live.contains(relayId)) {
+      return live;
+    }
+    List<String> all = new ArrayList<>(live);
+    all.add(relayId);
+    all.sort(null);
+    return all;
+  }
+
   private void maintain() throws SQLException {
     if (!heartbeat()) {
       return;
@@ -353,12 +381,8 @@ final class LogRelay {
       nextTimePartitionCheck = System.nanoTime() + TIME_PARTITION_CHECK.toNanos();
       maintainTimePartitions();
     }
-    List<String> live = store.liveRelays(lease);
-    if (!live.contains(relayId)) {
-      live = new ArrayList<>(live);
-      live.add(relayId);
-      live.sort(null);
-    }
+    List<String> live = withSelf(store.liveRelays(lease));
+    lastLive = live;
     int me = live.indexOf(relayId);
     int members = live.size();
     Map<Integer, String> owners = store.owners();

@@ -141,11 +141,22 @@ final class LogStore implements AutoCloseable {
 
   /** The live relays, by id, after forgetting those silent for ten leases. */
   List<String> liveRelays(Duration lease) throws SQLException {
+    return liveRelays(lease, true);
+  }
+
+  /**
+   * The live relays, by id.
+   *
+   * @param forget first forget the relays silent for ten leases
+   */
+  List<String> liveRelays(Duration lease, boolean forget) throws SQLException {
     return onSession(
         c -> {
-          try (PreparedStatement ps = c.prepareStatement(LogSql.forgetRelays(tables))) {
-            ps.setDouble(1, lease.multipliedBy(10).toMillis() / 1000.0);
-            ps.executeUpdate();
+          if (forget) {
+            try (PreparedStatement ps = c.prepareStatement(LogSql.forgetRelays(tables))) {
+              ps.setDouble(1, lease.multipliedBy(10).toMillis() / 1000.0);
+              ps.executeUpdate();
+            }
           }
           List<String> live = new ArrayList<>();
           try (PreparedStatement ps = c.prepareStatement(LogSql.liveRelays(tables))) {

@@ -178,13 +178,7 @@ class LogModeTest {
     broker.failing.add(poison.id());
     Relay relay =
         relay("solo")
-            .retryPolicy(
-                RetryPolicy.builder()
-                    .maxAttempts(3)
-                    .initialDelay(Duration.ofMillis(100))
-                    .maxDelay(Duration.ofMillis(100))
-                    .jitter(false)
-                    .build())
+            .retryPolicy(everyMillis(100, 3))
             .build();
     relay.runOnce();
     assertThat(broker.payloadsOf("L")).as("L is not held up by K's failure").containsExactly("1");
@@ -251,13 +245,7 @@ class LogModeTest {
     broker.failuresLeft.put(flaky.id(), 2);
     Relay relay =
         relay("solo")
-            .retryPolicy(
-                RetryPolicy.builder()
-                    .maxAttempts(5)
-                    .initialDelay(Duration.ofMillis(50))
-                    .maxDelay(Duration.ofMillis(50))
-                    .jitter(false)
-                    .build())
+            .retryPolicy(everyMillis(50, 5))
             .build();
     relay.runOnce();
     List<Event> later = schema.append(event("K", "2"), event("K", "3"), event("L", "1"));
@@ -309,6 +297,32 @@ class LogModeTest {
     }
   }
 
+  /**
+   * A relay that has divided the partitions among the relays it saw notices one that joins within
+   * a fraction of a second, not at its next heartbeat: until it does, the partitions the new
+   * division gives the newcomer stay with it, and those it should take stay unowned.
+   */
+  @Test
+  void relayThatJoins_isGivenItsShareWellBeforeTheOthersNextHeartbeat() throws Exception {
+    Relay a = relay("relay-a").lease(Duration.ofMinutes(2)).heartbeatInterval(Duration.ofSeconds(30)).build();
+    Relay b = relay("relay-b").lease(Duration.ofMinutes(2)).heartbeatInterval(Duration.ofSeconds(30)).build();
+    try {
+      a.runOnce();
+      assertThat(owners()).containsExactly(Map.entry("relay-a", 4));
+
+      long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+      while (!owners().equals(Map.of("relay-a", 2, "relay-b", 2))) {
+        assertThat(System.nanoTime()).as("the partitions divided within 5 s (heartbeat 30 s)").isLessThan(deadline);
+        b.runOnce();
+        a.runOnce();
+        Thread.sleep(20);
+      }
+    } finally {
+      a.close();
+      b.close();
+    }
+  }
+
   @Test
   void eventBeingRetried_letsFarMoreThanTheInMemoryBudgetOfOtherKeysPass() throws Exception {
     Event failing = schema.append(event("K", "failing")).getFirst();
@@ -323,13 +337,7 @@ class LogModeTest {
     Relay relay =
         relay("solo")
             .batchSize(10)
-            .retryPolicy(
-                RetryPolicy.builder()
-                    .maxAttempts(1000)
-                    .initialDelay(Duration.ofMillis(100))
-                    .maxDelay(Duration.ofMillis(100))
-                    .jitter(false)
-                    .build())
+            .retryPolicy(everyMillis(100, 1000))
             .stallLimit(Duration.ofHours(1))
             .build();
 
@@ -699,6 +707,16 @@ class LogModeTest {
         .relayId(id)
         .minPollInterval(Duration.ofMillis(2))
         .maxPollInterval(Duration.ofMillis(50));
+  }
+
+  /** Retries at a fixed delay, without jitter, up to {@code attempts} attempts in all. */
+  private static RetryPolicy everyMillis(long delay, int attempts) {
+    return RetryPolicy.builder()
+        .maxAttempts(attempts)
+        .initialDelay(Duration.ofMillis(delay))
+        .maxDelay(Duration.ofMillis(delay))
+        .jitter(false)
+        .build();
   }
 
   private static Event.Builder event(String key, String payload) {
