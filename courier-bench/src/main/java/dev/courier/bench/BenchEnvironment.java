@@ -298,7 +298,9 @@ final class BenchEnvironment implements AutoCloseable {
         "Courier's KafkaTransport at its defaults: acks=all, enable.idempotence=true,"
             + " max.in.flight.requests.per.connection=5, linger.ms="
             + dev.courier.kafka.KafkaTransport.DEFAULT_LINGER_MS
-            + ", batch.size 16 KiB (Kafka's), no compression. The ceiling and the hand-written loop:"
+            + ", batch.size "
+            + dev.courier.kafka.KafkaTransport.DEFAULT_BATCH_BYTES / 1024
+            + " KiB, no compression. The ceiling and the hand-written loop:"
             + " the same delivery settings, no compression, their batch.size and linger.ms as"
             + " their figures name them");
     return out;
