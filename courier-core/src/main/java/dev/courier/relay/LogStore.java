@@ -41,6 +41,11 @@ final class LogStore implements AutoCloseable {
   /** How long the store keeps its connection before giving it back and taking one again. */
   static final Duration SESSION_LIFETIME = Duration.ofMinutes(1);
 
+  private static final String[] SETTING_NAMES =
+      LogSql.SESSION_SETTINGS.stream().map(Map.Entry::getKey).toArray(String[]::new);
+  private static final String[] SETTING_VALUES =
+      LogSql.SESSION_SETTINGS.stream().map(Map.Entry::getValue).toArray(String[]::new);
+
   private final DataSource dataSource;
   private final CourierTables tables;
   private final int partitions;
@@ -504,12 +509,7 @@ final class LogStore implements AutoCloseable {
   }
 
   private String originalSynchronousCommit() {
-    for (int i = 0; i < LogSql.SESSION_SETTINGS.size(); i++) {
-      if (LogSql.SESSION_SETTINGS.get(i).getKey().equals("synchronous_commit")) {
-        return sessionOriginals[i];
-      }
-    }
-    throw new IllegalStateException("synchronous_commit is not among the session settings");
+    return sessionOriginals[List.of(SETTING_NAMES).indexOf("synchronous_commit")];
   }
 
   private Connection session() throws SQLException {
@@ -524,23 +524,17 @@ final class LogStore implements AutoCloseable {
         if (!autoCommit) {
           c.setAutoCommit(true);
         }
-        int n = LogSql.SESSION_SETTINGS.size();
-        String[] names = new String[n];
-        String[] values = new String[n];
-        for (int i = 0; i < n; i++) {
-          names[i] = LogSql.SESSION_SETTINGS.get(i).getKey();
-          values[i] = LogSql.SESSION_SETTINGS.get(i).getValue();
-        }
+        int n = SETTING_NAMES.length;
         String[] originals = new String[n];
         try (PreparedStatement ps = c.prepareStatement(LogSql.READ_SETTINGS)) {
-          ps.setArray(1, c.createArrayOf("text", names));
+          ps.setArray(1, c.createArrayOf("text", SETTING_NAMES));
           try (ResultSet rs = ps.executeQuery()) {
             for (int i = 0; i < n && rs.next(); i++) {
               originals[i] = rs.getString(1);
             }
           }
         }
-        writeSettings(c, names, values, false);
+        writeSettings(c, SETTING_NAMES, SETTING_VALUES, false);
         sessionAutoCommit = autoCommit;
         sessionOriginals = originals;
       } catch (SQLException | RuntimeException e) {
@@ -583,11 +577,7 @@ final class LogStore implements AutoCloseable {
         c.rollback();
         c.setAutoCommit(true);
       }
-      String[] names = new String[sessionOriginals.length];
-      for (int i = 0; i < names.length; i++) {
-        names[i] = LogSql.SESSION_SETTINGS.get(i).getKey();
-      }
-      writeSettings(c, names, sessionOriginals, false);
+      writeSettings(c, SETTING_NAMES, sessionOriginals, false);
       if (!sessionAutoCommit) {
         c.setAutoCommit(false);
       }
