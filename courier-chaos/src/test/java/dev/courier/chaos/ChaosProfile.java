@@ -18,6 +18,12 @@ import org.junit.jupiter.api.Assumptions;
  */
 final class ChaosProfile {
 
+    /**
+     * The JUnit tag of scenarios that repeat a covered fault in another claim mode; the default build leaves them out
+     * to keep CI short, and {@code -Pchaos-extended} runs them.
+     */
+    static final String EXTENDED = "extended";
+
     static final int EVENTS = Integer.getInteger("courier.chaos.events", 10_000);
     static final int LOG_EVENTS = Integer.getInteger("courier.chaos.logEvents", 5_000);
     static final String ONLY_MODE = System.getProperty("courier.chaos.claimMode");

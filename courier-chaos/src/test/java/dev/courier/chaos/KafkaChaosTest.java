@@ -2,6 +2,7 @@ package dev.courier.chaos;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -9,7 +10,8 @@ import org.junit.jupiter.api.Test;
  * writer, the relay(s) and the consumer as separate JVMs against the real PostgreSQL and a real KRaft broker in a
  * child JVM; each asserts the checker's verdict on database truth: lost = 0, unexpected = 0, duplicated effects = 0
  * (and per-key order where one relay promises it). The three relay scenarios run again with the relays holding their
- * claims by row locks ({@code claimMode=lock}), and the relay scenarios once more in log mode
+ * claims by row locks ({@code claimMode=lock}; tagged {@value ChaosProfile#EXTENDED}, they run with
+ * {@code ./mvnw verify -pl courier-chaos -Pchaos-extended}, not in the default build), and the relay scenarios once more in log mode
  * ({@code claimMode=log}: an outbox of 16 partitions shared by three relays), where the checker asserts per-key order
  * as well: per key, the first arrivals at the consumer in write order. Sizes and seeds: see {@link ChaosProfile}.
  */
@@ -41,6 +43,7 @@ class KafkaChaosTest {
 
     /** The same with relays holding their claims by row locks: a killed relay's claim transaction rolls back. */
     @Test
+    @Tag(ChaosProfile.EXTENDED)
     void relayInLockModeKilledAt20_40_60PercentAndRestarted_losesNothing_andAppliesEachEffectOnce() {
         ChaosProfile.run("relay-killed-20-40-60", kafka, "lock");
     }
@@ -57,6 +60,7 @@ class KafkaChaosTest {
 
     /** In lock mode the frozen relay's claim transaction is ended by PostgreSQL after the lease, freeing its rows. */
     @Test
+    @Tag(ChaosProfile.EXTENDED)
     void relayInLockModeFrozenWithItsClaimTransactionOpen_whileASecondRelayTakesOver_costsOnlyWireDuplicates() {
         ChaosProfile.run("relay-paused-beyond-lease", kafka, "lock");
     }
@@ -87,6 +91,7 @@ class KafkaChaosTest {
     }
 
     @Test
+    @Tag(ChaosProfile.EXTENDED)
     void relaysDatabaseBackendsInLockModeTerminatedMidClaim_threeTimes_losesNothing() {
         ChaosProfile.run("relay-backends-terminated", kafka, "lock");
     }
