@@ -56,12 +56,20 @@ public final class AuditLog {
     }
   }
 
+  /** The most entries {@link #latest} returns in one call. */
+  public static final int MAX_LATEST = 1_000;
+
   /**
    * The latest entries, newest first.
    *
+   * @param limit how many, 1 to {@value #MAX_LATEST}
+   * @throws InvalidRequestException if {@code limit} is out of that range
    * @throws CourierException if the audit table cannot be read
    */
   public List<AuditEntry> latest(DataSource dataSource, int limit) {
+    if (limit < 1 || limit > MAX_LATEST) {
+      throw new InvalidRequestException("limit", "must be between 1 and " + MAX_LATEST + ", was " + limit);
+    }
     String sql =
         "SELECT id, at, operator, action, reason, target, affected, replay_id FROM "
             + tables.audit()

@@ -142,9 +142,26 @@ public final class DeadLetterAdmin implements MeterBinder {
     return operations.show(id);
   }
 
-  /** The parked dead letters grouped by {@link Fingerprint}, largest group first. */
+  /** The most groups {@link #groups(int)} returns in one call. */
+  public static final int MAX_GROUPS = 1_000;
+
+  /** The most dead letters {@link #discard(DeadLetterFilter, Attribution, int)} discards in one call. */
+  public static final int MAX_DISCARD = 10_000;
+
+  /** The 100 largest groups of parked dead letters by {@link Fingerprint}; see {@link #groups(int)}. */
   public List<FingerprintGroup> groups() {
-    return operations.groups();
+    return groups(100);
+  }
+
+  /**
+   * The parked dead letters grouped by {@link Fingerprint}, largest group first, at most {@code limit}
+   * groups.
+   *
+   * @throws InvalidRequestException if {@code limit} is not between 1 and {@value #MAX_GROUPS}
+   */
+  public List<FingerprintGroup> groups(int limit) {
+    requireLimit("limit", limit, MAX_GROUPS);
+    return operations.groups(limit);
   }
 
   /**
@@ -170,7 +187,28 @@ public final class DeadLetterAdmin implements MeterBinder {
    * @throws NotFoundException if the filter names an id that does not exist; nothing is changed
    */
   public List<Long> discard(DeadLetterFilter filter, Attribution who) {
-    return operations.discard(filter, who);
+    return discard(filter, who, MAX_DISCARD);
+  }
+
+  /**
+   * Discards at most {@code limit} of the parked dead letters {@code filter} selects, lowest ids
+   * first, as {@link #discard(DeadLetterFilter, Attribution)} does: a selection larger than the limit
+   * is discarded by calling again (the ones already discarded are no longer selected), so that no
+   * single call holds one transaction over an unbounded number of rows.
+   *
+   * @return the ids discarded, ascending; exactly {@code limit} of them when more may remain
+   * @throws InvalidRequestException if {@code limit} is not between 1 and {@value #MAX_DISCARD}, or
+   *     as {@link #discard(DeadLetterFilter, Attribution)}
+   */
+  public List<Long> discard(DeadLetterFilter filter, Attribution who, int limit) {
+    requireLimit("limit", limit, MAX_DISCARD);
+    return operations.discard(filter, who, limit);
+  }
+
+  private static void requireLimit(String name, int limit, int max) {
+    if (limit < 1 || limit > max) {
+      throw new InvalidRequestException(name, "must be between 1 and " + max + ", was " + limit);
+    }
   }
 
   /**

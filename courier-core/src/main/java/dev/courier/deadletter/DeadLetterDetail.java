@@ -24,16 +24,44 @@ public record DeadLetterDetail(
     String source,
     String correlationId,
     String causationId,
-    Instant eventCreatedAt) {
+    Instant eventCreatedAt,
+    Long payloadSize,
+    String payloadSha256) {
 
   public DeadLetterDetail {
     headers = headers == null ? Map.of() : Map.copyOf(headers);
+    if (payloadSize == null && payload != null) {
+      payloadSize = (long) payload.length;
+    }
+  }
+
+  /** A dead letter written before sizes and hashes were recorded: its payload is whole. */
+  public DeadLetterDetail(
+      DeadLetterSummary summary,
+      byte[] payload,
+      Map<String, String> headers,
+      String stackTrace,
+      String source,
+      String correlationId,
+      String causationId,
+      Instant eventCreatedAt) {
+    this(summary, payload, headers, stackTrace, source, correlationId, causationId, eventCreatedAt, null, null);
+  }
+
+  /**
+   * Whether {@link #payload()} is only the first bytes of the message's payload: a message over
+   * its consumer's size limit keeps a prefix ({@link DeadLetterStore#OVERSIZED_PREFIX_BYTES});
+   * {@link #payloadSize()} and {@link #payloadSha256()} describe the whole.
+   */
+  public boolean payloadTruncated() {
+    return payload != null && payloadSize != null && payloadSize > payload.length;
   }
 
   @Override
   public String toString() {
     return "DeadLetterDetail[id=" + summary.id() + ", eventId=" + summary.eventId() + ", consumer="
         + summary.consumer() + ", payloadBytes=" + (payload == null ? 0 : payload.length)
+        + (payloadTruncated() ? " of " + payloadSize : "")
         + ", headers=" + headers.keySet() + "]";
   }
 }

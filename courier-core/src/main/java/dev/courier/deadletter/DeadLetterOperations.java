@@ -96,7 +96,8 @@ final class DeadLetterOperations {
               PreparedStatement ps =
                   c.prepareStatement(
                       "SELECT " + SUMMARY_COLUMNS + ", d.payload, d.headers, d.stack_trace, d.source,"
-                          + " d.correlation_id, d.causation_id, d.event_created_at FROM "
+                          + " d.correlation_id, d.causation_id, d.event_created_at, d.payload_size,"
+                          + " d.payload_sha256 FROM "
                           + tables.deadLetters() + " d WHERE d.id = ?")) {
             ps.setLong(1, id);
             try (ResultSet rs = ps.executeQuery()) {
@@ -117,7 +118,9 @@ final class DeadLetterOperations {
                   rs.getString("source"),
                   rs.getString("correlation_id"),
                   rs.getString("causation_id"),
-                  instant(rs, "event_created_at"));
+                  instant(rs, "event_created_at"),
+                  rs.getObject("payload_size", Long.class),
+                  rs.getString("payload_sha256"));
             }
           }
         });
@@ -127,7 +130,7 @@ final class DeadLetterOperations {
     return d;
   }
 
-  List<FingerprintGroup> groups() {
+  List<FingerprintGroup> groups(int limit) {
     return run("group dead letters by fingerprint", () -> {
       fillMissingFingerprints();
       String sql =
@@ -138,11 +141,12 @@ final class DeadLetterOperations {
               + tables.deadLetters()
               + " WHERE status = 'DEAD' GROUP BY fingerprint) g JOIN "
               + tables.deadLetters()
-              + " s ON s.id = g.sample ORDER BY g.n DESC, g.last_seen DESC";
+              + " s ON s.id = g.sample ORDER BY g.n DESC, g.last_seen DESC, g.fingerprint LIMIT ?";
       List<FingerprintGroup> out = new ArrayList<>();
       try (Connection c = dataSource.getConnection();
-          PreparedStatement ps = c.prepareStatement(sql);
-          ResultSet rs = ps.executeQuery()) {
+          PreparedStatement ps = c.prepareStatement(sql)) {
+        ps.setInt(1, limit);
+        try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           Fingerprint f =
               Fingerprint.of(rs.getString("error_class"), rs.getString("error_message"), rs.getString("stack_trace"));
@@ -156,6 +160,7 @@ final class DeadLetterOperations {
                   List.copyOf(new TreeSet<>(Arrays.asList(rs.getString("consumers").split(",")))),
                   instant(rs, "first_seen"),
                   instant(rs, "last_seen")));
+        }
         }
       }
       return out;
@@ -236,7 +241,7 @@ final class DeadLetterOperations {
     });
   }
 
-  List<Long> discard(DeadLetterFilter filter, Attribution who) {
+  List<Long> discard(DeadLetterFilter filter, Attribution who, int limit) {
     filter.requireSelection();
     if (who.reason() == null) {
       throw new InvalidRequestException("reason", "a reason is required to discard dead letters");
@@ -251,12 +256,14 @@ final class DeadLetterOperations {
         List<Long> ids = new ArrayList<>();
         try (PreparedStatement ps =
             c.prepareStatement(
-                "UPDATE " + tables.deadLetters() + " d SET status = 'DISCARDED', resolved_at = ?,"
-                    + " resolved_by = ?, resolution = ?" + w.sql + " RETURNING d.id")) {
+                "UPDATE " + tables.deadLetters() + " u SET status = 'DISCARDED', resolved_at = ?,"
+                    + " resolved_by = ?, resolution = ? WHERE u.id IN (SELECT d.id FROM "
+                    + tables.deadLetters() + " d" + w.sql + " ORDER BY d.id LIMIT ?) AND u.status IN ('DEAD', 'PARKED') RETURNING u.id")) {
           ps.setTimestamp(1, Timestamp.from(now));
           ps.setString(2, who.operator());
           ps.setString(3, who.reason());
-          w.bind(c, ps, 4);
+          int next = w.bind(c, ps, 4);
+          ps.setInt(next, limit);
           try (ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
               ids.add(rs.getLong(1));
@@ -286,13 +293,20 @@ final class DeadLetterOperations {
       String causationId,
       Instant createdAt,
       boolean processed,
-      boolean hasParked) {}
+      boolean hasParked,
+      Long payloadSize) {
+
+    /** Whether only a prefix of the payload was stored (an oversized message). */
+    boolean truncated() {
+      return payloadSize != null && payload != null && payloadSize > payload.length;
+    }
+  }
 
   private record Plan(List<Candidate> enqueue, List<Long> processed, List<ReplayResult.Skipped> skipped) {}
 
   private static final String CANDIDATE_COLUMNS =
       "d.id, d.status, d.consumer, d.event_id, d.event_type, d.destination, d.event_key, d.payload,"
-          + " d.headers, d.correlation_id, d.causation_id,"
+          + " d.headers, d.correlation_id, d.causation_id, d.payload_size,"
           + " COALESCE(d.event_created_at, d.first_failed_at) AS created";
 
   /**
@@ -354,6 +368,12 @@ final class DeadLetterOperations {
     for (Candidate d : released.values()) {
       if (d.eventId == null) {
         skipped.add(new ReplayResult.Skipped(d.id, "the record carried no valid event id"));
+      } else if (d.truncated()) {
+        skipped.add(
+            new ReplayResult.Skipped(
+                d.id,
+                "only the first " + d.payload.length + " of its " + d.payloadSize
+                    + " payload bytes were kept (it was over the consumer's size limit); it cannot be replayed"));
       } else if (d.type == null || d.destination == null) {
         skipped.add(new ReplayResult.Skipped(d.id, "the record could not be decoded into an event (no type or destination)"));
       } else if (appliedAlready(c, d)) {
@@ -453,7 +473,8 @@ final class DeadLetterOperations {
         rs.getString("causation_id"),
         instant(rs, "created"),
         rs.getBoolean("processed"),
-        rs.getBoolean("has_parked"));
+        rs.getBoolean("has_parked"),
+        rs.getObject("payload_size", Long.class));
   }
 
   /**

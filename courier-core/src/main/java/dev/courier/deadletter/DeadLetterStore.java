@@ -24,6 +24,14 @@ import javax.sql.DataSource;
  * <p>Thread-safe.
  */
 public final class DeadLetterStore {
+  /**
+   * The bytes kept of the payload of a message dead-lettered for being over its consumer's size
+   * limit ({@link DeadLetterReason#OVERSIZED}): enough to tell what it was, with its full size and
+   * SHA-256 beside it. Every other dead letter keeps its payload whole (it passed the consumer's
+   * size check, so the consumer's limit bounds it).
+   */
+  public static final int OVERSIZED_PREFIX_BYTES = 64 * 1024;
+
   private static final int MAX_STACK_CHARS = 16 * 1024;
   private static final int MAX_MESSAGE_CHARS = 4 * 1024;
 
@@ -72,12 +80,13 @@ public final class DeadLetterStore {
         setString(ps, i++, e != null ? e.key() : null, 255);
         setString(ps, i++, e != null ? e.destination() : null, 255);
         setString(ps, i++, d.source(), 512);
-        if (e != null) {
-          ps.setBytes(i++, e.payload());
-        } else if (d.rawPayload() != null) {
-          ps.setBytes(i++, d.rawPayload());
-        } else {
+        byte[] payload = e != null ? e.payload() : d.rawPayload();
+        boolean keepPrefix =
+            payload != null && d.reason() == DeadLetterReason.OVERSIZED && payload.length > OVERSIZED_PREFIX_BYTES;
+        if (payload == null) {
           ps.setNull(i++, Types.BINARY);
+        } else {
+          ps.setBytes(i++, keepPrefix ? java.util.Arrays.copyOf(payload, OVERSIZED_PREFIX_BYTES) : payload);
         }
         ps.setString(i++, HeadersJson.encode(e != null ? e.headers() : d.rawHeaders()));
         setString(ps, i++, e != null ? e.correlationId() : null, 255);
@@ -95,9 +104,16 @@ public final class DeadLetterStore {
         ps.setTimestamp(i++, Timestamp.from(d.lastFailedAt()));
         ps.setString(i++, Fingerprint.of(errorClass, message, stack).id());
         if (e != null) {
-          ps.setTimestamp(i, Timestamp.from(e.createdAt()));
+          ps.setTimestamp(i++, Timestamp.from(e.createdAt()));
         } else {
-          ps.setNull(i, Types.TIMESTAMP_WITH_TIMEZONE);
+          ps.setNull(i++, Types.TIMESTAMP_WITH_TIMEZONE);
+        }
+        if (payload == null) {
+          ps.setNull(i++, Types.BIGINT);
+          ps.setNull(i, Types.CHAR);
+        } else {
+          ps.setLong(i++, payload.length);
+          ps.setString(i, sha256(payload));
         }
         ps.executeUpdate();
       }
@@ -107,6 +123,14 @@ public final class DeadLetterStore {
           d.eventId(),
           d.event() != null ? d.event().destination() : null,
           ex);
+    }
+  }
+
+  private static String sha256(byte[] bytes) {
+    try {
+      return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
+    } catch (java.security.NoSuchAlgorithmException impossible) {
+      throw new IllegalStateException("every Java platform has SHA-256", impossible);
     }
   }
 

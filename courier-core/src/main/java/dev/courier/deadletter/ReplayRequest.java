@@ -14,7 +14,8 @@ import java.util.regex.Pattern;
  *     enqueue)
  * @param dryRun report what would be replayed without changing anything
  * @param ratePerSecond at most this many replayed events become publishable per second (the
- *     relay sees them spread out); 0 for no limit
+ *     relay sees them spread out); 0 for no limit, else at least {@value
+ *     dev.courier.admin.ReplayRate#MIN_PER_SECOND}
  * @param limit at most this many dead letters in one replay
  * @param who the operator and reason, for the audit trail
  */
@@ -39,9 +40,7 @@ public record ReplayRequest(
           "replayId",
           "1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit");
     }
-    if (Double.isNaN(ratePerSecond) || ratePerSecond < 0 || Double.isInfinite(ratePerSecond)) {
-      throw new InvalidRequestException("rate", "must be a positive number of events per second, or 0 for no limit");
-    }
+    dev.courier.admin.ReplayRate.check(ratePerSecond);
     if (limit < 1 || limit > MAX_LIMIT) {
       throw new InvalidRequestException("limit", "must be between 1 and " + MAX_LIMIT + ", was " + limit);
     }

@@ -191,7 +191,9 @@ public abstract class Dialect {
     FIRST_FAILED_AT,
     LAST_FAILED_AT,
     FINGERPRINT,
-    EVENT_CREATED_AT
+    EVENT_CREATED_AT,
+    PAYLOAD_SIZE,
+    PAYLOAD_SHA256
   }
 
   @Override

@@ -208,7 +208,8 @@ final class PostgresDialect extends Dialect {
         + " AS d (consumer, dedupe_key, event_id, event_type, event_key, destination, source,"
         + " payload, headers, correlation_id, causation_id, reason, error_class, error_message,"
         + " stack_trace, attempts, first_failed_at, last_failed_at, fingerprint, event_created_at,"
-        + " status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '"
+        + " payload_size, payload_sha256,"
+        + " status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '"
         + status
         + "')"
         + " ON CONFLICT (consumer, dedupe_key) DO UPDATE SET"

@@ -41,7 +41,8 @@ public final class Schema {
   private static final Logger log = LoggerFactory.getLogger(Schema.class);
 
   /** The versions this release ships, in order; {@code VERSIONS.get(n - 1)} is version n. */
-  private static final List<String> VERSIONS = List.of("V1__courier.sql", "V2__log_mode.sql");
+  private static final List<String> VERSIONS =
+      List.of("V1__courier.sql", "V2__log_mode.sql", "V3__dead_letter_payload_size.sql");
 
   /** The newest schema version this release knows. */
   public static final int LATEST_VERSION = VERSIONS.size();

@@ -115,7 +115,8 @@ public final class HistoryReplay {
    *
    * @param target where the events go and which consumer handles them
    * @param replayId the replay's id, or {@code null} for a new one
-   * @param ratePerSecond at most this many events become publishable per second; 0 for no limit
+   * @param ratePerSecond at most this many events become publishable per second; 0 for no
+   *     limit, else at least {@value dev.courier.admin.ReplayRate#MIN_PER_SECOND}
    * @param limit at most this many events, 1 to 100,000
    * @throws InvalidRequestException for a bad replay id, rate or limit, or a target consumer that
    *     has neither a ledger row nor a dead letter in this database
@@ -136,9 +137,7 @@ public final class HistoryReplay {
       throw new InvalidRequestException(
           "replayId", "1 to 128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit");
     }
-    if (Double.isNaN(ratePerSecond) || Double.isInfinite(ratePerSecond) || ratePerSecond < 0) {
-      throw new InvalidRequestException("rate", "must be a positive number of events per second, or 0 for no limit");
-    }
+    dev.courier.admin.ReplayRate.check(ratePerSecond);
     if (limit < 1 || limit > 100_000) {
       throw new InvalidRequestException("limit", "must be between 1 and 100000, was " + limit);
     }

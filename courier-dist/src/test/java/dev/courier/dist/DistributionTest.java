@@ -67,6 +67,7 @@ class DistributionTest {
     assertThat(home.resolve("config/courier.properties")).isRegularFile();
     assertThat(home.resolve("schema/postgresql/V1__courier.sql")).isRegularFile();
     assertThat(home.resolve("schema/postgresql/V2__log_mode.sql")).isRegularFile();
+    assertThat(home.resolve("schema/postgresql/V3__dead_letter_payload_size.sql")).isRegularFile();
     assertThat(home.resolve("LICENSE")).isRegularFile();
     assertThat(home.resolve("THIRD-PARTY-NOTICES.md")).isRegularFile();
     assertThat(home.resolve("ops/systemd/courier-relay@.service")).isRegularFile();

@@ -266,6 +266,101 @@ class DeadLetterAdminOperationsTest {
   }
 
   @Test
+  void discard_takesAtMostItsLimit_lowestIdsFirst_andTheNextCallTakesTheRest() {
+    for (int i = 0; i < 5; i++) {
+      f.poison("billing", "k" + i);
+    }
+    DeadLetterFilter all = DeadLetterFilter.builder().all().build();
+    Attribution bob = new Attribution("bob", "noise");
+
+    List<Long> first = f.admin.discard(all, bob, 3);
+    List<Long> second = f.admin.discard(all, bob, 3);
+
+    assertThat(first).hasSize(3);
+    assertThat(second).hasSize(2);
+    assertThat(second.getFirst()).isGreaterThan(first.getLast());
+    assertThat(f.admin.discard(all, bob, 3)).isEmpty();
+    assertThat(f.single("SELECT count(*) FROM courier_audit WHERE action = 'dlq.discard'")).isEqualTo(3);
+    assertThatThrownBy(() -> f.admin.discard(all, bob, 0)).isInstanceOf(InvalidRequestException.class).hasMessageStartingWith("limit:");
+    assertThatThrownBy(() -> f.admin.discard(all, bob, 10_001)).isInstanceOf(InvalidRequestException.class);
+  }
+
+  @Test
+  void groups_returnTheLargestFirst_upToTheirLimit() {
+    f.poison("billing", "k1");
+    f.poison("billing", "k2");
+    f.deadLetter("billing", "OrderPlaced", "k3", e -> new IllegalStateException("another failure"));
+
+    List<FingerprintGroup> one = f.admin.groups(1);
+
+    assertThat(one).hasSize(1);
+    assertThat(one.getFirst().count()).isEqualTo(2);
+    assertThat(f.admin.groups(10)).hasSize(2);
+    assertThatThrownBy(() -> f.admin.groups(0)).isInstanceOf(InvalidRequestException.class);
+    assertThatThrownBy(() -> f.admin.groups(1_001)).isInstanceOf(InvalidRequestException.class);
+  }
+
+  @Test
+  void anOversizedMessage_keepsABoundedPrefix_withItsFullSizeAndHash_andIsNotReplayed() throws Exception {
+    byte[] huge = new byte[3 * 1024 * 1024 + 7];
+    for (int i = 0; i < huge.length; i++) {
+      huge[i] = (byte) ('a' + i % 26);
+    }
+    java.util.UUID id = java.util.UUID.randomUUID();
+    f.consumer("billing", (event, c) -> {})
+        .rejectMalformed(
+            id,
+            "orders-0@9",
+            huge,
+            Map.of("courier-event-id", id.toString(), "courier-event-type", "OrderPlaced"),
+            dev.courier.deadletter.DeadLetterReason.OVERSIZED,
+            new dev.courier.InvalidEventException("too large", id, "orders"));
+    long dl = f.single("SELECT id FROM courier_dead_letters WHERE event_id = ?", id);
+
+    DeadLetterDetail d = f.admin.show(dl);
+
+    assertThat(d.payload()).hasSize(dev.courier.deadletter.DeadLetterStore.OVERSIZED_PREFIX_BYTES);
+    assertThat(d.payload()).isEqualTo(java.util.Arrays.copyOf(huge, d.payload().length));
+    assertThat(d.payloadSize()).isEqualTo(huge.length);
+    assertThat(d.payloadTruncated()).isTrue();
+    assertThat(d.payloadSha256())
+        .isEqualTo(java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(huge)));
+    assertThat(f.single("SELECT octet_length(payload) FROM courier_dead_letters WHERE id = ?", dl))
+        .as("the database holds the prefix only")
+        .isEqualTo(dev.courier.deadletter.DeadLetterStore.OVERSIZED_PREFIX_BYTES);
+
+    ReplayResult r = f.admin.replay(new ReplayRequest(DeadLetterFilter.ids(List.of(dl)), null, false, 0, 10, alice));
+
+    assertThat(r.replayed()).isZero();
+    assertThat(r.skipped()).singleElement().satisfies(s -> assertThat(s.why()).contains("cannot be replayed").contains(String.valueOf(huge.length)));
+    assertThat(f.single("SELECT count(*) FROM courier_outbox")).isZero();
+  }
+
+  @Test
+  void anOrdinaryDeadLetter_keepsItsWholePayload_withItsSizeAndHash() {
+    Event e = f.poison("billing", "k1");
+
+    DeadLetterDetail d = f.admin.show(f.idOf(e));
+
+    assertThat(d.payloadTruncated()).isFalse();
+    assertThat(d.payloadSize()).isEqualTo(e.payload().length);
+    assertThat(d.payloadSha256()).hasSize(64);
+  }
+
+  @Test
+  void aReplayRate_isZeroOrAtLeastOnePerSecond() {
+    DeadLetterFilter all = DeadLetterFilter.builder().all().build();
+
+    assertThatThrownBy(() -> new ReplayRequest(all, null, false, 0.01, 10, alice))
+        .isInstanceOf(InvalidRequestException.class)
+        .hasMessageStartingWith("rate:");
+    assertThatThrownBy(() -> new ReplayRequest(all, null, false, Double.NaN, 10, alice))
+        .isInstanceOf(InvalidRequestException.class);
+    assertThat(new ReplayRequest(all, null, false, 0, 10, alice).ratePerSecond()).isZero();
+    assertThat(new ReplayRequest(all, null, false, 1, 10, alice).ratePerSecond()).isEqualTo(1);
+  }
+
+  @Test
   void fingerprints_groupTheSameFailureWhateverTheNumbersAndIds_andAGroupCanBeReplayed() {
     for (int i = 0; i < 3; i++) {
       int lines = 40 + i;
