@@ -59,6 +59,18 @@ class OpsExamplesTest {
             .isEqualTo("0.0.0.0");
         JsonNode live = container.at("/livenessProbe/httpGet");
         JsonNode ready = container.at("/readinessProbe/httpGet");
+        Map<String, String> env = new HashMap<>();
+        container.at("/env").forEach(e -> env.put(e.at("/name").asText(), e.at("/value").asText()));
+        boolean tls = env.containsKey(Setting.HTTP_TLS_KEYSTORE.envVariable());
+        assertThat(tls || "true".equals(env.get(Setting.HTTP_ALLOW_PLAINTEXT.envVariable())))
+            .as("%s on the pod's address serves HTTPS or allows plain HTTP explicitly, or it refuses to start", name)
+            .isTrue();
+        assertThat(List.of(live.at("/scheme").asText("HTTP"), ready.at("/scheme").asText("HTTP")))
+            .as("%s probes speak what it serves", name)
+            .containsOnly(tls ? "HTTPS" : "HTTP");
+        if (container.at("/args/0").asText().equals("serve")) {
+          assertThat(tls).as("%s serves the admin API, so over HTTPS", name).isTrue();
+        }
         assertThat(live.at("/path").asText()).as("%s liveness", name).isEqualTo("/health/live");
         assertThat(ready.at("/path").asText()).as("%s readiness", name).isEqualTo("/health/ready");
         assertThat(List.of(live.at("/port").asText(), ready.at("/port").asText()))
@@ -115,7 +127,8 @@ class OpsExamplesTest {
     assertThat(secretEnv)
         .containsEntry("courier-relay/COURIER_DB_PASSWORD", "db-password")
         .containsEntry("courier-admin/COURIER_DB_PASSWORD", "db-password")
-        .containsEntry("courier-admin/COURIER_ADMIN_TOKEN", "admin-token");
+        .containsEntry("courier-admin/COURIER_ADMIN_TOKEN", "admin-token")
+        .containsEntry("courier-admin/COURIER_HTTP_TLS_KEYSTORE_PASSWORD", "keystore-password");
   }
 
   @Test

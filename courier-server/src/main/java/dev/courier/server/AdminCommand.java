@@ -6,7 +6,9 @@ import dev.courier.admin.Attribution;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.server.admin.AdminJson;
 import dev.courier.server.admin.Outcome;
+import dev.courier.server.admin.TerminalText;
 import dev.courier.server.config.CourierConfig;
+import dev.courier.server.config.Masking;
 import dev.courier.server.config.Setting;
 import java.io.PrintWriter;
 import java.time.Clock;
@@ -31,6 +33,14 @@ abstract class AdminCommand implements Callable<Integer>, CourierCli.Verbosity {
   @Option(names = "--json", description = "Write the result as JSON, for scripts.")
   boolean json;
 
+  @Option(
+      names = "--raw",
+      description =
+          "Print stored text (payloads, keys, headers, errors) as it is. By default control"
+              + " characters in it are shown escaped (\\u001b), so that nothing a producer sent can"
+              + " drive the terminal.")
+  boolean raw;
+
   /** The operation's context. */
   record Context(
       HikariDataSource dataSource,
@@ -54,8 +64,8 @@ abstract class AdminCommand implements Callable<Integer>, CourierCli.Verbosity {
 
   @Override
   public final Integer call() {
-    PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
+    PrintWriter out = raw ? spec.commandLine().getOut() : TerminalText.safe(spec.commandLine().getOut());
+    PrintWriter err = TerminalText.safe(spec.commandLine().getErr());
     CourierCli cli = (CourierCli) spec.root().userObject();
     try {
       CourierConfig config = configure(database.apply(common.loader(cli.environment()))).load();
@@ -80,7 +90,7 @@ abstract class AdminCommand implements Callable<Integer>, CourierCli.Verbosity {
             case UNREACHABLE -> "courier: database unreachable: ";
             default -> "courier: error: ";
           };
-      err.println(prefix + e.getMessage());
+      err.println(prefix + Masking.text(e.getMessage()));
       if (o == Outcome.FAILED && e.getMessage() != null && e.getMessage().contains("does not exist")) {
         err.println("  (have Courier's tables been created? run 'courier migrate')");
       }
@@ -89,6 +99,8 @@ abstract class AdminCommand implements Callable<Integer>, CourierCli.Verbosity {
       }
       err.flush();
       return o.exitCode();
+    } finally {
+      out.flush();
     }
   }
 

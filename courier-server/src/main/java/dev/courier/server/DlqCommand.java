@@ -155,7 +155,15 @@ final class DlqCommand implements Runnable {
       }
       out.println("headers");
       d.headers().forEach((k, v) -> out.printf("  %s: %s%n", k, v));
-      out.println("payload (" + n.get("payloadEncoding").asText() + ")");
+      out.println(
+          "payload ("
+              + n.get("payloadEncoding").asText()
+              + (d.payloadTruncated()
+                  ? "; only its first " + d.payload().length + " of " + d.payloadSize()
+                      + " bytes were kept, it was over the consumer's size limit"
+                  : "")
+              + (d.payloadSha256() != null ? "; sha256 " + d.payloadSha256() : "")
+              + ")");
       out.println(n.hasNonNull("payload") ? n.get("payload").asText() : "-");
       if (d.stackTrace() != null) {
         out.println("stack trace");
@@ -189,7 +197,7 @@ final class DlqCommand implements Runnable {
         names = "--rate",
         paramLabel = "N",
         defaultValue = "0",
-        description = "At most N replayed events per second become publishable (0: no limit).")
+        description = "At most N replayed events per second become publishable: 0 (no limit) or at least 1.")
     double rate;
 
     @Option(names = "--limit", paramLabel = "N", defaultValue = "10000", description = "At most N dead letters (default ${DEFAULT-VALUE}).")
@@ -256,6 +264,13 @@ final class DlqCommand implements Runnable {
     @Option(names = "--operator", paramLabel = "NAME", description = "Who, for the audit trail (default: $USER).")
     String operator;
 
+    @Option(
+        names = "--limit",
+        paramLabel = "N",
+        defaultValue = "10000",
+        description = "At most N dead letters, lowest ids first, 1 to 10000 (default ${DEFAULT-VALUE}); run again for more.")
+    int limit;
+
     @Override
     int run(Context ctx, PrintWriter out) {
       DeadLetterFilter.Builder b = filter.builder(ctx, ids);
@@ -265,11 +280,14 @@ final class DlqCommand implements Runnable {
       if (reason == null || reason.isBlank()) {
         throw new dev.courier.admin.InvalidRequestException("--reason", "a reason is required to discard dead letters");
       }
-      List<Long> done = admin(ctx).discard(b.build(), who(ctx, operator, reason));
+      List<Long> done = admin(ctx).discard(b.build(), who(ctx, operator, reason), limit);
       if (json) {
-        printJson(out, AdminJson.discarded(done));
+        printJson(out, AdminJson.discarded(done, limit));
       } else {
         out.println("discarded " + done.size() + " dead letter(s): " + done);
+        if (done.size() == limit) {
+          out.println("the limit of " + limit + " was reached: more may match; run the command again");
+        }
       }
       return okUnlessEmpty(done.size());
     }
@@ -283,9 +301,12 @@ final class DlqCommand implements Runnable {
         "shape). Replay or discard a group with --fingerprint."
       })
   static final class Groups extends AdminCommand {
+    @Option(names = "--limit", paramLabel = "N", defaultValue = "100", description = "The N largest groups, 1 to 1000 (default ${DEFAULT-VALUE}).")
+    int limit;
+
     @Override
     int run(Context ctx, PrintWriter out) {
-      List<FingerprintGroup> groups = admin(ctx).groups();
+      List<FingerprintGroup> groups = admin(ctx).groups(limit);
       if (json) {
         printJson(out, AdminJson.groups(groups));
       } else if (groups.isEmpty()) {

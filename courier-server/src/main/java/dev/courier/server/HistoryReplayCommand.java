@@ -55,7 +55,7 @@ final class HistoryReplayCommand extends AdminCommand {
   @Option(names = "--dry-run", description = "List what would be replayed; change nothing.")
   boolean dryRun;
 
-  @Option(names = "--rate", paramLabel = "N", defaultValue = "0", description = "At most N events per second become publishable (0: no limit).")
+  @Option(names = "--rate", paramLabel = "N", defaultValue = "0", description = "At most N events per second become publishable: 0 (no limit) or at least 1.")
   double rate;
 
   @Option(names = "--limit", paramLabel = "N", defaultValue = "10000", description = "At most N events (default ${DEFAULT-VALUE}, at most 100000).")

@@ -132,20 +132,28 @@ public final class Observability implements AutoCloseable {
 
   /**
    * Has {@link #serve} also serve the {@linkplain AdminApi admin API} at {@value AdminApi#PREFIX},
-   * with the configured token ({@code courier.admin.token}); on an address other than loopback its
-   * reads need the token too. {@link #watchStores} calls it when {@code courier.admin.enabled} is
+   * with the configured token ({@code courier.admin.token}), which reads need too unless {@code
+   * courier.admin.open-reads} opens them on a loopback address. {@link #watchStores} calls it when {@code courier.admin.enabled} is
    * true.
    *
    * @throws dev.courier.ConfigurationException if {@code courier.http.host} is not a loopback
-   *     address and no token is configured
+   *     address and no token is configured, or reads are open there
    */
   public AdminApi serveAdminApi(DataSource dataSource, CourierTables tables) {
+    return serveAdminApi(dataSource, tables, config.admin().openReads());
+  }
+
+  /**
+   * As {@link #serveAdminApi(DataSource, CourierTables)}, with reads open or not whatever {@code
+   * courier.admin.open-reads} says: the demo opens them on its loopback address, where its own
+   * throwaway database is all there is to read.
+   */
+  public AdminApi serveAdminApi(DataSource dataSource, CourierTables tables, boolean openReads) {
     if (adminApi != null) {
       return adminApi;
     }
-    AdminApi.requireSafeExposure(config.http().host(), config.admin().token() != null);
-    boolean exposed = !AdminApi.isLoopback(config.http().host());
-    adminApi = new AdminApi(dataSource, tables, clock, config.admin().token(), exposed);
+    AdminApi.requireSafeExposure(config.http().host(), config.admin().token() != null, openReads);
+    adminApi = new AdminApi(dataSource, tables, clock, config.admin().token(), !openReads);
     mount(AdminApi.PREFIX, adminApi);
     return adminApi;
   }
@@ -190,7 +198,7 @@ public final class Observability implements AutoCloseable {
     }
     Readiness readiness = new Readiness(checks);
     try {
-      server = CourierHttpServer.start(http.host(), http.port(), registry, readiness);
+      server = CourierHttpServer.start(http, registry, readiness);
     } catch (BindException e) {
       boolean defaultPort =
           config.value(Setting.HTTP_PORT).map(v -> v.origin() instanceof Origin.Default).orElse(true);
@@ -198,7 +206,11 @@ public final class Observability implements AutoCloseable {
         throw cannotListen(http, e);
       }
       try {
-        server = CourierHttpServer.start(http.host(), 0, registry, readiness);
+        server =
+            CourierHttpServer.start(
+                new HttpSettings(true, http.host(), 0, http.allowedHosts(), http.tls(), http.allowPlaintext()),
+                registry,
+                readiness);
       } catch (IOException again) {
         throw cannotListen(http, again);
       }

@@ -30,8 +30,9 @@ import picocli.CommandLine.Spec;
     versionProvider = CourierCli.Version.class,
     description = {
       "Serve the dashboard (/), the admin API (/api/), /metrics and /health until stopped.",
-      "Changes through the API need courier.admin.token (COURIER_ADMIN_TOKEN) as a bearer token;",
-      "without a token the server only starts on a loopback address."
+      "Every API call, reads included, needs courier.admin.token (COURIER_ADMIN_TOKEN) as a bearer",
+      "token (courier.admin.open-reads=true opens reads on loopback); without a token the server",
+      "only starts on a loopback address."
     })
 final class ServeCommand implements Callable<Integer>, CourierCli.Verbosity {
   @ParentCommand CourierCli cli;
@@ -99,7 +100,11 @@ final class ServeCommand implements Callable<Integer>, CourierCli.Verbosity {
             "courier serve: dashboard at %s, admin API at %sapi/, metrics at %smetrics (%s)."
                 + " SIGTERM or Ctrl-C stops it.%n",
             address, address, address,
-            config.admin().token() == null ? "read-only: no admin token configured" : "changes need the admin token");
+            config.admin().token() == null
+                ? (config.admin().openReads()
+                    ? "read-only: no admin token configured"
+                    : "closed: no admin token configured, and reads are not opened")
+                : "calls need the admin token");
         err.flush();
         stopRequested.await();
         try {

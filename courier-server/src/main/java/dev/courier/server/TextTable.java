@@ -1,10 +1,14 @@
 package dev.courier.server;
 
+import dev.courier.server.admin.TerminalText;
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 
-/** A plain-text table for terminals: left-aligned columns, long cells cut with an ellipsis. */
+/**
+ * A plain-text table for terminals: left-aligned columns, long cells cut with an ellipsis, control
+ * characters in cells shown escaped whatever the output stream does.
+ */
 final class TextTable {
   private final List<String> headers;
   private final List<List<String>> rows = new ArrayList<>();
@@ -18,7 +22,9 @@ final class TextTable {
   TextTable row(Object... cells) {
     List<String> r = new ArrayList<>();
     for (Object c : cells) {
-      String s = c == null ? "-" : c.toString().replaceAll("[\\r\\n\\t]+", " ").replaceAll("\\p{Cntrl}", "?");
+      // line breaks and tabs would break the layout; every other control character is shown
+      // escaped, as everything the CLI prints from the database is (TerminalText)
+      String s = c == null ? "-" : TerminalText.escape(c.toString().replaceAll("[\\r\\n\\t]+", " "));
       r.add(s.length() > maxCell ? s.substring(0, maxCell - 1) + "…" : s);
     }
     rows.add(r);

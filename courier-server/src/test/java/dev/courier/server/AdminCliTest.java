@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.courier.Event;
 import java.sql.Timestamp;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
@@ -168,6 +169,57 @@ class AdminCliTest {
     assertThat(unknown.exitCode()).isEqualTo(1);
     assertThat(unknown.err()).contains("no dead letter with id 424242");
     assertThat(notANumber.exitCode()).isEqualTo(2);
+  }
+
+  @Test
+  void storedControlCharacters_areShownEscaped_unlessRaw_andJsonStillReadsTheSameText() throws Exception {
+    String key = "k\u001b[2J\u009b31m";
+    Event e =
+        f.deadLetter(
+            "billing",
+            "OrderPlaced",
+            key,
+            ev -> new dev.courier.PoisonEventException("bad\u001b]0;owned\u0007 order\roverwritten \u202eevil"));
+    long id = f.idOf(e);
+
+    CliRun show = run("dlq", "show", String.valueOf(id));
+    CliRun list = run("dlq", "list");
+    CliRun groups = run("dlq", "groups");
+    CliRun raw = run("dlq", "show", "--raw", String.valueOf(id));
+    CliRun json = run("dlq", "show", "--json", String.valueOf(id));
+
+    for (CliRun r : List.of(show, list, groups, json)) {
+      assertThat(r.exitCode()).as(r.toString()).isZero();
+      assertThat(r.out()).as(r.toString()).doesNotContain("\u001b", "\u009b", "\u0007", "\r", "\u202e");
+    }
+    assertThat(show.out()).contains("k\\u001b[2J\\u009b31m").contains("bad\\u001b]0;owned\\u0007 order\\u000doverwritten");
+    assertThat(list.out()).contains("k\\u001b[2J");
+    assertThat(raw.out()).as("--raw prints what is stored").contains(key).contains("\u0007");
+    JsonNode js = JSON.readTree(json.out());
+    assertThat(js.get("key").asText()).as("JSON reads the escapes as the same characters").isEqualTo(key);
+    assertThat(js.get("errorMessage").asText()).contains("\u001b]0;owned\u0007");
+  }
+
+  @Test
+  void dlqDiscardAndGroups_areBounded_andSayWhenTheLimitWasReached() throws Exception {
+    for (int i = 0; i < 3; i++) {
+      f.poison("billing", "k" + i);
+    }
+
+    CliRun first = run("dlq", "discard", "--all", "--limit", "2", "--reason", "noise");
+    CliRun second = run("dlq", "discard", "--all", "--limit", "2", "--reason", "noise");
+    CliRun tooMany = run("dlq", "discard", "--all", "--limit", "10001", "--reason", "noise");
+    CliRun groups = run("dlq", "groups", "--limit", "0");
+    CliRun audit = run("audit", "--limit", "1001");
+
+    assertThat(first.exitCode()).as(first.toString()).isZero();
+    assertThat(first.out()).contains("discarded 2").contains("the limit of 2 was reached");
+    assertThat(second.out()).contains("discarded 1").doesNotContain("limit");
+    assertThat(tooMany.exitCode()).isEqualTo(2);
+    assertThat(tooMany.err()).contains("limit").contains("10000");
+    assertThat(groups.exitCode()).isEqualTo(2);
+    assertThat(audit.exitCode()).isEqualTo(2);
+    assertThat(audit.err()).contains("between 1 and 1000");
   }
 
   @Test

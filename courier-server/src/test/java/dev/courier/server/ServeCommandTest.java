@@ -46,9 +46,15 @@ class ServeCommandTest {
       assertThat(base).as(err.toString()).isNotNull();
       HttpClient http = HttpClient.newHttpClient();
       for (String path : new String[] {"api/outbox/status", "api/dlq", "api/dlq/groups", "metrics", "health/live"}) {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(base.resolve(path)).GET().build(), HttpResponse.BodyHandlers.ofString());
+        HttpResponse<String> r =
+            http.send(
+                HttpRequest.newBuilder(base.resolve(path)).header("Authorization", "Bearer a-long-enough-token-1234").GET().build(),
+                HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).as(path + ": " + r.body()).isEqualTo(200);
       }
+      HttpResponse<String> anonymous =
+          http.send(HttpRequest.newBuilder(base.resolve("api/dlq")).GET().build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(anonymous.statusCode()).as("reads need the token too").isEqualTo(401);
       assertThat(err.toString()).contains("admin API at").doesNotContain("a-long-enough-token-1234");
     } finally {
       serve.requestStop();

@@ -131,6 +131,11 @@ public final class AdminJson {
       }
       o.put("payloadBytes", payload.length);
     }
+    if (d.payloadSize() != null) {
+      o.put("payloadSize", d.payloadSize());
+    }
+    o.put("payloadSha256", d.payloadSha256());
+    o.put("payloadTruncated", d.payloadTruncated());
     ObjectNode h = o.putObject("headers");
     d.headers().forEach(h::put);
     o.put("stackTrace", d.stackTrace());
@@ -195,9 +200,14 @@ public final class AdminJson {
     return o;
   }
 
-  public static ObjectNode discarded(List<Long> ids) {
+  /**
+   * A discard's result; {@code more} is true when the call stopped at its {@code limit}, so that
+   * more dead letters may match.
+   */
+  public static ObjectNode discarded(List<Long> ids, int limit) {
     ObjectNode o = MAPPER.createObjectNode();
     o.put("discarded", ids.size());
+    o.put("more", ids.size() >= limit);
     ArrayNode items = o.putArray("items");
     ids.forEach(items::add);
     return o;

@@ -405,17 +405,14 @@ public final class CourierConfig {
               withDefault(Setting.TABLES_REPLAYS, this::identifier),
               withDefault(Setting.TABLES_AUDIT, this::identifier));
       this.relay = relay();
-      this.http =
-          new HttpSettings(
-              withDefault(Setting.HTTP_ENABLED, ValueParser::bool),
-              withDefault(Setting.HTTP_HOST, ValueParser::text),
-              wholeNumber(Setting.HTTP_PORT, 0, 65_535));
+      this.http = http();
       this.health = health();
       this.demo = demo();
       this.admin =
           new AdminSettings(
               withDefault(Setting.ADMIN_ENABLED, ValueParser::bool),
-              optional(Setting.ADMIN_TOKEN, Parsed::token));
+              optional(Setting.ADMIN_TOKEN, Parsed::token),
+              withDefault(Setting.ADMIN_OPEN_READS, ValueParser::bool));
       this.retention =
           new RetentionSettings(
               horizon(Setting.RETENTION_LEDGER),
@@ -427,6 +424,48 @@ public final class CourierConfig {
               withDefault(
                   Setting.RETENTION_INTERVAL,
                   v -> offOr(v, Duration.ofMinutes(1), Duration.ofDays(7))));
+    }
+
+    private HttpSettings http() {
+      Path keystore = optional(Setting.HTTP_TLS_KEYSTORE, v -> Path.of(ValueParser.text(v)));
+      String password = optional(Setting.HTTP_TLS_KEYSTORE_PASSWORD, Value::text);
+      String type =
+          withDefault(
+              Setting.HTTP_TLS_KEYSTORE_TYPE,
+              v -> {
+                String t = ValueParser.text(v).toUpperCase(Locale.ROOT);
+                if (!t.equals("PKCS12") && !t.equals("JKS")) {
+                  throw ValueParser.invalid(v, "must be PKCS12 or JKS, was " + ValueParser.shown(v));
+                }
+                return t;
+              });
+      List<String> allowed =
+          Objects.requireNonNullElse(
+              optional(
+                  Setting.HTTP_ALLOWED_HOSTS,
+                  v -> {
+                    List<String> names = new java.util.ArrayList<>();
+                    for (String part : v.text().split(",")) {
+                      String n = part.strip().toLowerCase(Locale.ROOT);
+                      if (n.isEmpty()) {
+                        continue;
+                      }
+                      if (!n.equals("*") && !n.matches("\\.?[a-z0-9]([a-z0-9.-]*[a-z0-9])?")) {
+                        throw ValueParser.invalid(
+                            v, "'" + n.replaceAll("\\p{Cntrl}", "?") + "' is not a host name (a name, .suffix or *)");
+                      }
+                      names.add(n);
+                    }
+                    return names;
+                  }),
+              List.of());
+      return new HttpSettings(
+          withDefault(Setting.HTTP_ENABLED, ValueParser::bool),
+          withDefault(Setting.HTTP_HOST, ValueParser::text),
+          wholeNumber(Setting.HTTP_PORT, 0, 65_535),
+          allowed,
+          keystore == null ? null : new HttpSettings.Tls(keystore, password, type),
+          withDefault(Setting.HTTP_ALLOW_PLAINTEXT, ValueParser::bool));
     }
 
     private static AdminToken token(Value v) {

@@ -60,9 +60,15 @@ public enum Setting {
   HTTP_ENABLED("courier.http.enabled", "true", false),
   HTTP_HOST("courier.http.host", "127.0.0.1", false),
   HTTP_PORT("courier.http.port", "9477", false),
+  HTTP_ALLOWED_HOSTS("courier.http.allowed-hosts", null, false),
+  HTTP_TLS_KEYSTORE("courier.http.tls.keystore", null, false),
+  HTTP_TLS_KEYSTORE_PASSWORD("courier.http.tls.keystore-password", null, true),
+  HTTP_TLS_KEYSTORE_TYPE("courier.http.tls.keystore-type", "PKCS12", false),
+  HTTP_ALLOW_PLAINTEXT("courier.http.allow-plaintext", "false", false),
 
   ADMIN_ENABLED("courier.admin.enabled", "false", false),
   ADMIN_TOKEN("courier.admin.token", null, true),
+  ADMIN_OPEN_READS("courier.admin.open-reads", "false", false),
 
   RETENTION_LEDGER("courier.retention.ledger", "30d", false),
   RETENTION_PUBLISHED("courier.retention.published", "7d", false),
@@ -171,17 +177,10 @@ public enum Setting {
   }
 
   /**
-   * Whether a pass-through Kafka property holds a secret (a password, a JAAS configuration, a
-   * token, a private key such as {@code ssl.keystore.key}): its value is masked wherever the
-   * configuration is shown.
+   * Whether a pass-through Kafka property holds a secret: {@link Masking#isSecretName}, the one
+   * rule for every name.
    */
   static boolean isSecretKafkaProperty(String name) {
-    String n = name.toLowerCase(Locale.ROOT);
-    return n.contains("password")
-        || n.endsWith(".key")
-        || n.contains("jaas")
-        || n.contains("secret")
-        || n.contains("token")
-        || n.contains("credential");
+    return Masking.isSecretName(name);
   }
 }

@@ -13,6 +13,7 @@ import dev.courier.relay.Relay;
 import dev.courier.server.Components;
 import dev.courier.server.Databases;
 import dev.courier.server.Observability;
+import dev.courier.server.http.AdminApi;
 import dev.courier.server.config.CourierConfig;
 import dev.courier.server.config.DemoSettings;
 import dev.courier.server.config.Masking;
@@ -288,13 +289,15 @@ final class Demo {
   }
 
   /**
-   * The admin API beside the dashboard, so that its outbox and dead-letter panels work; changes
-   * through it need courier.admin.token as everywhere. Left off, with a line saying why, where it
+   * The admin API beside the dashboard, so that its outbox and dead-letter panels work; on a
+   * loopback address its reads are open (the demo's own throwaway data), and changes through it
+   * need courier.admin.token as everywhere. Left off, with a line saying why, where it
    * may not be served (a non-loopback address without a token).
    */
   private boolean serveAdminApi(HikariDataSource ds, CourierTables tables) {
     try {
-      observability.serveAdminApi(ds, tables);
+      observability.serveAdminApi(
+          ds, tables, config.admin().openReads() || AdminApi.isLoopback(config.http().host()));
       return true;
     } catch (ConfigurationException e) {
       say("Admin API off: " + e.getMessage());

@@ -29,6 +29,7 @@ import dev.courier.server.admin.AdminJson;
 import dev.courier.server.admin.Outcome;
 import dev.courier.server.admin.TimeArgument;
 import dev.courier.server.config.AdminToken;
+import dev.courier.server.config.Masking;
 import dev.courier.server.config.Setting;
 import java.io.IOException;
 import java.io.InputStream;
@@ -62,27 +63,32 @@ import org.slf4j.LoggerFactory;
  * GET  /api/outbox/dead        dead outbox rows (?destination=&amp;limit=)
  * POST /api/outbox/retry       {"ids":[..]} | {"destination":".."} | {"all":true}, "reason"
  * GET  /api/dlq                ?consumer=&amp;type=&amp;key=&amp;fingerprint=&amp;from=&amp;to=&amp;status=&amp;page=&amp;size=
- * GET  /api/dlq/groups         failure fingerprints of the parked dead letters
+ * GET  /api/dlq/groups         failure fingerprints of the parked dead letters (?limit=, 1-1000, default 100)
  * GET  /api/dlq/{id}           one dead letter with payload, headers and stack trace
- * POST /api/dlq/replay         {"ids":[..]} or filter fields, "dryRun", "replayId", "rate", "reason"
- * POST /api/dlq/discard        {"ids":[..]} or filter fields, "reason" (required)
+ * POST /api/dlq/replay         {"ids":[..]} or filter fields, "dryRun", "replayId", "rate" (0, no limit,
+ *                              or at least 1 per second), "limit", "reason"
+ * POST /api/dlq/discard        {"ids":[..]} or filter fields, "reason" (required), "limit" (1-10,000,
+ *                              the default; "more": true in the answer when it was reached)
  * POST /api/history/replay    published history: "from", "to", "type", "key", "destination" or "all";
  *                              "toDestination", "consumer", "dryRun", "replayId", "rate", "limit",
  *                              "reason"
  * GET  /api/processed?eventId= the consumers whose ledger holds the event
- * GET  /api/audit?limit=       the latest audit entries
+ * GET  /api/audit?limit=       the latest audit entries (1-1000, default 100)
  * </pre>
  *
  * <p>Pages of {@code /api/dlq} start at 0; {@code size} is 1 to 500 (default 50). Times are ISO-8601
  * instants (a date, or an age like {@code 2h}, is accepted too). Errors are {@code {"error": ".."}}
  * with 400 for bad input (unknown parameter or field, bad time range), 404 for an unknown id or
- * path, 401 for a mutating call without a bearer token, 403 for a wrong token, 503 when the
- * database is unreachable.
+ * path, 401 for a call without a bearer token, 403 for a wrong token, 500 or 503 (database
+ * unreachable) with {@code "reference"} for a failure on the server's side.
  *
- * <p><b>Security.</b> Every {@code POST} needs {@code Authorization: Bearer <token>}, compared in
- * constant time against {@code courier.admin.token}; without a configured token every {@code POST}
- * is refused. {@code GET}s are open on a loopback address; on any other address they need the
- * token too (see {@code Observability.serveAdminApi}), since dead letters can hold personal data. The audit trail names the operator
+ * <p><b>Security.</b> Every call needs {@code Authorization: Bearer <token>}, compared in constant
+ * time against {@code courier.admin.token}; without a configured token every call is refused. Dead
+ * letters can hold personal data, so reads need the token too, unless the server is on a loopback
+ * address and its operator opened them ({@code courier.admin.open-reads=true}; see {@code
+ * Observability.serveAdminApi}). {@link CourierHttpServer} checks the {@code Host} header of every
+ * request before it gets here. A failure of the database or the server is answered with a generic
+ * message and a reference; the detail is logged under that reference only. The audit trail names the operator
  * from the {@code X-Courier-Operator} header, else {@code http}. The token never appears in a log
  * line, a response or {@link #toString()}.
  *
@@ -124,17 +130,20 @@ public final class AdminApi implements HttpHandler {
   private final boolean readsNeedToken;
 
   /**
-   * @param token the bearer token mutating calls must present, or {@code null} to refuse them all
+   * An API whose reads need the token as its changes do.
+   *
+   * @param token the bearer token every call must present, or {@code null} to refuse them all
    */
   public AdminApi(DataSource dataSource, CourierTables tables, Clock clock, AdminToken token) {
-    this(dataSource, tables, clock, token, false);
+    this(dataSource, tables, clock, token, true);
   }
 
   /**
-   * @param token the bearer token mutating calls must present, or {@code null} to refuse them all
-   * @param readsNeedToken whether {@code GET}s need the token too: for a server bound to an address
-   *     other than loopback, where dead letters (which may hold personal data) would otherwise be
-   *     readable from the network
+   * @param token the bearer token calls must present, or {@code null} to refuse every call that
+   *     needs it
+   * @param readsNeedToken whether {@code GET}s need the token too (the default); false only for a
+   *     server on a loopback address whose operator opened reads ({@code courier.admin.open-reads}):
+   *     dead letters may hold personal data
    */
   public AdminApi(
       DataSource dataSource, CourierTables tables, Clock clock, AdminToken token, boolean readsNeedToken) {
@@ -158,6 +167,28 @@ public final class AdminApi implements HttpHandler {
    *     loopback address and no token is configured
    */
   public static void requireSafeExposure(String host, boolean hasToken) {
+    requireSafeExposure(host, hasToken, false);
+  }
+
+  /**
+   * As {@link #requireSafeExposure(String, boolean)}, and refuses open reads ({@code
+   * courier.admin.open-reads}) on an address that is not loopback.
+   *
+   * @throws ConfigurationException naming the setting at fault
+   */
+  public static void requireSafeExposure(String host, boolean hasToken, boolean openReads) {
+    if (openReads && !isLoopback(host)) {
+      throw new ConfigurationException(
+          Setting.ADMIN_OPEN_READS.key(),
+          "is true, and the admin API would be served on "
+              + host
+              + ", which is not a loopback address: open reads would show dead letters to the"
+              + " network; remove it (reads then need "
+              + Setting.ADMIN_TOKEN.key()
+              + ") or bind "
+              + Setting.HTTP_HOST.key()
+              + " to 127.0.0.1");
+    }
     if (hasToken || isLoopback(host)) {
       return;
     }
@@ -231,7 +262,8 @@ public final class AdminApi implements HttpHandler {
               outbox.dead(blankToNull(q.get("destination")), intParam(q, "limit", 100))), q, Set.of("destination", "limit"));
       case "/api/outbox/retry" -> post(ex, post, this::retry);
       case "/api/dlq" -> get(ex, post, () -> list(q), q, LIST_PARAMS);
-      case "/api/dlq/groups" -> get(ex, post, () -> AdminJson.groups(deadLetters.groups()), q, Set.of());
+      case "/api/dlq/groups" ->
+          get(ex, post, () -> AdminJson.groups(deadLetters.groups(intParam(q, "limit", 100))), q, Set.of("limit"));
       case "/api/dlq/replay" -> post(ex, post, this::replay);
       case "/api/dlq/discard" -> post(ex, post, this::discard);
       case "/api/history/replay" -> post(ex, post, this::historyReplay);
@@ -343,7 +375,7 @@ public final class AdminApi implements HttpHandler {
     allowed.addAll(Set.of("dryRun", "replayId", "rate", "limit"));
     allowOnly(body, allowed);
     double rate = body.has("rate") ? number(body, "rate") : 0;
-    int limit = body.has("limit") ? (int) number(body, "limit") : 10_000;
+    int limit = body.has("limit") ? wholeNumber(body, "limit") : 10_000;
     ReplayRequest request =
         new ReplayRequest(filter(body), text(body, "replayId"), bool(body, "dryRun"), rate, limit, who);
     return AdminJson.replay(deadLetters.replay(request));
@@ -364,15 +396,18 @@ public final class AdminApi implements HttpHandler {
             text(body, "destination"),
             bool(body, "all"));
     double rate = body.has("rate") ? number(body, "rate") : 0;
-    int limit = body.has("limit") ? (int) number(body, "limit") : 10_000;
+    int limit = body.has("limit") ? wholeNumber(body, "limit") : 10_000;
     ReplayTarget target = new ReplayTarget(name(body, "toDestination"), name(body, "consumer"));
     return AdminJson.historyReplay(
         history.replay(filter, target, text(body, "replayId"), bool(body, "dryRun"), rate, limit, who));
   }
 
   private ObjectNode discard(JsonNode body, Attribution who) {
-    allowOnly(body, FILTER_FIELDS);
-    return AdminJson.discarded(deadLetters.discard(filter(body), who));
+    Set<String> allowed = new java.util.HashSet<>(FILTER_FIELDS);
+    allowed.add("limit");
+    allowOnly(body, allowed);
+    int limit = body.has("limit") ? wholeNumber(body, "limit") : DeadLetterAdmin.MAX_DISCARD;
+    return AdminJson.discarded(deadLetters.discard(filter(body), who, limit), limit);
   }
 
   private DeadLetterFilter filter(JsonNode body) {
@@ -397,10 +432,15 @@ public final class AdminApi implements HttpHandler {
     String header = ex.getRequestHeaders().getFirst("Authorization");
     if (header == null || header.isBlank()) {
       ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"courier\"");
+      boolean read = !ex.getRequestMethod().equalsIgnoreCase("POST");
       send(ex, 401, AdminJson.error(
           token == null
-              ? "changes are disabled: no admin token is configured (set " + Setting.ADMIN_TOKEN.key()
-                  + " or " + Setting.ADMIN_TOKEN.envVariable() + ")"
+              ? (read
+                  ? "reads need the admin token, and none is configured: set " + Setting.ADMIN_TOKEN.key()
+                      + " (" + Setting.ADMIN_TOKEN.envVariable() + "), or " + Setting.ADMIN_OPEN_READS.key()
+                      + "=true to let anyone who can reach this loopback address read"
+                  : "changes are disabled: no admin token is configured (set " + Setting.ADMIN_TOKEN.key()
+                      + " or " + Setting.ADMIN_TOKEN.envVariable() + ")")
               : "this call needs 'Authorization: Bearer <token>'"));
       return false;
     }
@@ -529,6 +569,14 @@ public final class AdminApi implements HttpHandler {
     return n.asDouble();
   }
 
+  private static int wholeNumber(JsonNode body, String field) {
+    JsonNode n = body.get(field);
+    if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+      throw new InvalidRequestException(field, "must be a whole number");
+    }
+    return n.asInt();
+  }
+
   private static int intParam(Map<String, String> q, String name, int dflt) {
     String v = blankToNull(q.get(name));
     if (v == null) {
@@ -588,22 +636,43 @@ public final class AdminApi implements HttpHandler {
 
   // --- responses ----------------------------------------------------------------------------
 
+  /**
+   * Answers a failed call. Bad input and unknown ids get their own message (Courier's words about
+   * the request). A failure of the database or of the server gets a generic message with a
+   * reference, and the detail, which may hold SQL, table names or a driver's message, goes to the
+   * log under the same reference only.
+   */
   private void fail(HttpExchange ex, RuntimeException e) {
     Outcome o = Outcome.of(e);
-    String message =
-        switch (o) {
-          case UNREACHABLE -> "the database is unreachable: " + e.getMessage();
-          case FAILED -> "the operation failed: " + e.getMessage();
-          default -> e.getMessage();
-        };
+    ObjectNode body;
     if (o == Outcome.FAILED || o == Outcome.UNREACHABLE) {
-      log.warn("admin {} {} failed: {}", ex.getRequestMethod(), ex.getRequestURI().getPath(), e.toString());
+      String reference = reference();
+      log.warn(
+          "admin {} {} failed (reference {}): {}",
+          ex.getRequestMethod(),
+          ex.getRequestURI().getPath(),
+          reference,
+          Masking.text(e.toString()),
+          e);
+      body =
+          AdminJson.error(
+              (o == Outcome.UNREACHABLE ? "the database is unreachable" : "the operation failed")
+                  + " (reference "
+                  + reference
+                  + "; the server's log has the detail)");
+      body.put("reference", reference);
+    } else {
+      body = AdminJson.error(e.getMessage());
     }
     try {
-      send(ex, o.httpStatus(), AdminJson.error(message));
+      send(ex, o.httpStatus(), body);
     } catch (IOException | RuntimeException ignored) {
       ex.close();
     }
+  }
+
+  private static String reference() {
+    return String.format("%08x", java.util.concurrent.ThreadLocalRandom.current().nextInt());
   }
 
   private static void send(HttpExchange ex, int status, ObjectNode body) throws IOException {

@@ -5,6 +5,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
+import dev.courier.ConfigurationException;
+import dev.courier.server.config.HttpSettings;
+import dev.courier.server.config.Setting;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -16,9 +21,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Properties;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,9 +43,24 @@ import org.slf4j.LoggerFactory;
  *
  * <p>These endpoints are read-only: none changes anything, which is why none asks for credentials.
  * Other endpoints can be {@linkplain #mount mounted} beside them (the admin API); those check their
- * own credentials. Bind the server to the loopback address (the default) unless the network in
- * front of it is trusted. Requests are
- * handled by a few daemon threads, so a slow readiness check cannot pile up unbounded work.
+ * own credentials. What protects every endpoint:
+ *
+ * <ul>
+ *   <li><b>Where it listens.</b> The loopback address by default. On any other address it serves
+ *       HTTPS from a keystore ({@code courier.http.tls.*}) and refuses plain HTTP unless told {@code
+ *       courier.http.allow-plaintext=true} (for a network that is itself encrypted and trusted).
+ *   <li><b>The {@code Host} header.</b> A request is answered only if its {@code Host} names an IP
+ *       address, {@code localhost}, the configured host or one of {@code courier.http.allowed-hosts}
+ *       (or carries none, as no browser does): a web page whose name an attacker's DNS rebinds to
+ *       127.0.0.1 sends its own name, and is refused with 421 before any endpoint runs.
+ *   <li><b>Slow clients.</b> Each request runs on its own virtual thread, so a client that sends or
+ *       reads slowly holds only its own connection, never a worker a health probe needs; a request
+ *       must arrive within {@value #REQUEST_SECONDS} s and its answer be taken within {@value
+ *       #RESPONSE_SECONDS} s, and at most {@value #MAX_CONNECTIONS} connections are open at once
+ *       (the JDK server's {@code sun.net.httpserver.maxReqTime}, {@code maxRspTime} and {@code
+ *       jdk.httpserver.maxConnections}, which Courier sets when they are not set already, before the
+ *       process's first JDK HTTP server starts; they apply to every such server of the process).
+ * </ul>
  *
  * <p>{@link #close()} stops listening at once and waits for nothing.
  */
@@ -49,46 +70,120 @@ public final class CourierHttpServer implements AutoCloseable {
   private static final String OPENMETRICS_FORMAT =
       "application/openmetrics-text; version=1.0.0; charset=utf-8";
   private static final String JSON = "application/json; charset=utf-8";
-  private static final int THREADS = 4;
+  /** Seconds a client has to send a whole request (headers and body). */
+  static final int REQUEST_SECONDS = 30;
+  /** Seconds from a request's arrival to the end of its answer. */
+  static final int RESPONSE_SECONDS = 120;
+  /** Connections open at once, over every JDK HTTP server of the process. */
+  static final int MAX_CONNECTIONS = 256;
 
   private final HttpServer server;
   private final ExecutorService executor;
   private final PrometheusMeterRegistry registry;
   private final Readiness readiness;
+  private final HostCheck hosts;
+  private final boolean tls;
   private final ObjectMapper json = new ObjectMapper();
   private final DashboardAssets dashboard = new DashboardAssets();
 
   private CourierHttpServer(
-      HttpServer server, ExecutorService executor, PrometheusMeterRegistry registry, Readiness readiness) {
+      HttpServer server,
+      ExecutorService executor,
+      PrometheusMeterRegistry registry,
+      Readiness readiness,
+      HostCheck hosts,
+      boolean tls) {
     this.server = server;
     this.executor = executor;
     this.registry = registry;
     this.readiness = readiness;
+    this.hosts = hosts;
+    this.tls = tls;
   }
 
   /**
-   * Starts serving on {@code host:port}.
+   * Starts serving plain HTTP on {@code host:port}, a loopback address.
    *
    * @param port the port, or 0 for a free one chosen by the system ({@link #address()} tells which)
    * @throws IOException if the address cannot be bound (in use, not local, not permitted)
+   * @throws ConfigurationException if {@code host} is not a loopback address (see {@link
+   *     #start(HttpSettings, PrometheusMeterRegistry, Readiness)})
    */
   public static CourierHttpServer start(
       String host, int port, PrometheusMeterRegistry registry, Readiness readiness) throws IOException {
-    Objects.requireNonNull(host, "host");
+    return start(new HttpSettings(true, Objects.requireNonNull(host, "host"), port), registry, readiness);
+  }
+
+  /**
+   * Starts serving as {@code settings} say: HTTPS when they name a keystore, else plain HTTP, which
+   * only a loopback address gets unless {@code allowPlaintext} is set.
+   *
+   * @throws IOException if the address cannot be bound (in use, not local, not permitted)
+   * @throws ConfigurationException naming the setting at fault: plain HTTP on an address other than
+   *     loopback without {@code courier.http.allow-plaintext}, or a keystore that cannot be read
+   */
+  public static CourierHttpServer start(
+      HttpSettings settings, PrometheusMeterRegistry registry, Readiness readiness) throws IOException {
+    Objects.requireNonNull(settings, "settings");
     Objects.requireNonNull(registry, "registry");
     Objects.requireNonNull(readiness, "readiness");
-    HttpServer http = HttpServer.create(new InetSocketAddress(host, port), 16);
-    AtomicInteger n = new AtomicInteger();
+    requireSafeBinding(settings);
+    applyServerLimits(System.getProperties());
+    SSLContext ssl = settings.tls() == null ? null : Keystores.sslContext(settings.tls());
+    InetSocketAddress address = new InetSocketAddress(settings.host(), settings.port());
+    HttpServer http;
+    if (ssl != null) {
+      HttpsServer https = HttpsServer.create(address, 64);
+      https.setHttpsConfigurator(new HttpsConfigurator(ssl));
+      http = https;
+    } else {
+      http = HttpServer.create(address, 64);
+    }
     ExecutorService executor =
-        Executors.newFixedThreadPool(
-            THREADS,
-            r -> Thread.ofPlatform().name("courier-http-" + n.incrementAndGet()).daemon(true).unstarted(r));
-    CourierHttpServer s = new CourierHttpServer(http, executor, registry, readiness);
+        Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("courier-http-", 1).factory());
+    CourierHttpServer s =
+        new CourierHttpServer(
+            http, executor, registry, readiness, new HostCheck(settings.host(), settings.allowedHosts()), ssl != null);
     http.setExecutor(executor);
     http.createContext("/", s.safely(s::route));
     http.start();
     log.info("serving the dashboard, /metrics, /health/live and /health/ready on {}", s.uri("/"));
     return s;
+  }
+
+  /**
+   * Refuses plain HTTP on an address other than loopback unless {@code courier.http.allow-plaintext}
+   * is set: the admin API's token and dead letters would cross the network in the clear.
+   *
+   * @throws ConfigurationException naming {@code courier.http.tls.keystore}
+   */
+  public static void requireSafeBinding(HttpSettings settings) {
+    if (settings.tls() != null || settings.allowPlaintext() || AdminApi.isLoopback(settings.host())) {
+      return;
+    }
+    throw new ConfigurationException(
+        Setting.HTTP_TLS_KEYSTORE.key(),
+        "is not set, and "
+            + Setting.HTTP_HOST.key()
+            + "="
+            + settings.host()
+            + " is not a loopback address: serve HTTPS from a keystore ("
+            + Setting.HTTP_TLS_KEYSTORE.key()
+            + ", "
+            + Setting.HTTP_TLS_KEYSTORE_PASSWORD.key()
+            + "), or set "
+            + Setting.HTTP_ALLOW_PLAINTEXT.key()
+            + "=true if the network in between is encrypted and trusted");
+  }
+
+  /**
+   * Sets the JDK HTTP server's request and response time limits and its connection limit in {@code
+   * properties}, each only where it is not set already (an operator's {@code -D} wins).
+   */
+  static void applyServerLimits(Properties properties) {
+    properties.putIfAbsent("sun.net.httpserver.maxReqTime", String.valueOf(REQUEST_SECONDS));
+    properties.putIfAbsent("sun.net.httpserver.maxRspTime", String.valueOf(RESPONSE_SECONDS));
+    properties.putIfAbsent("jdk.httpserver.maxConnections", String.valueOf(MAX_CONNECTIONS));
   }
 
   /**
@@ -131,7 +226,7 @@ public final class CourierHttpServer implements AutoCloseable {
     if (host.contains(":")) {
       host = "[" + host + "]";
     }
-    return URI.create("http://" + host + ":" + a.getPort() + path);
+    return URI.create((tls ? "https://" : "http://") + host + ":" + a.getPort() + path);
   }
 
   private void route(HttpExchange ex) throws IOException {
@@ -203,10 +298,25 @@ public final class CourierHttpServer implements AutoCloseable {
     ex.close();
   }
 
-  /** A handler that answers 500 instead of dropping the connection when something breaks. */
+  /**
+   * A handler that first checks the request's {@code Host} header, and answers 500 instead of
+   * dropping the connection when something breaks.
+   */
   private HttpHandler safely(Handler h) {
     return ex -> {
       try {
+        String host = ex.getRequestHeaders().getFirst("Host");
+        if (!hosts.allows(host)) {
+          log.warn(
+              "refused {} {}: its Host header is not one this server answers to (add the name to {})",
+              ex.getRequestMethod(),
+              ex.getRequestURI().getPath(),
+              Setting.HTTP_ALLOWED_HOSTS.key());
+          send(ex, 421, JSON, jsonBytes(Map.of(
+              "error", "this server does not answer to that Host name; add it to "
+                  + Setting.HTTP_ALLOWED_HOSTS.key() + " if it is yours")));
+          return;
+        }
         h.handle(ex);
       } catch (IOException e) {
         // the client went away; nothing to answer

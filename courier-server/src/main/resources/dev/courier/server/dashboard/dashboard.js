@@ -105,10 +105,11 @@
   }
 
   class ApiError extends Error {
-    constructor(status, message, reason) {
+    constructor(status, message, reason, method) {
       super(message);
       this.status = status;
       this.reason = reason;
+      this.method = method;
     }
   }
 
@@ -138,7 +139,7 @@
     if (!r.ok) {
       const reason = data && (data.error || data.message) ? String(data.error || data.message) : '';
       throw new ApiError(r.status,
-        method + ' ' + path.split('?')[0] + ' answered ' + r.status + (reason ? ': ' + reason : ''), reason);
+        method + ' ' + path.split('?')[0] + ' answered ' + r.status + (reason ? ': ' + reason : ''), reason, method);
     }
     return data;
   }
@@ -151,7 +152,9 @@
     showTokenState();
     const said = e.reason ? ' The server says: ' + e.reason + '.' : '';
     return e.status === 401
-      ? 'Refused (401 Unauthorized): this change needs the admin bearer token.' + said
+      ? (e.method === 'GET'
+        ? 'Refused (401 Unauthorized): reading this needs the admin bearer token; enter it with "Set token".' + said
+        : 'Refused (401 Unauthorized): this change needs the admin bearer token.' + said)
       : 'Refused (403 Forbidden): the server did not accept this token.' + said +
         ' Enter the token the server was started with (courier.admin.token).';
   }
@@ -767,6 +770,7 @@
       showTokenState();
       alertBox('action', null);
       $('token-dialog').close();
+      refresh();
     });
     $('token-forget').addEventListener('click', () => {
       token.set('');

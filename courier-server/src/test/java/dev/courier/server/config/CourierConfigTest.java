@@ -425,6 +425,34 @@ class CourierConfigTest {
   }
 
   @Test
+  void urlMasking_hidesAPasswordContainingAt_andNatsTokens_insideFreeText() {
+    assertThat(Masking.url("amqp://user:p@ss@host:5672/vh")).isEqualTo("amqp://user:****@host:5672/vh");
+    assertThat(Masking.url("postgresql://user:a@b@c@db/x?sslmode=require&note=x@y"))
+        .isEqualTo("postgresql://user:****@db/x?sslmode=require&note=x@y");
+    assertThat(Masking.url("nats://s3cr3t-token@nats-1:4222,nats://u:pw@nats-2:4222"))
+        .isEqualTo("nats://****@nats-1:4222,nats://u:****@nats-2:4222");
+    assertThat(Masking.text("cannot connect to amqp://u:p@ss@rabbit:5672 (refused); retry"))
+        .isEqualTo("cannot connect to amqp://u:****@rabbit:5672 (refused); retry");
+    assertThat(Masking.url("jdbc:postgresql://db/x?user=app&password=a@b&ssl=true"))
+        .isEqualTo("jdbc:postgresql://db/x?user=app&password=****&ssl=true");
+    assertThat(Masking.url("jdbc:postgresql://db:5432/x")).isEqualTo("jdbc:postgresql://db:5432/x");
+  }
+
+  @Test
+  void secretNames_coverKeysPasswordsTokensAndCredentials_andNothingElse() {
+    assertThat(Masking.isSecretName("ssl.keystore.key")).isTrue();
+    assertThat(Masking.isSecretName("ssl.key.password")).isTrue();
+    assertThat(Masking.isSecretName("sasl.jaas.config")).isTrue();
+    assertThat(Masking.isSecretName("sasl.oauthbearer.client.credentials.client.secret")).isTrue();
+    assertThat(Masking.isSecretName("courier.http.tls.keystore-password")).isTrue();
+    assertThat(Masking.isSecretName("ssl.keystore.location")).isFalse();
+    assertThat(Masking.isSecretName("bootstrap.servers")).isFalse();
+    for (Setting s : Setting.values()) {
+      assertThat(s.secret()).as("%s is secret exactly when its name says so", s.key()).isEqualTo(Masking.isSecretName(s.key()));
+    }
+  }
+
+  @Test
   void everySetting_isDocumentedInConfigurationMd_withItsEnvironmentVariable() throws IOException {
     String doc = Files.readString(Path.of("../docs/CONFIGURATION.md"));
 

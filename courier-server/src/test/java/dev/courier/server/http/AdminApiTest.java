@@ -57,8 +57,17 @@ class AdminApiTest {
     return observability.serve(false).orElseThrow();
   }
 
+  /** A read with the admin token, which reads need by default. */
   private HttpResponse<String> get(String path) throws Exception {
-    return HTTP.send(HttpRequest.newBuilder(base.resolve(path)).GET().build(), HttpResponse.BodyHandlers.ofString());
+    return get(path, TOKEN);
+  }
+
+  private HttpResponse<String> get(String path, String token) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(base.resolve(path)).GET();
+    if (token != null) {
+      b.header("Authorization", "Bearer " + token);
+    }
+    return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
   private HttpResponse<String> post(String path, String body, String token, String operator) throws Exception {
@@ -308,7 +317,84 @@ class AdminApiTest {
     assertThat(r.statusCode()).isEqualTo(403);
     assertThat(noHeader.statusCode()).isEqualTo(401);
     assertThat(json(noHeader).get("error").asText()).contains("courier.admin.token");
-    assertThat(get("/api/dlq").statusCode()).as("reads stay open on loopback").isEqualTo(200);
+    HttpResponse<String> read = get("/api/dlq", null);
+    assertThat(read.statusCode()).as("reads need the token too").isEqualTo(401);
+    assertThat(json(read).get("error").asText()).contains("courier.admin.token").contains("courier.admin.open-reads");
+  }
+
+  @Test
+  void reads_needTheToken_unlessOpenedOnLoopback() throws Exception {
+    f.poison("billing", "k1");
+
+    assertThat(get("/api/dlq", null).statusCode()).isEqualTo(401);
+    assertThat(get("/api/dlq", "not-the-token-at-all-000").statusCode()).isEqualTo(403);
+    assertThat(get("/api/dlq", TOKEN).statusCode()).isEqualTo(200);
+
+    base = serve(Map.of("COURIER_ADMIN_OPEN_READS", "true"));
+    assertThat(get("/api/dlq", null).statusCode()).as("opened on loopback").isEqualTo(200);
+    assertThat(post("/api/dlq/replay", "{\"all\":true}", null, null).statusCode())
+        .as("changes still need the token").isEqualTo(401);
+  }
+
+  @Test
+  void openReads_onANonLoopbackAddress_refuseToStart() {
+    observability.close();
+    observability =
+        new Observability(
+            CourierConfig.loader()
+                .environment(Map.of(
+                    "COURIER_HTTP_HOST", "0.0.0.0", "COURIER_HTTP_PORT", "0", "COURIER_ADMIN_TOKEN", TOKEN,
+                    "COURIER_ADMIN_OPEN_READS", "true", "COURIER_HTTP_ALLOW_PLAINTEXT", "true"))
+                .load());
+
+    assertThatThrownBy(() -> observability.serveAdminApi(f.db, CourierTables.DEFAULT))
+        .isInstanceOf(ConfigurationException.class)
+        .hasMessageContaining("courier.admin.open-reads")
+        .hasMessageContaining("0.0.0.0");
+  }
+
+  @Test
+  void bulkCalls_areBounded_andSayWhenMoreMayMatch() throws Exception {
+    for (int i = 0; i < 3; i++) {
+      f.poison("billing", "k" + i);
+    }
+
+    HttpResponse<String> negative = get("/api/audit?limit=-1");
+    HttpResponse<String> huge = get("/api/audit?limit=1000000");
+    HttpResponse<String> groups = get("/api/dlq/groups?limit=0");
+    HttpResponse<String> slowReplay = post("/api/dlq/replay", "{\"all\":true,\"rate\":0.001}", TOKEN, null);
+    HttpResponse<String> fractionalLimit = post("/api/dlq/replay", "{\"all\":true,\"limit\":2.5}", TOKEN, null);
+
+    assertThat(negative.statusCode()).isEqualTo(400);
+    assertThat(json(negative).get("error").asText()).contains("limit").contains("between 1 and 1000").doesNotContain("LIMIT");
+    assertThat(huge.statusCode()).isEqualTo(400);
+    assertThat(groups.statusCode()).isEqualTo(400);
+    assertThat(slowReplay.statusCode()).isEqualTo(400);
+    assertThat(json(slowReplay).get("error").asText()).contains("rate");
+    assertThat(fractionalLimit.statusCode()).isEqualTo(400);
+    assertThat(get("/api/dlq/groups?limit=1").statusCode()).isEqualTo(200);
+
+    JsonNode first = json(post("/api/dlq/discard", "{\"all\":true,\"limit\":2,\"reason\":\"noise\"}", TOKEN, null));
+    JsonNode second = json(post("/api/dlq/discard", "{\"all\":true,\"limit\":2,\"reason\":\"noise\"}", TOKEN, null));
+
+    assertThat(first.get("discarded").asInt()).isEqualTo(2);
+    assertThat(first.get("more").asBoolean()).isTrue();
+    assertThat(second.get("discarded").asInt()).isEqualTo(1);
+    assertThat(second.get("more").asBoolean()).isFalse();
+    assertThat(f.count("SELECT count(*) FROM courier_dead_letters WHERE status = 'DISCARDED'")).isEqualTo(3);
+  }
+
+  @Test
+  void aFailureOnTheServersSide_isAnsweredWithAReference_notTheDatabasesMessage() throws Exception {
+    f.rows("DROP TABLE courier_audit");
+
+    HttpResponse<String> r = get("/api/audit");
+
+    assertThat(r.statusCode()).isEqualTo(500);
+    JsonNode body = json(r);
+    assertThat(body.get("reference").asText()).matches("[0-9a-f]{8}");
+    assertThat(body.get("error").asText()).contains(body.get("reference").asText());
+    assertThat(r.body()).doesNotContain("courier_audit").doesNotContain("does not exist").doesNotContain("SELECT");
   }
 
   @Test
@@ -352,7 +438,7 @@ class AdminApiTest {
     try (CourierHttpServer server = CourierHttpServer.start("127.0.0.1", 0, registry, new Readiness(java.util.List.of()))) {
       server.mount(AdminApi.PREFIX, exposed);
       base = server.uri("/");
-      HttpResponse<String> anonymous = get("/api/dlq");
+      HttpResponse<String> anonymous = get("/api/dlq", null);
       HttpResponse<String> withToken =
           HTTP.send(HttpRequest.newBuilder(base.resolve("/api/dlq")).header("Authorization", "Bearer " + TOKEN).GET().build(),
               HttpResponse.BodyHandlers.ofString());
@@ -371,9 +457,18 @@ class AdminApiTest {
     observability.serveAdminApi(down, CourierTables.DEFAULT);
     base = observability.serve(false).orElseThrow();
 
-    HttpResponse<String> r = get("/api/outbox/status");
+    HttpResponse<String> r = get("/api/outbox/status", null);
 
+    assertThat(r.statusCode()).as("reads need the token first").isEqualTo(401);
+    observability.close();
+    observability =
+        new Observability(
+            CourierConfig.loader().environment(Map.of("COURIER_HTTP_PORT", "0", "COURIER_ADMIN_TOKEN", TOKEN)).load());
+    observability.serveAdminApi(down, CourierTables.DEFAULT);
+    base = observability.serve(false).orElseThrow();
+    r = get("/api/outbox/status");
     assertThat(r.statusCode()).as(r.body()).isEqualTo(503);
     assertThat(json(r).get("error").asText()).contains("unreachable");
+    assertThat(r.body()).doesNotContain("127.0.0.1:1").doesNotContain("Connection refused");
   }
 }

@@ -286,7 +286,7 @@ class DashboardBrowserTest {
     http = CourierHttpServer.start("127.0.0.1", 0, registry, Readiness.alwaysReady());
     http.mount(
         AdminApi.PREFIX,
-        new AdminApi(db, CourierTables.DEFAULT, Clock.systemUTC(), new AdminToken(TOKEN)));
+        new AdminApi(db, CourierTables.DEFAULT, Clock.systemUTC(), new AdminToken(TOKEN), false));
   }
 
   private void screenshot(BrowserPage page) throws Exception {
