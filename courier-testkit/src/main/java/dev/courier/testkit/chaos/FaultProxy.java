@@ -8,10 +8,12 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -41,6 +43,8 @@ import org.slf4j.LoggerFactory;
  *   <li>{@linkplain #resetAll() reset}: every open connection is aborted with a TCP RST (linger 0) on both sides;
  *       {@linkplain #resetNewConnections(boolean) resetting new connections} refuses each new one the same way.</li>
  *   <li>{@linkplain #cutAll() cut}: every open connection is closed (FIN) on both sides.</li>
+ *   <li>{@linkplain #dropRepliesOnceClientSends(String) an ambiguous outcome}: a request (a COMMIT) reaches the
+ *       target, and its answer, and every later one, is lost.</li>
  * </ul>
  *
  * <p>The proxy listens on {@code 127.0.0.1} on a free port. It is thread-safe; it is not a performance tool (one
@@ -83,6 +87,7 @@ public final class FaultProxy implements AutoCloseable {
     private final ServerSocket server;
     private final Thread acceptor;
     private final AtomicReference<Faults> faults = new AtomicReference<>(Faults.NONE);
+    private final AtomicReference<ReplyTrigger> replyTrigger = new AtomicReference<>();
     private final Set<Link> links = ConcurrentHashMap.newKeySet();
     private final AtomicLong accepted = new AtomicLong();
     private final AtomicLong resets = new AtomicLong();
@@ -174,6 +179,52 @@ public final class FaultProxy implements AutoCloseable {
                 f.resetNew));
     }
 
+    /**
+     * Arms a one-shot trigger for an ambiguous outcome: the next chunk a client sends that contains {@code marker}
+     * (as US-ASCII bytes) is forwarded to the target, but every reply from the target is dropped from then on, as if
+     * {@link #halfOpen(Direction, boolean) halfOpen(DOWNSTREAM, true)} had been called the moment before. With
+     * {@code "COMMIT"} and a PostgreSQL client, the server receives the commit and carries it out, and the client
+     * never hears so: the transaction's outcome is unknown to it. The replies stop before the chunk is forwarded, so
+     * the answer to that request is always lost; a marker split across two chunks is not seen. {@link #heal()}
+     * disarms the trigger and lets replies through again.
+     *
+     * @return a latch that opens once the trigger has fired
+     */
+    public CountDownLatch dropRepliesOnceClientSends(String marker) {
+        Objects.requireNonNull(marker, "marker");
+        if (marker.isEmpty()) {
+            throw new IllegalArgumentException("the marker must not be empty");
+        }
+        CountDownLatch fired = new CountDownLatch(1);
+        replyTrigger.set(new ReplyTrigger(marker.getBytes(StandardCharsets.US_ASCII), fired));
+        return fired;
+    }
+
+    private record ReplyTrigger(byte[] marker, CountDownLatch fired) {}
+
+    private void fireTriggerIfCarried(byte[] buffer, int length) {
+        ReplyTrigger t = replyTrigger.get();
+        if (t != null && contains(buffer, length, t.marker) && replyTrigger.compareAndSet(t, null)) {
+            halfOpen(Direction.DOWNSTREAM, true);
+            LOG.info("fault proxy {} -> {}:{}: a client sent the trigger; replies dropped from now on", port(),
+                    targetHost, targetPort);
+            t.fired.countDown();
+        }
+    }
+
+    private static boolean contains(byte[] buffer, int length, byte[] marker) {
+        outer:
+        for (int i = 0; i + marker.length <= length; i++) {
+            for (int j = 0; j < marker.length; j++) {
+                if (buffer[i + j] != marker[j]) {
+                    continue outer;
+                }
+            }
+            return true;
+        }
+        return false;
+    }
+
     /** While {@code on}, each new connection is accepted and aborted at once with a TCP RST. */
     public void resetNewConnections(boolean on) {
         update(f -> new Faults(f.latency, f.blackhole, f.upstreamDropped, f.downstreamDropped, f.sliceBytes,
@@ -214,6 +265,7 @@ public final class FaultProxy implements AutoCloseable {
 
     /** Clears every fault: no latency, no blackhole, both directions flowing, no slicing, new connections allowed. */
     public void heal() {
+        replyTrigger.set(null);
         faults.set(Faults.NONE);
     }
 
@@ -350,6 +402,9 @@ public final class FaultProxy implements AutoCloseable {
                     int n = in.read(buffer);
                     if (n < 0) {
                         break;
+                    }
+                    if (direction == Direction.UPSTREAM) {
+                        fireTriggerIfCarried(buffer, n);
                     }
                     Faults now = faults.get();
                     if (out == null || now.drops(direction)) {
