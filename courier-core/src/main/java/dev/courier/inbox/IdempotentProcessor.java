@@ -7,6 +7,7 @@ import dev.courier.FatalCourierException;
 import dev.courier.InvalidEventException;
 import dev.courier.PoisonEventException;
 import dev.courier.RetriableCourierException;
+import dev.courier.admin.Attribution;
 import dev.courier.deadletter.DeadLetter;
 import dev.courier.deadletter.DeadLetterReason;
 import dev.courier.deadletter.DeadLetterStore;
@@ -96,7 +97,20 @@ public final class IdempotentProcessor {
   private final MeterRegistry registry;
   private final Timer endToEnd;
   private final boolean ordered;
+  private final ConsumerPauses pauses;
+  private final int autoPauseDeadLetters;
+  private final Duration autoPauseWindow;
+  /** When this processor's own dead letters were written, newest last, for the auto-pause. */
+  private final java.util.ArrayDeque<Instant> recentDeadLetters = new java.util.ArrayDeque<>();
+  /** The consumer's pause as last read, or null while it runs. */
+  private volatile ConsumerPauses.Pause pause;
+  /** When the pause is read again, in {@link System#nanoTime()}: at the first delivery. */
+  private volatile long nextPauseCheck = System.nanoTime();
+  private volatile boolean pauseTableMissingLogged;
   private volatile Dialect dialect;
+
+  /** How often a processor reads whether its consumer is paused. */
+  static final Duration PAUSE_CHECK_INTERVAL = Duration.ofSeconds(1);
 
   private IdempotentProcessor(Builder b) {
     this.consumer = b.consumer;
@@ -109,6 +123,14 @@ public final class IdempotentProcessor {
     this.deadLetters = new DeadLetterStore(dataSource, tables);
     this.registry = b.registry;
     this.ordered = b.ordered;
+    this.pauses = new ConsumerPauses(dataSource, tables, clock);
+    this.autoPauseDeadLetters = b.autoPauseDeadLetters;
+    this.autoPauseWindow = b.autoPauseWindow;
+    io.micrometer.core.instrument.Gauge.builder(CourierMetrics.CONSUMER_PAUSED, this, p -> p.pause == null ? 0 : 1)
+        .description("1 while the consumer is paused (by an operator, or by itself after too many dead letters)")
+        .baseUnit("consumers")
+        .tag("consumer", consumer)
+        .register(b.registry);
     this.processed =
         Counter.builder(CourierMetrics.CONSUMER_PROCESSED)
             .description("Events whose effect committed")
@@ -210,6 +232,7 @@ public final class IdempotentProcessor {
    */
   public HandleOutcome process(Event event, int attempt, String source) {
     Objects.requireNonNull(event, "event");
+    requireRunning();
     try (EventLog ignored = EventLog.of(event).with(EventLog.CONSUMER, consumer).with(EventLog.ATTEMPT, attempt)) {
       Instant started = clock.instant();
       String addressedTo = event.headers().get(ReceivedMessage.REPLAY_CONSUMER);
@@ -287,6 +310,7 @@ public final class IdempotentProcessor {
       Map<String, String> rawHeaders,
       DeadLetterReason reason,
       Throwable error) {
+    requireRunning();
     Instant now = clock.instant();
     try (EventLog ignored =
         EventLog.ofUnknown(eventIdOrNull, null).with(EventLog.CONSUMER, consumer).with("source", source)) {
@@ -296,8 +320,80 @@ public final class IdempotentProcessor {
     return new HandleOutcome.DeadLettered(reason, error);
   }
 
+  /**
+   * Throws {@link ConsumerPausedException} while the consumer is paused. Reads the pause at most
+   * once per {@link #PAUSE_CHECK_INTERVAL}; a failure to read it leaves the last answer (the
+   * delivery then meets the database's failure itself), and a schema without the pause table (not
+   * migrated to version 4) counts as running, said once in the log.
+   */
+  private void requireRunning() {
+    long now = System.nanoTime();
+    if (now - nextPauseCheck >= 0) {
+      nextPauseCheck = now + PAUSE_CHECK_INTERVAL.toNanos();
+      try (Connection c = dataSource.getConnection()) {
+        pause = pauses.pauseOf(c, consumer).orElse(null);
+      } catch (SQLException e) {
+        if ("42P01".equals(e.getSQLState())) {
+          pause = null;
+          if (!pauseTableMissingLogged) {
+            pauseTableMissingLogged = true;
+            log.warn(
+                "consumer {} cannot be paused: {} does not exist (run 'courier migrate' to bring the schema"
+                    + " to version 4)",
+                consumer,
+                tables.consumerPauses());
+          }
+        } else {
+          log.debug("could not read whether consumer {} is paused: {}", consumer, e.toString());
+        }
+      }
+    }
+    ConsumerPauses.Pause p = pause;
+    if (p != null) {
+      throw new ConsumerPausedException(consumer, p);
+    }
+  }
+
+  /** Pauses the consumer when its dead letters within the window reach the threshold. */
+  private void countForAutoPause(DeadLetter d) {
+    if (autoPauseDeadLetters <= 0 || d.reason() == DeadLetterReason.PARKED) {
+      return;
+    }
+    Instant now = clock.instant();
+    int recent;
+    synchronized (recentDeadLetters) {
+      recentDeadLetters.addLast(now);
+      Instant horizon = now.minus(autoPauseWindow);
+      while (!recentDeadLetters.isEmpty() && recentDeadLetters.peekFirst().isBefore(horizon)) {
+        recentDeadLetters.pollFirst();
+      }
+      recent = recentDeadLetters.size();
+      if (recent < autoPauseDeadLetters) {
+        return;
+      }
+      recentDeadLetters.clear();
+    }
+    String reason =
+        recent + " dead letters within " + autoPauseWindow.toSeconds() + " s (auto-pause at "
+            + autoPauseDeadLetters + ")";
+    try {
+      if (pauses.pause(consumer, new Attribution("courier auto-pause", reason), true)) {
+        log.error(
+            "consumer {} paused itself: {}; its deliveries wait at the broker until an operator resumes"
+                + " it ('courier consumer resume {}')",
+            consumer,
+            reason,
+            consumer);
+      }
+      nextPauseCheck = System.nanoTime(); // read it back at the next delivery
+    } catch (RuntimeException e) {
+      log.error("consumer {} could not pause itself after {}: {}", consumer, reason, e.toString());
+    }
+  }
+
   private void deadLetter(DeadLetter d) {
     deadLetters.record(d);
+    countForAutoPause(d);
     Counter.builder(CourierMetrics.CONSUMER_DEAD_LETTERS)
         .description("Events written to the dead-letter table")
         .baseUnit("events")
@@ -500,6 +596,8 @@ public final class IdempotentProcessor {
     private Predicate<Throwable> retryable = t -> true;
     private MeterRegistry registry = new SimpleMeterRegistry();
     private boolean ordered;
+    private int autoPauseDeadLetters;
+    private Duration autoPauseWindow = Duration.ZERO;
 
     private Builder(String consumer, DataSource dataSource, EventHandler handler) {
       this.consumer = consumer;
@@ -540,6 +638,29 @@ public final class IdempotentProcessor {
      */
     public Builder orderedByKey(boolean ordered) {
       this.ordered = ordered;
+      return this;
+    }
+
+    /**
+     * Pauses the consumer ({@link ConsumerPauses}) when this processor writes {@code deadLetters}
+     * dead letters within {@code window} (events parked behind an earlier dead letter of their key
+     * do not count): a burst of dead letters usually means a bad deployment or a broken dependency,
+     * and dead-lettering the rest of the stream would only make more replay work. The pause is
+     * audited as {@code consumer.auto-pause}; an operator resumes it. Off by default.
+     *
+     * @param deadLetters at least 1
+     * @param window from 1 s to 1 day
+     */
+    public Builder autoPause(int deadLetters, Duration window) {
+      Objects.requireNonNull(window, "window");
+      if (deadLetters < 1) {
+        throw new ConfigurationException("autoPause.deadLetters", "must be at least 1, was " + deadLetters);
+      }
+      if (window.compareTo(Duration.ofSeconds(1)) < 0 || window.compareTo(Duration.ofDays(1)) > 0) {
+        throw new ConfigurationException("autoPause.window", "must be from 1s to 1d, was " + window);
+      }
+      this.autoPauseDeadLetters = deadLetters;
+      this.autoPauseWindow = window;
       return this;
     }
 

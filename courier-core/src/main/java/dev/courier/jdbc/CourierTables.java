@@ -87,6 +87,14 @@ public record CourierTables(
     return derived("_schema_version");
   }
 
+  /**
+   * The paused consumers: {@code courier_consumer_pauses} in the processed-events table's schema
+   * (the consumers' database), like the archive, replay and audit tables beside the outbox.
+   */
+  public String consumerPauses() {
+    return validate("tables.processed-events", schemaPrefix(processedEvents) + "courier_consumer_pauses");
+  }
+
   private String derived(String suffix) {
     return validate("tables.outbox", schemaPrefix(outbox) + unqualified(outbox) + suffix);
   }

@@ -42,7 +42,11 @@ public final class Schema {
 
   /** The versions this release ships, in order; {@code VERSIONS.get(n - 1)} is version n. */
   private static final List<String> VERSIONS =
-      List.of("V1__courier.sql", "V2__log_mode.sql", "V3__dead_letter_payload_size.sql");
+      List.of(
+          "V1__courier.sql",
+          "V2__log_mode.sql",
+          "V3__dead_letter_payload_size.sql",
+          "V4__consumer_pauses.sql");
 
   /** The newest schema version this release knows. */
   public static final int LATEST_VERSION = VERSIONS.size();
@@ -91,6 +95,7 @@ public final class Schema {
             Map.entry("${audit}", tables.audit()),
             Map.entry("${outbox_partitions}", tables.outboxPartitions()),
             Map.entry("${outbox_relays}", tables.outboxRelays()),
+            Map.entry("${consumer_pauses}", tables.consumerPauses()),
             Map.entry("${outbox_name}", bare(tables.outbox())),
             Map.entry("${processed_events_name}", bare(tables.processedEvents())),
             Map.entry("${dead_letters_name}", bare(tables.deadLetters())),

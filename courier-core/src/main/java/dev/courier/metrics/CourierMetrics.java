@@ -77,6 +77,12 @@ public final class CourierMetrics {
   public static final String CONSUMER_RETRIES = "courier.consumer.retries";
   /** Events written to the dead-letter table. Tags: consumer, reason. */
   public static final String CONSUMER_DEAD_LETTERS = "courier.consumer.dead.letters";
+
+  /**
+   * Gauge: 1 while a consumer is paused ({@code ConsumerPauses}: by an operator, or by itself after
+   * too many dead letters), else 0; reported by each of its processors. Tag: consumer.
+   */
+  public static final String CONSUMER_PAUSED = "courier.consumer.paused";
   /** Consumer dead letters parked with status {@code DEAD} (gauge). Tags: consumer. */
   public static final String CONSUMER_DEAD_LETTER_BACKLOG = "courier.consumer.dead.letters.backlog";
   /** Time from an event's creation to its committed effect. Tags: consumer. */

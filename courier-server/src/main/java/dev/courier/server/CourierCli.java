@@ -40,6 +40,7 @@ import picocli.CommandLine.ParseResult;
       ServeCommand.class,
       OutboxCommand.class,
       DlqCommand.class,
+      ConsumerCommand.class,
       HistoryReplayCommand.class,
       PruneCommand.class,
       AuditCommand.class,

@@ -95,8 +95,8 @@ public final class Observability implements AutoCloseable {
 
   /**
    * Exports the outbox, dead-letter and transaction-horizon gauges, adds the {@code outbox}, {@code
-   * dead-letters} and (unless {@code courier.health.horizon-max-lag} is off) {@code horizon}
-   * readiness checks, and starts the dead-letter monitor, which tells {@code listener} about
+   * dead-letters}, {@code consumers} (paused ones) and (unless {@code courier.health.horizon-max-lag}
+   * is off) {@code horizon} readiness checks, and starts the dead-letter monitor, which tells {@code listener} about
    * growth, and the horizon monitor.
    *
    * @param consumers the consumers this process runs, exported at 0 before their first dead letter
@@ -124,6 +124,7 @@ public final class Observability implements AutoCloseable {
     horizon.start();
     checks.add(HealthChecks.outboxAge(outbox, h.outboxMaxAge()));
     checks.add(HealthChecks.deadLetters(monitor));
+    checks.add(HealthChecks.consumerPauses(new dev.courier.inbox.ConsumerPauses(dataSource, tables, clock)));
     h.horizonMaxLag().ifPresent(max -> checks.add(HealthChecks.horizon(horizon, max)));
     if (config.admin().enabled()) {
       serveAdminApi(dataSource, tables);

@@ -201,6 +201,30 @@ class AdminCliTest {
   }
 
   @Test
+  void consumerPauseStatusAndResume_doTheirJob_withAReason_andAreAudited() throws Exception {
+    CliRun none = run("consumer", "status");
+    CliRun noReason = run("consumer", "pause", "billing");
+    CliRun pause = run("consumer", "pause", "billing", "--reason", "incident 7");
+    CliRun again = run("consumer", "pause", "billing", "--reason", "twice");
+    CliRun status = run("consumer", "status");
+    JsonNode js = json(run("consumer", "status", "--json"));
+    CliRun resume = run("consumer", "resume", "billing", "--reason", "fixed");
+    CliRun notPaused = run("consumer", "resume", "billing", "--reason", "fixed");
+
+    assertThat(none.out()).contains("no consumer is paused");
+    assertThat(noReason.exitCode()).isEqualTo(2);
+    assertThat(pause.exitCode()).as(pause.toString()).isZero();
+    assertThat(pause.out()).contains("consumer billing paused");
+    assertThat(again.exitCode()).isEqualTo(1);
+    assertThat(status.out()).contains("billing", "carol", "incident 7");
+    assertThat(js.at("/paused/0/consumer").asText()).isEqualTo("billing");
+    assertThat(resume.out()).contains("consumer billing resumed");
+    assertThat(notPaused.exitCode()).isEqualTo(1);
+    assertThat(f.count("SELECT count(*) FROM courier_audit WHERE action IN ('consumer.pause', 'consumer.resume')"))
+        .isEqualTo(2);
+  }
+
+  @Test
   void dlqDiscardAndGroups_areBounded_andSayWhenTheLimitWasReached() throws Exception {
     for (int i = 0; i < 3; i++) {
       f.poison("billing", "k" + i);

@@ -63,6 +63,7 @@ class MigrateCommandTest {
             "courier_audit",
             "courier_outbox_partitions",
             "courier_outbox_relays",
+            "courier_consumer_pauses",
             "courier_outbox_schema_version");
   }
 
@@ -119,7 +120,7 @@ class MigrateCommandTest {
 
     assertThat(first.exitCode()).as(first.toString()).isZero();
     assertThat(second.exitCode()).as(second.toString()).isZero();
-    assertThat(tablesIn(schema)).hasSize(9);
+    assertThat(tablesIn(schema)).hasSize(10);
   }
 
   @Test

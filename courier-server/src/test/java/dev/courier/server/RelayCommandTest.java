@@ -116,7 +116,7 @@ class RelayCommandTest {
     HttpResponse<String> ready = get(base.resolve("/health/ready"));
     assertThat(ready.statusCode()).as(ready.body()).isEqualTo(200);
     JsonNode checks = new ObjectMapper().readTree(ready.body()).get("checks");
-    assertThat(checks.fieldNames()).toIterable().containsExactly("outbox", "dead-letters", "horizon", "relay");
+    assertThat(checks.fieldNames()).toIterable().containsExactly("outbox", "dead-letters", "consumers", "horizon", "relay");
 
     relay.requestStop();
     assertThat(exit.get(60, TimeUnit.SECONDS)).as(err.toString()).isZero();

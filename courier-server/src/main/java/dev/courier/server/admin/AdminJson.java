@@ -146,6 +146,21 @@ public final class AdminJson {
     return o;
   }
 
+  /** The paused consumers. */
+  public static ObjectNode pauses(List<dev.courier.inbox.ConsumerPauses.Pause> pauses) {
+    ObjectNode n = MAPPER.createObjectNode();
+    ArrayNode items = n.putArray("paused");
+    for (dev.courier.inbox.ConsumerPauses.Pause p : pauses) {
+      items.addObject()
+          .put("consumer", p.consumer())
+          .put("pausedAt", iso(p.pausedAt()))
+          .put("pausedBy", p.pausedBy())
+          .put("reason", p.reason())
+          .put("automatic", p.automatic());
+    }
+    return n;
+  }
+
   public static ObjectNode groups(List<FingerprintGroup> groups) {
     ObjectNode n = MAPPER.createObjectNode();
     ArrayNode gs = n.putArray("groups");

@@ -18,6 +18,7 @@ import dev.courier.deadletter.DeadLetterAdmin;
 import dev.courier.deadletter.DeadLetterFilter;
 import dev.courier.deadletter.DeadLetterStatus;
 import dev.courier.deadletter.ReplayRequest;
+import dev.courier.inbox.ConsumerPauses;
 import dev.courier.inbox.LedgerAdmin;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.outbox.HistoryFilter;
@@ -74,6 +75,9 @@ import org.slf4j.LoggerFactory;
  *                              "reason"
  * GET  /api/processed?eventId= the consumers whose ledger holds the event
  * GET  /api/audit?limit=       the latest audit entries (1-1000, default 100)
+ * GET  /api/consumers/paused   the paused consumers
+ * POST /api/consumers/pause    {"consumer":"..","reason":".."}: stop it taking deliveries
+ * POST /api/consumers/resume   {"consumer":"..","reason":".."}: let it go on
  * </pre>
  *
  * <p>Pages of {@code /api/dlq} start at 0; {@code size} is 1 to 500 (default 50). Times are ISO-8601
@@ -124,6 +128,7 @@ public final class AdminApi implements HttpHandler {
   private final LedgerAdmin ledger;
   private final HistoryReplay history;
   private final AuditLog audit;
+  private final ConsumerPauses pauses;
   private final DataSource dataSource;
   private final Clock clock;
   private final AdminToken token;
@@ -154,6 +159,7 @@ public final class AdminApi implements HttpHandler {
     this.ledger = new LedgerAdmin(dataSource, tables);
     this.history = new HistoryReplay(dataSource, tables, clock);
     this.audit = new AuditLog(tables);
+    this.pauses = new ConsumerPauses(dataSource, tables, clock);
     this.token = token;
     this.readsNeedToken = readsNeedToken;
   }
@@ -268,6 +274,9 @@ public final class AdminApi implements HttpHandler {
       case "/api/dlq/discard" -> post(ex, post, this::discard);
       case "/api/history/replay" -> post(ex, post, this::historyReplay);
       case "/api/processed" -> get(ex, post, () -> processed(q), q, Set.of("eventId"));
+      case "/api/consumers/paused" -> get(ex, post, () -> AdminJson.pauses(pauses.list()), q, Set.of());
+      case "/api/consumers/pause" -> post(ex, post, this::pauseConsumer);
+      case "/api/consumers/resume" -> post(ex, post, this::resumeConsumer);
       case "/api/audit" -> get(ex, post, () -> AdminJson.audit(audit.latest(dataSource, intParam(q, "limit", 100))), q, Set.of("limit"));
       default -> {
         if (path.startsWith("/api/dlq/")) {
@@ -400,6 +409,20 @@ public final class AdminApi implements HttpHandler {
     ReplayTarget target = new ReplayTarget(name(body, "toDestination"), name(body, "consumer"));
     return AdminJson.historyReplay(
         history.replay(filter, target, text(body, "replayId"), bool(body, "dryRun"), rate, limit, who));
+  }
+
+  private ObjectNode pauseConsumer(JsonNode body, Attribution who) {
+    allowOnly(body, Set.of("consumer", "reason"));
+    String consumer = name(body, "consumer");
+    boolean done = pauses.pause(consumer, who, false);
+    return AdminJson.MAPPER.createObjectNode().put("consumer", consumer).put("paused", done);
+  }
+
+  private ObjectNode resumeConsumer(JsonNode body, Attribution who) {
+    allowOnly(body, Set.of("consumer", "reason"));
+    String consumer = name(body, "consumer");
+    boolean done = pauses.resume(consumer, who);
+    return AdminJson.MAPPER.createObjectNode().put("consumer", consumer).put("resumed", done);
   }
 
   private ObjectNode discard(JsonNode body, Attribution who) {

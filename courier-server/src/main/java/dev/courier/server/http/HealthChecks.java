@@ -104,6 +104,35 @@ public final class HealthChecks {
   }
 
   /**
+   * {@code consumers}: down while a consumer is paused (by an operator, or by itself after too many
+   * dead letters), naming each with who paused it and why; its deliveries wait at the broker until
+   * it is resumed. Reads the pause table when asked (one small query).
+   */
+  public static HealthCheck consumerPauses(dev.courier.inbox.ConsumerPauses pauses) {
+    return HealthCheck.of(
+        "consumers",
+        () -> {
+          List<dev.courier.inbox.ConsumerPauses.Pause> paused = pauses.list();
+          if (paused.isEmpty()) {
+            return HealthCheck.Result.up("no consumer is paused");
+          }
+          return HealthCheck.Result.down(
+              "paused, their deliveries waiting at the broker ('courier consumer resume NAME'): "
+                  + paused.stream()
+                      .map(
+                          p ->
+                              p.consumer()
+                                  + " (since "
+                                  + p.pausedAt()
+                                  + ", "
+                                  + (p.automatic() ? "by itself: " : "by " + p.pausedBy() + ": ")
+                                  + p.reason()
+                                  + ")")
+                      .collect(Collectors.joining("; ")));
+        });
+  }
+
+  /**
    * {@code horizon}: down while one transaction has held PostgreSQL's transaction horizon back for
    * longer than {@code maxLag} (the reason names it: its pid, application and database, or a
    * prepared transaction's gid), or while the horizon cannot be read. Reads the monitor's latest

@@ -585,13 +585,29 @@
     (token.get() ? $('action-reason') : $('action-token')).focus();
   }
 
+  function askResume(consumer) {
+    pending = { action: 'resume', consumer: consumer };
+    $('action-title').textContent = 'Resume consumer ' + consumer;
+    $('action-summary').textContent = 'Its processors take deliveries again within a second, the ones' +
+      ' that waited at the broker first. The reason is audited.';
+    $('action-confirm').textContent = 'Resume';
+    $('action-confirm').className = '';
+    $('action-token-row').hidden = !!token.get();
+    $('action-token').value = '';
+    $('action-reason').value = '';
+    $('action-operator').value = operator.get();
+    $('action-error').hidden = true;
+    $('action-dialog').showModal();
+    (token.get() ? $('action-reason') : $('action-token')).focus();
+  }
+
   async function submitAction(ev) {
     ev.preventDefault();
     if (!pending) return;
     const typed = $('action-token').value.trim();
     if (!token.get() && !typed) return actionError('Enter the bearer token first.');
     const reason = $('action-reason').value.trim();
-    if (!reason) return actionError('Give a reason: every replay and discard is audited.');
+    if (!reason) return actionError('Give a reason: every replay, discard and resume is audited.');
     const who = $('action-operator').value.trim();
     if (who && !/^[\p{L}\p{N} ._@:+-]{1,255}$/u.test(who)) {
       return actionError('Your name may hold letters, digits, spaces and . _ @ : + - only.');
@@ -601,6 +617,7 @@
       token.set(typed);
       showTokenState();
     }
+    if (pending.action === 'resume') return submitResume(reason);
     const { action, ids, replayId } = pending;
     const body = { ids: ids.map(idValue), reason: reason };
     if (action === 'replay') body.replayId = replayId;
@@ -616,6 +633,30 @@
       dlq.signature = null;
       await loadDeadLetters();
       loadGroups();
+    } catch (e) {
+      const why = refusal(e);
+      if (why) {
+        $('action-token-row').hidden = false;
+        actionError(why);
+        alertBox('action', why);
+      } else {
+        actionError(e.message);
+      }
+    } finally {
+      $('action-confirm').disabled = false;
+    }
+  }
+
+  async function submitResume(reason) {
+    const consumer = pending.consumer;
+    $('action-confirm').disabled = true;
+    try {
+      const r = await api('POST', 'api/consumers/resume', { consumer: consumer, reason: reason });
+      $('action-dialog').close();
+      pending = null;
+      alertBox('action', null);
+      notice(r && r.resumed ? 'Consumer ' + consumer + ' resumed.' : 'Consumer ' + consumer + ' was not paused.');
+      await loadPauses();
     } catch (e) {
       const why = refusal(e);
       if (why) {
@@ -726,6 +767,32 @@
     $('groups-table').tBodies[0].replaceChildren(...rows);
   }
 
+  // ---------- paused consumers ----------
+
+  async function loadPauses() {
+    if (!adminAvailable) return;
+    let r;
+    try {
+      r = await api('GET', 'api/consumers/paused');
+    } catch (e) {
+      if (e.status === 404) return adminUnavailable();
+      alertBox('pauses', refusal(e) || 'Paused consumers: ' + e.message);
+      return;
+    }
+    alertBox('pauses', null);
+    const paused = (r && r.paused) || [];
+    const rows = paused.map(p => el('tr', { 'data-consumer': p.consumer },
+      el('td', { class: 'mono' }, p.consumer),
+      el('td', { class: 'nowrap' }, timestamp(p.pausedAt)),
+      el('td', {}, p.automatic ? 'itself (auto-pause)' : p.pausedBy),
+      el('td', { class: 'error-text' }, p.reason || ''),
+      el('td', {}, el('button', { type: 'button', onclick: () => askResume(p.consumer) }, 'Resume'))));
+    if (rows.length === 0) {
+      rows.push(el('tr', {}, el('td', { colSpan: 5, class: 'muted empty' }, 'No consumer is paused.')));
+    }
+    $('pauses-table').tBodies[0].replaceChildren(...rows);
+  }
+
   function filterByFingerprint(fingerprint) {
     const form = $('dlq-filter');
     form.reset();
@@ -796,7 +863,7 @@
     refreshing = true;
     try {
       const work = [pollMetrics()];
-      if (adminAvailable) work.push(loadOutbox(), loadGroups());
+      if (adminAvailable) work.push(loadOutbox(), loadPauses(), loadGroups());
       // the table is not reloaded under an open dialog or while rows are selected
       if (adminAvailable && dlq.selected.size === 0 && !$('action-dialog').open && !$('detail-dialog').open) {
         work.push(loadDeadLetters());

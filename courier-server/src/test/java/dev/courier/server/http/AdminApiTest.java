@@ -385,6 +385,34 @@ class AdminApiTest {
   }
 
   @Test
+  void consumers_arePausedAndResumed_withTheToken_andAReason_andListed() throws Exception {
+    HttpResponse<String> noToken = post("/api/consumers/pause", "{\"consumer\":\"billing\",\"reason\":\"incident\"}", null, null);
+    HttpResponse<String> noReason = post("/api/consumers/pause", "{\"consumer\":\"billing\"}", TOKEN, null);
+    HttpResponse<String> badName = post("/api/consumers/pause", "{\"consumer\":\"no spaces\",\"reason\":\"x\"}", TOKEN, null);
+
+    assertThat(noToken.statusCode()).isEqualTo(401);
+    assertThat(noReason.statusCode()).isEqualTo(400);
+    assertThat(badName.statusCode()).isEqualTo(400);
+    assertThat(json(get("/api/consumers/paused")).get("paused")).isEmpty();
+
+    JsonNode paused = json(post("/api/consumers/pause", "{\"consumer\":\"billing\",\"reason\":\"incident 7\"}", TOKEN, "erin"));
+    JsonNode list = json(get("/api/consumers/paused"));
+    JsonNode again = json(post("/api/consumers/pause", "{\"consumer\":\"billing\",\"reason\":\"twice\"}", TOKEN, "erin"));
+    JsonNode resumed = json(post("/api/consumers/resume", "{\"consumer\":\"billing\",\"reason\":\"fixed\"}", TOKEN, "erin"));
+
+    assertThat(paused.get("paused").asBoolean()).isTrue();
+    assertThat(list.at("/paused/0/consumer").asText()).isEqualTo("billing");
+    assertThat(list.at("/paused/0/pausedBy").asText()).isEqualTo("erin");
+    assertThat(list.at("/paused/0/reason").asText()).isEqualTo("incident 7");
+    assertThat(list.at("/paused/0/automatic").asBoolean()).isFalse();
+    assertThat(again.get("paused").asBoolean()).isFalse();
+    assertThat(resumed.get("resumed").asBoolean()).isTrue();
+    assertThat(json(get("/api/consumers/paused")).get("paused")).isEmpty();
+    assertThat(f.rows("SELECT action, operator FROM courier_audit WHERE action LIKE 'consumer.%' ORDER BY id").toString())
+        .isEqualTo("[{action=consumer.pause, operator=erin}, {action=consumer.resume, operator=erin}]");
+  }
+
+  @Test
   void aFailureOnTheServersSide_isAnsweredWithAReference_notTheDatabasesMessage() throws Exception {
     f.rows("DROP TABLE courier_audit");
 

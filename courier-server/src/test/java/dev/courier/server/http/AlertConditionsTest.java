@@ -493,7 +493,7 @@ class AlertConditionsTest {
             .isFalse();
       }
     }
-    Pattern unit = Pattern.compile("courier_[a-z_]+_(events|attempts|seconds|relays|transactions)(_total|_max)?");
+    Pattern unit = Pattern.compile("courier_[a-z_]+_(events|attempts|seconds|relays|transactions|consumers)(_total|_max)?");
     s.types().keySet().stream()
         .filter(f -> f.startsWith("courier_"))
         .forEach(

@@ -228,6 +228,19 @@ class DashboardBrowserTest {
     page.waitUntil("the row to show it discarded", WAIT, "document.querySelector(\"" + otherRow + " .badge-discarded\")");
     assertThat(deadLetters.show(other).summary().status()).isEqualTo(DeadLetterStatus.DISCARDED);
 
+    // a paused consumer is listed, and resumed by a click with the kept token
+    dev.courier.inbox.ConsumerPauses pauses = new dev.courier.inbox.ConsumerPauses(db, CourierTables.DEFAULT, java.time.Clock.systemUTC());
+    pauses.pause("shipping", new dev.courier.admin.Attribution("carol", "carrier outage"), false);
+    String pausedRow = "#pauses-table tr[data-consumer='shipping']";
+    page.waitUntil("the paused consumer's row", WAIT, "document.querySelector(\"" + pausedRow + "\")");
+    assertThat(page.text(pausedRow)).contains("shipping", "carol", "carrier outage");
+    page.click(pausedRow + " button");
+    page.waitUntil("the resume dialog", WAIT, "document.getElementById('action-dialog').open");
+    page.type("#action-reason", "carrier back");
+    page.click("#action-confirm");
+    page.waitUntil("the row to go", WAIT, "!document.querySelector(\"" + pausedRow + "\")");
+    assertThat(pauses.pauseOf("shipping")).isEmpty();
+
     assertThat(page.errors())
         .as("errors the page reported, other than the refused replay")
         .filteredOn(e -> !e.contains("status of 403"))
