@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.courier.Event;
 import dev.courier.PoisonEventException;
 import dev.courier.inbox.EventHandler;
+import dev.courier.admin.Attribution;
+import dev.courier.inbox.ConsumerPauses;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Schema;
@@ -344,6 +346,27 @@ public abstract class TransportConformanceTest {
     assertThat(dl).containsEntry("reason", "HANDLER_FAILED").containsEntry("attempts", "3");
     assertThat(dl.get("error_message")).contains("downstream unavailable");
     assertThat(effectCount(consumer.name, failing)).as("every failed attempt rolled back").isZero();
+  }
+
+  @Test
+  void aPausedConsumer_takesNothing_untilResumed_thenAppliesEveryEventOnce() throws Exception {
+    String dest = newDestination("paused");
+    List<Event> events = events(dest, 10, 2);
+    Consumer consumer = consumer("paused", recordingHandler());
+    ConsumerPauses pauses = new ConsumerPauses(db, CourierTables.DEFAULT, java.time.Clock.systemUTC());
+    pauses.pause(consumer.name, new Attribution("conformance", "paused before its first delivery"), false);
+    publishConfirmed(events);
+    subscribe(dest, consumer, SubscriptionSpec.AfterCommitHook.NONE);
+    Thread.sleep(2_000); // the deliveries arrive, and are refused
+
+    for (Event e : events) {
+      assertThat(effectCount(consumer.name, e.id())).as("nothing applied while paused").isZero();
+      assertThat(deadLetter(consumer.name, e.id())).as("nothing dead-lettered while paused").isNull();
+    }
+    pauses.resume(consumer.name, new Attribution("conformance", "resumed"));
+
+    awaitEffects(consumer.name, events);
+    assertExactlyOneEffectEach(consumer.name, events);
   }
 
   @Test
