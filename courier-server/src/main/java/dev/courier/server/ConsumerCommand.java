@@ -60,14 +60,8 @@ final class ConsumerCommand implements Runnable {
     }
   }
 
-  @Command(
-      name = "pause",
-      mixinStandardHelpOptions = true,
-      description = {
-        "Pause a consumer: its processors stop taking deliveries within a second, and acknowledge",
-        "nothing until it is resumed. Exit 1 when it was paused already."
-      })
-  static final class Pause extends AdminCommand {
+  /** What pause and resume share: the consumer, the reason and the operator, audited. */
+  abstract static class Change extends AdminCommand {
     @Parameters(paramLabel = "CONSUMER", description = "The consumer's name.")
     String consumer;
 
@@ -77,15 +71,41 @@ final class ConsumerCommand implements Runnable {
     @Option(names = "--operator", paramLabel = "NAME", description = "Who, for the audit trail (default: $USER).")
     String operator;
 
+    /** Changes the pause; true if it changed anything. */
+    abstract boolean change(ConsumerPauses pauses, dev.courier.admin.Attribution who);
+
+    /** The JSON field and the words for a change that happened, and for one that did not. */
+    abstract String[] words();
+
     @Override
     int run(Context ctx, PrintWriter out) {
-      boolean done = pauses(ctx).pause(consumer, who(ctx, operator, reason), false);
+      boolean done = change(pauses(ctx), who(ctx, operator, reason));
+      String[] w = words();
       if (json) {
-        printJson(out, AdminJson.MAPPER.createObjectNode().put("consumer", consumer).put("paused", done));
+        printJson(out, AdminJson.MAPPER.createObjectNode().put("consumer", consumer).put(w[0], done));
       } else {
-        out.println(done ? "consumer " + consumer + " paused" : "consumer " + consumer + " was paused already");
+        out.println("consumer " + consumer + " " + (done ? w[1] : w[2]));
       }
       return okUnlessEmpty(done ? 1 : 0);
+    }
+  }
+
+  @Command(
+      name = "pause",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Pause a consumer: its processors stop taking deliveries within a second, and acknowledge",
+        "nothing until it is resumed. Exit 1 when it was paused already."
+      })
+  static final class Pause extends Change {
+    @Override
+    boolean change(ConsumerPauses pauses, dev.courier.admin.Attribution who) {
+      return pauses.pause(consumer, who, false);
+    }
+
+    @Override
+    String[] words() {
+      return new String[] {"paused", "paused", "was paused already"};
     }
   }
 
@@ -96,25 +116,15 @@ final class ConsumerCommand implements Runnable {
         "Resume a paused consumer: its processors take deliveries again within a second, the ones",
         "that waited first. Exit 1 when it was not paused."
       })
-  static final class Resume extends AdminCommand {
-    @Parameters(paramLabel = "CONSUMER", description = "The consumer's name.")
-    String consumer;
-
-    @Option(names = "--reason", paramLabel = "TEXT", required = true, description = "Why (required; audited).")
-    String reason;
-
-    @Option(names = "--operator", paramLabel = "NAME", description = "Who, for the audit trail (default: $USER).")
-    String operator;
+  static final class Resume extends Change {
+    @Override
+    boolean change(ConsumerPauses pauses, dev.courier.admin.Attribution who) {
+      return pauses.resume(consumer, who);
+    }
 
     @Override
-    int run(Context ctx, PrintWriter out) {
-      boolean done = pauses(ctx).resume(consumer, who(ctx, operator, reason));
-      if (json) {
-        printJson(out, AdminJson.MAPPER.createObjectNode().put("consumer", consumer).put("resumed", done));
-      } else {
-        out.println(done ? "consumer " + consumer + " resumed" : "consumer " + consumer + " was not paused");
-      }
-      return okUnlessEmpty(done ? 1 : 0);
+    String[] words() {
+      return new String[] {"resumed", "resumed", "was not paused"};
     }
   }
 }

@@ -566,32 +566,36 @@
   }
 
   function askAction(action, ids) {
-    pending = { action: action, ids: ids, replayId: newReplayId() };
     const n = ids.length;
     const what = n === 1 ? 'dead letter ' + ids[0] : n + ' dead letters';
-    $('action-title').textContent = action === 'replay' ? 'Replay ' + what : 'Discard ' + what;
-    $('action-summary').textContent = action === 'replay'
-      ? 'The events go back to their consumers with their original event ids, so a consumer that' +
-        ' already applied one skips it. Submitting the same replay twice enqueues it once.'
-      : 'The dead letters are marked discarded and will not be delivered. The reason is audited.';
-    $('action-confirm').textContent = action === 'replay' ? 'Replay' : 'Discard';
-    $('action-confirm').className = action === 'replay' ? '' : 'danger';
-    $('action-token-row').hidden = !!token.get();
-    $('action-token').value = '';
-    $('action-reason').value = '';
-    $('action-operator').value = operator.get();
-    $('action-error').hidden = true;
-    $('action-dialog').showModal();
-    (token.get() ? $('action-reason') : $('action-token')).focus();
+    openActionDialog(
+      { action: action, ids: ids, replayId: newReplayId() },
+      action === 'replay' ? 'Replay ' + what : 'Discard ' + what,
+      action === 'replay'
+        ? 'The events go back to their consumers with their original event ids, so a consumer that' +
+          ' already applied one skips it. Submitting the same replay twice enqueues it once.'
+        : 'The dead letters are marked discarded and will not be delivered. The reason is audited.',
+      action === 'replay' ? 'Replay' : 'Discard',
+      action !== 'replay');
   }
 
   function askResume(consumer) {
-    pending = { action: 'resume', consumer: consumer };
-    $('action-title').textContent = 'Resume consumer ' + consumer;
-    $('action-summary').textContent = 'Its processors take deliveries again within a second, the ones' +
-      ' that waited at the broker first. The reason is audited.';
-    $('action-confirm').textContent = 'Resume';
-    $('action-confirm').className = '';
+    openActionDialog(
+      { action: 'resume', consumer: consumer },
+      'Resume consumer ' + consumer,
+      'Its processors take deliveries again within a second, the ones that waited at the broker' +
+        ' first. The reason is audited.',
+      'Resume',
+      false);
+  }
+
+  // The one dialog of every audited change: asks for the token (unless kept), a reason and a name.
+  function openActionDialog(what, title, summary, confirm, danger) {
+    pending = what;
+    $('action-title').textContent = title;
+    $('action-summary').textContent = summary;
+    $('action-confirm').textContent = confirm;
+    $('action-confirm').className = danger ? 'danger' : '';
     $('action-token-row').hidden = !!token.get();
     $('action-token').value = '';
     $('action-reason').value = '';
@@ -634,14 +638,7 @@
       await loadDeadLetters();
       loadGroups();
     } catch (e) {
-      const why = refusal(e);
-      if (why) {
-        $('action-token-row').hidden = false;
-        actionError(why);
-        alertBox('action', why);
-      } else {
-        actionError(e.message);
-      }
+      actionFailed(e);
     } finally {
       $('action-confirm').disabled = false;
     }
@@ -658,14 +655,7 @@
       notice(r && r.resumed ? 'Consumer ' + consumer + ' resumed.' : 'Consumer ' + consumer + ' was not paused.');
       await loadPauses();
     } catch (e) {
-      const why = refusal(e);
-      if (why) {
-        $('action-token-row').hidden = false;
-        actionError(why);
-        alertBox('action', why);
-      } else {
-        actionError(e.message);
-      }
+      actionFailed(e);
     } finally {
       $('action-confirm').disabled = false;
     }
@@ -675,6 +665,18 @@
   function idValue(id) {
     const item = dlq.items.get(id);
     return item ? item.id : id;
+  }
+
+  // A refused change asks for the token again; any other failure is shown in the dialog.
+  function actionFailed(e) {
+    const why = refusal(e);
+    if (why) {
+      $('action-token-row').hidden = false;
+      actionError(why);
+      alertBox('action', why);
+    } else {
+      actionError(e.message);
+    }
   }
 
   function actionError(text) {
