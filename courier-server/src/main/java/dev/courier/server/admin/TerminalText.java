@@ -7,11 +7,11 @@ import java.io.Writer;
 
 /**
  * Text about to reach an operator's terminal with every character that could drive the terminal
- * shown instead as {@code \}{@code uXXXX}: the C0 controls but line feed and tab (so ESC, which
- * starts colour, cursor and title sequences, and carriage return, which lets a line overwrite
- * itself), DEL, the C1 controls (U+0080 to U+009F, CSI among them) and the bidirectional overrides
- * and isolates (U+202A to U+202E, U+2066 to U+2069), which can make text read differently from what
- * it is. Dead letters, keys, headers and error messages come from producers and brokers, not from
+ * shown instead as a six-character escape of its code ({@code \}{@code u001b} for ESC): the C0
+ * controls but line feed and tab (so ESC, which starts colour, cursor and title sequences, and
+ * carriage return, which lets a line overwrite itself), DEL, the C1 controls (U+0080 to U+009F,
+ * CSI among them) and the bidirectional overrides and isolates (U+202A to U+202E, U+2066 to
+ * U+2069), which can make text read differently from what it is. Dead letters, keys, headers and error messages come from producers and brokers, not from
  * the operator, so the CLI prints them through this unless asked for {@code --raw}. The escape is
  * also JSON's, so a JSON document stays valid and means the same.
  */
