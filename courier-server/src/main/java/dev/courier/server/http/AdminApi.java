@@ -675,8 +675,9 @@ public final class AdminApi implements HttpHandler {
           ex.getRequestMethod(),
           ex.getRequestURI().getPath(),
           reference,
-          Masking.text(e.toString()),
-          e);
+          // the causes' messages, masked; not the stack trace, whose messages a driver may fill with
+          // a URL and its password
+          causes(e));
       body =
           AdminJson.error(
               (o == Outcome.UNREACHABLE ? "the database is unreachable" : "the operation failed")
@@ -692,6 +693,15 @@ public final class AdminApi implements HttpHandler {
     } catch (IOException | RuntimeException ignored) {
       ex.close();
     }
+  }
+
+  private static String causes(Throwable e) {
+    StringBuilder b = new StringBuilder(Masking.text(e.toString()));
+    int depth = 0;
+    for (Throwable c = e.getCause(); c != null && c != e && depth < 5; c = c.getCause(), depth++) {
+      b.append("; caused by ").append(Masking.text(c.toString()));
+    }
+    return b.toString();
   }
 
   private static String reference() {
