@@ -205,6 +205,13 @@ final class LogRelay {
     boolean dirty;
     boolean releasing;
     int inFlight;
+    /** rows of the window that still carry their event, and confirmed rows kept only as marks */
+    int held;
+    int marks;
+    /** keys of this lane's rows in flight, with how many: a later row of such a key waits */
+    final Map<String, Integer> inFlightKeys = new HashMap<>();
+    /** set when a row of this lane waits for a retry; cleared when a look finds none */
+    boolean mayRetry;
     long leaseValidUntil;
     Instant lastConfirm = Instant.MIN;
 
@@ -221,6 +228,9 @@ final class LogRelay {
       this.last = Long.MAX_VALUE;
     }
   }
+
+  /** Where a group of lanes reads next: after one snapshot, up to another, from a seq. */
+  private record ReadPoint(boolean next, String after, String upTo, long from) {}
 
   /** A published batch's results, handed back to the coordinating thread. */
   private record Completion(List<Lane> lanes, List<Row> rows, List<PublishResult> results, long nanos) {}
@@ -273,11 +283,19 @@ final class LogRelay {
   Instant nextRetry() {
     Instant next = null;
     for (Lane lane : lanes.values()) {
+      if (!lane.mayRetry) {
+        continue;
+      }
+      boolean found = false;
       for (Row r : lane.window) {
-        if (r.state == Row.State.WAITING && r.firstFailure != null && (next == null || r.due.isBefore(next))) {
-          next = r.due;
+        if (r.state == Row.State.WAITING && r.firstFailure != null) {
+          found = true;
+          if (next == null || r.due.isBefore(next)) {
+            next = r.due;
+          }
         }
       }
+      lane.mayRetry = found;
     }
     return next;
   }
@@ -536,6 +554,8 @@ final class LogRelay {
   private void fenced(Lane lane) {
     lanes.remove(lane.partition);
     lane.window.clear();
+    lane.held = 0;
+    lane.marks = 0;
     relay.logFenced();
     log.warn(
         "relay {} lost partition {} (epoch {}) to another relay; it stops publishing it now and the new"
@@ -605,28 +625,23 @@ final class LogRelay {
     int held = 0;
     int marks = 0;
     for (Lane lane : lanes.values()) {
-      for (Row r : lane.window) {
-        if (r.event != null) {
-          held++;
-        } else {
-          marks++;
-        }
-      }
+      held += lane.held;
+      marks += lane.marks;
     }
     if (held + batchSize > windowLimit || marks > windowLimit * MARKS_PER_BUDGET) {
       return;
     }
     // a lane reads its open batch, or once that is read to its end, its next batch
-    Map<String, List<Lane>> groups = new LinkedHashMap<>();
+    Map<ReadPoint, List<Lane>> groups = new LinkedHashMap<>();
     for (Lane lane : lanes.values()) {
       if (lane.releasing || lane.batch == null) {
         continue;
       }
-      String group;
+      ReadPoint group;
       if (!lane.exhausted) {
-        group = "open|" + lane.done.text() + '|' + lane.batch.text() + '|' + lane.read;
+        group = new ReadPoint(false, lane.done.text(), lane.batch.text(), lane.read);
       } else if (lane.next != null && !lane.nextExhausted) {
-        group = "next|" + lane.batch.text() + '|' + lane.next.text() + '|' + lane.nextRead;
+        group = new ReadPoint(true, lane.batch.text(), lane.next.text(), lane.nextRead);
       } else {
         continue;
       }
@@ -659,6 +674,7 @@ final class LogRelay {
           r.state = Row.State.PARKED;
         }
         lane.window.addLast(r);
+        lane.held++;
         if (!next) {
           lane.batchRows++;
         }
@@ -710,6 +726,11 @@ final class LogRelay {
     List<Lane> order = new ArrayList<>(lanes.values());
     int n = order.size();
     while (true) {
+      // a batch is only gathered with a permit to send it: gathering rows and handing them back
+      // would cost a walk through every window on each pass while the batches in flight are full
+      if (!permits.tryAcquire()) {
+        return;
+      }
       rotation = (rotation + 1) % n;
       Instant now = clock.instant();
       List<Row> rows = new ArrayList<>();
@@ -730,12 +751,7 @@ final class LogRelay {
         }
       }
       if (rows.isEmpty()) {
-        return;
-      }
-      if (!permits.tryAcquire()) {
-        for (Row r : rows) {
-          r.state = Row.State.WAITING;
-        }
+        permits.release();
         return;
       }
       send(owners, rows, publisher);
@@ -751,20 +767,26 @@ final class LogRelay {
     // keys with an earlier row that does not go out in this batch (in flight in another batch,
     // waiting for its retry, parked): their later rows wait. A key whose earlier rows all go out
     // in this batch needs no entry, so on a clean run only the batches in flight fill it.
+    // Keys in flight are counted in the lane as batches go out and come back, so rows in flight
+    // are passed over here without a look at their key.
     Set<String> blocked = null;
     int taken = 0;
     for (Row r : lane.window) {
       if (taken >= max) {
         break;
       }
-      if (r.resolved()) {
+      if (r.state != Row.State.WAITING) {
+        continue; // resolved, or in flight
+      }
+      if (r.key != null
+          && ((blocked != null && blocked.contains(r.key)) || lane.inFlightKeys.containsKey(r.key))) {
         continue;
       }
-      if (r.key != null && blocked != null && blocked.contains(r.key)) {
-        continue;
-      }
-      if (r.state == Row.State.WAITING && !r.due.isAfter(now)) {
+      if (!r.due.isAfter(now)) {
         r.state = Row.State.IN_FLIGHT;
+        if (r.key != null) {
+          lane.inFlightKeys.merge(r.key, 1, Integer::sum);
+        }
         into.add(r);
         taken++;
         if (r.key != null && r.firstFailure != null) {
@@ -775,6 +797,7 @@ final class LogRelay {
           blocked.add(r.key);
         }
       } else if (r.key != null) {
+        // waiting for its retry: its key's later rows wait for it
         if (blocked == null) {
           blocked = new HashSet<>();
         }
@@ -783,8 +806,21 @@ final class LogRelay {
     }
   }
 
+  /** The lanes of a batch, each once: a batch holds each lane's rows together. */
+  private static List<Lane> distinct(List<Lane> owners) {
+    List<Lane> lanes = new ArrayList<>();
+    Lane previous = null;
+    for (Lane lane : owners) {
+      if (lane != previous && !lanes.contains(lane)) {
+        lanes.add(lane);
+      }
+      previous = lane;
+    }
+    return lanes;
+  }
+
   private void send(List<Lane> owners, List<Row> rows, Executor publisher) {
-    for (Lane lane : new HashSet<>(owners)) {
+    for (Lane lane : distinct(owners)) {
       lane.inFlight++;
     }
     inFlight++;
@@ -834,15 +870,24 @@ final class LogRelay {
       List<PublishResult> results = c.results();
       Map<UUID, PublishResult> byId = null;
       Instant now = clock.instant();
-      for (Lane lane : new HashSet<>(c.lanes())) {
+      for (Lane lane : distinct(c.lanes())) {
         lane.inFlight--;
       }
+      Lane current = null;
+      boolean owned = false;
       for (int i = 0; i < c.rows().size(); i++) {
         Lane lane = c.lanes().get(i);
-        if (lanes.get(lane.partition) != lane) {
+        if (lane != current) {
+          current = lane;
+          owned = lanes.get(lane.partition) == lane;
+        }
+        if (!owned) {
           continue; // the partition was lost meanwhile: its new owner publishes these again
         }
         Row row = c.rows().get(i);
+        if (row.key != null) {
+          lane.inFlightKeys.computeIfPresent(row.key, (k, count) -> count == 1 ? null : count - 1);
+        }
         PublishResult result = i < results.size() ? results.get(i) : null;
         if (result == null || !result.eventId().equals(row.event.id())) {
           if (byId == null) {
@@ -887,6 +932,8 @@ final class LogRelay {
         passPublished++;
         relay.recordConfirmed(row.event, now, c);
         row.event = null;
+        lane.held--;
+        lane.marks++;
       }
       case PublishResult.Failed f -> fail(lane, row, f, now);
     }
@@ -907,6 +954,7 @@ final class LogRelay {
         Duration delay = retryPolicy.delay(row.attempts);
         row.state = Row.State.WAITING;
         row.due = now.plus(delay);
+        lane.mayRetry = true;
         passRetried++;
         relay.recordRetry(row.event);
         log.warn(
@@ -966,6 +1014,11 @@ final class LogRelay {
         return;
       }
       lane.window.pollFirst();
+      if (r.event == null) {
+        lane.marks--;
+      } else {
+        lane.held--;
+      }
       lane.batchRows--;
       if (r.state != Row.State.CONFIRMED) {
         // dead and parked rows leave the window with the checkpoint that writes them

@@ -316,9 +316,10 @@ final class LogStore implements AutoCloseable {
             ps.setInt(i, limit);
             ps.setFetchSize(Math.min(limit, 4096));
             try (ResultSet rs = ps.executeQuery()) {
+              int first = one ? 1 : 2;
               while (rs.next()) {
-                LogRelay.Row r = read(rs);
-                r.partition = one ? partitions.getFirst() : rs.getInt("partition_no");
+                LogRelay.Row r = read(rs, first);
+                r.partition = one ? partitions.getFirst() : rs.getInt(1);
                 rows.add(r);
               }
             }
@@ -327,21 +328,27 @@ final class LogStore implements AutoCloseable {
         });
   }
 
-  private static LogRelay.Row read(ResultSet rs) throws SQLException {
-    long seq = rs.getLong("seq");
-    UUID id = rs.getObject("event_id", UUID.class);
-    Event e =
-        new Event(
-            id,
-            rs.getString("event_type"),
-            rs.getString("destination"),
-            rs.getString("event_key"),
-            rs.getBytes("payload"),
-            HeadersJson.decode(rs.getString("headers")),
-            rs.getString("correlation_id"),
-            rs.getString("causation_id"),
-            rs.getTimestamp("created_at").toInstant());
-    return new LogRelay.Row(seq, rs.getString("txid"), e, rs.getInt("attempts"));
+  /**
+   * A row of a page, its columns read by position from {@code first} on, in the order {@link
+   * LogSql#page} selects them ({@link LogSql#pageMany} puts the partition before them): a column
+   * read by name costs a lookup for each column of every row.
+   */
+  private static LogRelay.Row read(ResultSet rs, int first) throws SQLException {
+    int i = first;
+    long seq = rs.getLong(i++);
+    String txid = rs.getString(i++);
+    UUID id = rs.getObject(i++, UUID.class);
+    String type = rs.getString(i++);
+    String destination = rs.getString(i++);
+    String key = rs.getString(i++);
+    byte[] payload = rs.getBytes(i++);
+    Map<String, String> headers = HeadersJson.decode(rs.getString(i++));
+    String correlationId = rs.getString(i++);
+    String causationId = rs.getString(i++);
+    Instant createdAt = rs.getTimestamp(i++).toInstant();
+    int attempts = rs.getInt(i);
+    Event e = new Event(id, type, destination, key, payload, headers, correlationId, causationId, createdAt);
+    return new LogRelay.Row(seq, txid, e, attempts);
   }
 
   private void park(Connection c, List<Park> parks, Instant now) throws SQLException {

@@ -197,10 +197,18 @@ public final class KafkaTransport implements Transport {
     boolean interrupted = false;
     // topics whose partitions are not yet served by their leaders (created a moment ago)
     Set<String> unservedTopics = new HashSet<>();
+    // the last topic found ready: a batch's events mostly share one, looked up once
+    String readyTopic = null;
     for (Event e : batch) {
       String topic = e.destination();
+      if (topic.equals(readyTopic)) {
+        continue;
+      }
+      if (readiness.isReady(topic)) {
+        readyTopic = topic;
+        continue;
+      }
       if (interrupted
-          || readiness.isReady(topic)
           || unservedTopics.contains(topic)
           || problem(e) != null) {
         continue;
