@@ -26,7 +26,7 @@ import java.util.regex.Pattern;
  * @param ackWait how long the server waits for an ack before redelivering
  * @param maxDeliver the most deliveries of one message; never unlimited
  * @param backoff the redelivery schedule after expired ack waits; empty for none
- * @param batchSize messages per fetch
+ * @param batchSize messages one pull request asks for
  * @param maxAckPending the most unacknowledged messages the server hands out
  */
 record ConsumerSettings(

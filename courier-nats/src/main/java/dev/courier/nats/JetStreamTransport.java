@@ -144,7 +144,10 @@ public final class JetStreamTransport implements Transport {
    */
   public static final String OPTION_BACKOFF = "backoff";
 
-  /** Subscription option: how many messages one fetch takes (default 10, at most 256). */
+  /**
+   * Subscription option: how many messages one pull request asks for (default 10, at most 256).
+   * Each is handed over as it arrives, not once the request is served in full.
+   */
   public static final String OPTION_BATCH_SIZE = "batchSize";
 
   /** Subscription option: the consumer's limit of unacknowledged messages (default 1000). */

@@ -27,7 +27,9 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -44,7 +46,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One running durable pull consumer; see {@link JetStreamTransport#subscribe} for what it
- * guarantees. The fetch loop runs on its own platform thread, in-progress acks on a second one.
+ * guarantees. The pull loop runs on its own platform thread, in-progress acks on a second one.
  * Thread-safe.
  */
 final class PullSubscription implements Subscription {
@@ -233,13 +235,18 @@ final class PullSubscription implements Subscription {
 
   private void run() {
     int fetchFailures = 0;
+    Iterator<Message> pull = null;
     try {
       while (state == State.RUNNING) {
-        List<Message> batch;
+        List<Message> arrived;
         try {
-          batch = subscription.fetch(settings.batchSize(), spec.pollTimeout());
+          if (pull == null) {
+            pull = subscription.iterate(settings.batchSize(), spec.pollTimeout());
+          }
+          arrived = arrived(pull);
           fetchFailures = 0;
         } catch (RuntimeException e) {
+          pull = null;
           if (state != State.RUNNING) {
             break;
           }
@@ -251,8 +258,12 @@ final class PullSubscription implements Subscription {
           sleepWhileRunning(backoff(fetchFailures));
           continue;
         }
-        inHand.addAll(batch);
-        for (Message m : batch) {
+        if (arrived.isEmpty()) {
+          pull = null; // the pull request was served in full or expired: the next one goes out now
+          continue;
+        }
+        inHand.addAll(arrived);
+        for (Message m : arrived) {
           if (state != State.RUNNING) {
             break;
           }
@@ -269,11 +280,53 @@ final class PullSubscription implements Subscription {
     } finally {
       if (state != State.CRASHED) {
         release();
+        handBackBuffered();
         shutDown();
         state = State.STOPPED;
         log.info("nats subscription {} stopped", settings.durable());
       }
       onStop.accept(this);
+    }
+  }
+
+  /**
+   * Waits, up to the poll timeout, for the next delivery of the open pull request and returns it
+   * with every one that has arrived behind it: a delivery is handled as soon as it is here, not
+   * once the request's whole batch is (at a low rate that wait was most of a message's latency),
+   * and what has arrived is in hand, kept alive by in-progress acks and handed back on stop.
+   *
+   * @return nothing when the pull request ended: served in full, or expired
+   */
+  private List<Message> arrived(Iterator<Message> pull) {
+    List<Message> arrived = new ArrayList<>();
+    if (!pull.hasNext()) {
+      return arrived;
+    }
+    arrived.add(pull.next());
+    long buffered = subscription.getPendingMessageCount();
+    while (buffered-- > 0 && pull.hasNext()) {
+      arrived.add(pull.next());
+    }
+    return arrived;
+  }
+
+  /**
+   * Hands back with a nak the deliveries that arrived after the last were taken in hand, so that
+   * the next subscriber need not wait for the ack wait; at most one pull request's worth.
+   */
+  private void handBackBuffered() {
+    try {
+      for (int i = 0; i < settings.batchSize(); i++) {
+        Message m = subscription.nextMessage(Duration.ofMillis(1));
+        if (m == null) {
+          return;
+        }
+        m.nak();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (RuntimeException e) {
+      log.debug("handing back buffered deliveries failed: {}", e.toString());
     }
   }
 

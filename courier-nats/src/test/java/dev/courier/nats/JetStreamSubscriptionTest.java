@@ -276,6 +276,33 @@ class JetStreamSubscriptionTest {
   }
 
   @Test
+  void eachMessage_isHandledAsItArrives_notOnceItsPullRequestIsServedInFull() throws Exception {
+    String subject = subject("arrival");
+    String name = consumerName("arrival");
+    // a pull request asks for 10 messages and stays open 20 s: a consumer that waited for a full
+    // batch would apply nothing of these three for 20 s
+    SubscriptionSpec spec =
+        new SubscriptionSpec(subject, 1 << 20, Duration.ofSeconds(20), null, java.util.Map.of())
+            .withOption(JetStreamTransport.OPTION_BATCH_SIZE, "10");
+    subscribe(spec, ledger.processor(name, Ledger.recording(name)));
+    await()
+        .atMost(WAIT)
+        .until(() -> nats.consumer(transport.ensureStream(subject), name).getNumWaiting() > 0);
+
+    for (String type : List.of("First", "Second", "Third")) {
+      Event e = publish(subject, type).getFirst();
+      long published = System.nanoTime();
+      await().atMost(WAIT).until(() -> ledger.effects(e.id()) == 1);
+      assertThat(Duration.ofNanos(System.nanoTime() - published))
+          .as("%s applied while its pull request was still open", type)
+          .isLessThan(Duration.ofSeconds(5));
+    }
+    await()
+        .atMost(WAIT)
+        .until(() -> nats.consumer(transport.ensureStream(subject), name).getNumAckPending() == 0);
+  }
+
+  @Test
   void failingHandler_isRetriedThroughADelayedNak_andAppliedOnce() throws Exception {
     String subject = subject("retry");
     String name = consumerName("retry");
