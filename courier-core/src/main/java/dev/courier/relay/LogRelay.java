@@ -72,8 +72,19 @@ final class LogRelay {
    */
   private static final int MARKS_PER_BUDGET = 16;
 
-  /** How often ownership is revisited while the partitions are not yet where they should be. */
+  /**
+   * How often the live relays are looked up between heartbeats, and the longest wait between two
+   * ownership passes while the partitions are not yet where they should be.
+   */
   private static final Duration REBALANCE_INTERVAL = Duration.ofMillis(200);
+
+  /**
+   * The first wait between ownership passes once the relays changed, doubled while the partitions
+   * stay unsettled, up to {@link #REBALANCE_INTERVAL}: a partition given up is taken by its new
+   * owner within tens of milliseconds, not a rebalance interval later, without polling the table
+   * that often while an expired owner's lease runs out.
+   */
+  private static final Duration SETTLE_FIRST = Duration.ofMillis(25);
 
   /** How often a relay makes sure an outbox partitioned by time has its next partitions. */
   static final Duration TIME_PARTITION_CHECK = Duration.ofMinutes(1);
@@ -98,6 +109,7 @@ final class LogRelay {
   /** the live relays the last ownership pass divided the partitions among */
   private List<String> lastLive;
   private boolean balanced;
+  private Duration settleWait = SETTLE_FIRST;
   private int inFlight;
   private int rotation;
 
@@ -259,12 +271,32 @@ final class LogRelay {
   PassResult pass(Executor publisher, Semaphore permits) throws SQLException {
     passRead = passSent = passPublished = passRetried = passDead = 0;
     long nowNanos = System.nanoTime();
-    if (nowNanos - nextMaintenance >= 0 || nextMaintenance == Long.MIN_VALUE || membershipChanged(nowNanos)) {
+    boolean due = nowNanos - nextMaintenance >= 0 || nextMaintenance == Long.MIN_VALUE;
+    boolean changed = !due && membershipChanged(nowNanos);
+    if (due || changed) {
+      if (changed) {
+        settleWait = SETTLE_FIRST;
+      }
       maintain();
-      nextMaintenance = System.nanoTime() + (balanced ? heartbeat : REBALANCE_INTERVAL).toNanos();
+      Duration wait;
+      if (balanced) {
+        wait = heartbeat;
+        settleWait = SETTLE_FIRST;
+      } else {
+        wait = settleWait;
+        settleWait = min(settleWait.multipliedBy(2), REBALANCE_INTERVAL);
+      }
+      nextMaintenance = System.nanoTime() + wait.toNanos();
       nextMembershipCheck = System.nanoTime() + REBALANCE_INTERVAL.toNanos();
     }
     drainCompletions(permits);
+    // a partition another relay should now have is given up as soon as nothing of it is in
+    // flight, not at the next ownership pass
+    for (Lane lane : new ArrayList<>(lanes.values())) {
+      if (lane.releasing && lane.inFlight == 0) {
+        giveBack(lane);
+      }
+    }
     fill();
     dispatch(publisher, permits);
     drainCompletions(permits);
@@ -304,11 +336,27 @@ final class LogRelay {
     return lanes.size();
   }
 
+  /**
+   * How long until the next ownership pass while the partitions are not yet where they should be
+   * (an idle relay waits no longer than that); null once they are.
+   */
+  Duration untilSettling() {
+    if (balanced) {
+      return null;
+    }
+    long left = nextMaintenance - System.nanoTime();
+    return left <= 0 ? Duration.ZERO : Duration.ofNanos(left);
+  }
+
   boolean idle() {
     return inFlight == 0 && completions.isEmpty();
   }
 
   // ---------------------------------------------------------------- ownership
+
+  private static Duration min(Duration a, Duration b) {
+    return a.compareTo(b) <= 0 ? a : b;
+  }
 
   private long nextTimePartitionCheck = Long.MIN_VALUE;
   private long nextSharedIdLog = System.nanoTime();

@@ -513,6 +513,10 @@ public final class Relay implements AutoCloseable {
       if (engine.ownedPartitions() == 0) {
         wait = min(wait, Duration.ofMillis(200));
       }
+      Duration settling = engine.untilSettling();
+      if (settling != null) {
+        wait = min(wait, settling);
+      }
       next = min(next.multipliedBy(2), maxPoll);
       if (!wait.isZero() && awaitWakeup(wait)) {
         next = wakeRecheck;
