@@ -51,12 +51,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Delivery.</b> At least once, with at most one effect per {@code (consumer, event id)}: the
  * processor records the event in its ledger in the handler's transaction, and the offset after a
- * record is committed ({@code commitSync}) only once the processor returned {@link
+ * record is committed only once the processor returned {@link
  * HandleOutcome.Applied}, {@link HandleOutcome.Duplicate} or {@link HandleOutcome.DeadLettered},
  * each of which is committed in the database before it is returned. A crash between the database
  * commit and the offset commit makes Kafka deliver the record again, and the ledger turns it into a
- * duplicate. Offsets are committed after each polled batch, when partitions are revoked, and on
- * {@link #close()}.
+ * duplicate. Offsets are committed after each polled batch without waiting for the answer (one
+ * that fails goes again with the next), and with a wait when partitions are revoked and on {@link
+ * #close()}.
  *
  * <p><b>Ordering and retries.</b> Records of one partition are processed one at a time in offset
  * order. When the processor asks for a retry, the partition is paused and rewound to the record,
@@ -130,6 +131,8 @@ public final class KafkaIdempotentConsumer implements Subscription {
 
   // Touched only by the loop thread.
   private final Map<TopicPartition, OffsetAndMetadata> done = new HashMap<>();
+  /** The offsets of the asynchronous commit awaiting its answer, if any; only the loop's thread. */
+  private Map<TopicPartition, OffsetAndMetadata> committing = Map.of();
   private final Map<TopicPartition, Retry> retries = new HashMap<>();
 
   private final AtomicLong seen = new AtomicLong();
@@ -357,7 +360,7 @@ public final class KafkaIdempotentConsumer implements Subscription {
         }
       }
     }
-    commitDone();
+    commitDoneAsync();
   }
 
   /** Handles one record; returns false when the partition must wait for a retry. */
@@ -515,6 +518,45 @@ public final class KafkaIdempotentConsumer implements Subscription {
       log.warn(
           "kafka consumer {}: committing offsets failed, will try again: {}", name(), e.toString());
     }
+  }
+
+  /**
+   * Commits the offsets of finished records without waiting for the broker's answer, so that the
+   * next poll, and the records that arrived meanwhile, do not wait for a round trip to the group
+   * coordinator (at a low rate that wait was most of what the consumer added to an event's
+   * latency). The answer is handled by a later poll: an offset acknowledged leaves {@link #done}
+   * unless a later one replaced it; one that failed stays, and goes again with the next commit.
+   * Revoked partitions and the shutdown still commit and wait.
+   */
+  private void commitDoneAsync() {
+    if (done.isEmpty() || done.equals(committing)) {
+      return;
+    }
+    Map<TopicPartition, OffsetAndMetadata> offsets = Map.copyOf(done);
+    committing = offsets;
+    consumer.commitAsync(
+        offsets,
+        (committed, error) -> {
+          if (committing == offsets) {
+            committing = Map.of();
+          }
+          if (error == null) {
+            committed.forEach(done::remove);
+          } else if (error instanceof CommitFailedException) {
+            log.warn(
+                "kafka consumer {}: offsets {} could not be committed because the group rebalanced;"
+                    + " the records will be delivered again and deduplicated: {}",
+                name(),
+                committed,
+                error.getMessage());
+            committed.forEach(done::remove);
+          } else {
+            log.warn(
+                "kafka consumer {}: committing offsets failed, will try again: {}",
+                name(),
+                error.toString());
+          }
+        });
   }
 
   private void commitOnShutdown() {
