@@ -28,7 +28,11 @@ class ArchitectureTest {
     noClasses()
         .should()
         .dependOnClassesThat()
-        .resideInAnyPackage("dev.courier.kafka..", "dev.courier.server..", "dev.courier.testkit..")
+        .resideInAnyPackage(
+            "dev.courier.kafka..",
+            "dev.courier.server..",
+            "dev.courier.embedded..",
+            "dev.courier.testkit..")
         .check(core);
   }
 

@@ -2,9 +2,9 @@ package dev.courier.bench;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.courier.embedded.EmbeddedKafka;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Schema;
-import dev.courier.testkit.EmbeddedKafka;
 import dev.courier.testkit.TestDatabase;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

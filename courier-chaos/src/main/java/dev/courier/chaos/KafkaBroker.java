@@ -7,8 +7,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
+import dev.courier.embedded.EmbeddedKafka;
 import dev.courier.kafka.KafkaHeaders;
-import dev.courier.testkit.EmbeddedKafka;
 import dev.courier.testkit.chaos.FaultProxy;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;

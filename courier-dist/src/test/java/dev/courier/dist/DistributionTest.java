@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.courier.Event;
+import dev.courier.embedded.KafkaEndpoint;
 import dev.courier.kafka.KafkaHeaders;
 import dev.courier.outbox.Outbox;
-import dev.courier.testkit.KafkaEndpoint;
 import dev.courier.testkit.TestDatabase;
 import java.net.InetAddress;
 import java.net.URI;
@@ -95,6 +95,14 @@ class DistributionTest {
     assertThat(jars)
         .as("test-scoped jars of the build stay out")
         .noneMatch(j -> j.startsWith("assertj-") || j.startsWith("jackson-dataformat-yaml-"));
+    assertThat(jars)
+        .as("the demo's engines come without the test kit and its test frameworks")
+        .anyMatch(j -> j.startsWith("courier-embedded-"))
+        .noneMatch(
+            j ->
+                j.startsWith("courier-testkit-")
+                    || j.startsWith("junit-")
+                    || j.startsWith("opentest4j-"));
   }
 
   @Test

@@ -1,8 +1,8 @@
 package dev.courier.kafka;
 
+import dev.courier.embedded.KafkaEndpoint;
 import dev.courier.spi.SubscriptionSpec;
 import dev.courier.spi.Transport;
-import dev.courier.testkit.KafkaEndpoint;
 import dev.courier.testkit.conformance.TransportConformanceTest;
 
 /** Kafka keeps the transport contract: the shared conformance suite on a real KRaft broker. */

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.courier.Event;
+import dev.courier.embedded.EmbeddedKafka;
 import dev.courier.relay.Relay;
 import dev.courier.retry.RetryPolicy;
-import dev.courier.testkit.EmbeddedKafka;
 import dev.courier.testkit.chaos.FaultProxy;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;

@@ -3,8 +3,8 @@ package dev.courier.kafka;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.courier.Event;
+import dev.courier.embedded.EmbeddedKafka;
 import dev.courier.spi.PublishResult;
-import dev.courier.testkit.EmbeddedKafka;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,6 +1,6 @@
 package dev.courier.kafka;
 
-import dev.courier.testkit.KafkaEndpoint;
+import dev.courier.embedded.KafkaEndpoint;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;

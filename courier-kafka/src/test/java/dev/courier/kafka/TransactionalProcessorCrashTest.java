@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.courier.Event;
+import dev.courier.embedded.ChildProcess;
 import dev.courier.spi.PublishResult;
-import dev.courier.testkit.ChildProcess;
 import dev.courier.testkit.TestDatabase;
 import java.nio.file.Path;
 import java.time.Duration;

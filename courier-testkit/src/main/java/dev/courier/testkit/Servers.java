@@ -1,13 +1,12 @@
 package dev.courier.testkit;
 
-import java.io.IOException;
 import java.io.PrintStream;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.time.Duration;
 import java.util.Locale;
 
 import org.junit.jupiter.api.Assumptions;
+
+import dev.courier.embedded.Reachability;
 
 /**
  * What a test does when a server it needs is missing.
@@ -55,12 +54,7 @@ public final class Servers {
      * once; nothing is sent.
      */
     public static boolean isReachable(String host, int port, Duration timeout) {
-        try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress(host, port), (int) Math.max(1, timeout.toMillis()));
-            return true;
-        } catch (IOException | IllegalArgumentException e) {
-            return false;
-        }
+        return Reachability.isReachable(host, port, timeout);
     }
 
     /** Whether this run is on CI: environment variable {@code CI} is {@code true} (in any case). */

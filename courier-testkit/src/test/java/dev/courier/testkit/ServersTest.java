@@ -6,10 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 
 import org.junit.jupiter.api.Test;
 import org.opentest4j.TestAbortedException;
@@ -45,16 +42,5 @@ class ServersTest {
                 .hasMessageContaining("Redis is not reachable at 127.0.0.1:6379")
                 .hasMessageContaining("CI=true");
         assertThat(banner.toString(StandardCharsets.UTF_8)).contains("!!! FAILED: Redis");
-    }
-
-    @Test
-    void isReachable_tellsAListeningPortFromAClosedOne() throws Exception {
-        InetAddress loopback = InetAddress.getByName("127.0.0.1");
-        int closedPort;
-        try (ServerSocket listening = new ServerSocket(0, 1, loopback)) {
-            assertThat(Servers.isReachable("127.0.0.1", listening.getLocalPort(), Duration.ofSeconds(2))).isTrue();
-            closedPort = listening.getLocalPort();
-        }
-        assertThat(Servers.isReachable("127.0.0.1", closedPort, Duration.ofSeconds(2))).isFalse();
     }
 }

@@ -4,133 +4,83 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Properties;
-
-import javax.sql.DataSource;
 
 import org.junit.jupiter.api.Test;
+import org.opentest4j.TestAbortedException;
 import org.postgresql.ds.PGSimpleDataSource;
 
+import dev.courier.embedded.LocalDatabase;
+
+/** What {@link TestDatabase} adds to {@link LocalDatabase}; the database's own behaviour is tested in its module. */
 class TestDatabaseTest {
 
     private final TestDatabase database = TestDatabase.shared();
 
     @Test
-    void sharedDatabase_givesAWorkingConnection() throws Exception {
-        try (Connection connection = database.dataSource().getConnection()) {
-            assertThat(queryStrings(connection, "SELECT 1")).containsExactly("1");
-        }
-        assertThat(database.description()).contains("PostgreSQL " + database.serverVersion());
+    void shared_isTheJvmsLocalDatabase_givingAWorkingConnection() throws Exception {
+        LocalDatabase local = LocalDatabase.shared();
+
         assertThat(TestDatabase.shared()).isSameAs(database);
-    }
-
-    @Test
-    void freshSchema_isolatesTablesOfOneTestFromAnother() throws Exception {
-        PGSimpleDataSource first = database.freshSchema("isolation");
-        PGSimpleDataSource second = database.freshSchema("isolation");
-        try {
-            assertThat(first.getCurrentSchema()).startsWith("isolation_").isNotEqualTo(second.getCurrentSchema());
-            execute(first, "CREATE TABLE items (name text)", "INSERT INTO items VALUES ('first')");
-            execute(second, "CREATE TABLE items (name text)", "INSERT INTO items VALUES ('second')");
-
-            try (Connection connection = first.getConnection()) {
-                assertThat(queryStrings(connection, "SELECT name FROM items")).containsExactly("first");
-                assertThat(queryStrings(connection, "SELECT current_schema()"))
-                        .containsExactly(first.getCurrentSchema());
-            }
-            try (Connection connection = second.getConnection()) {
-                assertThat(queryStrings(connection, "SELECT name FROM items")).containsExactly("second");
-            }
-        } finally {
-            database.dropSchema(first);
-            database.dropSchema(second.getCurrentSchema());
+        assertThat(database.localDatabase()).isSameAs(local);
+        assertThat(database.source().name()).isEqualTo(local.source().name());
+        assertThat(database.jdbcUrl()).isEqualTo(local.jdbcUrl());
+        assertThat(database.user()).isEqualTo(local.user());
+        assertThat(database.password()).isEqualTo(local.password());
+        assertThat(database.description()).isEqualTo(local.description())
+                .contains("PostgreSQL " + database.serverVersion());
+        try (Connection connection = database.dataSource().getConnection();
+                Statement statement = connection.createStatement();
+                ResultSet result = statement.executeQuery("SELECT 1")) {
+            assertThat(result.next()).isTrue();
+            assertThat(result.getInt(1)).isEqualTo(1);
         }
-        assertThat(schemaExists(first.getCurrentSchema())).isFalse();
-        assertThat(schemaExists(second.getCurrentSchema())).isFalse();
     }
 
     @Test
-    void freshSchema_url_selectsTheSchemaForPlainJdbc() throws Exception {
-        PGSimpleDataSource schema = database.freshSchema("by url");
+    void freshSchema_andDropSchema_reachTheDatabase() throws Exception {
+        PGSimpleDataSource schema = database.freshSchema("wrapper");
         try {
-            Properties credentials = new Properties();
-            if (database.user() != null) {
-                credentials.setProperty("user", database.user());
-            }
-            if (database.password() != null) {
-                credentials.setProperty("password", database.password());
-            }
-            try (Connection connection = DriverManager.getConnection(schema.getUrl(), credentials)) {
-                assertThat(queryStrings(connection, "SELECT current_schema()"))
-                        .containsExactly(schema.getCurrentSchema());
+            assertThat(schema.getCurrentSchema()).startsWith("wrapper_");
+            try (Connection connection = schema.getConnection();
+                    Statement statement = connection.createStatement();
+                    ResultSet result = statement.executeQuery("SELECT current_schema()")) {
+                assertThat(result.next()).isTrue();
+                assertThat(result.getString(1)).isEqualTo(schema.getCurrentSchema());
             }
         } finally {
             database.dropSchema(schema);
         }
-    }
-
-    @Test
-    void uniqueSchemaName_isAPlainLowerCaseIdentifier() {
-        assertThat(TestDatabase.uniqueSchemaName("Outbox Relay-Test")).matches("outbox_relay_test_[0-9a-f]{12}");
-        assertThat(TestDatabase.uniqueSchemaName("42")).matches("s_42_[0-9a-f]{12}");
-        assertThat(TestDatabase.uniqueSchemaName("x".repeat(100))).hasSize(40 + 1 + 12);
-    }
-
-    @Test
-    void dropSchema_refusesToDropSchemasItDidNotMake() {
         assertThatThrownBy(() -> database.dropSchema("public")).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> database.dropSchema("pg_catalog")).isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test
-    void embeddedDatabase_startsAndServesQueries_evenWhenRunAsRoot() throws Exception {
-        TestDatabase embedded = TestDatabase.startEmbedded();
-        try {
-            assertThat(embedded.source()).isEqualTo(TestDatabase.Source.EMBEDDED);
-            assertThat(embedded.description()).startsWith("embedded PostgreSQL ").contains("(zonky)");
-            PGSimpleDataSource schema = embedded.freshSchema("embedded");
-            execute(schema, "CREATE TABLE t (n int)", "INSERT INTO t VALUES (7)");
-            try (Connection connection = schema.getConnection()) {
-                assertThat(queryStrings(connection, "SELECT n FROM t")).containsExactly("7");
-                assertThat(queryStrings(connection, "SHOW synchronous_commit"))
-                        .as("a commit is acknowledged only once flushed, as on a production server")
-                        .containsExactly("on");
-                assertThat(queryStrings(connection, "SHOW fsync")).containsExactly("on");
-            }
-        } finally {
-            embedded.stopEmbedded();
+    void constants_areLocalDatabases() {
+        assertThat(TestDatabase.URL_ENV).isEqualTo(LocalDatabase.URL_ENV);
+        assertThat(TestDatabase.USER_ENV).isEqualTo(LocalDatabase.USER_ENV);
+        assertThat(TestDatabase.PASSWORD_ENV).isEqualTo(LocalDatabase.PASSWORD_ENV);
+        assertThat(TestDatabase.LOCAL_URL).isEqualTo(LocalDatabase.LOCAL_URL);
+        assertThat(TestDatabase.LOCAL_USER).isEqualTo(LocalDatabase.LOCAL_USER);
+        for (LocalDatabase.Source source : LocalDatabase.Source.values()) {
+            assertThat(TestDatabase.Source.of(source).name()).isEqualTo(source.name());
         }
+        assertThat(TestDatabase.Source.values()).hasSameSizeAs(LocalDatabase.Source.values());
     }
 
-    private boolean schemaExists(String schema) throws SQLException {
-        try (Connection connection = database.dataSource().getConnection()) {
-            return !queryStrings(connection,
-                    "SELECT schema_name FROM information_schema.schemata WHERE schema_name = '" + schema + "'")
-                    .isEmpty();
-        }
-    }
+    @Test
+    void require_whenNoDatabaseCanBeHad_skipsTheTest_orFailsItOnCi_namingWhatIsMissingAndHowToFixIt() {
+        LocalDatabase.UnavailableException unavailable = new LocalDatabase.UnavailableException(
+                "PostgreSQL at jdbc:postgresql://db.invalid:5432/orders (COURIER_DB_URL)",
+                "start that server, or unset COURIER_DB_URL", new SQLException("connection refused"));
 
-    private static void execute(DataSource dataSource, String... statements) throws SQLException {
-        try (Connection connection = dataSource.getConnection(); Statement statement = connection.createStatement()) {
-            for (String sql : statements) {
-                statement.execute(sql);
-            }
-        }
-    }
-
-    private static List<String> queryStrings(Connection connection, String sql) throws SQLException {
-        List<String> values = new ArrayList<>();
-        try (Statement statement = connection.createStatement(); ResultSet result = statement.executeQuery(sql)) {
-            while (result.next()) {
-                values.add(result.getString(1));
-            }
-        }
-        return values;
+        assertThatThrownBy(() -> TestDatabase.require(() -> {
+            throw unavailable;
+        }))
+                .isInstanceOf(Servers.isCi() ? AssertionError.class : TestAbortedException.class)
+                .hasMessageContaining("PostgreSQL at jdbc:postgresql://db.invalid:5432/orders (COURIER_DB_URL) is not"
+                        + " reachable")
+                .hasMessageContaining("start it with: start that server, or unset COURIER_DB_URL");
     }
 }

@@ -4,6 +4,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.courier.ConfigurationException;
 import dev.courier.CourierException;
 import dev.courier.deadletter.AlertListener;
+import dev.courier.embedded.LocalDatabase;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Schema;
@@ -19,7 +20,6 @@ import dev.courier.server.config.DemoSettings;
 import dev.courier.server.config.Masking;
 import dev.courier.server.config.Setting;
 import dev.courier.server.logging.LogRouting;
-import dev.courier.testkit.TestDatabase;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
@@ -539,10 +539,16 @@ final class Demo {
     say(
         "Looking for PostgreSQL: the local server at 127.0.0.1:5432, else an embedded one (first"
             + " start unpacks it)...");
-    TestDatabase db;
+    LocalDatabase db;
     try {
-      db = TestDatabase.shared();
-    } catch (RuntimeException | AssertionError e) {
+      db = LocalDatabase.shared();
+    } catch (LocalDatabase.UnavailableException e) {
+      throw new CourierException(
+          "no PostgreSQL to run the demo on: "
+              + e.getMessage()
+              + "; or set courier.db.url to use another",
+          e);
+    } catch (RuntimeException e) {
       throw new CourierException(
           "no PostgreSQL to run the demo on: neither a local server at 127.0.0.1:5432 (database"
               + " test, user postgres) nor an embedded one could be used ("

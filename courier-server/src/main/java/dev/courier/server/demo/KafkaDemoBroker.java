@@ -1,13 +1,13 @@
 package dev.courier.server.demo;
 
 import dev.courier.CourierException;
+import dev.courier.embedded.EmbeddedKafka;
 import dev.courier.kafka.KafkaTransport;
 import dev.courier.server.Components;
 import dev.courier.server.Databases;
 import dev.courier.server.config.CourierConfig;
 import dev.courier.spi.SubscriptionSpec;
 import dev.courier.spi.Transport;
-import dev.courier.testkit.EmbeddedKafka;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

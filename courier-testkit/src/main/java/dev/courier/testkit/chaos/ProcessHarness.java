@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 
-import dev.courier.testkit.ChildProcess;
+import dev.courier.embedded.ChildProcess;
 
 /**
  * The processes of a chaos run (writers, relays, consumers), each a child JVM started from a {@link Role} that the

@@ -1,4 +1,4 @@
-package dev.courier.testkit;
+package dev.courier.embedded;
 
 import java.io.Serial;
 

@@ -1,4 +1,4 @@
-package dev.courier.testkit;
+package dev.courier.embedded;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -15,8 +15,8 @@ import java.util.concurrent.TimeUnit;
  * A child JVM running a given class's {@code main} on this JVM's class path, which a test can kill with SIGKILL and
  * freeze and thaw with SIGSTOP and SIGCONT.
  *
- * <p>The child is launched through the test kit's child entry point, so it halts by itself when this JVM dies, and it
- * is killed when this JVM exits even if nobody closes it. Its standard output and error are appended to
+ * <p>The child is launched through this package's child entry point, so it halts by itself when this JVM dies, and
+ * it is killed when this JVM exits even if nobody closes it. Its standard output and error are appended to
  * {@link #logFile()}. Environment variables, not arguments, should carry secrets such as passwords.
  *
  * <p>Instances are thread-safe.
@@ -44,7 +44,7 @@ public final class ChildProcess implements AutoCloseable {
      *
      * @param name        a short name for the log file and messages
      * @param logDir      where to write {@code <name>-<n>.log}; created if missing
-     * @param jvmOptions  options for the child JVM, such as {@code -Xmx256m}, after the test kit's defaults
+     * @param jvmOptions  options for the child JVM, such as {@code -Xmx256m}, after this class's defaults
      * @param environment extra environment variables
      * @throws UncheckedIOException if the JVM cannot be launched
      */

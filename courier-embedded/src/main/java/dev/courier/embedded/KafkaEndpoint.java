@@ -1,4 +1,4 @@
-package dev.courier.testkit;
+package dev.courier.embedded;
 
 import java.time.Duration;
 import java.util.List;
@@ -41,7 +41,8 @@ public final class KafkaEndpoint {
     /**
      * The cluster named by {@value #BOOTSTRAP_ENV}, or the JVM's shared embedded broker, started now if this is the
      * first call. Reachability of an external cluster is not checked here; use
-     * {@link Servers#requireReachable(String, String, int, String)} for that.
+     * {@link Reachability#isReachable(String, int, java.time.Duration)} (or, in a test, the test kit's
+     * {@code Servers.requireReachable}) for that.
      *
      * @throws EmbeddedKafkaException if the shared broker has to be started and cannot be; the next call tries again
      */

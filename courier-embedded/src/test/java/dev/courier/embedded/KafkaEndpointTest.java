@@ -1,4 +1,4 @@
-package dev.courier.testkit;
+package dev.courier.embedded;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -26,7 +26,7 @@ class KafkaEndpointTest {
         assertThat(endpoint.embedded()).get().extracting(EmbeddedKafka::isRunning).isEqualTo(true);
         assertThat(endpoint.description()).isEqualTo("embedded Kafka at " + endpoint.bootstrapServers());
         String[] hostAndPort = endpoint.bootstrapServers().split(":");
-        assertThat(Servers.isReachable(hostAndPort[0], Integer.parseInt(hostAndPort[1]), Duration.ofSeconds(2)))
+        assertThat(Reachability.isReachable(hostAndPort[0], Integer.parseInt(hostAndPort[1]), Duration.ofSeconds(2)))
                 .isTrue();
     }
 }

@@ -1,4 +1,4 @@
-package dev.courier.testkit;
+package dev.courier.embedded;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -479,7 +479,7 @@ public final class EmbeddedKafka implements AutoCloseable {
     private void awaitReady(Process launched, Instant started) {
         long deadline = System.nanoTime() + settings.startupTimeout().toNanos();
         // Until the listener accepts connections an admin client would only log connection warnings.
-        while (!Servers.isReachable(HOST, port, Duration.ofMillis(250))) {
+        while (!Reachability.isReachable(HOST, port, Duration.ofMillis(250))) {
             checkStillStarting(launched, deadline, started, null);
             sleep(POLL_INTERVAL);
         }
@@ -721,14 +721,14 @@ public final class EmbeddedKafka implements AutoCloseable {
     private static void copyResource(String name, Path target) throws IOException {
         try (InputStream in = EmbeddedKafka.class.getResourceAsStream(name)) {
             if (in == null) {
-                throw new IOException("resource " + name + " is missing from the test kit");
+                throw new IOException("resource " + name + " is missing from courier-embedded");
             }
             Files.copy(in, target);
         }
     }
 
     private void appendToLog(String event) {
-        String line = "=== " + Instant.now() + " [courier-testkit] " + event + System.lineSeparator();
+        String line = "=== " + Instant.now() + " [courier-embedded] " + event + System.lineSeparator();
         try {
             Files.writeString(logFile, line, StandardCharsets.UTF_8, StandardOpenOption.CREATE,
                     StandardOpenOption.APPEND);
@@ -850,10 +850,11 @@ public final class EmbeddedKafka implements AutoCloseable {
 
         /**
          * Adds a third listener, {@code PROXIED}, on {@code port}, that tells clients to connect to
-         * {@code advertisedPort} instead: put a {@link dev.courier.testkit.chaos.FaultProxy} on that port, forwarding
-         * to {@code port}, and every connection of a client bootstrapped with {@link EmbeddedKafka#proxiedBootstrapServers()} goes
-         * through the proxy, the ones to the partition leaders and the group coordinator included (Kafka clients
-         * connect to the advertised address, not the bootstrap one). The broker's own listeners stay direct.
+         * {@code advertisedPort} instead: put a TCP proxy (such as the test kit's
+         * {@code dev.courier.testkit.chaos.FaultProxy}) on that port, forwarding to {@code port}, and every connection
+         * of a client bootstrapped with {@link EmbeddedKafka#proxiedBootstrapServers()} goes through the proxy, the
+         * ones to the partition leaders and the group coordinator included (Kafka clients connect to the advertised
+         * address, not the bootstrap one). The broker's own listeners stay direct.
          */
         public Builder proxiedListener(int port, int advertisedPort) {
             this.proxiedPort = requirePort(port);
@@ -949,7 +950,7 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
 
         /**
-         * Sets a broker property, overriding the test kit's value if it sets one. Overriding the listeners, the
+         * Sets a broker property, overriding this class's value if it sets one. Overriding the listeners, the
          * roles or {@code log.dirs} breaks the broker.
          */
         public Builder brokerProperty(String key, String value) {

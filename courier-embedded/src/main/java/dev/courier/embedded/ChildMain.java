@@ -1,4 +1,4 @@
-package dev.courier.testkit;
+package dev.courier.embedded;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -8,7 +8,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 
 /**
- * Entry point of the child JVMs that the test kit starts: runs the {@code main} of the class named by the first
+ * Entry point of the child JVMs that this package starts: runs the {@code main} of the class named by the first
  * argument with the remaining arguments, and halts the child as soon as its parent is gone.
  *
  * <p>A shutdown hook in the parent does not run when the parent is killed with SIGKILL (as Surefire does to a fork
@@ -25,7 +25,7 @@ final class ChildMain {
      * System property naming a directory to delete when the parent is gone: the parent's own clean-up at exit
      * cannot run when it is killed outright, and nobody else knows the directory.
      */
-    static final String ORPHAN_CLEANUP_DIR_PROPERTY = "courier.testkit.orphanCleanupDir";
+    static final String ORPHAN_CLEANUP_DIR_PROPERTY = "courier.embedded.orphanCleanupDir";
 
     private ChildMain() {
     }
@@ -63,7 +63,7 @@ final class ChildMain {
         } catch (IOException e) {
             // A broken pipe means the same as end-of-file: the parent is gone.
         }
-        System.err.println("[courier-testkit] the parent process is gone; halting this child JVM");
+        System.err.println("[courier-embedded] the parent process is gone; halting this child JVM");
         System.err.flush();
         String cleanupDir = System.getProperty(ORPHAN_CLEANUP_DIR_PROPERTY);
         if (cleanupDir != null && !cleanupDir.isBlank()) {

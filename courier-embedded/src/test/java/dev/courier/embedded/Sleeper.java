@@ -1,4 +1,4 @@
-package dev.courier.testkit;
+package dev.courier.embedded;
 
 /** A child-process main that does nothing for a long time, standing in for a broker. */
 final class Sleeper {

@@ -1,11 +1,11 @@
-package dev.courier.testkit;
+package dev.courier.embedded;
 
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Runs registered clean-up actions when the JVM exits, so that no child process started by the test kit outlives
- * the test run that started it.
+ * Runs registered clean-up actions when the JVM exits, so that no child process started by this package outlives
+ * the JVM that started it.
  *
  * <p>One hook serves every registration: the JVM runs shutdown hooks concurrently and in no set order, and a single
  * hook keeps the clean-up of many brokers from competing for the two cores of a small machine.
@@ -15,7 +15,7 @@ final class ChildReaper {
     private static final Set<Registration> PENDING = ConcurrentHashMap.newKeySet();
 
     static {
-        Runtime.getRuntime().addShutdownHook(new Thread(ChildReaper::runAll, "courier-testkit-reaper"));
+        Runtime.getRuntime().addShutdownHook(new Thread(ChildReaper::runAll, "courier-embedded-reaper"));
     }
 
     private ChildReaper() {
@@ -39,7 +39,7 @@ final class ChildReaper {
                 registration.cleanup.run();
             } catch (RuntimeException e) {
                 // A failing action must not keep the others from running; stderr is all that is left this late.
-                System.err.println("[courier-testkit] clean-up at exit failed: " + e);
+                System.err.println("[courier-embedded] clean-up at exit failed: " + e);
             }
         }
         PENDING.clear();
