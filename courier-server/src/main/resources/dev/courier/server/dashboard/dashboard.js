@@ -740,6 +740,16 @@
 
   // ---------- failure groups ----------
 
+  // what each polled table last showed, so that a table is redrawn only when its data changed
+  const shown = {};
+
+  function changed(table, data) {
+    const signature = JSON.stringify(data);
+    if (shown[table] === signature) return false;
+    shown[table] = signature;
+    return true;
+  }
+
   async function loadGroups() {
     if (!adminAvailable) return;
     let r;
@@ -752,6 +762,8 @@
     }
     alertBox('groups', null);
     const groups = (r && r.groups) || [];
+    // unchanged groups are not redrawn: a redraw between a press and its release loses the click
+    if (!changed('groups', groups)) return;
     const rows = groups.map(g => el('tr', { 'data-fingerprint': g.fingerprint },
       el('td', { class: 'num' }, count(g.count)),
       el('td', { class: 'mono' }, g.exceptionType),
@@ -783,6 +795,7 @@
     }
     alertBox('pauses', null);
     const paused = (r && r.paused) || [];
+    if (!changed('pauses', paused)) return;
     const rows = paused.map(p => el('tr', { 'data-consumer': p.consumer },
       el('td', { class: 'mono' }, p.consumer),
       el('td', { class: 'nowrap' }, timestamp(p.pausedAt)),
