@@ -284,7 +284,7 @@ final class LogRelay {
         settleWait = SETTLE_FIRST;
       } else {
         wait = settleWait;
-        settleWait = min(settleWait.multipliedBy(2), REBALANCE_INTERVAL);
+        settleWait = Relay.min(settleWait.multipliedBy(2), REBALANCE_INTERVAL);
       }
       nextMaintenance = System.nanoTime() + wait.toNanos();
       nextMembershipCheck = System.nanoTime() + REBALANCE_INTERVAL.toNanos();
@@ -353,10 +353,6 @@ final class LogRelay {
   }
 
   // ---------------------------------------------------------------- ownership
-
-  private static Duration min(Duration a, Duration b) {
-    return a.compareTo(b) <= 0 ? a : b;
-  }
 
   private long nextTimePartitionCheck = Long.MIN_VALUE;
   private long nextSharedIdLog = System.nanoTime();

@@ -974,7 +974,7 @@ public final class Relay implements AutoCloseable {
     }
   }
 
-  private static Duration min(Duration a, Duration b) {
+  static Duration min(Duration a, Duration b) {
     return a.compareTo(b) <= 0 ? a : b;
   }
 
