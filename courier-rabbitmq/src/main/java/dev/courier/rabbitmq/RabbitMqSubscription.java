@@ -7,14 +7,17 @@ import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.ShutdownSignalException;
 import dev.courier.ConfigurationException;
-import dev.courier.Event;
+import dev.courier.FatalCourierException;
 import dev.courier.RetriableCourierException;
+import dev.courier.inbox.DeliveryPipeline;
+import dev.courier.inbox.DeliveryPipeline.Redelivery;
 import dev.courier.inbox.HandleOutcome;
 import dev.courier.inbox.IdempotentProcessor;
-import dev.courier.internal.EventLog;
-import dev.courier.spi.Decoded.Decodable;
+import dev.courier.inbox.SubscriptionLifecycle;
+import dev.courier.spi.Decoded;
 import dev.courier.spi.Decoded.Undecodable;
 import dev.courier.spi.Subscription;
+import dev.courier.spi.Subscription.State;
 import dev.courier.spi.SubscriptionSpec;
 import java.io.IOException;
 import java.time.Clock;
@@ -23,7 +26,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -64,39 +66,28 @@ import org.slf4j.LoggerFactory;
  * dead-letters the message to {@code <queue>.dead-letter}.
  *
  * <p><b>Database failures.</b> If the processor throws (it could not even record a failure, for
- * example because the database is down), the subscription waits a backoff (100 ms doubling to 10
- * s, reset by the next success) and returns the message to the queue. Its thread waits meanwhile,
- * so an outage slows the subscription down instead of spinning through the queue.
+ * example because the database is down), the message is held for the {@link DeliveryPipeline}'s
+ * outage backoff (200 ms doubling to 30 s, reset by the next success) and then returned to the
+ * queue, without using up an attempt. With {@code autoAck} the broker has forgotten the message,
+ * so the subscription's thread waits and tries again in place until the outcome is recorded.
+ *
+ * <p><b>After-commit hook.</b> It runs for every final outcome of a well-formed event; one that
+ * throws crashes the subscription before the ack (see {@link DeliveryPipeline}).
  *
  * <p><b>Failures that stop it.</b> If the broker cancels the consumer (the queue was deleted), the
  * subscription logs an ERROR, stops ({@link #isRunning()} turns false, {@link #state()} is {@link
- * State#FAILED}) and keeps the reason in {@link #failure()}. It never stops consuming silently. A
+ * Subscription.State#FAILED}) and keeps the reason in {@link #failure()}. It never stops consuming silently. A
  * lost connection is not such a failure: the subscription reconnects with backoff ({@link
- * State#RECONNECTING}), declaring its queue again, and the broker redelivers what was not acked.
+ * Subscription.State#RECONNECTING}), declaring its queue again, and the broker redelivers what was not acked.
  *
  * <p>Thread-safe.
  */
 public final class RabbitMqSubscription implements Subscription {
   private static final Logger log = LoggerFactory.getLogger(RabbitMqSubscription.class);
   private static final Duration FIRST_BACKOFF = Duration.ofMillis(100);
-  private static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
   private static final Duration MAX_RECONNECT_BACKOFF = Duration.ofSeconds(5);
   private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(30);
   private static final int TRACKED_EVENTS = 10_000;
-
-  /** Lifecycle of a subscription. */
-  public enum State {
-    /** Consuming. */
-    RUNNING,
-    /** The connection was lost; reconnecting with backoff. Still counts as running. */
-    RECONNECTING,
-    /** Stopped by {@link #close()}. */
-    CLOSED,
-    /** Stopped by {@link #crash()}. */
-    CRASHED,
-    /** Stopped on its own because consuming cannot go on; see {@link #failure()}. */
-    FAILED
-  }
 
   private record Delivery(long generation, long tag, boolean redelivered, AMQP.BasicProperties props, byte[] body) {}
 
@@ -113,7 +104,8 @@ public final class RabbitMqSubscription implements Subscription {
 
   private final LinkedBlockingQueue<Delivery> inbox = new LinkedBlockingQueue<>();
   private final ReentrantLock channelLock = new ReentrantLock();
-  private final CountDownLatch stopSignal = new CountDownLatch(1);
+  private final SubscriptionLifecycle lifecycle = new SubscriptionLifecycle();
+  private final DeliveryPipeline pipeline;
   private final ScheduledThreadPoolExecutor retries;
   private final AtomicLong received = new AtomicLong();
   /** Failed attempts per event, for queues without a delivery count. Worker thread only. */
@@ -128,11 +120,7 @@ public final class RabbitMqSubscription implements Subscription {
   private Connection connection; // guarded by channelLock
   private Channel channel; // guarded by channelLock
   private volatile long generation; // written under channelLock
-  private volatile State state = State.RUNNING;
-  private volatile boolean stopping;
   private volatile boolean lost;
-  private volatile String failure;
-  private int infraFailures; // worker thread only
   private Thread worker;
 
   RabbitMqSubscription(
@@ -156,6 +144,7 @@ public final class RabbitMqSubscription implements Subscription {
     this.autoAck = autoAck;
     this.clock = clock;
     this.onStop = onStop;
+    this.pipeline = new DeliveryPipeline(processor, spec, lifecycle, this::crash);
     this.retries =
         new ScheduledThreadPoolExecutor(
             1,
@@ -169,11 +158,11 @@ public final class RabbitMqSubscription implements Subscription {
 
   /** Connects, declares the queue and registers the consumer; then starts the worker thread. */
   void start() {
+    lifecycle.started();
     try {
       connect();
     } catch (RuntimeException e) {
-      state = State.FAILED;
-      failure = e.getMessage();
+      lifecycle.fail(e);
       retries.shutdownNow();
       throw e;
     }
@@ -193,23 +182,18 @@ public final class RabbitMqSubscription implements Subscription {
     return queue;
   }
 
-  /** Where the subscription is in its lifecycle. */
+  @Override
   public State state() {
-    return state;
+    return lifecycle.state();
   }
 
   /**
    * Why the subscription stopped on its own (for example "the broker cancelled the consumer of
-   * queue ..."), or empty while it runs or after {@link #close()} and {@link #crash()}.
+   * queue ..."), or what crashed it; empty while it runs and after {@link #close()}.
    */
-  public Optional<String> failure() {
-    return Optional.ofNullable(failure);
-  }
-
   @Override
-  public boolean isRunning() {
-    State s = state;
-    return (s == State.RUNNING || s == State.RECONNECTING) && !stopping;
+  public Optional<Throwable> failure() {
+    return lifecycle.failure();
   }
 
   @Override
@@ -224,11 +208,9 @@ public final class RabbitMqSubscription implements Subscription {
    */
   @Override
   public void close() {
-    if (terminal(state)) {
+    if (!lifecycle.stop()) {
       return;
     }
-    stopping = true;
-    stopSignal.countDown();
     Thread w = worker;
     if (w == null || w == Thread.currentThread()) {
       return;
@@ -251,13 +233,16 @@ public final class RabbitMqSubscription implements Subscription {
    */
   @Override
   public void crash() {
+    crash(new SubscriptionSpec.SimulatedCrash("crash() called"));
+  }
+
+  private void crash(Throwable why) {
     Connection c;
     channelLock.lock();
     try {
-      if (terminal(state)) {
+      if (!lifecycle.crash(why)) {
         return;
       }
-      state = State.CRASHED;
       c = connection;
     } finally {
       channelLock.unlock();
@@ -266,7 +251,6 @@ public final class RabbitMqSubscription implements Subscription {
         "subscription to queue {} crashed: dropping the connection without acknowledging; the broker"
             + " redelivers unacknowledged messages",
         queue);
-    stopSignal.countDown();
     retries.shutdownNow();
     if (c != null) {
       c.abort(1_000);
@@ -275,7 +259,7 @@ public final class RabbitMqSubscription implements Subscription {
 
   @Override
   public String toString() {
-    return "RabbitMqSubscription[queue=" + queue + ", consumer=" + processor.consumer() + ", state=" + state + "]";
+    return "RabbitMqSubscription[queue=" + queue + ", consumer=" + processor.consumer() + ", state=" + lifecycle.state() + "]";
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -305,7 +289,7 @@ public final class RabbitMqSubscription implements Subscription {
       long gen;
       channelLock.lock();
       try {
-        if (terminal(state) || stopping) {
+        if (!lifecycle.isRunning()) {
           c.abort(1_000);
           return;
         }
@@ -320,9 +304,7 @@ public final class RabbitMqSubscription implements Subscription {
       channelLock.lock();
       try {
         // only now: a reconnect that fails before this point stays RECONNECTING and tries again
-        if (!terminal(state)) {
-          state = State.RUNNING;
-        }
+        lifecycle.reconnected();
       } finally {
         channelLock.unlock();
       }
@@ -371,7 +353,7 @@ public final class RabbitMqSubscription implements Subscription {
 
     @Override
     public void handleShutdownSignal(String consumerTag, ShutdownSignalException sig) {
-      if (gen != generation || sig.isInitiatedByApplication() || stopping || terminal(state)) {
+      if (gen != generation || sig.isInitiatedByApplication() || !lifecycle.isRunning()) {
         return;
       }
       log.warn(
@@ -384,31 +366,32 @@ public final class RabbitMqSubscription implements Subscription {
   }
 
   private void fail(String reason) {
+    fail(new FatalCourierException(reason, null, destination, null));
+  }
+
+  private void fail(FatalCourierException why) {
     channelLock.lock();
     try {
-      if (terminal(state)) {
+      if (!lifecycle.fail(why)) {
         return;
       }
-      failure = reason;
-      state = State.FAILED;
     } finally {
       channelLock.unlock();
     }
-    log.error("subscription to queue {} stopped: {}", queue, reason);
-    stopSignal.countDown();
+    log.error("subscription to queue {} stopped: {}", queue, why.getMessage());
   }
 
   private void run() {
     try {
-      while (!stopping && !terminal(state)) {
+      while (lifecycle.isRunning()) {
         if (lost) {
           reconnect();
           continue;
         }
         Delivery d = inbox.poll(spec.pollTimeout().toNanos(), TimeUnit.NANOSECONDS);
-        if (d == null && state == State.RUNNING && !channelOpen()) {
+        if (d == null && lifecycle.state() == State.RUNNING && !channelOpen()) {
           // a safety net: the shutdown callback normally reports a lost channel first
-          lost = !stopping && state == State.RUNNING;
+          lost = lifecycle.state() == State.RUNNING;
           continue;
         }
         if (d == null || d.generation() != generation) {
@@ -420,7 +403,7 @@ public final class RabbitMqSubscription implements Subscription {
       Thread.currentThread().interrupt();
     } catch (RuntimeException | Error e) {
       log.error("subscription to queue {} failed unexpectedly", queue, e);
-      fail("the subscription's thread failed unexpectedly: " + e);
+      fail(new FatalCourierException("the subscription's thread failed unexpectedly: " + e, null, destination, e));
     } finally {
       release();
     }
@@ -433,10 +416,8 @@ public final class RabbitMqSubscription implements Subscription {
     State end;
     channelLock.lock();
     try {
-      if (state == State.RUNNING || state == State.RECONNECTING) {
-        state = State.CLOSED;
-      }
-      end = state;
+      lifecycle.stopped();
+      end = lifecycle.state();
       c = connection;
       connection = null;
       channel = null;
@@ -451,7 +432,6 @@ public final class RabbitMqSubscription implements Subscription {
         c.abort(1_000);
       }
     }
-    stopSignal.countDown();
     onStop.accept(this);
     log.info("subscription to queue {} stopped ({})", queue, end);
   }
@@ -460,10 +440,9 @@ public final class RabbitMqSubscription implements Subscription {
     Connection old;
     channelLock.lock();
     try {
-      if (terminal(state)) {
+      if (!lifecycle.reconnecting()) {
         return;
       }
-      state = State.RECONNECTING;
       generation = generation + 1;
       old = connection;
       connection = null;
@@ -477,7 +456,7 @@ public final class RabbitMqSubscription implements Subscription {
     }
     lost = false;
     Duration backoff = FIRST_BACKOFF;
-    while (!stopping && state == State.RECONNECTING) {
+    while (lifecycle.state() == State.RECONNECTING) {
       try {
         connect();
         log.info("reconnected to RabbitMQ; consuming queue {} again", queue);
@@ -487,7 +466,7 @@ public final class RabbitMqSubscription implements Subscription {
         return;
       } catch (RuntimeException e) {
         log.warn("reconnecting to consume queue {} failed, trying again in {} ms: {}", queue, backoff.toMillis(), e.getMessage());
-        if (sleepUnlessStopped(backoff)) {
+        if (!lifecycle.await(backoff)) {
           return;
         }
         backoff = min(backoff.multipliedBy(2), MAX_RECONNECT_BACKOFF);
@@ -497,91 +476,57 @@ public final class RabbitMqSubscription implements Subscription {
 
   private void handle(Delivery d) {
     received.incrementAndGet();
-    switch (AmqpMessages.decode(d.body(), d.props(), destination, spec.maxRecordBytes(), clock.instant())) {
-      case Undecodable u -> handleMalformed(d, u);
-      case Decodable ok -> handleEvent(d, ok.event());
+    Decoded decoded = AmqpMessages.decode(d.body(), d.props(), destination, spec.maxRecordBytes(), clock.instant());
+    UUID eventId;
+    String source = queue;
+    int attempt;
+    switch (decoded) {
+      case Undecodable u -> {
+        eventId = null;
+        attempt = 1;
+        if (u.eventId() == null) {
+          source = AmqpMessages.contentSource(queue, d.body(), u.rawHeaders());
+        }
+      }
+      case Decoded.Decodable ok -> {
+        eventId = ok.event().id();
+        attempt = attempt(d, eventId);
+      }
     }
+    pipeline.deliver(decoded, attempt, source, new Settle(d, eventId));
   }
 
-  @SuppressWarnings("try") // the MDC scope is used for its side effect
-  private void handleMalformed(Delivery d, Undecodable u) {
-    String source = u.eventId() != null ? queue : AmqpMessages.contentSource(queue, d.body(), u.rawHeaders());
-    try (EventLog ignored = EventLog.ofUnknown(u.eventId(), destination).with(EventLog.CONSUMER, processor.consumer())) {
-      log.warn("message from queue {} cannot be processed ({}): {}", queue, u.reason(), u.error().getMessage());
-      while (true) {
-        try {
-          processor.rejectMalformed(u.eventId(), source, u.rawPayload(), u.rawHeaders(), u.reason(), u.error());
-        } catch (RuntimeException e) {
-          if (backOffAfterFailure(d, e, "could not write the dead letter")) {
-            continue;
-          }
-          return;
-        }
-        infraFailures = 0;
-        ack(d);
-        return;
-      }
-    }
-  }
+  /** Settles one delivery: ack, or hold and then return it to the queue. */
+  private final class Settle implements DeliveryPipeline.Acknowledger {
+    private final Delivery d;
+    private final UUID eventId;
 
-  @SuppressWarnings("try") // the MDC scope is used for its side effect
-  private void handleEvent(Delivery d, Event event) {
-    int attempt = attempt(d, event.id());
-    while (true) {
-      HandleOutcome outcome;
-      try {
-        outcome = processor.process(event, attempt, queue);
-      } catch (RuntimeException e) {
-        try (EventLog ignored = EventLog.of(event).with(EventLog.CONSUMER, processor.consumer())) {
-          if (backOffAfterFailure(d, e, "could not process or record the outcome (is the database reachable?)")) {
-            continue;
-          }
-        }
-        return;
-      }
-      infraFailures = 0;
-      if (!isActive()) {
-        return; // crashed meanwhile: acknowledge nothing
-      }
-      switch (outcome) {
-        case HandleOutcome.RetryLater r -> {
-          failedAttempts.put(event.id(), r.failedAttempts());
-          if (autoAck) {
-            // the broker has forgotten the message: retrying in memory is all that is left
-            if (sleepUnlessStopped(r.delay())) {
-              return;
-            }
-            attempt = r.failedAttempts() + 1;
-            continue;
-          }
-          holdThenReturn(d, r.delay());
-        }
-        default -> {
-          failedAttempts.remove(event.id());
-          afterCommitThenAck(d, event);
-        }
-      }
-      return;
+    Settle(Delivery d, UUID eventId) {
+      this.d = d;
+      this.eventId = eventId;
     }
-  }
 
-  @SuppressWarnings("try") // the MDC scope is used for its side effect
-  private void afterCommitThenAck(Delivery d, Event event) {
-    try {
-      spec.afterCommit().afterCommit(event);
-    } catch (SubscriptionSpec.SimulatedCrash c) {
-      try (EventLog ignored = EventLog.of(event).with(EventLog.CONSUMER, processor.consumer())) {
-        log.warn("simulated crash after the commit and before the ack: {}", c.getMessage());
+    @Override
+    public void acknowledge() {
+      if (eventId != null) {
+        failedAttempts.remove(eventId);
       }
-      crash();
-      return;
-    } catch (RuntimeException e) {
-      try (EventLog ignored = EventLog.of(event).with(EventLog.CONSUMER, processor.consumer())) {
-        backOffAfterFailure(d, e, "the afterCommit hook failed; its redelivery will be recognised as a duplicate");
-      }
-      return;
+      ack(d);
     }
-    ack(d);
+
+    @Override
+    public void redeliver(Redelivery r) {
+      if (eventId != null && !r.outage()) {
+        failedAttempts.put(eventId, r.failedAttempts());
+      }
+      holdThenReturn(d, r.delay());
+    }
+
+    /** With autoAck the broker has forgotten the message: only retrying in place is left. */
+    @Override
+    public boolean redeliverable() {
+      return !autoAck;
+    }
   }
 
   /**
@@ -597,30 +542,6 @@ public final class RabbitMqSubscription implements Subscription {
     }
     Integer failed = failedAttempts.get(eventId);
     return Math.max(fromBroker, failed == null ? 1 : failed + 1);
-  }
-
-  /**
-   * Logs a failure that is not the event's fault, waits a backoff, and returns the message to the
-   * queue. Returns true when the caller should try again in place instead (autoAck mode, where the
-   * broker has forgotten the message).
-   */
-  private boolean backOffAfterFailure(Delivery d, RuntimeException e, String what) {
-    infraFailures++;
-    Duration backoff = min(FIRST_BACKOFF.multipliedBy(1L << Math.min(infraFailures - 1, 20)), MAX_BACKOFF);
-    log.error(
-        "{}; {} in {} ms: {}",
-        what,
-        autoAck ? "trying again" : "returning the message to queue " + queue,
-        backoff.toMillis(),
-        e.toString());
-    if (sleepUnlessStopped(backoff)) {
-      return false;
-    }
-    if (autoAck) {
-      return true;
-    }
-    settle(d, false);
-    return false;
   }
 
   /** Keeps the message unacknowledged for {@code delay}, then returns it to the queue. */
@@ -643,7 +564,7 @@ public final class RabbitMqSubscription implements Subscription {
     }
     channelLock.lock();
     try {
-      if (state != State.RUNNING || d.generation() != generation || channel == null) {
+      if (!lifecycle.mayAcknowledge() || d.generation() != generation || channel == null) {
         return; // crashed, or the connection was replaced: the broker redelivers it
       }
       if (ack) {
@@ -670,24 +591,6 @@ public final class RabbitMqSubscription implements Subscription {
     } finally {
       channelLock.unlock();
     }
-  }
-
-  private boolean isActive() {
-    return state == State.RUNNING;
-  }
-
-  /** Waits, returning early (true) when the subscription is stopped. */
-  private boolean sleepUnlessStopped(Duration d) {
-    try {
-      return stopSignal.await(Math.max(0, d.toNanos()), TimeUnit.NANOSECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return true;
-    }
-  }
-
-  private static boolean terminal(State s) {
-    return s == State.CLOSED || s == State.CRASHED || s == State.FAILED;
   }
 
   private static Duration min(Duration a, Duration b) {

@@ -14,6 +14,7 @@ import dev.courier.inbox.EventHandler;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.internal.EventLog;
 import dev.courier.spi.PublishResult;
+import dev.courier.spi.Subscription;
 import dev.courier.spi.SubscriptionSpec;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -137,7 +138,7 @@ class RabbitMqSubscriptionTest {
       assertThat(db.effects(consumer, e.id())).isEqualTo(1);
     }
     subscription.close();
-    assertThat(subscription.state()).isEqualTo(RabbitMqSubscription.State.CLOSED);
+    assertThat(subscription.state()).isEqualTo(Subscription.State.STOPPED);
     assertThat(TestRabbit.ready(admin, queue)).as("every message was acked, none returns").isZero();
   }
 
@@ -159,7 +160,7 @@ class RabbitMqSubscriptionTest {
               }
             });
     await().atMost(WAIT).until(() -> !first.isRunning());
-    assertThat(first.state()).isEqualTo(RabbitMqSubscription.State.CRASHED);
+    assertThat(first.state()).isEqualTo(Subscription.State.CRASHED);
     assertThat(db.effects(consumer, victim.id())).as("committed before the crash").isEqualTo(1);
 
     RabbitMqSubscription second = subscribe(destination, processor, SubscriptionSpec.AfterCommitHook.NONE);
@@ -303,9 +304,9 @@ class RabbitMqSubscriptionTest {
     }
 
     await().atMost(WAIT).until(() -> !subscription.isRunning());
-    assertThat(subscription.state()).isEqualTo(RabbitMqSubscription.State.FAILED);
+    assertThat(subscription.state()).isEqualTo(Subscription.State.FAILED);
     assertThat(subscription.failure())
-        .hasValueSatisfying(reason -> assertThat(reason).contains("cancelled the consumer of queue '" + queue + "'").contains("deleted"));
+        .hasValueSatisfying(reason -> assertThat(reason.getMessage()).contains("cancelled the consumer of queue '" + queue + "'").contains("deleted"));
     List<PublishResult> afterwards = transport.publish(List.of(TestSchema.event(destination, "k", "lost?").build()), Duration.ofSeconds(10));
     assertThat(afterwards).singleElement().isInstanceOfSatisfying(PublishResult.Failed.class, f -> assertThat(f.error()).hasMessageContaining("unroutable"));
   }
