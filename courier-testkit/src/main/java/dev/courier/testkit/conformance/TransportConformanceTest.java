@@ -31,6 +31,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -154,9 +155,15 @@ public abstract class TransportConformanceTest {
     List<Event> events = events(dest, 30, 3);
     publishConfirmed(events);
     Consumer consumer = consumer("delivered", recordingHandler());
-    subscribe(dest, consumer, SubscriptionSpec.AfterCommitHook.NONE);
+    Subscription s = subscribe(dest, consumer, SubscriptionSpec.AfterCommitHook.NONE);
     awaitEffects(consumer.name, events);
     assertExactlyOneEffectEach(consumer.name, events);
+    assertThat(s.state()).isEqualTo(Subscription.State.RUNNING);
+
+    s.close();
+    assertThat(s.state()).as("after close()").isEqualTo(Subscription.State.STOPPED);
+    assertThat(s.isRunning()).isFalse();
+    assertThat(s.failure()).as("a graceful stop is no failure").isEmpty();
   }
 
   @Test
@@ -190,8 +197,44 @@ public abstract class TransportConformanceTest {
                 throw new SubscriptionSpec.SimulatedCrash("crash after commit, before ack");
               }
             });
-    await("the first subscription crashes", () -> !first.isRunning());
+    await("the first subscription crashes", () -> first.state() == Subscription.State.CRASHED);
+    assertThat(first.failure()).get().isInstanceOf(SubscriptionSpec.SimulatedCrash.class);
     assertThat(effectCount(consumer.name, victim)).as("the effect committed before the crash").isEqualTo(1);
+
+    List<UUID> hooked = new CopyOnWriteArrayList<>();
+    subscribe(dest, consumer, e -> hooked.add(e.id()));
+    awaitEffects(consumer.name, events);
+    await("the redelivered event is recognised as a duplicate", () -> consumer.dedupeHits() >= 1);
+    assertExactlyOneEffectEach(consumer.name, events);
+    await("the after-commit hook runs for the duplicate too", () -> hooked.contains(victim));
+  }
+
+  /**
+   * An after-commit hook that fails with an ordinary exception stops the subscription as a crash
+   * would, on every broker: nothing is acknowledged after it, and the next subscriber gets the event
+   * again and recognises it.
+   */
+  @Test
+  void afterCommitHookThatThrows_crashesTheSubscription_andTheEventIsRedeliveredAndDeduped()
+      throws Exception {
+    String dest = newDestination("hook-throws");
+    List<Event> events = events(dest, 4, 1);
+    publishConfirmed(events);
+    Consumer consumer = consumer("hook-throws", recordingHandler());
+    UUID victim = events.get(1).id();
+    AtomicBoolean thrown = new AtomicBoolean();
+    IllegalStateException failure = new IllegalStateException("metrics sink unavailable");
+    Subscription first =
+        subscribe(
+            dest,
+            consumer,
+            e -> {
+              if (e.id().equals(victim) && thrown.compareAndSet(false, true)) {
+                throw failure;
+              }
+            });
+    await("the subscription crashes", () -> first.state() == Subscription.State.CRASHED);
+    assertThat(first.failure()).containsSame(failure);
 
     subscribe(dest, consumer, SubscriptionSpec.AfterCommitHook.NONE);
     awaitEffects(consumer.name, events);
@@ -226,6 +269,7 @@ public abstract class TransportConformanceTest {
     sub.crash();
     crashDone.countDown();
     await("the crashed subscription stops", () -> !sub.isRunning());
+    assertThat(sub.state()).isEqualTo(Subscription.State.CRASHED);
 
     subscribe(dest, consumer, SubscriptionSpec.AfterCommitHook.NONE);
     awaitEffects(consumer.name, events);
@@ -315,10 +359,12 @@ public abstract class TransportConformanceTest {
               recording.handle(event, connection);
             });
     publishConfirmed(events);
-    subscribe(dest, consumer, SubscriptionSpec.AfterCommitHook.NONE);
+    List<UUID> hooked = new CopyOnWriteArrayList<>();
+    subscribe(dest, consumer, e -> hooked.add(e.id()));
     List<Event> healthy = events.stream().filter(e -> !e.id().equals(poison)).toList();
     awaitEffects(consumer.name, healthy);
     await("the poison event is dead-lettered", () -> deadLetter(consumer.name, poison) != null);
+    await("the after-commit hook runs for the dead letter too", () -> hooked.contains(poison));
     assertThat(deadLetter(consumer.name, poison)).containsEntry("reason", "POISON").containsEntry("attempts", "1");
     assertThat(effectCount(consumer.name, poison)).isZero();
   }
