@@ -1,25 +1,23 @@
 package dev.courier.server.admin;
 
+import dev.courier.ConfigurationException;
 import dev.courier.admin.InvalidRequestException;
+import dev.courier.internal.Durations;
 import java.time.Clock;
-import java.time.Duration;
+import java.time.DateTimeException;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
-import java.util.Locale;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Parses the time bounds operators type: an ISO-8601 instant ({@code 2026-11-27T09:30:00Z}), a
  * date-time with an offset ({@code 2026-11-27T10:30:00+01:00}), a date ({@code 2026-11-27},
- * midnight UTC), or an age ({@code 90m}, {@code 2h}, {@code 3d}: that long before now).
+ * midnight UTC), or an age ({@code 90m}, {@code 2h}, {@code 3d}: that long before now), written as
+ * every Courier duration is ({@link Durations}).
  */
 public final class TimeArgument {
-  private static final Pattern AGO = Pattern.compile("(\\d{1,9})\\s*(s|m|h|d)");
-
   private TimeArgument() {}
 
   /**
@@ -32,17 +30,10 @@ public final class TimeArgument {
       return null;
     }
     String t = text.strip();
-    Matcher m = AGO.matcher(t.toLowerCase(Locale.ROOT));
-    if (m.matches()) {
-      long n = Long.parseLong(m.group(1));
-      Duration d =
-          switch (m.group(2)) {
-            case "s" -> Duration.ofSeconds(n);
-            case "m" -> Duration.ofMinutes(n);
-            case "h" -> Duration.ofHours(n);
-            default -> Duration.ofDays(n);
-          };
-      return clock.instant().minus(d);
+    try {
+      return clock.instant().minus(Durations.parse(field, t));
+    } catch (ConfigurationException | DateTimeException | ArithmeticException ignored) {
+      // not an age (or one reaching before the first instant): try the next form
     }
     try {
       return Instant.parse(t);

@@ -156,7 +156,7 @@ public final class CourierConfig {
 
   /**
    * A duration given to a command-line option that is not a setting, read with the settings' own
-   * rules (a unit is required: {@code 6h}, {@code 1d}).
+   * rules (a unit is required: {@code 6h}, {@code 1d}; see {@link dev.courier.internal.Durations}).
    *
    * @throws InvalidSettingException naming the option
    */
@@ -670,12 +670,7 @@ public final class CourierConfig {
       try {
         return CourierTables.validate(v.key(), v.text().strip());
       } catch (ConfigurationException e) {
-        String prefix = e.setting() + ": ";
-        String msg =
-            e.getMessage().startsWith(prefix)
-                ? e.getMessage().substring(prefix.length())
-                : e.getMessage();
-        throw ValueParser.invalid(v, msg);
+        throw ValueParser.invalid(v, e.reason());
       }
     }
 

@@ -1,8 +1,9 @@
 package dev.courier.server.config;
 
+import dev.courier.ConfigurationException;
+import dev.courier.internal.Durations;
 import java.math.BigDecimal;
 import java.time.Duration;
-import java.time.format.DateTimeParseException;
 import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -12,7 +13,6 @@ import java.util.regex.Pattern;
  * naming the key and the origin; the rejected text is quoted unless the setting is secret.
  */
 final class ValueParser {
-  private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h|d)");
   private static final Pattern RATE =
       Pattern.compile("([0-9]+(?:\\.[0-9]+)?)\\s*(?:/\\s*(s|sec|second|m|min|minute|h|hour))?");
   private static final Pattern ONE_IN = Pattern.compile("1\\s*/\\s*([0-9]+)");
@@ -34,45 +34,21 @@ final class ValueParser {
   }
 
   /**
-   * A duration with a unit: {@code 500ms}, {@code 30s}, {@code 5m}, {@code 2h}, {@code 1d}, or ISO
-   * 8601 ({@code PT30S}). A bare number is refused: seconds and milliseconds are too easily
-   * confused.
+   * A duration in Courier's one syntax ({@link Durations}: {@code 500ms}, {@code 30s}, {@code
+   * 1m30s}, {@code 2h}, {@code 1d} or ISO-8601), between {@code min} and {@code max}. A bare number
+   * other than {@code 0} is refused: seconds and milliseconds are too easily confused.
    */
   static Duration duration(Value v, Duration min, Duration max) {
-    String text = v.text().strip().toLowerCase(Locale.ROOT);
-    Duration d;
-    Matcher m = DURATION.matcher(text);
-    if (m.matches()) {
-      long n;
-      try {
-        n = Long.parseLong(m.group(1));
-      } catch (NumberFormatException e) {
-        throw invalid(v, shown(v) + " is too large");
-      }
-      d =
-          switch (m.group(2)) {
-            case "ms" -> Duration.ofMillis(n);
-            case "s" -> Duration.ofSeconds(n);
-            case "m" -> Duration.ofMinutes(n);
-            case "h" -> Duration.ofHours(n);
-            default -> Duration.ofDays(n);
-          };
-    } else if (text.startsWith("pt") || text.startsWith("p")) {
-      try {
-        d = Duration.parse(text.toUpperCase(Locale.ROOT));
-      } catch (DateTimeParseException e) {
-        throw invalid(v, shown(v) + " is not a duration; write it like 500ms, 30s, 5m or 2h");
-      }
-    } else if (text.matches("\\d+")) {
-      throw invalid(v, shown(v) + " has no unit; write it like " + text + "s or " + text + "ms");
-    } else {
-      throw invalid(v, shown(v) + " is not a duration; write it like 500ms, 30s, 5m or 2h");
-    }
-    if (d.compareTo(min) < 0 || d.compareTo(max) > 0) {
+    try {
+      return Durations.parse(v.key(), v.text(), min, max);
+    } catch (ConfigurationException e) {
+      // the reason quotes the text, which a secret setting must never show
       throw invalid(
-          v, "must be between " + human(min) + " and " + human(max) + ", was " + human(d));
+          v,
+          v.secret()
+              ? shown(v) + " is not a duration between " + human(min) + " and " + human(max)
+              : e.reason());
     }
-    return d;
   }
 
   /**
@@ -222,24 +198,8 @@ final class ValueParser {
     return "'" + t.replaceAll("\\p{Cntrl}", "?") + "'";
   }
 
-  /** A duration as people write it: {@code 500ms}, {@code 30s}, {@code 5m}. */
+  /** A duration as {@link #duration} reads it: {@code 500ms}, {@code 90s}, {@code 5m}. */
   static String human(Duration d) {
-    if (d.isZero()) {
-      return "0s";
-    }
-    long ms = d.toMillis();
-    if (ms % 86_400_000 == 0) {
-      return ms / 86_400_000 + "d";
-    }
-    if (ms % 3_600_000 == 0) {
-      return ms / 3_600_000 + "h";
-    }
-    if (ms % 60_000 == 0) {
-      return ms / 60_000 + "m";
-    }
-    if (ms % 1000 == 0) {
-      return ms / 1000 + "s";
-    }
-    return ms + "ms";
+    return Durations.format(d);
   }
 }

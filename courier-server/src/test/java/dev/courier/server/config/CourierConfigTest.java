@@ -131,7 +131,7 @@ class CourierConfigTest {
             () -> CourierConfig.loader().option(Setting.DEMO_DURATION, "--duration", "30").load())
         .hasMessage(
             "courier.demo.duration (from option --duration): '30' has no unit; write it like 30s or"
-                + " 30ms");
+                + " 30ms (units: ms, s, m, h, d)");
   }
 
   @Test
@@ -354,6 +354,8 @@ class CourierConfigTest {
             .load();
     CourierConfig perMinute =
         CourierConfig.loader().option(Setting.DEMO_RATE, "--rate", "600/min").load();
+    CourierConfig inParts =
+        CourierConfig.loader().option(Setting.DEMO_DURATION, "--duration", "1m30s").load();
 
     assertThat(c.demo().ratePerSecond()).isEqualTo(200.0);
     assertThat(perMinute.demo().ratePerSecond()).isEqualTo(10.0);
@@ -361,6 +363,7 @@ class CourierConfigTest {
     assertThat(c.demo().dropConfirmRate()).isEqualTo(0.001);
     assertThat(c.demo().consumerCrashRate()).isZero();
     assertThat(c.demo().duration()).isEqualTo(Duration.ofSeconds(90));
+    assertThat(inParts.demo().duration()).isEqualTo(Duration.ofSeconds(90));
     assertThat(c.demo().keep()).isTrue();
   }
 
