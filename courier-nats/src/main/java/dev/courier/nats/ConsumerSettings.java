@@ -9,6 +9,7 @@ import static dev.courier.nats.JetStreamTransport.OPTION_MAX_DELIVER;
 
 import dev.courier.ConfigurationException;
 import dev.courier.inbox.IdempotentProcessor;
+import dev.courier.internal.Durations;
 import dev.courier.spi.SubscriptionSpec;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -110,7 +111,7 @@ record ConsumerSettings(
 
     Duration ackWait = null;
     if (o.containsKey(OPTION_ACK_WAIT)) {
-      ackWait = DurationText.parse(OPTION_ACK_WAIT, o.get(OPTION_ACK_WAIT));
+      ackWait = Durations.parse(OPTION_ACK_WAIT, o.get(OPTION_ACK_WAIT));
       checkAckWait(OPTION_ACK_WAIT, ackWait);
     }
 
@@ -118,7 +119,7 @@ record ConsumerSettings(
     String backoffText = o.getOrDefault(OPTION_BACKOFF, "auto").trim().toLowerCase(Locale.ROOT);
     if (!backoffText.equals("auto") && !backoffText.equals("none")) {
       for (String part : backoffText.split(",")) {
-        Duration d = DurationText.parse(OPTION_BACKOFF, part);
+        Duration d = Durations.parse(OPTION_BACKOFF, part);
         checkAckWait(OPTION_BACKOFF, d);
         backoff.add(d);
       }
