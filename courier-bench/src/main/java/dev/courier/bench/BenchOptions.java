@@ -1,12 +1,13 @@
 package dev.courier.bench;
 
+import dev.courier.ConfigurationException;
+import dev.courier.internal.Durations;
 import dev.courier.relay.Relay;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
 
@@ -135,7 +136,8 @@ public record BenchOptions(
         --update-doc FILE    also rewrite the results section of FILE (between its bench:results markers)
         --help               this text
 
-      Durations: 500ms, 10s, 2m, or plain seconds.
+      Durations: a whole number with a unit (500ms, 10s, 2m, 1h, 1m30s) or ISO-8601 (PT10S);
+      a bare number other than 0 is refused. See docs/CONFIGURATION.md, "Value formats".
       """;
 
   public BenchOptions {
@@ -404,26 +406,17 @@ public record BenchOptions(
     return parseDuration(option, value, false);
   }
 
+  /**
+   * A duration in Courier's one syntax ({@link Durations}); zero only where {@code zeroAllowed}.
+   *
+   * @throws IllegalArgumentException naming the option, for the usage text
+   */
   static Duration parseDuration(String option, String value, boolean zeroAllowed) {
-    String v = value.trim().toLowerCase(Locale.ROOT);
-    Duration d;
     try {
-      if (v.endsWith("ms")) {
-        d = Duration.ofMillis(Long.parseLong(v.substring(0, v.length() - 2)));
-      } else if (v.endsWith("s")) {
-        d = Duration.ofMillis(Math.round(Double.parseDouble(v.substring(0, v.length() - 1)) * 1000));
-      } else if (v.endsWith("m")) {
-        d = Duration.ofSeconds(Long.parseLong(v.substring(0, v.length() - 1)) * 60);
-      } else {
-        d = Duration.ofMillis(Math.round(Double.parseDouble(v) * 1000));
-      }
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(option + " is not a duration (500ms, 10s, 2m): " + value, e);
+      return zeroAllowed ? Durations.parse(option, value) : Durations.parsePositive(option, value);
+    } catch (ConfigurationException e) {
+      throw new IllegalArgumentException(e.getMessage(), e);
     }
-    if (d.isNegative() || (!zeroAllowed && d.isZero())) {
-      throw new IllegalArgumentException(option + " must be " + (zeroAllowed ? "zero or more" : "positive") + ", was " + value);
-    }
-    return d;
   }
 
   private static int positiveInt(String option, String value) {

@@ -96,4 +96,21 @@ class BenchSmokeTest {
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> BenchOptions.parse(new String[] {"--workloads", "W9"}))
         .hasMessageContaining("W9");
   }
+
+  @Test
+  void durations_takeAUnit_andOnlyWarmUpsMayBeZero() {
+    BenchOptions o =
+        BenchOptions.parse(new String[] {"--duration", "1m30s", "--warmup", "0", "--e2e-warmup", "0s", "--soak-window", "PT5M"});
+    assertThat(o.duration()).isEqualTo(Duration.ofSeconds(90));
+    assertThat(o.warmup()).isZero();
+    assertThat(o.e2eWarmup()).isZero();
+    assertThat(o.soak().window()).isEqualTo(Duration.ofMinutes(5));
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> BenchOptions.parse(new String[] {"--duration", "10"}))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("--duration: '10' has no unit; write it like 10s or 10ms");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> BenchOptions.parse(new String[] {"--e2e-duration", "0s"}))
+        .hasMessage("--e2e-duration: must be more than zero, was '0s'");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> BenchOptions.parse(new String[] {"--warmup", "1.5s"}))
+        .hasMessage("--warmup: '1.5s' is not a whole number; write it in a smaller unit, like 1500ms");
+  }
 }

@@ -14,6 +14,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
 
+import dev.courier.ConfigurationException;
+import dev.courier.internal.Durations;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import org.slf4j.Logger;
@@ -104,8 +107,8 @@ public final class ChaosMain {
                                      [--report-dir DIR]
                   --transport   which transports (default all)
                   --events      attempts per scenario run (default 10000)
-                  --duration    the writer's run time per scenario, e.g. 300s or 5m: its pace is events/duration
-                                (default: 1000 attempts a second)
+                  --duration    the writer's run time per scenario, with a unit (300s, 5m, 1h30m): its pace is
+                                events/duration (default: 1000 attempts a second)
                   --seeds       seeds per scenario (default 1); seed i is S+i
                   --seed        the first seed S (default: from the clock, printed)
                   --scenario    only these scenarios (default: every scenario of each transport)
@@ -187,26 +190,15 @@ public final class ChaosMain {
         }
     }
 
-    /** {@code 300}, {@code 300s}, {@code 5m} or {@code 1h}. */
+    /**
+     * {@code 300s}, {@code 5m}, {@code 1h} or any other duration of more than zero in Courier's one syntax
+     * ({@link Durations}); a bare number is refused.
+     */
     static Duration duration(String text) {
-        String t = text.trim().toLowerCase(Locale.ROOT);
         try {
-            if (t.endsWith("ms")) {
-                return Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2)));
-            }
-            char unit = t.charAt(t.length() - 1);
-            if (Character.isDigit(unit)) {
-                return Duration.ofSeconds(Long.parseLong(t));
-            }
-            long n = Long.parseLong(t.substring(0, t.length() - 1));
-            return switch (unit) {
-                case 's' -> Duration.ofSeconds(n);
-                case 'm' -> Duration.ofMinutes(n);
-                case 'h' -> Duration.ofHours(n);
-                default -> throw new IllegalArgumentException("--duration: unknown unit in " + text);
-            };
-        } catch (NumberFormatException | StringIndexOutOfBoundsException e) {
-            throw new IllegalArgumentException("--duration must look like 300s, 5m or 1h, was " + text);
+            return Durations.parsePositive("--duration", text);
+        } catch (ConfigurationException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
         }
     }
 

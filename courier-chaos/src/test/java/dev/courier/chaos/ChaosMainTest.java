@@ -63,13 +63,17 @@ class ChaosMainTest {
     }
 
     @Test
-    void durations_acceptSecondsMinutesAndHours() {
-        assertThat(ChaosMain.duration("300")).isEqualTo(Duration.ofSeconds(300));
+    void durations_takeAUnit_andABareNumberOrZeroIsRefused() {
         assertThat(ChaosMain.duration("300s")).isEqualTo(Duration.ofSeconds(300));
         assertThat(ChaosMain.duration("5m")).isEqualTo(Duration.ofMinutes(5));
         assertThat(ChaosMain.duration("1h")).isEqualTo(Duration.ofHours(1));
+        assertThat(ChaosMain.duration("4m30s")).isEqualTo(Duration.ofSeconds(270));
         assertThatThrownBy(() -> ChaosMain.duration("soon")).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("--duration");
+                .hasMessageStartingWith("--duration: 'soon' is not a duration");
+        assertThatThrownBy(() -> ChaosMain.duration("300")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("--duration: '300' has no unit; write it like 300s or 300ms");
+        assertThatThrownBy(() -> ChaosMain.duration("0s")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("--duration: must be more than zero, was '0s'");
     }
 
     @Test
