@@ -10,7 +10,7 @@ import dev.courier.admin.AuditLog;
 import dev.courier.admin.InvalidRequestException;
 import dev.courier.admin.NotFoundException;
 import dev.courier.admin.Page;
-import dev.courier.inbox.IdempotentProcessor;
+import dev.courier.internal.LedgerIds;
 import dev.courier.internal.HeadersJson;
 import dev.courier.internal.Transactions;
 import dev.courier.jdbc.CourierTables;
@@ -392,7 +392,7 @@ final class DeadLetterOperations {
    * it.
    */
   private boolean appliedAlready(Connection c, Candidate d) throws SQLException {
-    UUID ledgerId = IdempotentProcessor.ledgerId(d.consumer, d.eventId, headersOf(d));
+    UUID ledgerId = LedgerIds.ledgerId(d.consumer, d.eventId, headersOf(d));
     if (ledgerId.equals(d.eventId)) {
       return d.processed;
     }

@@ -12,6 +12,7 @@ import dev.courier.deadletter.DeadLetter;
 import dev.courier.deadletter.DeadLetterReason;
 import dev.courier.deadletter.DeadLetterStore;
 import dev.courier.internal.EventLog;
+import dev.courier.internal.LedgerIds;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Dialect;
 import dev.courier.metrics.CourierMetrics;
@@ -80,8 +81,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class IdempotentProcessor {
   private static final Logger log = LoggerFactory.getLogger(IdempotentProcessor.class);
-  private static final Pattern CONSUMER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
-
   private final String consumer;
   private final DataSource dataSource;
   private final EventHandler handler;
@@ -182,7 +181,7 @@ public final class IdempotentProcessor {
    * starting with a letter or digit.
    */
   public static boolean isValidConsumerName(String name) {
-    return name != null && CONSUMER_NAME.matcher(name).matches();
+    return LedgerIds.isValidConsumerName(name);
   }
 
   /**
@@ -192,10 +191,7 @@ public final class IdempotentProcessor {
    * are duplicates.
    */
   public static UUID replayLedgerId(UUID eventId, String replayId) {
-    Objects.requireNonNull(eventId, "eventId");
-    Objects.requireNonNull(replayId, "replayId");
-    return UUID.nameUUIDFromBytes(
-        ("courier-replay:" + replayId + ":" + eventId).getBytes(StandardCharsets.UTF_8));
+    return LedgerIds.replayLedgerId(eventId, replayId);
   }
 
   /**
@@ -204,11 +200,7 @@ public final class IdempotentProcessor {
    * id.
    */
   public static UUID ledgerId(String consumer, UUID eventId, Map<String, String> headers) {
-    String replayId = headers.get(ReceivedMessage.REPLAY_ID);
-    if (replayId != null && consumer.equals(headers.get(ReceivedMessage.REPLAY_CONSUMER))) {
-      return replayLedgerId(eventId, replayId);
-    }
-    return eventId;
+    return LedgerIds.ledgerId(consumer, eventId, headers);
   }
 
   /** The id this consumer's ledger records a delivery of {@code event} under. */
@@ -670,7 +662,7 @@ public final class IdempotentProcessor {
     }
 
     public IdempotentProcessor build() {
-      if (consumer == null || !CONSUMER_NAME.matcher(consumer).matches()) {
+      if (!LedgerIds.isValidConsumerName(consumer)) {
         throw new ConfigurationException(
             "consumer",
             "'"

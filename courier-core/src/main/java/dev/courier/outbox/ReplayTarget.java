@@ -2,6 +2,7 @@ package dev.courier.outbox;
 
 import dev.courier.admin.InvalidRequestException;
 import dev.courier.inbox.IdempotentProcessor;
+import dev.courier.internal.LedgerIds;
 import dev.courier.internal.Text;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -47,7 +48,7 @@ public record ReplayTarget(String destination, String consumer) {
             "toDestination", "must not hold control characters or leading or trailing spaces");
       }
     }
-    if (consumer != null && !IdempotentProcessor.isValidConsumerName(consumer)) {
+    if (consumer != null && !LedgerIds.isValidConsumerName(consumer)) {
       throw new InvalidRequestException(
           "consumer",
           "'"
