@@ -14,9 +14,10 @@ import java.util.Objects;
  * @param destination the topic, exchange or subject that events were published to
  * @param maxRecordBytes records larger than this are dead-lettered as OVERSIZED without parsing
  * @param pollTimeout how long one broker poll or fetch may block
- * @param afterCommit called after an event's outcome is committed and before it is acknowledged;
- *     a hook that throws {@link SimulatedCrash} makes the subscription stop at once without
- *     acknowledging, as a process killed at that point would
+ * @param afterCommit called after each final outcome of a well-formed event (applied, duplicate,
+ *     not addressed, dead-lettered) is committed and before it is acknowledged; a hook that throws
+ *     anything ({@link SimulatedCrash} for a deliberate fault) makes the subscription crash there
+ *     without acknowledging, as a process killed at that point would
  * @param options transport-specific settings (documented by each transport)
  */
 public record SubscriptionSpec(
@@ -59,7 +60,10 @@ public record SubscriptionSpec(
     return new SubscriptionSpec(destination, maxRecordBytes, pollTimeout, afterCommit, options);
   }
 
-  /** Runs between the database commit and the broker acknowledgement; for fault injection. */
+  /**
+   * Runs between the database commit and the broker acknowledgement, for every final outcome of a
+   * well-formed event; for fault injection and for tests that observe that moment.
+   */
   @FunctionalInterface
   public interface AfterCommitHook {
     AfterCommitHook NONE = event -> {};
