@@ -1,6 +1,7 @@
 package dev.courier.admin;
 
 import dev.courier.CourierException;
+import dev.courier.internal.DatabaseFailures;
 import dev.courier.jdbc.CourierTables;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -94,7 +95,7 @@ public final class AuditLog {
       }
       return out;
     } catch (SQLException e) {
-      throw new CourierException("could not read the audit trail " + tables.audit() + ": " + e.getMessage(), e);
+      throw DatabaseFailures.of("could not read the audit trail " + tables.audit(), e);
     }
   }
 }

@@ -3,6 +3,7 @@ package dev.courier.admin;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.courier.CourierException;
+import dev.courier.internal.DatabaseFailures;
 import dev.courier.internal.Transactions;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.LogSql;
@@ -208,8 +209,10 @@ public final class Retention {
         });
       }
       return result;
-    } catch (SQLException | JsonProcessingException e) {
-      throw new CourierException("could not prune Courier's tables: " + e.getMessage(), e);
+    } catch (SQLException e) {
+      throw DatabaseFailures.of("could not prune Courier's tables", e);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("could not encode the audit entry of a prune", e);
     }
   }
 

@@ -6,6 +6,7 @@ import dev.courier.admin.Attribution;
 import dev.courier.admin.InvalidRequestException;
 import dev.courier.admin.NotFoundException;
 import dev.courier.admin.Page;
+import dev.courier.internal.DatabaseFailures;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.metrics.CourierMetrics;
 import io.micrometer.core.instrument.Gauge;
@@ -111,8 +112,7 @@ public final class DeadLetterAdmin implements MeterBinder {
         byConsumer.put(rs.getString("consumer"), rs.getLong("parked"));
       }
     } catch (SQLException e) {
-      throw new CourierException(
-          "could not count dead letters in " + tables.deadLetters() + ": " + e.getMessage(), e);
+      throw DatabaseFailures.of("could not count dead letters in " + tables.deadLetters(), e);
     }
     DeadLetterCounts counts = new DeadLetterCounts(byConsumer, now);
     cached.set(counts);

@@ -3,15 +3,15 @@ package dev.courier.deadletter;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.courier.CourierException;
 import dev.courier.UuidV7;
 import dev.courier.admin.Attribution;
 import dev.courier.admin.AuditLog;
 import dev.courier.admin.InvalidRequestException;
 import dev.courier.admin.NotFoundException;
 import dev.courier.admin.Page;
-import dev.courier.internal.LedgerIds;
+import dev.courier.internal.DatabaseFailures;
 import dev.courier.internal.HeadersJson;
+import dev.courier.internal.LedgerIds;
 import dev.courier.internal.Transactions;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Dialect;
@@ -719,8 +719,7 @@ final class DeadLetterOperations {
     try {
       return work.run();
     } catch (SQLException e) {
-      throw new CourierException(
-          "could not " + what + " in " + tables.deadLetters() + ": " + e.getMessage(), e);
+      throw DatabaseFailures.of("could not " + what + " in " + tables.deadLetters(), e);
     }
   }
 }

@@ -2,6 +2,7 @@ package dev.courier.deadletter;
 
 import dev.courier.CourierException;
 import dev.courier.Event;
+import dev.courier.internal.DatabaseFailures;
 import dev.courier.internal.HeadersJson;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Dialect;
@@ -118,8 +119,8 @@ public final class DeadLetterStore {
         ps.executeUpdate();
       }
     } catch (SQLException ex) {
-      throw new CourierException(
-          "could not write dead letter for consumer " + d.consumer() + ": " + ex.getMessage(),
+      throw DatabaseFailures.of(
+          "could not write dead letter for consumer " + d.consumer(),
           d.eventId(),
           d.event() != null ? d.event().destination() : null,
           ex);
@@ -151,7 +152,7 @@ public final class DeadLetterStore {
         return rs.getLong(1);
       }
     } catch (SQLException ex) {
-      throw new CourierException("could not count dead letters: " + ex.getMessage(), ex);
+      throw DatabaseFailures.of("could not count dead letters", ex);
     }
   }
 

@@ -4,6 +4,7 @@ import dev.courier.CourierException;
 import dev.courier.admin.Attribution;
 import dev.courier.admin.AuditLog;
 import dev.courier.admin.InvalidRequestException;
+import dev.courier.internal.DatabaseFailures;
 import dev.courier.internal.Transactions;
 import dev.courier.jdbc.CourierTables;
 import java.sql.Connection;
@@ -133,7 +134,7 @@ public final class ConsumerPauses {
     try (Connection c = dataSource.getConnection()) {
       return pauseOf(c, consumer);
     } catch (SQLException e) {
-      throw new CourierException("could not read the pause of consumer " + consumer + ": " + e.getMessage(), e);
+      throw DatabaseFailures.of("could not read the pause of consumer " + consumer, e);
     }
   }
 
@@ -151,7 +152,7 @@ public final class ConsumerPauses {
       }
       return out;
     } catch (SQLException e) {
-      throw new CourierException("could not list paused consumers: " + e.getMessage(), e);
+      throw DatabaseFailures.of("could not list paused consumers", e);
     }
   }
 
@@ -168,7 +169,7 @@ public final class ConsumerPauses {
     try {
       return Transactions.inTransaction(dataSource, work);
     } catch (SQLException e) {
-      throw new CourierException("could not " + what + ": " + e.getMessage(), e);
+      throw DatabaseFailures.of("could not " + what, e);
     }
   }
 

@@ -1,6 +1,7 @@
 package dev.courier.inbox;
 
 import dev.courier.CourierException;
+import dev.courier.internal.DatabaseFailures;
 import dev.courier.jdbc.CourierTables;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -51,8 +52,7 @@ public final class LedgerAdmin {
       }
       return out;
     } catch (SQLException e) {
-      throw new CourierException(
-          "could not read the ledger " + tables.processedEvents() + ": " + e.getMessage(), eventId, null, e);
+      throw DatabaseFailures.of("could not read the ledger " + tables.processedEvents(), eventId, null, e);
     }
   }
 }

@@ -2,6 +2,7 @@ package dev.courier.jdbc;
 
 import dev.courier.ConfigurationException;
 import dev.courier.CourierException;
+import dev.courier.internal.DatabaseFailures;
 import dev.courier.internal.Transactions;
 import java.io.IOException;
 import java.io.InputStream;
@@ -162,8 +163,7 @@ public final class Schema {
     try {
       return Transactions.inTransaction(dataSource, c -> migrate(c, Dialect.detect(c), tables, target));
     } catch (SQLException e) {
-      throw new CourierException(
-          "could not migrate Courier's tables: " + e.getMessage() + " (SQLState " + e.getSQLState() + ")", e);
+      throw DatabaseFailures.of("could not migrate Courier's tables", e);
     }
   }
 
@@ -223,7 +223,7 @@ public final class Schema {
       }
       return currentVersion(c, tables);
     } catch (SQLException e) {
-      throw new CourierException("could not read Courier's schema version: " + e.getMessage(), e);
+      throw DatabaseFailures.of("could not read Courier's schema version", e);
     }
   }
 
@@ -296,8 +296,7 @@ public final class Schema {
           converted);
       return converted;
     } catch (SQLException e) {
-      throw new CourierException(
-          "could not turn log mode on for " + tables.outbox() + ": " + e.getMessage(), e);
+      throw DatabaseFailures.of("could not turn log mode on for " + tables.outbox(), e);
     }
   }
 
@@ -346,8 +345,7 @@ public final class Schema {
       }
       return converted;
     } catch (SQLException e) {
-      throw new CourierException(
-          "could not partition " + tables.outbox() + " by time: " + e.getMessage(), e);
+      throw DatabaseFailures.of("could not partition " + tables.outbox() + " by time", e);
     }
   }
 
@@ -380,8 +378,7 @@ public final class Schema {
             return TimePartitions.maintain(c, tables, now);
           });
     } catch (SQLException e) {
-      throw new CourierException(
-          "could not create the next time partitions of " + tables.outbox() + ": " + e.getMessage(), e);
+      throw DatabaseFailures.of("could not create the next time partitions of " + tables.outbox(), e);
     }
   }
 
@@ -396,7 +393,7 @@ public final class Schema {
       }
       return LogSql.partitions(c, tables);
     } catch (SQLException e) {
-      throw new CourierException("could not read the log partitions of " + tables.outbox() + ": " + e.getMessage(), e);
+      throw DatabaseFailures.of("could not read the log partitions of " + tables.outbox(), e);
     }
   }
 
@@ -459,11 +456,11 @@ public final class Schema {
   private static String read(String resource) {
     try (InputStream in = Schema.class.getClassLoader().getResourceAsStream(resource)) {
       if (in == null) {
-        throw new CourierException("schema resource missing from the jar: " + resource);
+        throw new IllegalStateException("schema resource missing from the jar (a broken build): " + resource);
       }
       return new String(in.readAllBytes(), StandardCharsets.UTF_8);
     } catch (IOException e) {
-      throw new CourierException("could not read schema resource " + resource, e);
+      throw new IllegalStateException("could not read schema resource " + resource + " from the jar", e);
     }
   }
 }

@@ -8,6 +8,7 @@ import dev.courier.UuidV7;
 import dev.courier.admin.Attribution;
 import dev.courier.admin.AuditLog;
 import dev.courier.admin.InvalidRequestException;
+import dev.courier.internal.DatabaseFailures;
 import dev.courier.internal.HeadersJson;
 import dev.courier.internal.Transactions;
 import dev.courier.jdbc.CourierTables;
@@ -236,7 +237,7 @@ public final class HistoryReplay {
         return new HistoryReplayResult(id, replayed.size(), false, false, replayed, pending, target);
       });
     } catch (SQLException e) {
-      throw new CourierException("could not replay published history: " + e.getMessage(), e);
+      throw DatabaseFailures.of("could not replay published history", e);
     }
   }
 

@@ -1,10 +1,13 @@
 package dev.courier.outbox;
 
 import dev.courier.ConfigurationException;
-import dev.courier.CourierException;
+import dev.courier.DatabaseUnavailableException;
 import dev.courier.Event;
 import dev.courier.FatalCourierException;
 import dev.courier.InvalidEventException;
+import dev.courier.StatementFailedException;
+import dev.courier.TransactionConflictException;
+import dev.courier.internal.DatabaseFailures;
 import dev.courier.internal.EventLog;
 import dev.courier.internal.HeadersJson;
 import dev.courier.tracing.Tracing;
@@ -86,7 +89,13 @@ public final class Outbox {
    * @return the event as stored, with its id and creation time
    * @throws InvalidEventException if the event is invalid; nothing is written
    * @throws FatalCourierException if the connection is in auto-commit mode
-   * @throws CourierException if the insert fails; the caller's transaction should be rolled back
+   * @throws InvalidEventException also when an event with the same id is already in the outbox
+   * @throws DatabaseUnavailableException if the database could not be reached; the caller's
+   *     transaction should be rolled back and may be run again once it is back
+   * @throws TransactionConflictException if the caller's transaction lost to a concurrent one;
+   *     roll it back and run it again
+   * @throws StatementFailedException if the database refused the insert (for example the outbox
+   *     table is missing); the caller's transaction should be rolled back
    */
   public Event append(Connection connection, Event.Builder event) {
     return appendAll(connection, List.of(event)).getFirst();
@@ -94,7 +103,8 @@ public final class Outbox {
 
   /**
    * Appends several events in the caller's transaction, in one JDBC batch. Either all are
-   * validated and written or, on an invalid event, none is written.
+   * validated and written or, on an invalid event, none is written. Throws what {@link #append}
+   * throws, in the same cases.
    *
    * @return the events as stored, in the given order
    */
@@ -137,16 +147,8 @@ public final class Outbox {
             built.size() == 1 ? built.getFirst().destination() : null,
             e);
       }
-      throw new CourierException(
-          "could not append "
-              + built.size()
-              + " event(s) to "
-              + tables.outbox()
-              + ": "
-              + e.getMessage()
-              + " (SQLState "
-              + e.getSQLState()
-              + ")",
+      throw DatabaseFailures.of(
+          "could not append " + built.size() + " event(s) to " + tables.outbox(),
           built.size() == 1 ? built.getFirst().id() : null,
           built.size() == 1 ? built.getFirst().destination() : null,
           e);
@@ -230,7 +232,7 @@ public final class Outbox {
                 + " change or not at all");
       }
     } catch (SQLException e) {
-      throw new CourierException("could not inspect the connection's transaction state", e);
+      throw DatabaseFailures.of("could not inspect the connection's transaction state", e);
     }
   }
 

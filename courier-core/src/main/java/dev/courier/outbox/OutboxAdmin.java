@@ -6,6 +6,7 @@ import dev.courier.admin.Attribution;
 import dev.courier.admin.AuditLog;
 import dev.courier.admin.InvalidRequestException;
 import dev.courier.admin.NotFoundException;
+import dev.courier.internal.DatabaseFailures;
 import dev.courier.internal.Transactions;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.LogSql;
@@ -143,7 +144,7 @@ public final class OutboxAdmin implements MeterBinder {
       cached.set(s);
       return s;
     } catch (SQLException e) {
-      throw new CourierException("could not read outbox status from " + tables.outbox() + ": " + e.getMessage(), e);
+      throw DatabaseFailures.of("could not read outbox status from " + tables.outbox(), e);
     }
   }
 
@@ -190,7 +191,7 @@ public final class OutboxAdmin implements MeterBinder {
       }
       return out;
     } catch (SQLException e) {
-      throw new CourierException("could not list dead rows of " + tables.outbox() + ": " + e.getMessage(), e);
+      throw DatabaseFailures.of("could not list dead rows of " + tables.outbox(), e);
     }
   }
 
@@ -250,7 +251,7 @@ public final class OutboxAdmin implements MeterBinder {
         return n;
       });
     } catch (SQLException e) {
-      throw new CourierException("could not retry dead rows of " + tables.outbox() + ": " + e.getMessage(), e);
+      throw DatabaseFailures.of("could not retry dead rows of " + tables.outbox(), e);
     }
   }
 

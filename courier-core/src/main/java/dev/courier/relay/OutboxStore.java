@@ -1,6 +1,5 @@
 package dev.courier.relay;
 
-import dev.courier.CourierException;
 import dev.courier.Event;
 import dev.courier.internal.HeadersJson;
 import dev.courier.jdbc.CourierTables;
@@ -400,9 +399,5 @@ final class OutboxStore {
       return null;
     }
     return s.length() <= MAX_ERROR_CHARS ? s : s.substring(0, MAX_ERROR_CHARS);
-  }
-
-  static CourierException wrap(String what, SQLException e) {
-    return new CourierException(what + ": " + e.getMessage() + " (SQLState " + e.getSQLState() + ")", e);
   }
 }

@@ -3,6 +3,7 @@ package dev.courier.relay;
 import dev.courier.ConfigurationException;
 import dev.courier.CourierException;
 import dev.courier.Event;
+import dev.courier.internal.DatabaseFailures;
 import dev.courier.internal.EventLog;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.metrics.CourierMetrics;
@@ -429,7 +430,7 @@ public final class Relay implements AutoCloseable {
     try {
       engine.register();
     } catch (SQLException e) {
-      throw OutboxStore.wrap("could not register relay " + relayId + " with " + tables.outbox(), e);
+      throw DatabaseFailures.of("could not register relay " + relayId + " with " + tables.outbox(), e);
     }
   }
 
@@ -440,7 +441,7 @@ public final class Relay implements AutoCloseable {
       try {
         store = LogStore.open(dataSource, tables);
       } catch (SQLException e) {
-        throw OutboxStore.wrap("could not read the log partitions of " + tables.outbox(), e);
+        throw DatabaseFailures.of("could not read the log partitions of " + tables.outbox(), e);
       }
       logRelay =
           new LogRelay(
@@ -469,7 +470,7 @@ public final class Relay implements AutoCloseable {
       lastCompletedPass = clock.instant();
       return new BatchResult(r.read(), r.published(), r.retried(), r.dead(), 0);
     } catch (SQLException e) {
-      throw OutboxStore.wrap("could not read the outbox log", e);
+      throw DatabaseFailures.of("could not read the outbox log", e);
     }
   }
 
@@ -591,7 +592,7 @@ public final class Relay implements AutoCloseable {
     try {
       partitions = store.logPartitions();
     } catch (SQLException e) {
-      throw OutboxStore.wrap("could not read the log partitions of " + tables.outbox(), e);
+      throw DatabaseFailures.of("could not read the log partitions of " + tables.outbox(), e);
     }
     if (partitions > 0) {
       throw new ConfigurationException(
@@ -618,7 +619,7 @@ public final class Relay implements AutoCloseable {
       }
       return new Claimed(store.claim(batchSize, fromSeq, now, now.plus(lease), relayId), null);
     } catch (SQLException e) {
-      throw OutboxStore.wrap("could not claim outbox rows", e);
+      throw DatabaseFailures.of("could not claim outbox rows", e);
     }
   }
 
