@@ -2,15 +2,18 @@ package dev.courier.inbox;
 
 import dev.courier.ConfigurationException;
 import dev.courier.CourierException;
+import dev.courier.DatabaseUnavailableException;
 import dev.courier.Event;
 import dev.courier.FatalCourierException;
 import dev.courier.InvalidEventException;
 import dev.courier.PoisonEventException;
-import dev.courier.RetriableCourierException;
+import dev.courier.StatementFailedException;
+import dev.courier.TransactionConflictException;
 import dev.courier.admin.Attribution;
 import dev.courier.deadletter.DeadLetter;
 import dev.courier.deadletter.DeadLetterReason;
 import dev.courier.deadletter.DeadLetterStore;
+import dev.courier.internal.DatabaseFailures;
 import dev.courier.internal.EventLog;
 import dev.courier.internal.LedgerIds;
 import dev.courier.jdbc.CourierTables;
@@ -218,9 +221,11 @@ public final class IdempotentProcessor {
    * @param attempt which attempt this is, starting at 1 (the transport counts redeliveries)
    * @param source where the record came from, for dead letters and logs
    * @return what the transport must do next
-   * @throws CourierException when the database is unavailable (no connection, the ledger insert
-   *     or the commit failed), or when not even a dead letter could be written: the transport must
-   *     not acknowledge, and should redeliver later without counting an attempt
+   * @throws CourierException when the database failed around the handler (no connection, the
+   *     ledger insert or the commit failed: a {@link DatabaseUnavailableException}, {@link
+   *     TransactionConflictException} or {@link StatementFailedException}), or when not even a dead
+   *     letter could be written: the transport must not acknowledge, and should redeliver later
+   *     without counting an attempt
    */
   public HandleOutcome process(Event event, int attempt, String source) {
     Objects.requireNonNull(event, "event");
@@ -263,8 +268,11 @@ public final class IdempotentProcessor {
         dedupeHits.increment();
         log.info("duplicate delivery skipped: event already processed by this consumer");
         return new HandleOutcome.Duplicate();
-      } catch (DatabaseUnavailable e) {
-        log.warn("database unavailable, delivery not acknowledged: {}", e.getMessage());
+      } catch (HandlerFailed e) {
+        failure = e.getCause();
+      } catch (DatabaseUnavailableException | TransactionConflictException | StatementFailedException e) {
+        // Courier's own statements around the handler failed: nothing is wrong with the event
+        log.warn("database failed around the handler, delivery not acknowledged: {}", e.getMessage());
         throw e;
       } catch (Exception e) {
         failure = e;
@@ -438,7 +446,8 @@ public final class IdempotentProcessor {
         }
       }
     } catch (SQLException e) {
-      throw unavailable("could not check whether the event's key is blocked by a dead letter", event, e);
+      throw DatabaseFailures.of(
+          "could not check whether the event's key is blocked by a dead letter", event.id(), event.destination(), e);
     }
     ParkedEventException parked = new ParkedEventException(blocking, event.id(), event.destination());
     deadLetters.park(
@@ -471,17 +480,19 @@ public final class IdempotentProcessor {
 
   /**
    * Returns true when applied, false when the ledger already held {@code ledgerId} (the event id,
-   * or for a replay addressed to this consumer the replay's ledger id). A failure of the
-   * database itself (no connection, the ledger insert or the commit failing) is thrown as a
-   * {@link RetriableCourierException}: it says nothing about the event, so it must not use up the
-   * event's attempts. A failure thrown by the handler is thrown as it is.
+   * or for a replay addressed to this consumer the replay's ledger id). A failure of the database
+   * around the handler (no connection, the ledger insert or the commit failing) is thrown as {@link
+   * DatabaseFailures} classifies it: it says nothing about the event, so it must not use up the
+   * event's attempts. A failure thrown by the handler is thrown wrapped in {@link HandlerFailed},
+   * so that it is told apart even when it is one of those types itself (an outbox append in the
+   * handler).
    */
   private boolean applyOnce(Event event, UUID ledgerId) throws Exception {
     Connection c;
     try {
       c = dataSource.getConnection();
     } catch (SQLException e) {
-      throw unavailable("could not get a database connection", event, e);
+      throw failed("could not get a database connection", event, e);
     }
     try (c) {
       int inserted;
@@ -502,7 +513,7 @@ public final class IdempotentProcessor {
         }
       } catch (SQLException e) {
         rollbackQuietly(c, e);
-        throw unavailable("could not record the event in the processed-events ledger", event, e);
+        throw failed("could not record the event in the processed-events ledger", event, e);
       }
       if (inserted == 0) {
         c.rollback();
@@ -523,33 +534,29 @@ public final class IdempotentProcessor {
         }
       } catch (Exception e) {
         rollbackQuietly(c, e);
-        throw e;
+        throw new HandlerFailed(e);
       }
       try {
         c.commit();
       } catch (SQLException e) {
         // Ambiguous: the commit may have happened. A redelivery finds the ledger row if it did.
         rollbackQuietly(c, e);
-        throw unavailable("the commit of the effect failed or its outcome is unknown", event, e);
+        throw failed("the commit of the effect failed or its outcome is unknown", event, e);
       }
       return true;
     }
   }
 
-  private static DatabaseUnavailable unavailable(String what, Event event, SQLException e) {
-    return new DatabaseUnavailable(
-        what + ": " + e.getMessage() + " (SQLState " + e.getSQLState() + ")",
-        event.id(),
-        event.destination(),
-        e);
+  private static CourierException failed(String what, Event event, SQLException e) {
+    return DatabaseFailures.of(what, event.id(), event.destination(), e);
   }
 
-  /** The database failed around the handler, not the handler itself. */
-  private static final class DatabaseUnavailable extends RetriableCourierException {
+  /** Carries what the handler threw past the catch of the database's own failures. */
+  private static final class HandlerFailed extends Exception {
     private static final long serialVersionUID = 1L;
 
-    DatabaseUnavailable(String message, java.util.UUID eventId, String destination, Throwable cause) {
-      super(message, eventId, destination, cause);
+    HandlerFailed(Exception cause) {
+      super(null, cause, false, false);
     }
   }
 

@@ -3,6 +3,7 @@ package dev.courier.inbox;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.courier.DatabaseUnavailableException;
 import dev.courier.Event;
 import dev.courier.RetriableCourierException;
 import dev.courier.jdbc.CourierTables;
@@ -93,6 +94,7 @@ class CommitOutcomeUnknownTest {
 
     assertThatThrownBy(() -> consumer.process(e, 1, "orders-0@41"))
         .as("the outcome is unknown: the delivery must not be acknowledged")
+        .isInstanceOf(DatabaseUnavailableException.class)
         .isInstanceOf(RetriableCourierException.class)
         .hasMessageContaining("outcome is unknown");
     cutter.join(30_000);
