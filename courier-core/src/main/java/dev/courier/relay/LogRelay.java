@@ -1,7 +1,7 @@
 package dev.courier.relay;
 
-import dev.courier.CourierException;
 import dev.courier.Event;
+import dev.courier.RetriableCourierException;
 import dev.courier.internal.EventLog;
 import dev.courier.jdbc.TimePartitions;
 import dev.courier.relay.LogStore.Acquired;
@@ -888,7 +888,7 @@ final class LogRelay {
                 new Completion(
                     owners,
                     rows,
-                    results != null ? results : failedAll(rows, new CourierException("the publish did not return")),
+                    results != null ? results : failedAll(rows, new RetriableCourierException("the publish did not return", null)),
                     System.nanoTime() - started));
             onCompletion.run();
           }
@@ -966,7 +966,7 @@ final class LogRelay {
       result =
           new PublishResult.Failed(
               row.event.id(),
-              new CourierException("transport " + transport.name() + " returned no result for the event"),
+              new RetriableCourierException("transport " + transport.name() + " returned no result for the event", null),
               true);
     }
     switch (result) {

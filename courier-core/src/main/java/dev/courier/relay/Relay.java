@@ -3,6 +3,7 @@ package dev.courier.relay;
 import dev.courier.ConfigurationException;
 import dev.courier.CourierException;
 import dev.courier.Event;
+import dev.courier.RetriableCourierException;
 import dev.courier.internal.DatabaseFailures;
 import dev.courier.internal.EventLog;
 import dev.courier.jdbc.CourierTables;
@@ -690,7 +691,7 @@ public final class Relay implements AutoCloseable {
         result =
             new PublishResult.Failed(
                 row.event().id(),
-                new CourierException("transport " + transport.name() + " returned no result for the event"),
+                new RetriableCourierException("transport " + transport.name() + " returned no result for the event", null),
                 true);
       }
       switch (result) {
