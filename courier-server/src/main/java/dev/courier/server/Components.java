@@ -1,9 +1,9 @@
 package dev.courier.server;
 
 import dev.courier.ConfigurationException;
-import dev.courier.CourierException;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.UnsafeConfigurationException;
+import dev.courier.internal.DatabaseFailures;
 import dev.courier.kafka.KafkaTransport;
 import dev.courier.nats.JetStreamTransport;
 import dev.courier.rabbitmq.RabbitMqTransport;
@@ -201,14 +201,13 @@ public final class Components {
         Statement s = c.createStatement()) {
       s.execute("SELECT 1 FROM " + tables.outbox() + " WHERE 1 = 0");
     } catch (SQLException e) {
-      throw new CourierException(
+      throw DatabaseFailures.of(
           "the outbox table "
               + tables.outbox()
               + " is not usable in "
               + where
-              + " ("
-              + e.getMessage().lines().findFirst().orElse("")
-              + "); run 'courier migrate' first");
+              + "; if it is missing, run 'courier migrate' first",
+          e);
     }
   }
 }

@@ -4,6 +4,7 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import com.zaxxer.hikari.pool.HikariPool;
 import dev.courier.CourierException;
+import dev.courier.internal.DatabaseFailures;
 import dev.courier.server.config.DatabaseSettings;
 import dev.courier.server.config.Masking;
 import java.sql.Connection;
@@ -53,13 +54,14 @@ public final class Databases {
     try {
       return new HikariDataSource(hc);
     } catch (HikariPool.PoolInitializationException | IllegalArgumentException e) {
-      throw new CourierException(
-          "cannot connect to the database at "
-              + Masking.url(url)
-              + (user == null ? "" : " as " + user)
-              + ": "
-              + rootMessage(e),
-          e);
+      String what = "cannot connect to the database at " + Masking.url(url) + (user == null ? "" : " as " + user);
+      for (Throwable c = e.getCause(); c != null && c != c.getCause(); c = c.getCause()) {
+        if (c instanceof SQLException s) {
+          throw DatabaseFailures.of(what, s);
+        }
+      }
+      // not the database's answer: the settings could not make a pool (an unknown driver or URL)
+      throw new CourierException(what + ": " + rootMessage(e), e);
     }
   }
 
@@ -81,7 +83,7 @@ public final class Databases {
         Statement s = c.createStatement()) {
       s.execute("CREATE SCHEMA IF NOT EXISTS " + schema);
     } catch (SQLException e) {
-      throw new CourierException("cannot create schema " + schema + ": " + e.getMessage(), e);
+      throw DatabaseFailures.of("cannot create schema " + schema, e);
     }
   }
 

@@ -1,10 +1,11 @@
 package dev.courier.server.admin;
 
 import dev.courier.ConfigurationException;
+import dev.courier.DatabaseUnavailableException;
 import dev.courier.admin.InvalidRequestException;
 import dev.courier.admin.NotFoundException;
+import dev.courier.internal.DatabaseFailures;
 import java.sql.SQLException;
-import java.sql.SQLTransientConnectionException;
 
 /**
  * How an admin operation ended, as the CLI's exit code and the HTTP status both express it.
@@ -16,7 +17,7 @@ public enum Outcome {
   NOT_FOUND(1, 404),
   /** Bad input: unknown option or filter, bad time range, missing reason. Exit 2, HTTP 400. */
   BAD_INPUT(2, 400),
-  /** The database cannot be reached. Exit 3, HTTP 503. */
+  /** The database cannot be reached or is not answering. Exit 3, HTTP 503. */
   UNREACHABLE(3, 503),
   /** Anything else went wrong (a failing query, missing tables). Exit 1, HTTP 500. */
   FAILED(1, 500);
@@ -49,21 +50,16 @@ public enum Outcome {
   }
 
   /**
-   * Whether the failure is the database being unreachable: no connection could be had (the pool
-   * timed out, the connection was refused or broke), as opposed to a query that failed.
+   * Whether the failure is the database being unreachable, a {@link DatabaseUnavailableException}
+   * (no connection could be had, the connection broke, the server is shutting down or out of
+   * resources), as opposed to a statement that failed. A driver's exception that reached here
+   * without Courier's type is classified by the same rules.
    */
   public static boolean unreachable(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
-      if (c instanceof SQLTransientConnectionException) {
-        return true;
-      }
-      if (c instanceof SQLException s && s.getSQLState() != null) {
-        String state = s.getSQLState();
-        if (state.startsWith("08") || state.equals("57P01") || state.equals("57P03") || state.equals("53300")) {
-          return true;
-        }
-      }
-      if (c instanceof java.net.ConnectException) {
+      if (c instanceof DatabaseUnavailableException
+          || c instanceof SQLException s && DatabaseFailures.isUnavailable(s)
+          || c instanceof java.net.ConnectException) {
         return true;
       }
     }

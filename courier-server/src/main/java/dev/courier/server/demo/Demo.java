@@ -6,6 +6,7 @@ import dev.courier.CourierException;
 import dev.courier.deadletter.AlertListener;
 import dev.courier.embedded.LocalDatabase;
 import dev.courier.inbox.IdempotentProcessor;
+import dev.courier.internal.DatabaseFailures;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Schema;
 import dev.courier.metrics.CourierMetrics;
@@ -588,7 +589,7 @@ final class Demo {
         Statement s = c.createStatement()) {
       s.execute(sql);
     } catch (SQLException e) {
-      throw new CourierException("'" + sql + "' failed: " + e.getMessage(), e);
+      throw DatabaseFailures.of("'" + sql + "' failed", e);
     }
   }
 

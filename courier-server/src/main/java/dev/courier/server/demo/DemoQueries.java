@@ -1,6 +1,6 @@
 package dev.courier.server.demo;
 
-import dev.courier.CourierException;
+import dev.courier.internal.DatabaseFailures;
 import dev.courier.jdbc.CourierTables;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -96,7 +96,7 @@ final class DemoQueries {
         return rs.getLong(1);
       }
     } catch (SQLException e) {
-      throw new CourierException("demo query failed: " + e.getMessage(), e);
+      throw DatabaseFailures.of("demo query failed", e);
     }
   }
 }

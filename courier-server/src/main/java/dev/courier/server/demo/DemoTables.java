@@ -1,6 +1,6 @@
 package dev.courier.server.demo;
 
-import dev.courier.CourierException;
+import dev.courier.internal.DatabaseFailures;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -58,7 +58,7 @@ final class DemoTables {
         s.execute(sql);
       }
     } catch (SQLException e) {
-      throw new CourierException("cannot create the demo's tables: " + e.getMessage(), e);
+      throw DatabaseFailures.of("cannot create the demo's tables", e);
     }
   }
 }
