@@ -6,6 +6,9 @@ import java.util.UUID;
  * Root of every exception Courier throws. It is unchecked, and it has two branches:
  * {@link RetriableCourierException} (trying again later may succeed) and {@link
  * FatalCourierException} (trying again cannot succeed: the input or the configuration is wrong).
+ * A failure of the database is a {@link DatabaseUnavailableException} or a {@link
+ * TransactionConflictException}, both retriable, or a {@link StatementFailedException}, which sits
+ * on neither branch because whether it lasts depends on the deployment, not on the event.
  *
  * <p>When the failure concerns one event, the exception carries the event id and the destination
  * and puts them in its message, so a log line is enough to find the event. Payloads and secrets
