@@ -20,8 +20,9 @@ import org.slf4j.LoggerFactory;
  * A consumer of a chaos run, as a child JVM: applies each event once, through the processed-events ledger, by writing
  * an effect row in {@value ChaosTables#EFFECTS}; rejects the writer's poison events as poison.
  *
- * <p>With {@code crashAfterEffects=N} it stops dead after the N-th effect of this process has committed and before
- * it is acknowledged (the Kafka offset commit, the RabbitMQ ack, the JetStream ack): it writes {@code markerFile} and
+ * <p>With {@code crashAfterEffects=N} it stops dead after the N-th committed outcome of this process (an effect, a
+ * recognised duplicate or a dead-lettered poison event: the after-commit hook runs for each) and before it is
+ * acknowledged (the Kafka offset commit, the RabbitMQ ack, the JetStream ack): it writes {@code markerFile} and
  * blocks its loop thread, so that the scenario kills it with SIGKILL exactly between the commit and the
  * acknowledgement.
  *
@@ -79,7 +80,7 @@ public final class ChaosConsumer {
                 // a killed member must leave the group quickly, and a restarted one take its place at once
                 .property("session.timeout.ms", 6_000).property("heartbeat.interval.ms", 1_000)
                 .property("group.instance.id", consumer)
-                .afterEffectCommitted(event -> {
+                .afterCommit(event -> {
                     if (effects.incrementAndGet() == crashAfter) {
                         crashHere(args.get("markerFile"), event.id().toString());
                     }

@@ -1,16 +1,19 @@
 package dev.courier.kafka;
 
 import dev.courier.ConfigurationException;
-import dev.courier.Event;
 import dev.courier.UnsafeConfigurationException;
+import dev.courier.inbox.DeliveryPipeline;
+import dev.courier.inbox.DeliveryPipeline.Redelivery;
+import dev.courier.inbox.DeliveryPipeline.Settlement;
 import dev.courier.inbox.HandleOutcome;
 import dev.courier.inbox.IdempotentProcessor;
+import dev.courier.inbox.SubscriptionLifecycle;
 import dev.courier.internal.EventLog;
 import dev.courier.spi.Decoded;
 import dev.courier.spi.Decoded.Decodable;
-import dev.courier.spi.Decoded.Undecodable;
 import dev.courier.spi.Subscription;
 import dev.courier.spi.SubscriptionSpec;
+import dev.courier.spi.SubscriptionSpec.AfterCommitHook;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -26,7 +29,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.CommitFailedException;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -49,14 +51,15 @@ import org.slf4j.LoggerFactory;
  * Consumes Courier events from Kafka and runs each through an {@link IdempotentProcessor},
  * committing a record's offset only after its outcome is durable in the database.
  *
- * <p><b>Delivery.</b> At least once, with at most one effect per {@code (consumer, event id)}: the
- * processor records the event in its ledger in the handler's transaction, and the offset after a
- * record is committed only once the processor returned {@link
- * HandleOutcome.Applied}, {@link HandleOutcome.Duplicate} or {@link HandleOutcome.DeadLettered},
- * each of which is committed in the database before it is returned. A crash between the database
- * commit and the offset commit makes Kafka deliver the record again, and the ledger turns it into a
- * duplicate. Offsets are committed after each polled batch without waiting for the answer (one
- * that fails goes again with the next), and with a wait when partitions are revoked and on {@link
+ * <p><b>Delivery.</b> At least once, with at most one effect per {@code (consumer, event id)}: each
+ * record goes through a {@link DeliveryPipeline}, whose processor records the event in its ledger
+ * in the handler's transaction, and the offset after a record is committed only once the pipeline
+ * settled it: its outcome ({@link HandleOutcome.Applied}, {@link HandleOutcome.Duplicate}, {@link
+ * HandleOutcome.DeadLettered}) committed in the database, or it was {@link
+ * HandleOutcome.NotAddressed not addressed} to this consumer. A crash between the database commit
+ * and the offset commit makes Kafka deliver the record again, and the ledger turns it into a
+ * duplicate. Offsets are committed after each polled batch without waiting for the answer (one that
+ * fails goes again with the next), and with a wait when partitions are revoked and on {@link
  * #close()}.
  *
  * <p><b>Ordering and retries.</b> Records of one partition are processed one at a time in offset
@@ -75,15 +78,25 @@ import org.slf4j.LoggerFactory;
  * position as source ({@code topic-partition@offset}); the consumer moves on.
  *
  * <p><b>Database outages.</b> If the processor throws (it could not record even a failure, for
- * example because the database is unreachable), the record stays unacknowledged and is tried again
- * after a backoff (100 ms doubling to 30 s) without using up one of its attempts: an outage never
- * dead-letters an event.
+ * example because the database is unreachable), the record stays unacknowledged and its partition
+ * is paused and rewound to it for the pipeline's {@link DeliveryPipeline#OUTAGE_BACKOFF outage
+ * backoff} (200 ms doubling to 30 s, over the consecutive failures of the records of one topic),
+ * without using up one of its attempts: an outage never dead-letters an event.
  *
- * <p><b>Lifecycle.</b> {@link #start()} runs the poll loop on its own thread; {@link #close()}
- * stops it gracefully: the record in hand is finished, finished records' offsets are committed, and
- * the Kafka consumer leaves its group. If the loop stops on an error it cannot handle (the group is
- * not authorized, the offset reset policy is {@code none} and there is no offset), the state
- * becomes {@link State#FAILED} and {@link #failure()} says why.
+ * <p><b>After-commit hook.</b> {@link Builder#afterCommit} runs on the loop thread for every final
+ * outcome of a well-formed event (applied, duplicate, not addressed, dead-lettered), after its
+ * commit and before its offset is recorded for committing; not for an undecodable record. A hook
+ * that throws crashes the consumer as {@link #crash()} does, with the hook's exception as {@link
+ * #failure()}.
+ *
+ * <p><b>Lifecycle.</b> A {@link Subscription.State}: {@code NEW} until {@link #start()}, which runs
+ * the poll loop on its own thread ({@code RUNNING}). {@link #close()} stops it gracefully ({@code
+ * STOPPING}, then {@code STOPPED}): the record in hand is finished, finished records' offsets are
+ * committed, and the Kafka consumer leaves its group. {@link #crash()}, or an after-commit hook
+ * that throws, stops it as a killed process ({@code CRASHED}): no offset is committed any more. If
+ * the loop stops on an error it cannot handle (the group is not authorized, the offset reset policy
+ * is {@code none} and there is no offset), the state becomes {@code FAILED}. {@link #failure()}
+ * says why it crashed or failed.
  *
  * <p>Thread-safe: {@link #start()}, {@link #close()} and the accessors may be called from any
  * thread; the Kafka consumer itself is only touched by the loop thread.
@@ -101,16 +114,6 @@ public final class KafkaIdempotentConsumer implements Subscription {
           ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
           ConsumerConfig.ISOLATION_LEVEL_CONFIG);
 
-  /** Lifecycle of a consumer. */
-  public enum State {
-    NEW,
-    RUNNING,
-    STOPPING,
-    STOPPED,
-    /** The loop stopped on an error; see {@link #failure()}. */
-    FAILED
-  }
-
   private final Map<String, Object> config;
   private final List<String> topics;
   private final String groupId;
@@ -119,13 +122,13 @@ public final class KafkaIdempotentConsumer implements Subscription {
   private final Duration pollTimeout;
   private final Duration closeTimeout;
   private final Clock clock;
-  private final Consumer<Event> afterEffectCommitted;
   private final List<Settings.Unsafe> acceptedRisks;
 
+  /** One per subscribed topic, so that an undecodable record is logged with its own topic. */
+  private final Map<String, DeliveryPipeline> pipelines = new HashMap<>();
+
   private final ReentrantLock lock = new ReentrantLock();
-  private volatile State state = State.NEW;
-  private volatile Throwable failure;
-  private volatile boolean crashRequested;
+  private final SubscriptionLifecycle lifecycle = new SubscriptionLifecycle();
   private KafkaConsumer<byte[], byte[]> consumer;
   private Thread loop;
 
@@ -141,25 +144,14 @@ public final class KafkaIdempotentConsumer implements Subscription {
   private final AtomicLong unrecordedFailures = new AtomicLong();
 
   /**
-   * A record waiting for another attempt.
+   * A record waiting for another delivery.
    *
    * @param offset the record's offset; the partition is rewound to it
    * @param failedAttempts attempts the processor counted as failed
-   * @param unrecorded consecutive attempts in which the processor threw (not counted as attempts)
    * @param resumeAt when the partition may resume
    * @param resumed whether it has been resumed already
    */
-  private record Retry(
-      long offset, int failedAttempts, int unrecorded, Instant resumeAt, boolean resumed) {}
-
-  /** A failure thrown by the after-effect hook: treated as the process dying at that point. */
-  private static final class CrashAfterEffect extends RuntimeException {
-    private static final long serialVersionUID = 1L;
-
-    CrashAfterEffect(Throwable cause) {
-      super(cause);
-    }
-  }
+  private record Retry(long offset, int failedAttempts, Instant resumeAt, boolean resumed) {}
 
   private KafkaIdempotentConsumer(
       Builder b, Map<String, Object> config, List<Settings.Unsafe> acceptedRisks) {
@@ -172,7 +164,11 @@ public final class KafkaIdempotentConsumer implements Subscription {
     this.pollTimeout = b.pollTimeout;
     this.closeTimeout = b.closeTimeout;
     this.clock = b.clock;
-    this.afterEffectCommitted = b.afterEffectCommitted;
+    for (String topic : topics) {
+      SubscriptionSpec spec =
+          new SubscriptionSpec(topic, maxRecordBytes, pollTimeout, b.afterCommit, Map.of());
+      pipelines.putIfAbsent(topic, new DeliveryPipeline(processor, spec, lifecycle, this::crash));
+    }
   }
 
   /** Starts building a consumer; see {@link Builder} for the defaults. */
@@ -201,7 +197,8 @@ public final class KafkaIdempotentConsumer implements Subscription {
             .topics(spec.destination())
             .processor(processor)
             .maxRecordBytes(spec.maxRecordBytes())
-            .pollTimeout(spec.pollTimeout());
+            .pollTimeout(spec.pollTimeout())
+            .afterCommit(spec.afterCommit());
     properties.forEach(b::property);
     producerConfig.forEach(
         (k, v) -> {
@@ -210,9 +207,6 @@ public final class KafkaIdempotentConsumer implements Subscription {
           }
         });
     spec.options().forEach(b::property);
-    if (spec.afterCommit() != SubscriptionSpec.AfterCommitHook.NONE) {
-      b.afterEffectCommitted(spec.afterCommit()::afterCommit);
-    }
     KafkaIdempotentConsumer consumer = b.build();
     consumer.start();
     return consumer;
@@ -233,13 +227,19 @@ public final class KafkaIdempotentConsumer implements Subscription {
     return topics;
   }
 
+  @Override
   public State state() {
-    return state;
+    return lifecycle.state();
   }
 
-  /** Why the loop stopped, when {@link #state()} is {@link State#FAILED}. */
+  /**
+   * What stopped the consumer: the loop's error when {@link #state()} is {@link State#FAILED}, the
+   * hook's exception or {@link #crash()}'s {@link SubscriptionSpec.SimulatedCrash} when it is
+   * {@link State#CRASHED}; empty otherwise.
+   */
+  @Override
   public Optional<Throwable> failure() {
-    return Optional.ofNullable(failure);
+    return lifecycle.failure();
   }
 
   /** Records taken from Kafka and handed to processing, redeliveries and retries included. */
@@ -247,7 +247,10 @@ public final class KafkaIdempotentConsumer implements Subscription {
     return seen.get();
   }
 
-  /** Records whose outcome was durable (applied, duplicate or dead-lettered). */
+  /**
+   * Records settled for good: their outcome durable (applied, duplicate or dead-lettered) or not
+   * addressed to this consumer.
+   */
   public long recordsAcknowledged() {
     return acknowledged.get();
   }
@@ -257,7 +260,10 @@ public final class KafkaIdempotentConsumer implements Subscription {
     return retriesScheduled.get();
   }
 
-  /** Attempts in which the processor threw because it could not record an outcome. */
+  /**
+   * Deliveries in which the processor threw because it could not record an outcome, each put back
+   * for the outage backoff.
+   */
   public long unrecordedFailures() {
     return unrecordedFailures.get();
   }
@@ -271,8 +277,9 @@ public final class KafkaIdempotentConsumer implements Subscription {
   public void start() {
     lock.lock();
     try {
-      if (state != State.NEW) {
-        throw new IllegalStateException("consumer " + name() + " is " + state + "; start it once");
+      if (lifecycle.state() != State.NEW) {
+        throw new IllegalStateException(
+            "consumer " + name() + " is " + lifecycle.state() + "; start it once");
       }
       try {
         consumer =
@@ -281,7 +288,7 @@ public final class KafkaIdempotentConsumer implements Subscription {
         throw new ConfigurationException(
             "consumer properties", "Kafka refused the consumer configuration: " + e.getMessage());
       }
-      state = State.RUNNING;
+      lifecycle.started();
       loop =
           Thread.ofPlatform()
               .name("courier-kafka-consumer-" + name())
@@ -295,38 +302,32 @@ public final class KafkaIdempotentConsumer implements Subscription {
   }
 
   private void runLoop() {
-    Throwable crash = null;
-    boolean commitOnExit = true;
+    Throwable error = null;
     try {
       consumer.subscribe(topics, new Rebalance());
-      while (state == State.RUNNING) {
+      while (lifecycle.isRunning()) {
         try {
           pollAndProcess();
         } catch (WakeupException e) {
-          // close() woke the consumer; the loop condition decides what happens next
+          // close() or crash() woke the consumer; the loop condition decides what happens next
         } catch (RetriableException e) {
           log.warn("kafka consumer {}: transient error, polling again: {}", name(), e.toString());
-          pause(pollTimeout);
+          lifecycle.await(pollTimeout);
         }
       }
-      if (crashRequested) {
-        throw new CrashAfterEffect(new SubscriptionSpec.SimulatedCrash("crash() called"));
-      }
-    } catch (CrashAfterEffect e) {
-      crash = e.getCause();
-      commitOnExit = false;
-      // A process that died here would commit nothing more, not even while leaving the group.
-      done.clear();
-      log.error(
-          "kafka consumer {} stopped by a failure after an effect committed and before its offset"
-              + " was committed; the record will be delivered again and deduplicated: {}",
-          name(),
-          crash.toString());
     } catch (RuntimeException | Error e) {
-      crash = e;
+      error = e;
       log.error("kafka consumer {} stopped by an error it cannot recover from", name(), e);
     } finally {
-      if (commitOnExit) {
+      if (lifecycle.state() == State.CRASHED) {
+        // A process that died here would commit nothing more, not even while leaving the group.
+        done.clear();
+        log.warn(
+            "kafka consumer {} crashed: it commits no further offsets; the records whose offsets"
+                + " were not committed are delivered again and deduplicated: {}",
+            name(),
+            lifecycle.failure().map(Throwable::toString).orElse("?"));
+      } else {
         commitOnShutdown();
       }
       try {
@@ -334,14 +335,12 @@ public final class KafkaIdempotentConsumer implements Subscription {
       } catch (RuntimeException e) {
         log.warn("kafka consumer {}: closing the Kafka consumer failed: {}", name(), e.toString());
       }
-      lock.lock();
-      try {
-        failure = crash;
-        state = crash == null ? State.STOPPED : State.FAILED;
-      } finally {
-        lock.unlock();
+      if (error != null) {
+        lifecycle.fail(error);
+      } else {
+        lifecycle.stopped();
       }
-      log.info("kafka consumer {} stopped", name());
+      log.info("kafka consumer {} stopped: {}", name(), lifecycle.state());
     }
   }
 
@@ -352,19 +351,21 @@ public final class KafkaIdempotentConsumer implements Subscription {
     partitions:
     for (TopicPartition tp : records.partitions()) {
       for (ConsumerRecord<byte[], byte[]> record : records.records(tp)) {
-        if (state != State.RUNNING) {
+        if (!lifecycle.isRunning()) {
           break partitions; // closing: finish nothing new; what is done is committed on the way out
         }
         if (!handle(tp, record)) {
-          break; // the partition now waits for a retry of this record
+          break; // the partition now waits for another delivery of this record
         }
       }
     }
     commitDoneAsync();
   }
 
-  /** Handles one record; returns false when the partition must wait for a retry. */
-  @SuppressWarnings("try") // the EventLog scopes are used for their MDC side effect
+  /**
+   * Delivers one record through its topic's pipeline; returns false when the partition must wait
+   * for another delivery of it (or the consumer stopped meanwhile).
+   */
   private boolean handle(TopicPartition tp, ConsumerRecord<byte[], byte[]> record) {
     seen.incrementAndGet();
     String source = tp.topic() + "-" + tp.partition() + "@" + record.offset();
@@ -375,72 +376,55 @@ public final class KafkaIdempotentConsumer implements Subscription {
     }
     int attempt = prior == null ? 1 : prior.failedAttempts() + 1;
     Decoded decoded = EventRecords.decode(record, maxRecordBytes, clock.instant());
-    HandleOutcome outcome;
-    try {
-      outcome =
-          switch (decoded) {
-            case Decodable d -> processor.process(d.event(), attempt, source);
-            case Undecodable u ->
-                processor.rejectMalformed(
-                    u.eventId(), source, u.rawPayload(), u.rawHeaders(), u.reason(), u.error());
-          };
-    } catch (RuntimeException e) {
-      unrecordedFailures.incrementAndGet();
-      int unrecorded = prior == null ? 1 : prior.unrecorded() + 1;
-      Duration delay = Duration.ofMillis(Math.min(30_000L, 100L << Math.min(unrecorded - 1, 9)));
-      try (EventLog ignored = scope(decoded, attempt, source)) {
-        log.error(
-            "could not process the record nor record its failure (is the database reachable?); it"
-                + " stays unacknowledged and is tried again in {} ms without using up an attempt:"
-                + " {}",
-            delay.toMillis(),
-            e.toString());
-      }
-      waitForRetry(tp, record, attempt - 1, unrecorded, delay);
-      return false;
-    }
-    switch (outcome) {
-      case HandleOutcome.Applied a -> {
-        if (afterEffectCommitted != null && decoded instanceof Decodable d) {
-          try {
-            afterEffectCommitted.accept(d.event());
-          } catch (RuntimeException | Error t) {
-            throw new CrashAfterEffect(t);
-          }
-        }
-        markDone(tp, record);
-        return true;
-      }
-      case HandleOutcome.Duplicate d -> {
-        markDone(tp, record);
-        return true;
-      }
-      case HandleOutcome.NotAddressed n -> {
-        markDone(tp, record);
-        return true;
-      }
-      case HandleOutcome.DeadLettered d -> {
-        markDone(tp, record);
-        return true;
-      }
-      case HandleOutcome.RetryLater r -> {
-        retriesScheduled.incrementAndGet();
-        waitForRetry(tp, record, r.failedAttempts(), 0, r.delay());
-        try (EventLog ignored = scope(decoded, attempt, source)) {
-          log.debug("partition paused until the retry in {} ms", r.delay().toMillis());
-        }
-        return false;
-      }
-    }
+    Settlement settlement =
+        pipelines
+            .get(tp.topic())
+            .deliver(decoded, attempt, source, new RecordAcknowledger(tp, record, decoded, source));
+    return settlement == Settlement.ACKNOWLEDGED || settlement == Settlement.TERMINATED;
   }
 
-  private EventLog scope(Decoded decoded, int attempt, String source) {
-    EventLog scope =
-        switch (decoded) {
-          case Decodable d -> EventLog.of(d.event()).with(EventLog.ATTEMPT, attempt);
-          case Undecodable u -> EventLog.ofUnknown(u.eventId(), null);
-        };
-    return scope.with(EventLog.CONSUMER, name()).with("source", source);
+  /**
+   * Settles one record: done records' offsets are committed after the poll; a record to be
+   * delivered again pauses its partition, which is rewound to it.
+   */
+  private final class RecordAcknowledger implements DeliveryPipeline.Acknowledger {
+    private final TopicPartition tp;
+    private final ConsumerRecord<byte[], byte[]> record;
+    private final Decoded decoded;
+    private final String source;
+
+    RecordAcknowledger(
+        TopicPartition tp, ConsumerRecord<byte[], byte[]> record, Decoded decoded, String source) {
+      this.tp = tp;
+      this.record = record;
+      this.decoded = decoded;
+      this.source = source;
+    }
+
+    @Override
+    public void acknowledge() {
+      markDone(tp, record);
+    }
+
+    @Override
+    @SuppressWarnings("try") // the EventLog scope is used for its MDC side effect
+    public void redeliver(Redelivery redelivery) {
+      waitForRetry(tp, record, redelivery.failedAttempts(), redelivery.delay());
+      if (redelivery.outage()) {
+        unrecordedFailures.incrementAndGet(); // the pipeline logged it
+        return;
+      }
+      retriesScheduled.incrementAndGet();
+      if (log.isDebugEnabled() && decoded instanceof Decodable d) {
+        try (EventLog ignored =
+            EventLog.of(d.event())
+                .with(EventLog.ATTEMPT, redelivery.failedAttempts())
+                .with(EventLog.CONSUMER, name())
+                .with("source", source)) {
+          log.debug("partition paused until the retry in {} ms", redelivery.delay().toMillis());
+        }
+      }
+    }
   }
 
   private void markDone(TopicPartition tp, ConsumerRecord<byte[], byte[]> record) {
@@ -453,14 +437,11 @@ public final class KafkaIdempotentConsumer implements Subscription {
       TopicPartition tp,
       ConsumerRecord<byte[], byte[]> record,
       int failedAttempts,
-      int unrecorded,
       Duration delay) {
     consumer.pause(List.of(tp));
     // Rewinding drops whatever was fetched after the record, so the next delivery starts with it.
     consumer.seek(tp, record.offset());
-    retries.put(
-        tp,
-        new Retry(record.offset(), failedAttempts, unrecorded, clock.instant().plus(delay), false));
+    retries.put(tp, new Retry(record.offset(), failedAttempts, clock.instant().plus(delay), false));
   }
 
   private void resumeDue(Instant now) {
@@ -469,7 +450,7 @@ public final class KafkaIdempotentConsumer implements Subscription {
       Retry r = e.getValue();
       if (!r.resumed() && !now.isBefore(r.resumeAt())) {
         due.add(e.getKey());
-        e.setValue(new Retry(r.offset(), r.failedAttempts(), r.unrecorded(), r.resumeAt(), true));
+        e.setValue(new Retry(r.offset(), r.failedAttempts(), r.resumeAt(), true));
       }
     }
     if (!due.isEmpty()) {
@@ -529,7 +510,7 @@ public final class KafkaIdempotentConsumer implements Subscription {
    * Revoked partitions and the shutdown still commit and wait.
    */
   private void commitDoneAsync() {
-    if (done.isEmpty() || done.equals(committing)) {
+    if (done.isEmpty() || done.equals(committing) || !lifecycle.mayAcknowledge()) {
       return;
     }
     Map<TopicPartition, OffsetAndMetadata> offsets = Map.copyOf(done);
@@ -575,14 +556,6 @@ public final class KafkaIdempotentConsumer implements Subscription {
             e.toString());
         return;
       }
-    }
-  }
-
-  private static void pause(Duration d) {
-    try {
-      Thread.sleep(d);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
     }
   }
 
@@ -650,46 +623,47 @@ public final class KafkaIdempotentConsumer implements Subscription {
   }
 
   @Override
-  public boolean isRunning() {
-    return state == State.RUNNING;
-  }
-
-  @Override
   public long received() {
     return recordsSeen();
   }
 
   /**
-   * Stops as a killed process would: the record in hand finishes (its database outcome may
-   * commit), but no offset is committed any more, so every unacknowledged record is delivered
-   * again to the group. For fault injection in tests and demos.
+   * Stops as a killed process would: the state is {@link State#CRASHED} at once, with a {@link
+   * SubscriptionSpec.SimulatedCrash} as {@link #failure()}. The record in hand finishes (its
+   * database outcome may commit) but is not acknowledged, and no offset is committed any more, so
+   * every record whose offset was not committed yet is delivered again to the group. Returns
+   * without waiting for the loop thread, which closes the Kafka consumer on its way out; {@link
+   * #close()} waits for it. For fault injection in tests and demos.
    */
   @Override
   public void crash() {
-    crashRequested = true;
-    close();
+    crash(new SubscriptionSpec.SimulatedCrash("crash() called"));
+  }
+
+  /** Crashes with {@code why} as the failure; also the pipelines' answer to a hook that threw. */
+  private void crash(Throwable why) {
+    lock.lock();
+    try {
+      if (lifecycle.crash(why) && consumer != null && Thread.currentThread() != loop) {
+        consumer.wakeup();
+      }
+    } finally {
+      lock.unlock();
+    }
   }
 
   /**
    * Stops gracefully: finishes the record in hand, commits the offsets of finished records, closes
    * the Kafka consumer (leaving the group) and waits for the loop thread up to the close timeout.
-   * Idempotent.
+   * Idempotent. After {@link #crash()} it commits nothing and only waits for the loop thread.
    */
   @Override
   public void close() {
     Thread t;
     lock.lock();
     try {
-      switch (state) {
-        case NEW -> {
-          state = State.STOPPED;
-          return;
-        }
-        case RUNNING -> {
-          state = State.STOPPING;
-          consumer.wakeup();
-        }
-        default -> {}
+      if (lifecycle.stop()) {
+        consumer.wakeup();
       }
       t = loop;
     } finally {
@@ -732,7 +706,7 @@ public final class KafkaIdempotentConsumer implements Subscription {
     private Duration pollTimeout = Duration.ofMillis(200);
     private Duration closeTimeout = Duration.ofSeconds(30);
     private Clock clock = Clock.systemUTC();
-    private Consumer<Event> afterEffectCommitted;
+    private AfterCommitHook afterCommit = AfterCommitHook.NONE;
 
     private Builder() {}
 
@@ -816,14 +790,17 @@ public final class KafkaIdempotentConsumer implements Subscription {
     }
 
     /**
-     * Called on the loop thread after an event's effect committed and before its offset is
-     * committed, for tests and demos of crash recovery. If it throws, the consumer behaves as a
-     * process that died at that point: it stops at once, commits no further offsets, closes the
-     * Kafka consumer and ends in {@link State#FAILED}. A new consumer in the same group then
-     * receives the event again and the ledger reports it as a duplicate.
+     * Called on the loop thread after the outcome of a well-formed event committed and before its
+     * offset is recorded for committing, for tests and demos of crash recovery: for every final
+     * outcome (applied, duplicate, not addressed, dead-lettered), never for an undecodable record
+     * nor for an attempt that will be retried. If it throws, the consumer behaves as a process that
+     * died at that point: it stops at once, commits no further offsets, closes the Kafka consumer
+     * and ends in {@link State#CRASHED} with the exception as {@link
+     * KafkaIdempotentConsumer#failure()}. A new consumer in the same group then receives the event
+     * again and the ledger reports it as a duplicate. Default: none.
      */
-    public Builder afterEffectCommitted(Consumer<Event> hook) {
-      this.afterEffectCommitted = Objects.requireNonNull(hook, "hook");
+    public Builder afterCommit(AfterCommitHook hook) {
+      this.afterCommit = Objects.requireNonNull(hook, "hook");
       return this;
     }
 

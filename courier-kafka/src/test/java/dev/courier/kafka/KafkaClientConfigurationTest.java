@@ -8,6 +8,7 @@ import dev.courier.Event;
 import dev.courier.UnsafeConfigurationException;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.spi.PublishResult;
+import dev.courier.spi.Subscription;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -139,7 +140,7 @@ class KafkaClientConfigurationTest {
                 .allowUnsafe("enable.auto.commit")
                 .build()
                 .state())
-        .isEqualTo(KafkaIdempotentConsumer.State.NEW);
+        .isEqualTo(Subscription.State.NEW);
   }
 
   @Test

@@ -7,9 +7,11 @@ import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import dev.courier.Event;
+import dev.courier.inbox.DeliveryPipeline;
 import dev.courier.inbox.EventHandler;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.spi.PublishResult;
+import dev.courier.spi.Subscription;
 import dev.courier.testkit.OutageDataSource;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.charset.StandardCharsets;
@@ -70,15 +72,19 @@ class KafkaIdempotentConsumerTest {
     KafkaIdempotentConsumer doomed =
         db.start(
             db.consumer(name, topic, registry)
-                .afterEffectCommitted(
+                .afterCommit(
                     e -> {
                       throw new IllegalStateException(
                           "simulated crash after the commit of " + e.id());
                     })
                 .build());
-    await().atMost(WAIT).until(() -> doomed.state() == KafkaIdempotentConsumer.State.FAILED);
+    await().atMost(WAIT).until(() -> doomed.state() == Subscription.State.CRASHED);
 
-    assertThat(doomed.failure()).get().asString().contains("simulated crash");
+    assertThat(doomed.failure())
+        .get()
+        .isInstanceOf(IllegalStateException.class)
+        .asString()
+        .contains("simulated crash after the commit of " + first.id());
     assertThat(db.effects(name, first.id()))
         .as("the effect committed before the crash")
         .isEqualTo(1);
@@ -98,6 +104,48 @@ class KafkaIdempotentConsumerTest {
         .isEqualTo(1);
     assertThat(DeliveryFixture.dedupeHits(registry, name)).isGreaterThanOrEqualTo(1);
     assertThat(successor.recordsSeen()).isEqualTo(2);
+  }
+
+  /**
+   * Regression: the Kafka consumer ran its after-commit hook only for an applied event, while the
+   * other transports ran it for duplicates and dead letters too.
+   */
+  @Test
+  void afterCommitHook_runsForDuplicatesAndDeadLettersToo_butNotForRetriesNorUndecodableRecords()
+      throws Exception {
+    String topic = TestKafka.createTopic(TestKafka.uniqueTopic("hook"), 1);
+    String name = "hook-" + shortId();
+    EventHandler effect = DeliveryFixture.recordingEffect(name);
+    EventHandler handler =
+        (event, c) -> {
+          if (event.type().equals("Doomed")) {
+            throw new IllegalStateException("the payment service says no");
+          }
+          effect.handle(event, c);
+        };
+    IdempotentProcessor processor = db.processor(name, handler, DeliveryFixture.registry()).build();
+    Event applied = DeliveryFixture.event(topic, "k", "applied").build();
+    publish(applied);
+    publish(applied);
+    Event doomed = publish(Event.builder("Doomed").destination(topic).key("k"));
+    try (KafkaProducer<byte[], byte[]> raw = TestKafka.rawProducer()) {
+      send(raw, topic, "garbage".getBytes(StandardCharsets.UTF_8), Map.of());
+    }
+    Event last = publish(DeliveryFixture.event(topic, "k", "last"));
+    List<UUID> hooked = new CopyOnWriteArrayList<>();
+
+    KafkaIdempotentConsumer consumer =
+        db.start(db.consumer(processor, topic).afterCommit(e -> hooked.add(e.id())).build());
+    await().atMost(WAIT).until(() -> committed(name, topic, 0).orElse(0L) == 5L);
+
+    assertThat(hooked)
+        .as("applied, duplicate, dead-lettered (once, after its last attempt), applied")
+        .containsExactly(applied.id(), applied.id(), doomed.id(), last.id());
+    assertThat(db.deadLetters(name))
+        .extracting(d -> d.get("reason"))
+        .containsExactly("HANDLER_FAILED", "MALFORMED");
+    assertThat(consumer.retriesScheduled()).isEqualTo(2);
+    assertThat(consumer.recordsAcknowledged()).isEqualTo(5);
   }
 
   @Test
@@ -287,7 +335,7 @@ class KafkaIdempotentConsumerTest {
     assertThat(dead)
         .extracting(d -> d.get("event_id"))
         .containsExactly(null, null, noType, null, badDate, null, oversized);
-    assertThat(consumer.state()).isEqualTo(KafkaIdempotentConsumer.State.RUNNING);
+    assertThat(consumer.state()).isEqualTo(Subscription.State.RUNNING);
     await().atMost(WAIT).until(() -> committed(name, topic, 0).orElse(0L) == 8L);
   }
 
@@ -311,15 +359,16 @@ class KafkaIdempotentConsumerTest {
 
     ListAppender<ILoggingEvent> logs = new ListAppender<>();
     logs.start();
-    ch.qos.logback.classic.Logger consumerLog =
-        (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(KafkaIdempotentConsumer.class);
-    consumerLog.addAppender(logs);
+    // the outage is logged by the shared pipeline, which also decides its backoff
+    ch.qos.logback.classic.Logger pipelineLog =
+        (ch.qos.logback.classic.Logger) LoggerFactory.getLogger(DeliveryPipeline.class);
+    pipelineLog.addAppender(logs);
     KafkaIdempotentConsumer consumer;
     try {
       consumer = db.start(db.consumer(processor, topic).build());
       await().atMost(WAIT).until(() -> consumer.unrecordedFailures() >= 3);
     } finally {
-      consumerLog.detachAppender(logs);
+      pipelineLog.detachAppender(logs);
     }
 
     assertThat(committed(name, topic, 0)).isEmpty();
@@ -334,6 +383,7 @@ class KafkaIdempotentConsumerTest {
                     .containsEntry("consumer", name)
                     .containsEntry("attempt", "1")
                     .containsEntry("source", topic + "-0@0"));
+    assertThat(consumer.state()).isEqualTo(Subscription.State.RUNNING);
     flaky.down(false);
     await().atMost(WAIT).until(() -> db.effects(name, event.id()) == 1);
 
@@ -353,7 +403,7 @@ class KafkaIdempotentConsumerTest {
     await().atMost(WAIT).until(() -> db.effects(name, b.id()) == 1);
     first.close();
 
-    assertThat(first.state()).isEqualTo(KafkaIdempotentConsumer.State.STOPPED);
+    assertThat(first.state()).isEqualTo(Subscription.State.STOPPED);
     assertThat(committed(name, topic, 0)).contains(2L);
     Event c = publish(DeliveryFixture.event(topic, "k", "c"));
     KafkaIdempotentConsumer second =
@@ -407,7 +457,7 @@ class KafkaIdempotentConsumerTest {
     await().atMost(WAIT).until(() -> db.distinctEffects(name) == 300);
 
     assertThat(db.effectRows(name)).as("each effect once, whatever was redelivered").isEqualTo(300);
-    assertThat(first.state()).isEqualTo(KafkaIdempotentConsumer.State.STOPPED);
+    assertThat(first.state()).isEqualTo(Subscription.State.STOPPED);
     assertThat(first.recordsAcknowledged() + second.recordsAcknowledged())
         .isEqualTo(300 + (long) DeliveryFixture.dedupeHits(registry, name));
   }
@@ -425,7 +475,10 @@ class KafkaIdempotentConsumerTest {
   }
 
   private static Event publish(Event.Builder builder) {
-    Event event = builder.build();
+    return publish(builder.build());
+  }
+
+  private static Event publish(Event event) {
     PublishResult result = transport.publish(List.of(event), WAIT).getFirst();
     assertThat(result).isInstanceOf(PublishResult.Confirmed.class);
     return event;
