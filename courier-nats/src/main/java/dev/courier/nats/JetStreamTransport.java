@@ -7,6 +7,7 @@ import dev.courier.Event;
 import dev.courier.InvalidEventException;
 import dev.courier.RetriableCourierException;
 import dev.courier.UnsafeConfigurationException;
+import dev.courier.inbox.DeliveryPipeline;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.internal.EventLog;
 import dev.courier.relay.Relay;
@@ -727,23 +728,33 @@ public final class JetStreamTransport implements Transport {
    * #OPTION_BATCH_SIZE}; {@link #OPTION_MAX_ACK_PENDING}. An existing durable consumer is updated
    * to these settings. Unknown option keys are refused.
    *
-   * <p><b>Per delivery</b>, in stream order within a fetched batch: a message that is not a valid
-   * event (no or invalid id, no type, bad encoding, over {@code spec.maxRecordBytes()}) is
-   * dead-lettered through {@link IdempotentProcessor#rejectMalformed} and terminated ({@code
-   * +TERM}). Otherwise {@link IdempotentProcessor#process} runs with the source {@code
-   * STREAM@sequence} and, as the attempt, the server's delivery count less the deliveries this
-   * instance saw fail for want of a database. Applied and Duplicate: the after-commit hook, then
-   * {@code ackSync}. DeadLettered: the hook, then {@code term()}, flushed. RetryLater: {@code
-   * nakWithDelay(delay)}. If {@code process} throws (the database is unavailable) the message is
-   * nak'd without an ack, with a growing delay (500 ms doubling to 30 s). On the last delivery the
-   * server allows, nothing is left to the server: the attempt reported is at least the processor's
-   * last, so the outcome is applied or dead-lettered, and a database failure is retried in place
-   * until the database is back (or the subscription closes, which is logged as an error naming the
-   * stream sequence to replay). While deliveries are in hand, each of them gets an in-progress ack
-   * every third of the ack wait, so a slow handler causes no redelivery to another instance.
+   * <p><b>Per delivery</b>, in stream order within a fetched batch, through core's {@link
+   * DeliveryPipeline}: a message that is not a valid event (no or invalid id, no type, bad
+   * encoding, over {@code spec.maxRecordBytes()}) is dead-lettered through {@link
+   * IdempotentProcessor#rejectMalformed} and terminated ({@code +TERM}). Otherwise {@link
+   * IdempotentProcessor#process} runs with the source {@code STREAM@sequence} and, as the attempt,
+   * the server's delivery count less the deliveries this instance saw fail for want of a database.
+   * Applied, Duplicate and NotAddressed: the after-commit hook, then {@code ackSync}. DeadLettered:
+   * the hook, then {@code term()}, flushed. RetryLater: {@code nakWithDelay(delay)}. If {@code
+   * process} throws (the database is unavailable) the message is nak'd without an ack, with the
+   * delay of {@link DeliveryPipeline#OUTAGE_BACKOFF} (200 ms doubling to 30 s over consecutive
+   * failures), and that delivery does not count as an attempt. On the last delivery the server
+   * allows, nothing is left to the server: the attempt reported is at least the processor's last,
+   * so the outcome is applied or dead-lettered, and a database failure is retried in place with the
+   * same backoff until the database is back (or the subscription closes, which is logged as an
+   * error naming the stream sequence to replay). While deliveries are in hand, each of them gets an
+   * in-progress ack every third of the ack wait, so a slow handler causes no redelivery to another
+   * instance.
    *
-   * <p>A hook that throws {@link SubscriptionSpec.SimulatedCrash} (or anything else) stops the
-   * subscription as {@link Subscription#crash()} does.
+   * <p><b>Lifecycle.</b> The subscription is {@link Subscription.State#RUNNING} once this returns.
+   * {@link Subscription#close()} makes it {@link Subscription.State#STOPPING} (the delivery in hand
+   * finishes and is acknowledged, the rest of the fetched batch is handed back with a nak), then
+   * {@link Subscription.State#STOPPED}. A hook that throws anything, {@link
+   * SubscriptionSpec.SimulatedCrash} or not, stops the subscription as {@link Subscription#crash()}
+   * does, after its outcome committed and before its ack: {@link Subscription.State#CRASHED}, with
+   * the hook's throwable as {@link Subscription#failure()}. An unexpected error in the pull loop
+   * stops it as {@link Subscription.State#FAILED}, with that error as the failure. A failed fetch
+   * (the server is unreachable) is retried with the same backoff and does not stop it.
    *
    * @throws ConfigurationException for an invalid option or a consumer the server refuses
    * @throws RetriableCourierException if the server could not be reached

@@ -1,10 +1,12 @@
 package dev.courier.nats;
 
 import dev.courier.ConfigurationException;
-import dev.courier.Event;
 import dev.courier.RetriableCourierException;
-import dev.courier.inbox.HandleOutcome;
+import dev.courier.inbox.DeliveryPipeline;
+import dev.courier.inbox.DeliveryPipeline.Redelivery;
+import dev.courier.inbox.DeliveryPipeline.Settlement;
 import dev.courier.inbox.IdempotentProcessor;
+import dev.courier.inbox.SubscriptionLifecycle;
 import dev.courier.internal.EventLog;
 import dev.courier.spi.Decoded;
 import dev.courier.spi.Decoded.Decodable;
@@ -32,6 +34,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
@@ -46,26 +49,24 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One running durable pull consumer; see {@link JetStreamTransport#subscribe} for what it
- * guarantees. The pull loop runs on its own platform thread, in-progress acks on a second one.
- * Thread-safe.
+ * guarantees. What is NATS's own lives here: the continuous pull, in-progress acks, the attempt
+ * count, and settling a delivery with {@code ackSync}, {@code term} or {@code nakWithDelay}; each
+ * delivery is run through core's {@link DeliveryPipeline}, and the states are core's {@link
+ * SubscriptionLifecycle}. The pull loop runs on its own platform thread, in-progress acks on a
+ * second one. Thread-safe.
  */
 final class PullSubscription implements Subscription {
   private static final Logger log = LoggerFactory.getLogger(PullSubscription.class);
   private static final Duration ACK_TIMEOUT = Duration.ofSeconds(5);
   private static final int MAX_TRACKED_FAILURES = 10_000;
 
-  private enum State {
-    RUNNING,
-    CLOSING,
-    STOPPED,
-    CRASHED
-  }
-
   private final Connection connection;
   private final String stream;
   private final SubscriptionSpec spec;
   private final IdempotentProcessor processor;
   private final ConsumerSettings settings;
+  private final SubscriptionLifecycle lifecycle = new SubscriptionLifecycle();
+  private final DeliveryPipeline pipeline;
   private final Consumer<PullSubscription> onStop;
   private final JetStreamSubscription subscription;
   private final Dispatcher advisories;
@@ -74,7 +75,6 @@ final class PullSubscription implements Subscription {
   private final AtomicLong received = new AtomicLong();
   // Touched by the loop thread only: deliveries whose processing threw, by stream sequence.
   private final Map<Long, Integer> unrecorded = new HashMap<>();
-  private volatile State state = State.RUNNING;
   private Thread loop;
 
   private PullSubscription(
@@ -94,6 +94,7 @@ final class PullSubscription implements Subscription {
     this.onStop = onStop;
     this.subscription = subscription;
     this.advisories = advisories;
+    this.pipeline = new DeliveryPipeline(processor, spec, lifecycle, this::crash);
     this.heartbeat =
         Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform()
@@ -200,6 +201,7 @@ final class PullSubscription implements Subscription {
   }
 
   private void begin() {
+    lifecycle.started();
     long every = Math.max(100, settings.heartbeat().toMillis());
     heartbeat.scheduleAtFixedRate(this::beat, every, every, TimeUnit.MILLISECONDS);
     loop =
@@ -212,7 +214,7 @@ final class PullSubscription implements Subscription {
   /** Tells the server that every delivery in hand is still being worked on. */
   private void beat() {
     for (Message m : inHand) {
-      if (state == State.CRASHED) {
+      if (!lifecycle.mayAcknowledge()) {
         return;
       }
       try {
@@ -224,8 +226,13 @@ final class PullSubscription implements Subscription {
   }
 
   @Override
-  public boolean isRunning() {
-    return state == State.RUNNING;
+  public State state() {
+    return lifecycle.state();
+  }
+
+  @Override
+  public Optional<Throwable> failure() {
+    return lifecycle.failure();
   }
 
   @Override
@@ -237,7 +244,7 @@ final class PullSubscription implements Subscription {
     int fetchFailures = 0;
     Iterator<Message> pull = null;
     try {
-      while (state == State.RUNNING) {
+      while (lifecycle.isRunning()) {
         List<Message> arrived;
         try {
           if (pull == null) {
@@ -247,7 +254,7 @@ final class PullSubscription implements Subscription {
           fetchFailures = 0;
         } catch (RuntimeException e) {
           pull = null;
-          if (state != State.RUNNING) {
+          if (!lifecycle.isRunning()) {
             break;
           }
           fetchFailures++;
@@ -255,7 +262,7 @@ final class PullSubscription implements Subscription {
               "nats subscription {}: fetch failed, trying again: {}",
               settings.durable(),
               e.toString());
-          sleepWhileRunning(backoff(fetchFailures));
+          lifecycle.await(DeliveryPipeline.OUTAGE_BACKOFF.delay(fetchFailures));
           continue;
         }
         if (arrived.isEmpty()) {
@@ -264,26 +271,28 @@ final class PullSubscription implements Subscription {
         }
         inHand.addAll(arrived);
         for (Message m : arrived) {
-          if (state != State.RUNNING) {
+          if (!lifecycle.isRunning()) {
             break;
           }
           handle(m);
           inHand.remove(m);
         }
-        if (state == State.CRASHED) {
-          break;
+        if (!lifecycle.mayAcknowledge()) {
+          break; // crashed: a killed process hands nothing back
         }
         release();
       }
     } catch (RuntimeException | Error e) {
-      log.error("nats subscription {} stopped by an unexpected error", settings.durable(), e);
+      lifecycle.fail(e);
+      log.error(
+          "nats subscription {} failed: stopped by an unexpected error", settings.durable(), e);
     } finally {
-      if (state != State.CRASHED) {
+      if (lifecycle.state() != State.CRASHED) {
         release();
         handBackBuffered();
         shutDown();
-        state = State.STOPPED;
-        log.info("nats subscription {} stopped", settings.durable());
+        lifecycle.stopped();
+        log.info("nats subscription {} stopped ({})", settings.durable(), lifecycle.state());
       }
       onStop.accept(this);
     }
@@ -344,7 +353,10 @@ final class PullSubscription implements Subscription {
     inHand.clear();
   }
 
-  @SuppressWarnings("try") // the EventLog scopes are used for their MDC side effect
+  /**
+   * Decodes one delivery and runs it through the pipeline with the attempt JetStream's delivery
+   * count gives, settling it with this message's {@link JetStreamAcknowledger}.
+   */
   private void handle(Message m) {
     received.incrementAndGet();
     NatsJetStreamMetaData meta = m.metaData();
@@ -353,76 +365,15 @@ final class PullSubscription implements Subscription {
     String source = meta.getStream() + "@" + seq;
     Decoded decoded = NatsMessages.decode(m, spec.maxRecordBytes(), Instant.now());
     boolean last = delivered >= settings.maxDeliver();
-    HandleOutcome outcome;
-    int attempt;
-    while (true) {
-      attempt = attempt(delivered, seq, last);
-      try {
-        outcome =
-            switch (decoded) {
-              case Decodable d -> processor.process(d.event(), attempt, source);
-              case Undecodable u ->
-                  processor.rejectMalformed(
-                      u.eventId(), source, u.rawPayload(), u.rawHeaders(), u.reason(), u.error());
-            };
-        break;
-      } catch (RuntimeException e) {
-        int failures = unrecorded.merge(seq, 1, Integer::sum);
-        Duration delay = backoff(failures);
-        try (EventLog ignored = scope(decoded, attempt, source)) {
-          if (!last) {
-            log.error(
-                "could not process the message nor record its failure (is the database reachable?);"
-                    + " it stays unacknowledged and is redelivered in {} ms: {}",
-                delay.toMillis(),
-                e.toString());
-            nak(m, delay);
-            trimFailures();
-            return;
-          }
-          log.error(
-              "could not process the message nor record its failure on its last allowed delivery"
-                  + " ({} of {}); holding it and trying again in {} ms: {}",
-              delivered,
-              settings.maxDeliver(),
-              delay.toMillis(),
-              e.toString());
-        }
-        if (!sleepWhileRunning(delay)) {
-          try (EventLog ignored = scope(decoded, attempt, source)) {
-            log.error(
-                "subscription stopped while holding the last allowed delivery of a message that was"
-                    + " never recorded; the server will not deliver it to this consumer again:"
-                    + " replay {} from the stream",
-                source);
-          }
-          return;
-        }
-      }
-    }
-    unrecorded.remove(seq);
-    switch (outcome) {
-      case HandleOutcome.Applied a -> {
-        if (afterCommit(decoded)) {
-          ack(m, decoded, attempt, source);
-        }
-      }
-      case HandleOutcome.Duplicate d -> {
-        if (afterCommit(decoded)) {
-          ack(m, decoded, attempt, source);
-        }
-      }
-      case HandleOutcome.NotAddressed n -> {
-        if (afterCommit(decoded)) {
-          ack(m, decoded, attempt, source);
-        }
-      }
-      case HandleOutcome.DeadLettered d -> {
-        if (afterCommit(decoded)) {
-          term(m, decoded, attempt, source);
-        }
-      }
-      case HandleOutcome.RetryLater r -> nak(m, r.delay());
+    int attempt = attempt(delivered, seq, last);
+    Settlement settled =
+        pipeline.deliver(
+            decoded,
+            attempt,
+            source,
+            new JetStreamAcknowledger(m, seq, last, decoded, attempt, source));
+    if (settled == Settlement.ACKNOWLEDGED || settled == Settlement.TERMINATED) {
+      unrecorded.remove(seq);
     }
   }
 
@@ -440,109 +391,98 @@ final class PullSubscription implements Subscription {
     return (int) Math.min(attempt, Integer.MAX_VALUE);
   }
 
-  /** Runs the after-commit hook; false when it crashed the subscription. */
-  @SuppressWarnings("try")
-  private boolean afterCommit(Decoded decoded) {
-    if (decoded instanceof Decodable d) {
-      Event event = d.event();
+  /**
+   * Settles one delivery with the server: {@code ackSync}, {@code term} (flushed), or {@code
+   * nakWithDelay}. A delivery is redeliverable unless it is the last the consumer's {@code
+   * MaxDeliver} allows; the pipeline then holds it and tries again in place.
+   */
+  private final class JetStreamAcknowledger implements DeliveryPipeline.Acknowledger {
+    private final Message message;
+    private final long seq;
+    private final boolean last;
+    private final Decoded decoded;
+    private final int attempt;
+    private final String source;
+
+    JetStreamAcknowledger(
+        Message message, long seq, boolean last, Decoded decoded, int attempt, String source) {
+      this.message = message;
+      this.seq = seq;
+      this.last = last;
+      this.decoded = decoded;
+      this.attempt = attempt;
+      this.source = source;
+    }
+
+    @Override
+    public void acknowledge() {
       try {
-        spec.afterCommit().afterCommit(event);
-      } catch (RuntimeException | Error t) {
-        try (EventLog ignored = EventLog.of(event).with(EventLog.CONSUMER, processor.consumer())) {
-          log.error(
-              "nats subscription {} stopped by a failure after the outcome committed and before the"
-                  + " ack; the message will be delivered again and deduplicated: {}",
-              settings.durable(),
-              t.toString());
-        }
-        crash();
-        return false;
+        message.ackSync(ACK_TIMEOUT);
+      } catch (TimeoutException | RuntimeException e) {
+        warnUnconfirmed("ack", e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        warnUnconfirmed("ack", e);
       }
     }
-    return state == State.RUNNING || state == State.CLOSING;
-  }
 
-  private void ack(Message m, Decoded decoded, int attempt, String source) {
-    try {
-      m.ackSync(ACK_TIMEOUT);
-    } catch (TimeoutException | RuntimeException e) {
-      warnUnconfirmed(decoded, attempt, source, "ack", e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      warnUnconfirmed(decoded, attempt, source, "ack", e);
+    @Override
+    public void terminate() {
+      try {
+        message.term();
+        connection.flush(ACK_TIMEOUT);
+      } catch (TimeoutException | RuntimeException e) {
+        warnUnconfirmed("term", e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        warnUnconfirmed("term", e);
+      }
     }
-  }
 
-  private void term(Message m, Decoded decoded, int attempt, String source) {
-    try {
-      m.term();
-      connection.flush(ACK_TIMEOUT);
-    } catch (TimeoutException | RuntimeException e) {
-      warnUnconfirmed(decoded, attempt, source, "term", e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      warnUnconfirmed(decoded, attempt, source, "term", e);
+    /**
+     * A nak with the delay. A delivery that failed for want of a database is counted against its
+     * stream sequence, so that its redelivery does not use up one of the event's attempts.
+     */
+    @Override
+    public void redeliver(Redelivery redelivery) {
+      if (redelivery.outage()) {
+        unrecorded.merge(seq, 1, Integer::sum);
+        trimFailures();
+      }
+      try {
+        message.nakWithDelay(redelivery.delay());
+      } catch (RuntimeException e) {
+        log.debug("nak failed; the message is redelivered after the ack wait: {}", e.toString());
+      }
     }
-  }
 
-  @SuppressWarnings("try")
-  private void warnUnconfirmed(
-      Decoded decoded, int attempt, String source, String what, Exception e) {
-    try (EventLog ignored = scope(decoded, attempt, source)) {
-      log.warn(
-          "{} not confirmed by the server ({}); if it was lost the message is delivered again after"
-              + " the ack wait and recognised as a duplicate",
-          what,
-          e.toString());
+    @Override
+    public boolean redeliverable() {
+      return !last;
     }
-  }
 
-  private void nak(Message m, Duration delay) {
-    try {
-      m.nakWithDelay(delay);
-    } catch (RuntimeException e) {
-      log.debug("nak failed; the message is redelivered after the ack wait: {}", e.toString());
+    @SuppressWarnings("try") // the EventLog scope is used for its MDC side effect
+    private void warnUnconfirmed(String what, Exception e) {
+      EventLog scope =
+          switch (decoded) {
+            case Decodable d -> EventLog.of(d.event()).with(EventLog.ATTEMPT, attempt);
+            case Undecodable u -> EventLog.ofUnknown(u.eventId(), spec.destination());
+          };
+      try (EventLog ignored =
+          scope.with(EventLog.CONSUMER, processor.consumer()).with("source", source)) {
+        log.warn(
+            "{} not confirmed by the server ({}); if it was lost the message is delivered again"
+                + " after the ack wait and recognised as a duplicate",
+            what,
+            e.toString());
+      }
     }
-  }
-
-  private EventLog scope(Decoded decoded, int attempt, String source) {
-    EventLog scope =
-        switch (decoded) {
-          case Decodable d -> EventLog.of(d.event()).with(EventLog.ATTEMPT, attempt);
-          case Undecodable u -> EventLog.ofUnknown(u.eventId(), spec.destination());
-        };
-    return scope.with(EventLog.CONSUMER, processor.consumer()).with("source", source);
   }
 
   private void trimFailures() {
     if (unrecorded.size() > MAX_TRACKED_FAILURES) {
-      unrecorded.clear(); // only the backoff of database outages depends on it
+      unrecorded.clear(); // only the attempt count after database outages depends on it
     }
-  }
-
-  /**
-   * 500 ms doubling to 30 s: slow enough that a short outage uses few of the server's deliveries.
-   */
-  private static Duration backoff(int failures) {
-    return Duration.ofMillis(Math.min(30_000L, 500L << Math.min(Math.max(failures, 1) - 1, 6)));
-  }
-
-  /** Sleeps unless the subscription stops first; returns whether it is still running. */
-  private boolean sleepWhileRunning(Duration d) {
-    long until = System.nanoTime() + d.toNanos();
-    while (state == State.RUNNING) {
-      long left = until - System.nanoTime();
-      if (left <= 0) {
-        return true;
-      }
-      try {
-        Thread.sleep(Math.min(TimeUnit.NANOSECONDS.toMillis(left) + 1, 100));
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return false;
-      }
-    }
-    return false;
   }
 
   private void shutDown() {
@@ -568,15 +508,15 @@ final class PullSubscription implements Subscription {
   }
 
   /**
-   * Finishes the delivery in hand (acknowledging it if its outcome committed), hands the rest of
-   * the fetched batch back with a nak, and closes the connection. Idempotent.
+   * Stops gracefully ({@link State#STOPPING}, then {@link State#STOPPED}): finishes the delivery in
+   * hand (acknowledging it if its outcome committed), hands the rest of the fetched batch back with
+   * a nak, and closes the connection. Idempotent; does nothing after a crash or failure.
    */
   @Override
   public void close() {
-    if (state != State.RUNNING) {
+    if (!lifecycle.stop()) {
       return;
     }
-    state = State.CLOSING;
     if (Thread.currentThread() == loop) {
       return; // the loop sees the state and cleans up on its way out
     }
@@ -594,20 +534,26 @@ final class PullSubscription implements Subscription {
   }
 
   /**
-   * Stops at once and drops the connection without acknowledging anything more; the deliveries in
-   * hand are redelivered after the ack wait. Idempotent.
+   * Stops at once ({@link State#CRASHED}, with a {@link SubscriptionSpec.SimulatedCrash} as the
+   * {@link #failure()}) and drops the connection without acknowledging anything more; the
+   * deliveries in hand are redelivered after the ack wait. Idempotent; does nothing once stopped.
    */
   @Override
   public void crash() {
-    if (state == State.CRASHED || state == State.STOPPED) {
+    crash(new SubscriptionSpec.SimulatedCrash("Subscription.crash() was called"));
+  }
+
+  /** The crash of {@link #crash()} and of an after-commit hook that threw {@code why}. */
+  private void crash(Throwable why) {
+    if (!lifecycle.crash(why)) {
       return;
     }
-    state = State.CRASHED;
     heartbeat.shutdownNow();
     JetStreamTransport.closeQuietly(connection);
     log.warn(
-        "nats subscription {} crashed on purpose: nothing more is acknowledged",
-        settings.durable());
+        "nats subscription {} crashed ({}): nothing more is acknowledged",
+        settings.durable(),
+        why.toString());
   }
 
   /** The stream this subscription reads. */

@@ -140,6 +140,13 @@ class JetStreamSubscriptionTest {
                     }),
             processor);
     await().atMost(WAIT).until(() -> !doomed.isRunning());
+    assertThat(doomed.state()).isEqualTo(Subscription.State.CRASHED);
+    assertThat(doomed.failure())
+        .hasValueSatisfying(
+            t ->
+                assertThat(t)
+                    .isInstanceOf(SubscriptionSpec.SimulatedCrash.class)
+                    .hasMessage("killed between commit and ack"));
     assertThat(ledger.effects(events.get(0).id()))
         .as("the effect committed before the crash")
         .isEqualTo(1);
@@ -361,6 +368,52 @@ class JetStreamSubscriptionTest {
   }
 
   /**
+   * Deliveries that failed for want of a database are not attempts, also once the event's own
+   * retries have begun: the handler fails twice and succeeds on the processor's third and last
+   * attempt, which is the third delivery after the outage. Counting the outage's deliveries would
+   * have made the second failure the last attempt and dead-lettered the event.
+   */
+  @Test
+  void databaseOutage_usesUpNoAttempt_evenOnceTheEventsOwnRetriesHaveBegun() throws Exception {
+    String subject = subject("outage-attempts");
+    String name = consumerName("outage-attempts");
+    OutageDataSource db = new OutageDataSource(ledger.dataSource());
+    AtomicInteger calls = new AtomicInteger();
+    IdempotentProcessor processor =
+        IdempotentProcessor.builder(
+                name,
+                db,
+                (event, c) -> {
+                  if (calls.incrementAndGet() <= 2) {
+                    throw new IllegalStateException("downstream unavailable");
+                  }
+                  Ledger.record(name, event, c);
+                })
+            .retryPolicy(Ledger.FAST_RETRIES)
+            .build();
+    db.down(true);
+    Event e = publish(subject, "AfterOutage").get(0);
+
+    // No BackOff list: with one, nats-server 2.9 was seen to redeliver a nak'd message well after
+    // the nak's delay from the second redelivery on (2.7 s, 6 s, 15 s), longer than needed here.
+    subscribe(
+        spec(subject, "2s").withOption(JetStreamTransport.OPTION_BACKOFF, "none"), processor);
+    String stream = transport.ensureStream(subject);
+    await()
+        .atMost(WAIT)
+        .until(() -> nats.consumer(stream, name).getDelivered().getConsumerSequence() >= 2);
+    db.down(false);
+
+    await()
+        .atMost(WAIT)
+        .until(() -> ledger.effects(e.id()) == 1 || ledger.deadLetters(name) > 0);
+    assertThat(ledger.deadLetters(name)).as("dead letters").isZero();
+    assertThat(ledger.effects(e.id())).isEqualTo(1);
+    assertThat(calls).hasValue(3);
+    await().atMost(WAIT).until(() -> nats.consumer(stream, name).getNumAckPending() == 0);
+  }
+
+  /**
    * Known failure mode: duplicates after the broker's dedupe window has expired. Guards: the
    * consumer's ledger. The broker's {@code Nats-Msg-Id} dedupe covers only its window; a republish
    * after it (a relay down longer than the window, an operator retry) is stored a second time, as
@@ -488,12 +541,27 @@ class JetStreamSubscriptionTest {
         transport.subscribe(
             SubscriptionSpec.of(subject), ledger.processor(name, Ledger.recording(name)));
 
+    assertThat(graceful.state()).isEqualTo(Subscription.State.RUNNING);
+    assertThat(graceful.isRunning()).isTrue();
+
     graceful.close();
     killed.crash();
 
     assertThat(graceful.isRunning()).isFalse();
+    assertThat(graceful.state()).isEqualTo(Subscription.State.STOPPED);
+    assertThat(graceful.failure()).isEmpty();
     assertThat(killed.isRunning()).isFalse();
+    assertThat(killed.state()).isEqualTo(Subscription.State.CRASHED);
+    assertThat(killed.failure()).get().isInstanceOf(SubscriptionSpec.SimulatedCrash.class);
     graceful.close();
     killed.crash();
+    graceful.crash();
+    killed.close();
+    assertThat(graceful.state())
+        .as("a crash after the stop changes nothing")
+        .isEqualTo(Subscription.State.STOPPED);
+    assertThat(killed.state())
+        .as("a close after the crash changes nothing")
+        .isEqualTo(Subscription.State.CRASHED);
   }
 }
