@@ -26,6 +26,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Semaphore;
@@ -112,6 +114,8 @@ final class LogRelay {
   private Duration settleWait = SETTLE_FIRST;
   private int inFlight;
   private int rotation;
+  /** The page being read, if any; one at a time. */
+  private PendingRead pending;
 
   LogRelay(
       Relay relay,
@@ -241,8 +245,19 @@ final class LogRelay {
     }
   }
 
-  /** Where a group of lanes reads next: after one snapshot, up to another, from a seq. */
-  private record ReadPoint(boolean next, String after, String upTo, long from) {}
+  /**
+   * Where a group of lanes reads next: after one snapshot, up to another, from a seq; {@code next}
+   * when that is the batch after the open one.
+   */
+  private record ReadPoint(boolean next, String after, String upTo, long from) {
+    /** The same rows to read, whether or not the batch has become the open one meanwhile. */
+    boolean samePlace(ReadPoint other) {
+      return after.equals(other.after) && upTo.equals(other.upTo) && from == other.from;
+    }
+  }
+
+  /** A page asked of the reader for a group of lanes. */
+  private record PendingRead(ReadPoint point, List<Lane> lanes, int limit, CompletableFuture<List<Row>> rows) {}
 
   /** A published batch's results, handed back to the coordinating thread. */
   private record Completion(List<Lane> lanes, List<Row> rows, List<PublishResult> results, long nanos) {}
@@ -265,10 +280,21 @@ final class LogRelay {
    * new batches and pages, and as many batches sent as permits allow.
    *
    * @param publisher runs a publish; {@code Runnable::run} publishes inline
+   * @param reader reads pages ahead on a second connection of the store, while this thread goes on
    * @param permits one per batch in flight: taken without waiting when a batch is sent, given back
    *     when its results are recorded
    */
-  PassResult pass(Executor publisher, Semaphore permits) throws SQLException {
+  PassResult pass(Executor publisher, Executor reader, Semaphore permits) throws SQLException {
+    return pass(publisher, reader, reader != null, permits);
+  }
+
+  /** A pass that reads its pages inline, on the store's one connection: for stepping the relay. */
+  PassResult passInline(Semaphore permits) throws SQLException {
+    return pass(Runnable::run, Runnable::run, false, permits);
+  }
+
+  private PassResult pass(Executor publisher, Executor reader, boolean ahead, Semaphore permits)
+      throws SQLException {
     passRead = passSent = passPublished = passRetried = passDead = 0;
     long nowNanos = System.nanoTime();
     boolean due = nowNanos - nextMaintenance >= 0 || nextMaintenance == Long.MIN_VALUE;
@@ -297,7 +323,7 @@ final class LogRelay {
         giveBack(lane);
       }
     }
-    fill();
+    fill(reader, ahead);
     dispatch(publisher, permits);
     drainCompletions(permits);
     List<Lane> parking = new ArrayList<>();
@@ -611,7 +637,7 @@ final class LogRelay {
 
   // ---------------------------------------------------------------- reading
 
-  private void fill() throws SQLException {
+  private void fill(Executor reader, boolean ahead) throws SQLException {
     // a lane with no batch opens one after its done snapshot; a lane whose open batch is read to
     // its end opens the next one after that batch's snapshot
     Map<Integer, Snapshot> toOpen = new LinkedHashMap<>();
@@ -666,75 +692,140 @@ final class LogRelay {
     // held in memory stay within the budget
     // Confirmed rows behind a failing one stay in the window as marks without their event, so that
     // other keys go on past a failing event; the marks are bounded too
-    int held = 0;
-    int marks = 0;
-    for (Lane lane : lanes.values()) {
-      held += lane.held;
-      marks += lane.marks;
+    // Pages are read on the reader: one at a time, each taken in by the first pass after it
+    // arrives, and the next one asked for at once, so that the read overlaps the pass's other work
+    Set<Lane> readThisPass = new HashSet<>();
+    while (true) {
+      if (pending != null) {
+        if (!pending.rows().isDone()) {
+          return;
+        }
+        PendingRead p = pending;
+        pending = null;
+        takeIn(p);
+        readThisPass.addAll(p.lanes());
+      }
+      int held = 0;
+      int marks = 0;
+      for (Lane lane : lanes.values()) {
+        held += lane.held;
+        marks += lane.marks;
+      }
+      if (held + batchSize > windowLimit || marks > windowLimit * MARKS_PER_BUDGET) {
+        return;
+      }
+      // a lane reads its open batch, or once that is read to its end, its next batch
+      Map<ReadPoint, List<Lane>> groups = new LinkedHashMap<>();
+      for (Lane lane : lanes.values()) {
+        ReadPoint point = pointOf(lane);
+        if (point != null && !readThisPass.contains(lane)) {
+          groups.computeIfAbsent(point, k -> new ArrayList<>()).add(lane);
+        }
+      }
+      if (groups.isEmpty()) {
+        return;
+      }
+      Map.Entry<ReadPoint, List<Lane>> group = groups.entrySet().iterator().next();
+      pending =
+          read(group.getKey(), group.getValue(), Math.max(batchSize, windowLimit - held), reader, ahead);
+      readThisPass.addAll(group.getValue());
     }
-    if (held + batchSize > windowLimit || marks > windowLimit * MARKS_PER_BUDGET) {
+  }
+
+  /** Where a lane reads next, or null when it has nothing to read. */
+  private static ReadPoint pointOf(Lane lane) {
+    if (lane.releasing || lane.batch == null) {
+      return null;
+    }
+    if (!lane.exhausted) {
+      return new ReadPoint(false, lane.done.text(), lane.batch.text(), lane.read);
+    }
+    if (lane.next != null && !lane.nextExhausted) {
+      return new ReadPoint(true, lane.batch.text(), lane.next.text(), lane.nextRead);
+    }
+    return null;
+  }
+
+  /** Asks the reader for the page of {@code group} at {@code point}. */
+  private PendingRead read(
+      ReadPoint point, List<Lane> group, int limit, Executor reader, boolean ahead) {
+    Lane first = group.getFirst();
+    Snapshot after = point.next() ? first.batch : first.done;
+    Snapshot upTo = point.next() ? first.next : first.batch;
+    long last = group.stream().mapToLong(l -> point.next() ? l.nextLast : l.last).max().orElseThrow();
+    List<Integer> partitions = group.stream().map(l -> l.partition).toList();
+    CompletableFuture<List<Row>> rows = new CompletableFuture<>();
+    try {
+      reader.execute(
+          () -> {
+            try {
+              rows.complete(store.page(partitions, after, upTo, point.from(), last, limit, ahead));
+            } catch (SQLException | RuntimeException e) {
+              rows.completeExceptionally(e);
+            } finally {
+              onCompletion.run();
+            }
+          });
+    } catch (RuntimeException e) {
+      rows.completeExceptionally(e); // the reader is shut down: the relay is stopping
+    }
+    return new PendingRead(point, List.copyOf(group), limit, rows);
+  }
+
+  /**
+   * Takes a page that arrived into the windows of its lanes, those still where they were when it
+   * was asked for (a lane given up or moved on meanwhile reads its rows again later).
+   */
+  private void takeIn(PendingRead p) throws SQLException {
+    List<Row> rows;
+    try {
+      rows = p.rows().join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof SQLException sql) {
+        throw sql;
+      }
+      throw e.getCause() instanceof RuntimeException r ? r : e;
+    }
+    Map<Integer, Lane> byPartition = new HashMap<>();
+    for (Lane lane : p.lanes()) {
+      ReadPoint now = pointOf(lane);
+      if (lanes.get(lane.partition) == lane && now != null && now.samePlace(p.point())) {
+        byPartition.put(lane.partition, lane);
+      }
+    }
+    if (byPartition.isEmpty()) {
       return;
     }
-    // a lane reads its open batch, or once that is read to its end, its next batch
-    Map<ReadPoint, List<Lane>> groups = new LinkedHashMap<>();
-    for (Lane lane : lanes.values()) {
-      if (lane.releasing || lane.batch == null) {
+    Set<Lane> refreshed = new HashSet<>();
+    for (Row r : rows) {
+      Lane lane = byPartition.get(r.partition);
+      if (lane == null) {
         continue;
       }
-      ReadPoint group;
+      passRead++;
+      if (r.key != null && lane.parkedKeys.contains(r.key) && refreshed.add(lane)) {
+        refreshParkedKeys(lane);
+      }
+      if (r.key != null && lane.parkedKeys.contains(r.key)) {
+        r.state = Row.State.PARKED;
+      }
+      lane.window.addLast(r);
+      lane.held++;
       if (!lane.exhausted) {
-        group = new ReadPoint(false, lane.done.text(), lane.batch.text(), lane.read);
-      } else if (lane.next != null && !lane.nextExhausted) {
-        group = new ReadPoint(true, lane.batch.text(), lane.next.text(), lane.nextRead);
-      } else {
-        continue;
+        lane.batchRows++;
       }
-      groups.computeIfAbsent(group, k -> new ArrayList<>()).add(lane);
     }
-    for (List<Lane> group : groups.values()) {
-      if (held + batchSize > windowLimit) {
-        break;
+    long readTo = rows.isEmpty() ? p.point().from() : rows.getLast().seq;
+    boolean short_ = rows.size() < p.limit();
+    for (Lane lane : byPartition.values()) {
+      if (lane.exhausted) {
+        lane.nextRead = readTo;
+        lane.nextExhausted = short_ || readTo >= lane.nextLast;
+      } else {
+        lane.read = readTo;
+        lane.exhausted = short_ || readTo >= lane.last;
       }
-      Lane first = group.getFirst();
-      boolean next = first.exhausted;
-      long last = group.stream().mapToLong(l -> next ? l.nextLast : l.last).max().orElseThrow();
-      int limit = Math.max(batchSize, windowLimit - held);
-      List<Row> rows;
-      Map<Integer, Lane> byPartition = new HashMap<>();
-      rows =
-          next
-              ? store.page(group.stream().map(l -> l.partition).toList(), first.batch, first.next, first.nextRead, last, limit)
-              : store.page(group.stream().map(l -> l.partition).toList(), first.done, first.batch, first.read, last, limit);
-      group.forEach(l -> byPartition.put(l.partition, l));
-      passRead += rows.size();
-      held += rows.size();
-      Set<Lane> refreshed = new HashSet<>();
-      for (Row r : rows) {
-        Lane lane = byPartition.get(r.partition);
-        if (r.key != null && lane.parkedKeys.contains(r.key) && refreshed.add(lane)) {
-          refreshParkedKeys(lane);
-        }
-        if (r.key != null && lane.parkedKeys.contains(r.key)) {
-          r.state = Row.State.PARKED;
-        }
-        lane.window.addLast(r);
-        lane.held++;
-        if (!next) {
-          lane.batchRows++;
-        }
-      }
-      long readTo = rows.isEmpty() ? (next ? first.nextRead : first.read) : rows.getLast().seq;
-      boolean short_ = rows.size() < limit;
-      for (Lane lane : group) {
-        if (next) {
-          lane.nextRead = readTo;
-          lane.nextExhausted = short_ || readTo >= lane.nextLast;
-        } else {
-          lane.read = readTo;
-          lane.exhausted = short_ || readTo >= lane.last;
-        }
-        advance(lane);
-      }
+      advance(lane);
     }
   }
 

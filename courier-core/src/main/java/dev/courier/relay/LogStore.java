@@ -30,12 +30,14 @@ import javax.sql.DataSource;
  * The log-mode relay's reads and writes: partitions and their cursors, batches and their pages, and
  * the rows it parks.
  *
- * <p>Every call runs on one connection the store holds between calls (taken from the data source
+ * <p>Every call runs on a connection the store holds between calls (taken from the data source
  * at the first call, given back after a minute, on an error, and at {@link #close()}), with the
  * session settings of {@link LogSql#SESSION_SETTINGS}: a page, the opening of batches and a cursor
  * write are then one round trip each instead of three or four, which on a busy machine is most of
  * their time. The connection's own values of those settings are restored before it goes back.
- * Calls are serialized.
+ * Pages are read on a second such connection, so that the relay can read its next page on another
+ * thread while it writes cursors and opens batches on the first; calls on one connection are
+ * serialized.
  */
 final class LogStore implements AutoCloseable {
   /** How long the store keeps its connection before giving it back and taking one again. */
@@ -54,10 +56,8 @@ final class LogStore implements AutoCloseable {
   private final String pageMany;
   private final String parkedKeys;
   private final String checkpointMany;
-  private Connection session;
-  private long sessionSince;
-  private boolean sessionAutoCommit;
-  private String[] sessionOriginals;
+  private final Session main = new Session();
+  private final Session reader = new Session();
 
   private LogStore(DataSource dataSource, CourierTables tables, int partitions) {
     this.dataSource = dataSource;
@@ -207,7 +207,7 @@ final class LogStore implements AutoCloseable {
   /** Takes a partition if it is free, expired or this relay's; null if another relay holds it. */
   Acquired acquire(int partition, String relayId, Duration lease) throws SQLException {
     // a new epoch must survive a database crash: the owner it fences may still be publishing
-    return inDurableTransaction(
+    return main.inDurableTransaction(
         c -> {
           try (PreparedStatement ps = c.prepareStatement(LogSql.acquire(tables))) {
             ps.setString(1, relayId);
@@ -293,10 +293,11 @@ final class LogStore implements AutoCloseable {
    * each with its partition. One partition is read through its own seq index; several through the
    * primary key in seq order, one scan instead of one per partition.
    */
-  List<LogRelay.Row> page(List<Integer> partitions, Snapshot done, Snapshot batch, long after, long last, int limit)
+  List<LogRelay.Row> page(
+      List<Integer> partitions, Snapshot done, Snapshot batch, long after, long last, int limit, boolean ahead)
       throws SQLException {
     boolean one = partitions.size() == 1;
-    return onSession(
+    return (ahead ? reader : main).run(
         c -> {
           List<LogRelay.Row> rows = new ArrayList<>(Math.min(limit, 16384));
           try (PreparedStatement ps = c.prepareStatement(one ? page : pageMany)) {
@@ -479,79 +480,132 @@ final class LogStore implements AutoCloseable {
         });
   }
 
-  // ---------------------------------------------------------------- the store's connection
+  // ---------------------------------------------------------------- the store's connections
 
   private <T> T run(boolean durable, Transactions.Work<T> work) throws SQLException {
-    return durable ? inDurableTransaction(work) : onSession(work);
+    return durable ? main.inDurableTransaction(work) : main.run(work);
   }
 
-  /** Runs statements on the store's connection, each committing on its own. */
-  private synchronized <T> T onSession(Transactions.Work<T> work) throws SQLException {
-    Connection c = session();
-    try {
-      return work.run(c);
-    } catch (SQLException | RuntimeException e) {
-      release();
-      throw e;
-    }
+  /** Runs statements on the store's main connection, each committing on its own. */
+  private <T> T onSession(Transactions.Work<T> work) throws SQLException {
+    return main.run(work);
   }
 
   /**
-   * Runs statements in one transaction on the store's connection whose commit waits for the WAL
-   * flush as the connection's own setting says (the store's session does not wait).
+   * One connection of the store, taken from the pool with the log's session settings and given
+   * back now and then. The main one serves ownership, batches and cursors; pages are read on a
+   * second one, so that a page can be read on another thread while the relay writes a cursor.
    */
-  private synchronized <T> T inDurableTransaction(Transactions.Work<T> work) throws SQLException {
-    Connection c = session();
-    try {
-      c.setAutoCommit(false);
-      writeSettings(c, new String[] {"synchronous_commit"}, new String[] {originalSynchronousCommit()}, true);
-      T result = work.run(c);
-      c.commit();
-      c.setAutoCommit(true);
-      return result;
-    } catch (SQLException | RuntimeException e) {
-      release();
-      throw e;
-    }
-  }
+  private final class Session {
+    private Connection connection;
+    private long since;
+    private boolean autoCommit;
+    private String[] originals;
 
-  private String originalSynchronousCommit() {
-    return sessionOriginals[List.of(SETTING_NAMES).indexOf("synchronous_commit")];
-  }
-
-  private Connection session() throws SQLException {
-    if (session != null && System.nanoTime() - sessionSince > SESSION_LIFETIME.toNanos()) {
-      // given back now and then, so that the pool can retire it and a proxy in between can move it
-      release();
-    }
-    if (session == null) {
-      Connection c = dataSource.getConnection();
+    /** Runs statements on this connection, each committing on its own. */
+    synchronized <T> T run(Transactions.Work<T> work) throws SQLException {
+      Connection c = connection();
       try {
-        boolean autoCommit = c.getAutoCommit();
-        if (!autoCommit) {
-          c.setAutoCommit(true);
-        }
-        int n = SETTING_NAMES.length;
-        String[] originals = new String[n];
-        try (PreparedStatement ps = c.prepareStatement(LogSql.READ_SETTINGS)) {
-          ps.setArray(1, c.createArrayOf("text", SETTING_NAMES));
-          try (ResultSet rs = ps.executeQuery()) {
-            for (int i = 0; i < n && rs.next(); i++) {
-              originals[i] = rs.getString(1);
-            }
-          }
-        }
-        writeSettings(c, SETTING_NAMES, SETTING_VALUES, false);
-        sessionAutoCommit = autoCommit;
-        sessionOriginals = originals;
+        return work.run(c);
       } catch (SQLException | RuntimeException e) {
-        c.close();
+        release();
         throw e;
       }
-      session = c;
-      sessionSince = System.nanoTime();
     }
-    return session;
+
+    /**
+     * Runs statements in one transaction whose commit waits for the WAL flush as the connection's
+     * own setting says (the store's session does not wait).
+     */
+    synchronized <T> T inDurableTransaction(Transactions.Work<T> work) throws SQLException {
+      Connection c = connection();
+      try {
+        c.setAutoCommit(false);
+        writeSettings(
+            c, new String[] {"synchronous_commit"}, new String[] {originalSynchronousCommit()}, true);
+        T result = work.run(c);
+        c.commit();
+        c.setAutoCommit(true);
+        return result;
+      } catch (SQLException | RuntimeException e) {
+        release();
+        throw e;
+      }
+    }
+
+    private String originalSynchronousCommit() {
+      return originals[List.of(SETTING_NAMES).indexOf("synchronous_commit")];
+    }
+
+    private Connection connection() throws SQLException {
+      if (connection != null && System.nanoTime() - since > SESSION_LIFETIME.toNanos()) {
+        // given back now and then, so that the pool can retire it and a proxy in between can move it
+        release();
+      }
+      if (connection == null) {
+        Connection c = dataSource.getConnection();
+        try {
+          boolean wasAutoCommit = c.getAutoCommit();
+          if (!wasAutoCommit) {
+            c.setAutoCommit(true);
+          }
+          int n = SETTING_NAMES.length;
+          String[] read = new String[n];
+          try (PreparedStatement ps = c.prepareStatement(LogSql.READ_SETTINGS)) {
+            ps.setArray(1, c.createArrayOf("text", SETTING_NAMES));
+            try (ResultSet rs = ps.executeQuery()) {
+              for (int i = 0; i < n && rs.next(); i++) {
+                read[i] = rs.getString(1);
+              }
+            }
+          }
+          writeSettings(c, SETTING_NAMES, SETTING_VALUES, false);
+          autoCommit = wasAutoCommit;
+          originals = read;
+        } catch (SQLException | RuntimeException e) {
+          c.close();
+          throw e;
+        }
+        connection = c;
+        since = System.nanoTime();
+      }
+      return connection;
+    }
+
+    /**
+     * Gives the connection back, with its own settings restored. A connection that cannot be
+     * restored (broken, most likely) is aborted rather than handed to another user of the pool with
+     * the store's settings.
+     */
+    synchronized void release() {
+      Connection c = connection;
+      connection = null;
+      if (c == null) {
+        return;
+      }
+      try {
+        if (!c.getAutoCommit()) {
+          c.rollback();
+          c.setAutoCommit(true);
+        }
+        writeSettings(c, SETTING_NAMES, originals, false);
+        if (!autoCommit) {
+          c.setAutoCommit(false);
+        }
+      } catch (SQLException | RuntimeException e) {
+        try {
+          c.abort(Runnable::run);
+        } catch (SQLException | RuntimeException ignored) {
+          // closed below in any case
+        }
+      } finally {
+        try {
+          c.close();
+        } catch (SQLException ignored) {
+          // nothing more to do with it
+        }
+      }
+    }
   }
 
   private static void writeSettings(Connection c, String[] names, String[] values, boolean local)
@@ -568,44 +622,10 @@ final class LogStore implements AutoCloseable {
     }
   }
 
-  /**
-   * Gives the store's connection back, with its own settings restored. A connection that cannot
-   * be restored (broken, most likely) is aborted rather than handed to another user of the pool
-   * with the store's settings.
-   */
-  private synchronized void release() {
-    Connection c = session;
-    session = null;
-    if (c == null) {
-      return;
-    }
-    try {
-      if (!c.getAutoCommit()) {
-        c.rollback();
-        c.setAutoCommit(true);
-      }
-      writeSettings(c, SETTING_NAMES, sessionOriginals, false);
-      if (!sessionAutoCommit) {
-        c.setAutoCommit(false);
-      }
-    } catch (SQLException | RuntimeException e) {
-      try {
-        c.abort(Runnable::run);
-      } catch (SQLException | RuntimeException ignored) {
-        // closed below in any case
-      }
-    } finally {
-      try {
-        c.close();
-      } catch (SQLException ignored) {
-        // nothing more to do with it
-      }
-    }
-  }
-
-  /** Gives the store's connection back; the next call takes one again. */
+  /** Gives the store's connections back; the next call takes one again. */
   @Override
   public void close() {
-    release();
+    main.release();
+    reader.release();
   }
 }

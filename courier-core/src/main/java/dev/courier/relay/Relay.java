@@ -194,6 +194,8 @@ public final class Relay implements AutoCloseable {
   private volatile Instant lastCompletedPass;
   private Thread loop;
   private ExecutorService publishers;
+  /** Log mode: reads the next page while the loop's thread does the rest of its pass. */
+  private ExecutorService reader;
 
   private Relay(Builder b) {
     this.relayId = b.relayId;
@@ -348,6 +350,11 @@ public final class Relay implements AutoCloseable {
           Executors.newFixedThreadPool(
               batchesInFlight,
               Thread.ofPlatform().name("courier-relay-" + relayId + "-publish-", 1).daemon(true).factory());
+      if (claimMode == ClaimMode.LOG) {
+        reader =
+            Executors.newSingleThreadExecutor(
+                Thread.ofPlatform().name("courier-relay-" + relayId + "-reader").daemon(true).factory());
+      }
       loop =
           Thread.ofPlatform()
               .name("courier-relay-" + relayId)
@@ -467,7 +474,7 @@ public final class Relay implements AutoCloseable {
   private BatchResult runLogOnce() {
     LogRelay engine = logRelay();
     try {
-      LogRelay.PassResult r = engine.pass(Runnable::run, inFlight);
+      LogRelay.PassResult r = engine.passInline(inFlight);
       lastCompletedPass = clock.instant();
       return new BatchResult(r.read(), r.published(), r.retried(), r.dead(), 0);
     } catch (SQLException e) {
@@ -489,7 +496,7 @@ public final class Relay implements AutoCloseable {
         passLock.lock();
         try {
           engine = logRelay();
-          r = engine.pass(publishers, inFlight);
+          r = engine.pass(publishers, reader, inFlight);
         } finally {
           passLock.unlock();
         }
@@ -1019,6 +1026,9 @@ public final class Relay implements AutoCloseable {
         log.warn("relay {} pass did not finish in time; interrupting it", relayId);
         t.interrupt();
         t.join(5_000);
+      }
+      if (reader != null) {
+        reader.shutdown(); // the loop has ended: no page is asked for any more
       }
       // batches in flight finish: their confirmations are awaited and recorded
       publishers.shutdown();

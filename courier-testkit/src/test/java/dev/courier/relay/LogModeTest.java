@@ -298,6 +298,64 @@ class LogModeTest {
   }
 
   /**
+   * A running relay reads its next page on a second connection while its loop writes cursors and
+   * sends batches on the first: on a pool of two, a backlog of many pages goes out once each, in
+   * each key's order, and both connections go back to the pool with their own settings.
+   */
+  @Test
+  void runningRelay_readsPagesAheadOnASecondConnection_andABacklogOfManyPagesGoesOutInKeyOrder()
+      throws Exception {
+    HikariConfig hc = new HikariConfig();
+    hc.setDataSource(schema.db());
+    hc.setMaximumPoolSize(2);
+    hc.setConnectionTimeout(2_000);
+    hc.setConnectionInitSql("SET synchronous_commit = local");
+    try (HikariDataSource pool = new HikariDataSource(hc)) {
+      List<Event> events = new ArrayList<>();
+      for (int t = 0; t < 10; t++) {
+        Event.Builder[] tx = new Event.Builder[100];
+        for (int i = 0; i < tx.length; i++) {
+          tx[i] = event("k" + (i % 7), String.valueOf(t * 100 + i));
+        }
+        events.addAll(schema.append(tx));
+      }
+      Relay relay =
+          Relay.builder(pool, broker)
+              .claimMode(Relay.ClaimMode.LOG)
+              .relayId("two-connections")
+              .batchSize(64)
+              .build();
+      relay.start();
+      try {
+        poll(() -> broker.ids().size() >= 1000);
+      } finally {
+        relay.close();
+      }
+
+      assertThat(broker.ids()).hasSize(1000).containsExactlyInAnyOrderElementsOf(ids(events));
+      for (int k = 0; k < 7; k++) {
+        assertThat(broker.payloadsOf("k" + k).stream().map(Integer::parseInt).toList())
+            .as("key k%d in append order", k)
+            .isSorted();
+      }
+      try (Connection a = pool.getConnection();
+          Connection b = pool.getConnection()) {
+        for (Connection c : List.of(a, b)) {
+          try (Statement st = c.createStatement();
+              ResultSet rs =
+                  st.executeQuery(
+                      "SELECT current_setting('synchronous_commit'), current_setting('enable_sort')")) {
+            rs.next();
+            assertThat(List.of(rs.getString(1), rs.getString(2)))
+                .as("each of the pool's connections as it was lent")
+                .containsExactly("local", "on");
+          }
+        }
+      }
+    }
+  }
+
+  /**
    * A relay that has divided the partitions among the relays it saw notices one that joins within
    * a fraction of a second, not at its next heartbeat: until it does, the partitions the new
    * division gives the newcomer stay with it, and those it should take stay unowned.
