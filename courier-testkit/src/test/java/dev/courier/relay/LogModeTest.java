@@ -261,12 +261,7 @@ class LogModeTest {
   @Test
   void relayOnAPoolOfOneConnection_publishesAndParks_andGivesTheConnectionBackWithItsOwnSettings()
       throws Exception {
-    HikariConfig hc = new HikariConfig();
-    hc.setDataSource(schema.db());
-    hc.setMaximumPoolSize(1);
-    hc.setConnectionTimeout(2_000);
-    hc.setConnectionInitSql("SET synchronous_commit = local");
-    try (HikariDataSource pool = new HikariDataSource(hc)) {
+    try (HikariDataSource pool = pool(1)) {
       Event poison = schema.append(event("K", "1"), event("L", "1")).getFirst();
       broker.failing.add(poison.id());
       Relay relay =
@@ -305,12 +300,7 @@ class LogModeTest {
   @Test
   void runningRelay_readsPagesAheadOnASecondConnection_andABacklogOfManyPagesGoesOutInKeyOrder()
       throws Exception {
-    HikariConfig hc = new HikariConfig();
-    hc.setDataSource(schema.db());
-    hc.setMaximumPoolSize(2);
-    hc.setConnectionTimeout(2_000);
-    hc.setConnectionInitSql("SET synchronous_commit = local");
-    try (HikariDataSource pool = new HikariDataSource(hc)) {
+    try (HikariDataSource pool = pool(2)) {
       List<Event> events = new ArrayList<>();
       for (int t = 0; t < 10; t++) {
         Event.Builder[] tx = new Event.Builder[100];
@@ -956,5 +946,15 @@ class LogModeTest {
             .toList();
       }
     }
+  }  /** A pool of {@code size} connections whose own settings differ from the relay's session's. */
+  private HikariDataSource pool(int size) {
+    HikariConfig hc = new HikariConfig();
+    hc.setDataSource(schema.db());
+    hc.setMaximumPoolSize(size);
+    hc.setConnectionTimeout(2_000);
+    hc.setConnectionInitSql("SET synchronous_commit = local");
+    return new HikariDataSource(hc);
   }
+
+
 }
