@@ -1,13 +1,17 @@
 package dev.courier.bench;
 
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.UnmatchedArgumentException;
 
 /**
- * The benchmark's command line: runs the workloads and writes the report as Markdown. See {@link
- * BenchOptions#USAGE} for the options; {@code scripts/bench.sh} builds the module and runs this.
+ * The benchmark's command line: runs the workloads and writes the report as Markdown. {@link
+ * BenchCommand} has the options ({@code --help} lists them); {@code scripts/bench.sh} builds the
+ * module and runs this.
  *
  * <p>Exit status: 0 when the report was written, 1 when a measurement or the report failed, 2 for a
  * wrong command line.
@@ -16,73 +20,59 @@ public final class BenchMain {
   private BenchMain() {}
 
   public static void main(String[] args) {
-    for (String a : args) {
-      if (a.equals("--help") || a.equals("-h")) {
-        System.out.print(BenchOptions.USAGE);
-        return;
-      }
-    }
-    // --update-doc FILE is handled here: it rewrites the results section of an existing document
-    java.util.List<String> rest = new java.util.ArrayList<>();
-    Path updateDoc = null;
-    for (int i = 0; i < args.length; i++) {
-      if (args[i].equals("--update-doc")) {
-        if (i + 1 >= args.length) {
-          System.err.println("bench: --update-doc needs a file");
-          System.exit(2);
-          return;
-        }
-        updateDoc = Path.of(args[++i]);
-      } else {
-        rest.add(args[i]);
-      }
-    }
-    if (updateDoc != null && !Files.isRegularFile(updateDoc)) {
-      System.err.println("bench: --update-doc: no such file " + updateDoc);
-      System.exit(2);
-      return;
-    }
+    // The Kafka clients and the broker's reaper leave non-daemon threads behind: exit explicitly.
+    System.exit(run(args, System.out, System.err));
+  }
+
+  /** Runs one command line and returns its exit status, without exiting the JVM. */
+  static int run(String[] args, PrintStream out, PrintStream err) {
+    BenchCommand command;
     BenchOptions options;
     try {
-      options = BenchOptions.parse(rest.toArray(String[]::new));
-    } catch (IllegalArgumentException e) {
-      System.err.println("bench: " + e.getMessage());
-      System.exit(2);
-      return;
+      command = BenchCommand.parse(args);
+      if (command.help) {
+        command.commandLine().usage(out);
+        return 0;
+      }
+      options = command.options();
+    } catch (ParameterException e) {
+      err.println("bench: " + BenchCommand.message(e));
+      UnmatchedArgumentException.printSuggestions(e, err);
+      err.println("Try 'courier bench --help' for the options.");
+      return 2;
     }
     if (options.runs() < 3) {
-      System.err.println("bench: note: --runs " + options.runs() + " is below the 3 runs a published figure needs");
+      err.println("bench: note: --runs " + options.runs() + " is below the 3 runs a published figure needs");
     }
     BenchReport report;
     try {
       report = new Bench(options).run();
     } catch (RuntimeException e) {
-      System.err.println("bench: FAILED: " + e);
-      e.printStackTrace(System.err);
-      System.exit(1);
-      return;
+      err.println("bench: FAILED: " + e);
+      e.printStackTrace(err);
+      return 1;
     }
     String md = report.toMarkdown();
+    Path updateDoc = command.updateDoc;
     try {
-      Path out = options.output().toAbsolutePath();
-      if (out.getParent() != null) {
-        Files.createDirectories(out.getParent());
+      Path target = options.output().toAbsolutePath();
+      if (target.getParent() != null) {
+        Files.createDirectories(target.getParent());
       }
-      Files.writeString(out, md, StandardCharsets.UTF_8);
-      System.out.print(md);
-      System.out.println();
-      System.out.println("bench: report written to " + out);
+      Files.writeString(target, md, StandardCharsets.UTF_8);
+      out.print(md);
+      out.println();
+      out.println("bench: report written to " + target);
       if (updateDoc != null) {
         String doc = Files.readString(updateDoc, StandardCharsets.UTF_8);
         Files.writeString(updateDoc, BenchReport.replaceResults(doc, report.toDocSection()), StandardCharsets.UTF_8);
-        System.out.println("bench: results section of " + updateDoc + " rewritten");
+        out.println("bench: results section of " + updateDoc + " rewritten");
       }
     } catch (IOException | IllegalArgumentException e) {
-      System.err.println("bench: cannot write the report: " + e);
-      System.out.print(md);
-      System.exit(1);
+      err.println("bench: cannot write the report: " + e);
+      out.print(md);
+      return 1;
     }
-    // The Kafka clients and the broker's reaper leave non-daemon threads behind.
-    System.exit(0);
+    return 0;
   }
 }
