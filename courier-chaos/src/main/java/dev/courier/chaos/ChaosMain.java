@@ -10,17 +10,15 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
-
-import dev.courier.ConfigurationException;
-import dev.courier.internal.Durations;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.UnmatchedArgumentException;
 
 /**
  * The long profile of the chaos verification, {@code ./courier chaos}: runs the scenarios of {@link Scenarios} on one
@@ -30,6 +28,8 @@ import org.slf4j.LoggerFactory;
  * ./courier chaos [--transport kafka|rabbitmq|nats|all] [--events N] [--duration D] [--seeds N] [--seed S]
  *                 [--scenario NAME[,NAME...]] [--claim-mode lease|lock|log[,...]] [--report-dir DIR]
  * </pre>
+ *
+ * <p>{@link ChaosCommand} holds the options; {@code --help} lists them, with the scenarios.
  *
  * <ul>
  *   <li>{@code --events}: business transactions the writer attempts per scenario run (default 10,000; ~6% roll
@@ -85,11 +85,14 @@ public final class ChaosMain {
             settings = parse(args);
         } catch (IllegalArgumentException e) {
             err.println("courier chaos: " + e.getMessage());
-            err.println(usage());
+            if (e.getCause() instanceof ParameterException p) {
+                UnmatchedArgumentException.printSuggestions(p, err);
+            }
+            err.print(usage());
             return 2;
         }
         if (settings == null) {
-            out.println(usage());
+            out.print(usage());
             return 0;
         }
         try {
@@ -100,105 +103,23 @@ public final class ChaosMain {
         }
     }
 
+    /** The usage text ({@link ChaosCommand} has the options), ending with the scenarios. */
     static String usage() {
-        return """
-                usage: courier chaos [--transport kafka|rabbitmq|nats|all] [--events N] [--duration D] [--seeds N]
-                                     [--seed S] [--scenario NAME[,NAME...]] [--claim-mode MODE[,MODE...]]
-                                     [--report-dir DIR]
-                  --transport   which transports (default all)
-                  --events      attempts per scenario run (default 10000)
-                  --duration    the writer's run time per scenario, with a unit (300s, 5m, 1h30m): its pace is
-                                events/duration (default: 1000 attempts a second)
-                  --seeds       seeds per scenario (default 1); seed i is S+i
-                  --seed        the first seed S (default: from the clock, printed)
-                  --scenario    only these scenarios (default: every scenario of each transport)
-                  --claim-mode  lease, lock or log, or several (each scenario runs once per mode); log: an outbox of
-                                16 partitions shared by three relays, per-key order asserted (default: the
-                                environment's COURIER_RELAY_CLAIM_MODE, else lease)
-                  --report-dir  where the reports go (default chaos-reports)
-                scenarios (and the transports they run on):
-                """ + String.join("\n", Scenarios.all().stream().map(s -> String.format("  %-34s %s", s.name(),
-                Scenarios.TRANSPORTS.stream().filter(s::runsOn).toList())).toList());
-    }
-
-    static Settings parse(String[] args) {
-        List<String> transports = Scenarios.TRANSPORTS;
-        int events = 10_000;
-        Duration duration = null;
-        int seeds = 1;
-        long firstSeed = System.nanoTime() % 1_000_000_000_000L;
-        List<String> scenarios = List.of();
-        List<String> claimModes = List.of(System.getenv().getOrDefault("COURIER_RELAY_CLAIM_MODE", "lease")
-                .toLowerCase(Locale.ROOT));
-        Path reportDir = Path.of("chaos-reports");
-        for (int i = 0; i < args.length; i++) {
-            String option = args[i];
-            if (option.equals("--help") || option.equals("-h")) {
-                return null;
-            }
-            String value;
-            int eq = option.indexOf('=');
-            if (option.startsWith("--") && eq > 0) {
-                value = option.substring(eq + 1);
-                option = option.substring(0, eq);
-            } else {
-                if (i + 1 >= args.length) {
-                    throw new IllegalArgumentException(option + " needs a value");
-                }
-                value = args[++i];
-            }
-            switch (option) {
-                case "--transport" -> transports = value.equals("all") ? Scenarios.TRANSPORTS : List.of(value);
-                case "--events" -> events = positive(option, value);
-                case "--duration" -> duration = duration(value);
-                case "--seeds" -> seeds = positive(option, value);
-                case "--seed" -> firstSeed = Long.parseLong(value);
-                case "--scenario" -> scenarios = List.of(value.split(","));
-                case "--claim-mode" -> claimModes = List.of(value.toLowerCase(Locale.ROOT).split(","));
-                case "--report-dir" -> reportDir = Path.of(value);
-                default -> throw new IllegalArgumentException("unknown option " + option);
-            }
-        }
-        for (String t : transports) {
-            if (!Scenarios.TRANSPORTS.contains(t)) {
-                throw new IllegalArgumentException("--transport must be kafka, rabbitmq, nats or all, was " + t);
-            }
-        }
-        for (String s : scenarios) {
-            Scenarios.named(s);
-        }
-        for (String mode : claimModes) {
-            if (!List.of("lease", "lock", "log").contains(mode)) {
-                throw new IllegalArgumentException("--claim-mode must be lease, lock or log, was " + mode);
-            }
-        }
-        if (events < 1_000) {
-            throw new IllegalArgumentException("--events must be at least 1000 (faults are placed by progress)");
-        }
-        return new Settings(transports, events, duration, seeds, firstSeed, scenarios, claimModes, reportDir);
-    }
-
-    private static int positive(String option, String value) {
-        try {
-            int n = Integer.parseInt(value.replace("_", ""));
-            if (n < 1) {
-                throw new IllegalArgumentException(option + " must be positive, was " + value);
-            }
-            return n;
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(option + " must be a number, was " + value);
-        }
+        return ChaosCommand.usage();
     }
 
     /**
-     * {@code 300s}, {@code 5m}, {@code 1h} or any other duration of more than zero in Courier's one syntax
-     * ({@link Durations}); a bare number is refused.
+     * Parses a command line.
+     *
+     * @return the settings, or {@code null} when {@code --help} was asked for
+     * @throws IllegalArgumentException naming the option at fault, caused by picocli's {@link ParameterException}
      */
-    static Duration duration(String text) {
+    static Settings parse(String[] args) {
         try {
-            return Durations.parsePositive("--duration", text);
-        } catch (ConfigurationException e) {
-            throw new IllegalArgumentException(e.getMessage(), e);
+            ChaosCommand command = ChaosCommand.parse(args);
+            return command.help ? null : command.settings();
+        } catch (ParameterException e) {
+            throw new IllegalArgumentException(ChaosCommand.message(e), e);
         }
     }
 

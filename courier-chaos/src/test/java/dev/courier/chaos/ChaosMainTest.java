@@ -64,16 +64,74 @@ class ChaosMainTest {
 
     @Test
     void durations_takeAUnit_andABareNumberOrZeroIsRefused() {
-        assertThat(ChaosMain.duration("300s")).isEqualTo(Duration.ofSeconds(300));
-        assertThat(ChaosMain.duration("5m")).isEqualTo(Duration.ofMinutes(5));
-        assertThat(ChaosMain.duration("1h")).isEqualTo(Duration.ofHours(1));
-        assertThat(ChaosMain.duration("4m30s")).isEqualTo(Duration.ofSeconds(270));
-        assertThatThrownBy(() -> ChaosMain.duration("soon")).isInstanceOf(IllegalArgumentException.class)
+        assertThat(duration("300s")).isEqualTo(Duration.ofSeconds(300));
+        assertThat(duration("5m")).isEqualTo(Duration.ofMinutes(5));
+        assertThat(duration("1h")).isEqualTo(Duration.ofHours(1));
+        assertThat(duration("4m30s")).isEqualTo(Duration.ofSeconds(270));
+        assertThatThrownBy(() -> duration("soon")).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith("--duration: 'soon' is not a duration");
-        assertThatThrownBy(() -> ChaosMain.duration("300")).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> duration("300")).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith("--duration: '300' has no unit; write it like 300s or 300ms");
-        assertThatThrownBy(() -> ChaosMain.duration("0s")).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> duration("0s")).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("--duration: must be more than zero, was '0s'");
+    }
+
+    private static Duration duration(String text) {
+        return ChaosMain.parse(new String[] {"--duration", text}).duration();
+    }
+
+    @Test
+    void wrongValues_areRefused_withAMessageThatStartsWithTheOption() {
+        assertRefused(List.of("--transport", "kafkaa"),
+                "--transport: must be kafka, rabbitmq, nats or all, was kafkaa");
+        assertRefused(List.of("--events", "10"),
+                "--events: must be at least 1000 (faults are placed by progress), was 10");
+        assertRefused(List.of("--seeds", "none"), "--seeds: must be a number, was none");
+        assertRefused(List.of("--seeds", "0"), "--seeds: must be positive, was 0");
+        assertRefused(List.of("--claim-mode", "lease,fast"), "--claim-mode: must be lease, lock or log, was fast");
+        assertThatThrownBy(() -> ChaosMain.parse(new String[] {"--scenario", "baseline,nope"}))
+                .hasMessageStartingWith("--scenario: no chaos scenario nope; known: [");
+    }
+
+    @Test
+    void unknownOptionsAndMissingValues_areRefusedInPicocliWords() {
+        assertRefused(List.of("--colour", "red"), "Unknown options: '--colour', 'red'");
+        assertRefused(List.of("--seeds"), "Missing required parameter for option '--seeds' (N)");
+    }
+
+    @Test
+    void valuesMayFollowAnEqualsSign_andCountsUnderscores() {
+        ChaosMain.Settings s = ChaosMain.parse(new String[] {"--transport=kafka", "--events=10_000", "--seed=-3",
+                "--claim-mode=LOCK", "--duration=PT5M"});
+
+        assertThat(s.transports()).containsExactly("kafka");
+        assertThat(s.events()).isEqualTo(10_000);
+        assertThat(s.firstSeed()).isEqualTo(-3);
+        assertThat(s.claimModes()).containsExactly("lock");
+        assertThat(s.duration()).isEqualTo(Duration.ofMinutes(5));
+        assertThat(s.reportDir()).isEqualTo(Path.of("chaos-reports"));
+    }
+
+    @Test
+    void help_listsTheOptionsAndTheScenarios_andRunsNothing() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status = ChaosMain.run(new String[] {"--help"}, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+
+        assertThat(status).isZero();
+        assertThat(err.toString(StandardCharsets.UTF_8)).isEmpty();
+        assertThat(out.toString(StandardCharsets.UTF_8)).startsWith("usage: courier chaos [OPTIONS]")
+                .contains("--transport=kafka|rabbitmq|nats|all", "(default all)", "--events=N", "(default 10000;",
+                        "~6%", "--duration=D", "--seeds=N", "--seed=S", "--scenario=NAME[,NAME...]",
+                        "--claim-mode=MODE[,MODE...]", "--report-dir=DIR", "(default chaos-reports)",
+                        "relay-killed-20-40-60", "[kafka, rabbitmq, nats]");
+        assertThat(ChaosMain.parse(new String[] {"--help"})).isNull();
+    }
+
+    private static void assertRefused(List<String> args, String message) {
+        assertThatThrownBy(() -> ChaosMain.parse(args.toArray(String[]::new))).as("%s", args)
+                .isInstanceOf(IllegalArgumentException.class).hasMessage(message);
     }
 
     @Test
