@@ -382,7 +382,9 @@ final class LogRelay {
 
   private long nextTimePartitionCheck = Long.MIN_VALUE;
   private long nextSharedIdLog = System.nanoTime();
-  // tells this relay process apart from another one given the same id (microseconds, as stored)
+  // tells this relay process apart from another one given the same id (microseconds, as stored);
+  // an identity, not a time anything is decided by, so not from the injected clock: two relays
+  // built on one standing test clock would otherwise look like one process
   private final Instant startedAt = Instant.now().truncatedTo(java.time.temporal.ChronoUnit.MICROS);
 
   /**

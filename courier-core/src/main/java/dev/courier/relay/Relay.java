@@ -6,6 +6,7 @@ import dev.courier.Event;
 import dev.courier.RetriableCourierException;
 import dev.courier.internal.DatabaseFailures;
 import dev.courier.internal.EventLog;
+import dev.courier.internal.Threads;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.metrics.CourierMetrics;
 import dev.courier.retry.RetryPolicy;
@@ -31,6 +32,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -91,6 +93,11 @@ import org.slf4j.LoggerFactory;
  * holds the time of the last pass that completed (found work or not). A relay whose passes keep
  * failing, for example because the database is unreachable, is running but its last pass grows
  * old. Both are tagged with the relay id and the transport.
+ *
+ * <p><b>Threads and time.</b> The relay runs its loop on one thread and publishes on up to {@code
+ * batchesInFlight} more, all made by {@link Builder#threadFactory(ThreadFactory)} when it starts and
+ * ended by {@link #close()}. Leases, backoffs and the time of the last pass are read from {@link
+ * Builder#clock(Clock)}; waits and timeouts are measured with {@link System#nanoTime()}.
  *
  * <p>Thread-safe. The relay does not close the transport or the data source: their owner does.
  */
@@ -181,6 +188,7 @@ public final class Relay implements AutoCloseable {
   private volatile boolean outboxModeChecked;
   private final Semaphore inFlight;
   private final Clock clock;
+  private final ThreadFactory threadFactory;
   private final MeterRegistry registry;
   private final Timer publishLatency;
   private final Timer relayLag;
@@ -218,6 +226,7 @@ public final class Relay implements AutoCloseable {
     this.tables = b.tables;
     this.inFlight = new Semaphore(batchesInFlight);
     this.clock = b.clock;
+    this.threadFactory = b.threadFactory;
     this.registry = b.registry;
     this.publishLatency =
         Timer.builder(CourierMetrics.RELAY_PUBLISH_LATENCY)
@@ -321,6 +330,8 @@ public final class Relay implements AutoCloseable {
    *     window is shorter than the retry horizon; the relay is not started
    * @throws ConfigurationException if the transport cannot use a destination, or a log-mode relay
    *     finds an outbox that is not in log mode
+   * @throws IllegalStateException if the {@linkplain Builder#threadFactory thread factory} returned
+   *     no thread for the loop; the relay is not started
    */
   public void start() {
     if (state != State.NEW) {
@@ -345,21 +356,29 @@ public final class Relay implements AutoCloseable {
         // the database is not reachable yet: the loop keeps trying (and checking), as for any pass
         log.warn("relay {} could not read its outbox's log partitions yet: {}", relayId, e.getMessage());
       }
-      state = State.RUNNING;
-      publishers =
+      ExecutorService pool =
           Executors.newFixedThreadPool(
-              batchesInFlight,
-              Thread.ofPlatform().name("courier-relay-" + relayId + "-publish-", 1).daemon(true).factory());
+              batchesInFlight, Threads.numbered(threadFactory, "courier-relay-" + relayId + "-publish-"));
+      Thread t;
+      try {
+        t =
+            Threads.unstarted(
+                threadFactory,
+                "courier-relay-" + relayId,
+                claimMode == ClaimMode.LOG ? this::runLogLoop : this::runLoop);
+      } catch (RuntimeException e) {
+        pool.shutdownNow();
+        throw e;
+      }
+      publishers = pool;
       if (claimMode == ClaimMode.LOG) {
         reader =
             Executors.newSingleThreadExecutor(
-                Thread.ofPlatform().name("courier-relay-" + relayId + "-reader").daemon(true).factory());
+                Threads.named(threadFactory, "courier-relay-" + relayId + "-reader"));
       }
-      loop =
-          Thread.ofPlatform()
-              .name("courier-relay-" + relayId)
-              .daemon(true)
-              .start(claimMode == ClaimMode.LOG ? this::runLogLoop : this::runLoop);
+      loop = t;
+      state = State.RUNNING;
+      t.start();
     } finally {
       lock.unlock();
     }
@@ -1065,6 +1084,7 @@ public final class Relay implements AutoCloseable {
     private Duration stallLimit = Duration.ofMinutes(1);
     private final java.util.Set<String> destinations = new java.util.TreeSet<>();
     private Clock clock = Clock.systemUTC();
+    private ThreadFactory threadFactory = Threads.DAEMON_PLATFORM;
     private MeterRegistry registry = new SimpleMeterRegistry();
 
     private Builder(DataSource dataSource, Transport transport) {
@@ -1205,8 +1225,38 @@ public final class Relay implements AutoCloseable {
       return this;
     }
 
+    /**
+     * The clock the relay reads the time from (default {@link Clock#systemUTC()}): when it claims
+     * rows and how long it leases them, when a failed row is due again ({@code now} plus the retry
+     * policy's delay), the times it writes into the outbox, a log-mode relay's cursor and partition
+     * timestamps, and {@link Relay#lastCompletedPass()}. Rows become claimable when their {@code
+     * available_at} is at or before this clock's time, so it must agree with the clock of the
+     * {@link dev.courier.outbox.Outbox} that appends them and with the other relays' clocks to well
+     * under the lease. Waits and timeouts (poll intervals, the publish timeout, heartbeats) are
+     * measured with {@link System#nanoTime()}, not with this clock. It is read from the relay's
+     * threads at once, so it must be safe for concurrent use, as the JDK's clocks and {@code
+     * TestClock} are.
+     */
     public Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Where the relay's threads come from (default: daemon platform threads). {@link
+     * Relay#start()} takes the loop's thread from it at once, and the loop takes one publishing
+     * thread per batch in flight as it needs them, up to {@link #batchesInFlight(int)}; {@link
+     * Relay#close()} ends them all. The relay names each thread it takes: {@code
+     * courier-relay-<id>} for the loop and {@code courier-relay-<id>-publish-<n>} for the
+     * publishers, as they appear in the log. The factory must return a new, unstarted thread; one
+     * that returns no thread makes {@link Relay#start()} throw. It is called from the thread that
+     * starts the relay and from the relay's loop, so a factory shared with other components must be
+     * safe for concurrent use. Its threads block on the database and the broker, which virtual
+     * threads ({@code Thread.ofVirtual().factory()}) do well; whether they are daemons is the
+     * factory's choice, and a relay whose threads are not keeps the JVM alive until it is closed.
+     */
+    public Builder threadFactory(ThreadFactory threadFactory) {
+      this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory");
       return this;
     }
 
