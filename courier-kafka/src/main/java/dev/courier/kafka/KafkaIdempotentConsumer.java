@@ -9,6 +9,7 @@ import dev.courier.inbox.HandleOutcome;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.inbox.SubscriptionLifecycle;
 import dev.courier.internal.EventLog;
+import dev.courier.internal.Threads;
 import dev.courier.spi.Decoded;
 import dev.courier.spi.Decoded.Decodable;
 import dev.courier.spi.Subscription;
@@ -27,6 +28,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import org.apache.kafka.clients.consumer.CloseOptions;
@@ -98,6 +100,10 @@ import org.slf4j.LoggerFactory;
  * is {@code none} and there is no offset), the state becomes {@code FAILED}. {@link #failure()}
  * says why it crashed or failed.
  *
+ * <p><b>Threads and time.</b> The loop runs on one thread, {@code courier-kafka-consumer-<name>},
+ * from {@link Builder#threadFactory}. When a retry is due, and the creation time of a record that
+ * carries none, are read from {@link Builder#clock}.
+ *
  * <p>Thread-safe: {@link #start()}, {@link #close()} and the accessors may be called from any
  * thread; the Kafka consumer itself is only touched by the loop thread.
  */
@@ -122,6 +128,7 @@ public final class KafkaIdempotentConsumer implements Subscription {
   private final Duration pollTimeout;
   private final Duration closeTimeout;
   private final Clock clock;
+  private final ThreadFactory threadFactory;
   private final List<Settings.Unsafe> acceptedRisks;
 
   /** One per subscribed topic, so that an undecodable record is logged with its own topic. */
@@ -164,6 +171,7 @@ public final class KafkaIdempotentConsumer implements Subscription {
     this.pollTimeout = b.pollTimeout;
     this.closeTimeout = b.closeTimeout;
     this.clock = b.clock;
+    this.threadFactory = b.threadFactory;
     for (String topic : topics) {
       SubscriptionSpec spec =
           new SubscriptionSpec(topic, maxRecordBytes, pollTimeout, b.afterCommit, Map.of());
@@ -183,14 +191,20 @@ public final class KafkaIdempotentConsumer implements Subscription {
    * spec.options()}, all checked as {@link Builder#build()} checks them.
    *
    * @param producerConfig the transport's producer configuration
+   * @param clock the transport's clock for its subscriptions
+   * @param threadFactory the transport's factory for its subscriptions' threads
    */
   static KafkaIdempotentConsumer startFor(
       Map<String, Object> producerConfig,
       SubscriptionSpec spec,
       IdempotentProcessor processor,
-      Map<String, Object> properties) {
+      Map<String, Object> properties,
+      Clock clock,
+      ThreadFactory threadFactory) {
     Builder b =
         builder()
+            .clock(clock)
+            .threadFactory(threadFactory)
             .bootstrapServers(
                 String.valueOf(producerConfig.get(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG)))
             .groupId(processor.consumer())
@@ -269,9 +283,11 @@ public final class KafkaIdempotentConsumer implements Subscription {
   }
 
   /**
-   * Creates the Kafka consumer, subscribes and starts the poll loop on a new thread.
+   * Creates the Kafka consumer, subscribes and starts the poll loop on a thread from the {@link
+   * Builder#threadFactory thread factory}.
    *
-   * @throws IllegalStateException if called more than once
+   * @throws IllegalStateException if called more than once, or if the thread factory returned no
+   *     thread (the consumer is then not started)
    * @throws ConfigurationException if Kafka refuses the consumer configuration
    */
   public void start() {
@@ -281,6 +297,7 @@ public final class KafkaIdempotentConsumer implements Subscription {
         throw new IllegalStateException(
             "consumer " + name() + " is " + lifecycle.state() + "; start it once");
       }
+      Thread t = Threads.unstarted(threadFactory, "courier-kafka-consumer-" + name(), this::runLoop);
       try {
         consumer =
             new KafkaConsumer<>(config, new ByteArrayDeserializer(), new ByteArrayDeserializer());
@@ -289,11 +306,8 @@ public final class KafkaIdempotentConsumer implements Subscription {
             "consumer properties", "Kafka refused the consumer configuration: " + e.getMessage());
       }
       lifecycle.started();
-      loop =
-          Thread.ofPlatform()
-              .name("courier-kafka-consumer-" + name())
-              .daemon(true)
-              .start(this::runLoop);
+      loop = t;
+      t.start();
     } finally {
       lock.unlock();
     }
@@ -706,6 +720,7 @@ public final class KafkaIdempotentConsumer implements Subscription {
     private Duration pollTimeout = Duration.ofMillis(200);
     private Duration closeTimeout = Duration.ofSeconds(30);
     private Clock clock = Clock.systemUTC();
+    private ThreadFactory threadFactory = Threads.DAEMON_PLATFORM;
     private AfterCommitHook afterCommit = AfterCommitHook.NONE;
 
     private Builder() {}
@@ -783,9 +798,32 @@ public final class KafkaIdempotentConsumer implements Subscription {
       return this;
     }
 
-    /** The clock for retry delays (default UTC system clock). */
+    /**
+     * The clock the consumer reads the time from (default {@link Clock#systemUTC()}): a partition
+     * paused for a retry resumes once this clock passes the retry's due time ({@code now} plus the
+     * processor's delay), and a record that carries neither a {@link KafkaHeaders#CREATED_AT}
+     * header nor a timestamp is given this clock's time as its creation time. A clock that stands
+     * still keeps a paused partition paused until it is moved. Read by the loop thread only; a
+     * clock shared with other components must be safe for concurrent use, as the JDK's clocks and
+     * {@code TestClock} are.
+     */
     public Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Where the loop's thread comes from (default: a daemon platform thread). {@link
+     * KafkaIdempotentConsumer#start()} takes one thread from it, names it {@code
+     * courier-kafka-consumer-<name>} as it appears in the log, and starts it; {@link
+     * KafkaIdempotentConsumer#close()} waits for it to end. The factory must return a new,
+     * unstarted thread, and is called from the thread that calls {@code start()}, so one shared
+     * with other components must be safe for concurrent use. The thread blocks in Kafka polls and
+     * database calls; whether it is a daemon is the factory's choice, and a consumer whose thread
+     * is not keeps the JVM alive until it is closed.
+     */
+    public Builder threadFactory(ThreadFactory threadFactory) {
+      this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory");
       return this;
     }
 

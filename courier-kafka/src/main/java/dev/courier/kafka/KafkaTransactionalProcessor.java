@@ -8,6 +8,7 @@ import dev.courier.PoisonEventException;
 import dev.courier.deadletter.DeadLetterReason;
 import dev.courier.inbox.UnknownEventTypeException;
 import dev.courier.internal.EventLog;
+import dev.courier.internal.Threads;
 import dev.courier.spi.Decoded;
 import dev.courier.spi.Decoded.Decodable;
 import dev.courier.spi.Decoded.Undecodable;
@@ -34,6 +35,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -120,6 +122,11 @@ import org.slf4j.LoggerFactory;
  * transaction.timeout.ms - max.block.ms} or when the processor is closing: what was done is
  * committed and the rest is fetched again. While a retry delay runs, the whole processor waits.
  *
+ * <p><b>Threads and time.</b> The processor runs on one thread, {@code
+ * courier-kafka-processor-<group>}, from {@link Builder#threadFactory}. The creation time of the
+ * outputs, and of an input that carries none, are read from {@link Builder#clock}; retry delays
+ * and the batch budget are measured with {@link System#nanoTime()}.
+ *
  * <p>Thread-safe: {@link #start()}, {@link #close()} and the accessors may be called from any
  * thread; the Kafka clients are used only by the processor's own thread.
  */
@@ -204,6 +211,7 @@ public final class KafkaTransactionalProcessor implements AutoCloseable {
   private final Duration closeTimeout;
   private final Duration batchBudget;
   private final Clock clock;
+  private final ThreadFactory threadFactory;
   private final Function<Map<String, Object>, Producer<byte[], byte[]>> producerFactory;
   private final List<Settings.Unsafe> acceptedRisks;
 
@@ -286,6 +294,7 @@ public final class KafkaTransactionalProcessor implements AutoCloseable {
     this.pollTimeout = b.pollTimeout;
     this.closeTimeout = b.closeTimeout;
     this.clock = b.clock;
+    this.threadFactory = b.threadFactory;
     this.producerFactory = b.producerFactory;
     this.registry = b.registry;
     int transactionTimeout =
@@ -409,11 +418,12 @@ public final class KafkaTransactionalProcessor implements AutoCloseable {
   }
 
   /**
-   * Creates the Kafka consumer, subscribes and starts the processing loop on a new thread. The
-   * producer initialises transactions on that thread before the first poll, fencing any older
-   * producer with the same transactional id.
+   * Creates the Kafka consumer, subscribes and starts the processing loop on a thread from the
+   * {@link Builder#threadFactory thread factory}. The producer initialises transactions on that
+   * thread before the first poll, fencing any older producer with the same transactional id.
    *
-   * @throws IllegalStateException if called more than once
+   * @throws IllegalStateException if called more than once, or if the thread factory returned no
+   *     thread (the processor is then not started)
    * @throws ConfigurationException if Kafka refuses the consumer configuration
    */
   public void start() {
@@ -423,6 +433,7 @@ public final class KafkaTransactionalProcessor implements AutoCloseable {
         throw new IllegalStateException(
             "processor " + groupId + " is " + state + "; start it once");
       }
+      Thread t = Threads.unstarted(threadFactory, "courier-kafka-processor-" + groupId, this::runLoop);
       try {
         consumer =
             new KafkaConsumer<>(
@@ -432,11 +443,8 @@ public final class KafkaTransactionalProcessor implements AutoCloseable {
             "consumer properties", "Kafka refused the consumer configuration: " + e.getMessage());
       }
       state = State.RUNNING;
-      loop =
-          Thread.ofPlatform()
-              .name("courier-kafka-processor-" + groupId)
-              .daemon(true)
-              .start(this::runLoop);
+      loop = t;
+      t.start();
     } finally {
       lock.unlock();
     }
@@ -1080,6 +1088,7 @@ public final class KafkaTransactionalProcessor implements AutoCloseable {
     private Duration pollTimeout = Duration.ofMillis(200);
     private Duration closeTimeout = Duration.ofSeconds(30);
     private Clock clock = Clock.systemUTC();
+    private ThreadFactory threadFactory = Threads.DAEMON_PLATFORM;
     private MeterRegistry registry = new SimpleMeterRegistry();
     private Function<Map<String, Object>, Producer<byte[], byte[]>> producerFactory =
         TransactionalProducers.KAFKA;
@@ -1178,8 +1187,29 @@ public final class KafkaTransactionalProcessor implements AutoCloseable {
       return this;
     }
 
+    /**
+     * The clock the processor reads the time from (default {@link Clock#systemUTC()}): the creation
+     * time of every output event, and of an input record that carries neither a {@link
+     * KafkaHeaders#CREATED_AT} header nor a timestamp. Retry delays and the batch budget are
+     * measured with {@link System#nanoTime()}, not with it. Read by the processor's thread only; a
+     * clock shared with other components must be safe for concurrent use.
+     */
     public Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Where the processor's thread comes from (default: a daemon platform thread). {@link
+     * KafkaTransactionalProcessor#start()} takes one thread from it, names it {@code
+     * courier-kafka-processor-<group>} as it appears in the log, and starts it; {@link
+     * KafkaTransactionalProcessor#close()} waits for it to end. The factory must return a new,
+     * unstarted thread, and is called from the thread that calls {@code start()}, so one shared
+     * with other components must be safe for concurrent use. Whether the thread is a daemon is the
+     * factory's choice; a processor whose thread is not keeps the JVM alive until it is closed.
+     */
+    public Builder threadFactory(ThreadFactory threadFactory) {
+      this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory");
       return this;
     }
 

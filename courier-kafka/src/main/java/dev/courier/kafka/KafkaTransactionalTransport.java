@@ -5,9 +5,11 @@ import dev.courier.Event;
 import dev.courier.InvalidEventException;
 import dev.courier.RetriableCourierException;
 import dev.courier.inbox.IdempotentProcessor;
+import dev.courier.internal.Threads;
 import dev.courier.spi.PublishResult;
 import dev.courier.spi.SubscriptionSpec;
 import dev.courier.spi.Transport;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -17,6 +19,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReentrantLock;
@@ -93,6 +96,9 @@ public final class KafkaTransactionalTransport implements Transport {
   private final Duration maxTransactionWait;
   private final Function<Map<String, Object>, Producer<byte[], byte[]>> producerFactory;
   private final Consumer<KafkaProducerFencedException> onFenced;
+  private final Clock clock;
+  private final ThreadFactory subscriptionThreads;
+  private final ThreadFactory callbackThreads;
 
   private final ReentrantLock lock = new ReentrantLock();
   // Guarded by lock.
@@ -109,6 +115,9 @@ public final class KafkaTransactionalTransport implements Transport {
     this.closeTimeout = b.closeTimeout;
     this.producerFactory = b.producerFactory;
     this.onFenced = b.onFenced;
+    this.clock = b.clock;
+    this.subscriptionThreads = b.threadFactory != null ? b.threadFactory : Threads.DAEMON_PLATFORM;
+    this.callbackThreads = b.threadFactory != null ? b.threadFactory : Thread.ofVirtual().factory();
     int transactionTimeout =
         Settings.integer(this.config, ProducerConfig.TRANSACTION_TIMEOUT_CONFIG);
     int maxBlock = Settings.integer(this.config, ProducerConfig.MAX_BLOCK_MS_CONFIG);
@@ -183,12 +192,19 @@ public final class KafkaTransactionalTransport implements Transport {
    * records of aborted transactions. It shares this transport's bootstrap servers and its {@code
    * security.*}, {@code sasl.*} and {@code ssl.*} settings; {@code spec.options()} are passed as
    * Kafka consumer properties and checked as the consumer builder checks them ({@code
-   * read_uncommitted} is refused).
+   * read_uncommitted} is refused). The consumer reads the time from this transport's {@link
+   * Builder#clock clock} and takes its thread from its {@link Builder#threadFactory thread
+   * factory}.
    */
   @Override
   public KafkaIdempotentConsumer subscribe(SubscriptionSpec spec, IdempotentProcessor processor) {
     return KafkaIdempotentConsumer.startFor(
-        config, spec, processor, Map.of("isolation.level", "read_committed"));
+        config,
+        spec,
+        processor,
+        Map.of("isolation.level", "read_committed"),
+        clock,
+        subscriptionThreads);
   }
 
   /**
@@ -486,16 +502,22 @@ public final class KafkaTransactionalTransport implements Transport {
           cause.toString());
       KafkaProducerFencedException reported = f;
       // On its own thread: the callback may close the relay, whose loop is the caller here.
-      Thread.ofVirtual()
-          .name("courier-kafka-fenced-" + transactionalId)
-          .start(
-              () -> {
-                try {
-                  onFenced.accept(reported);
-                } catch (RuntimeException e) {
-                  log.warn("the onFenced callback failed: {}", e.toString());
-                }
-              });
+      try {
+        Threads.start(
+            callbackThreads,
+            "courier-kafka-fenced-" + transactionalId,
+            () -> {
+              try {
+                onFenced.accept(reported);
+              } catch (RuntimeException e) {
+                log.warn("the onFenced callback failed: {}", e.toString());
+              }
+            });
+      } catch (RuntimeException e) {
+        log.error(
+            "could not start a thread for the onFenced callback, which is therefore not called: {}",
+            e.toString());
+      }
     }
     return f;
   }
@@ -571,6 +593,8 @@ public final class KafkaTransactionalTransport implements Transport {
     private Function<Map<String, Object>, Producer<byte[], byte[]>> producerFactory =
         TransactionalProducers.KAFKA;
     private Consumer<KafkaProducerFencedException> onFenced = f -> {};
+    private Clock clock = Clock.systemUTC();
+    private ThreadFactory threadFactory;
 
     private Builder() {}
 
@@ -632,6 +656,33 @@ public final class KafkaTransactionalTransport implements Transport {
      */
     public Builder onFenced(Consumer<KafkaProducerFencedException> onFenced) {
       this.onFenced = Objects.requireNonNull(onFenced, "onFenced");
+      return this;
+    }
+
+    /**
+     * The clock of the consumers {@link KafkaTransactionalTransport#subscribe} starts (default
+     * {@link Clock#systemUTC()}); see {@link KafkaIdempotentConsumer.Builder#clock} for what they
+     * read from it. Publishing reads no clock: its deadlines are measured with {@link
+     * System#nanoTime()}. Shared by every subscription of this transport, so it must be safe for
+     * concurrent use, as the JDK's clocks and {@code TestClock} are.
+     */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Where this transport's threads come from: the loop thread of each consumer {@link
+     * KafkaTransactionalTransport#subscribe} starts (named {@code courier-kafka-consumer-<consumer>},
+     * see {@link KafkaIdempotentConsumer.Builder#threadFactory}) and the one thread that runs the
+     * {@link #onFenced} callback ({@code courier-kafka-fenced-<transactional.id>}). Unset, the
+     * consumers run on daemon platform threads and the callback on a virtual thread. The factory
+     * must return a new, unstarted thread; if it returns none for the callback, the callback is not
+     * called and an error is logged. It is called from the threads that subscribe and publish, so
+     * it must be safe for concurrent use.
+     */
+    public Builder threadFactory(ThreadFactory threadFactory) {
+      this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory");
       return this;
     }
 

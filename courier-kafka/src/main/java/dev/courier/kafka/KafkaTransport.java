@@ -6,9 +6,11 @@ import dev.courier.InvalidEventException;
 import dev.courier.RetriableCourierException;
 import dev.courier.UnsafeConfigurationException;
 import dev.courier.inbox.IdempotentProcessor;
+import dev.courier.internal.Threads;
 import dev.courier.spi.PublishResult;
 import dev.courier.spi.SubscriptionSpec;
 import dev.courier.spi.Transport;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -22,6 +24,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReentrantLock;
@@ -128,15 +131,19 @@ public final class KafkaTransport implements Transport {
   private final Map<String, Object> config;
   private final int maxRecordBytes;
   private final Duration closeTimeout;
+  private final Clock clock;
+  private final ThreadFactory threadFactory;
   private final ReentrantLock lock = new ReentrantLock();
   private volatile Producer<byte[], byte[]> producer;
   private final PartitionReadiness readiness;
   private volatile boolean closed;
 
-  private KafkaTransport(Map<String, Object> config, int maxRecordBytes, Duration closeTimeout) {
+  private KafkaTransport(Builder b, Map<String, Object> config) {
     this.config = Map.copyOf(config);
-    this.maxRecordBytes = maxRecordBytes;
-    this.closeTimeout = closeTimeout;
+    this.maxRecordBytes = b.maxRecordBytes;
+    this.closeTimeout = b.closeTimeout;
+    this.clock = b.clock;
+    this.threadFactory = b.threadFactory;
     this.producer = newProducer(this.config);
     this.readiness = new PartitionReadiness(this.config);
   }
@@ -156,11 +163,13 @@ public final class KafkaTransport implements Transport {
    * consumer name as its group id. It shares this transport's bootstrap servers and its {@code
    * security.*}, {@code sasl.*} and {@code ssl.*} settings; {@code spec.options()} are passed as
    * Kafka consumer properties (checked like the consumer builder's). The spec's after-commit hook
-   * runs after each applied effect and before its offset is committed.
+   * runs after each applied effect and before its offset is committed. The consumer reads the
+   * time from this transport's {@link Builder#clock clock} and takes its thread from its {@link
+   * Builder#threadFactory thread factory}.
    */
   @Override
   public KafkaIdempotentConsumer subscribe(SubscriptionSpec spec, IdempotentProcessor processor) {
-    return KafkaIdempotentConsumer.startFor(config, spec, processor, Map.of());
+    return KafkaIdempotentConsumer.startFor(config, spec, processor, Map.of(), clock, threadFactory);
   }
 
   /** The largest record accepted, in bytes (key, value and headers). */
@@ -478,6 +487,8 @@ public final class KafkaTransport implements Transport {
     private final Set<String> allowedUnsafe = new LinkedHashSet<>();
     private int maxRecordBytes = DEFAULT_MAX_RECORD_BYTES;
     private Duration closeTimeout = Duration.ofSeconds(30);
+    private Clock clock = Clock.systemUTC();
+    private ThreadFactory threadFactory = Threads.DAEMON_PLATFORM;
 
     private Builder() {}
 
@@ -533,6 +544,30 @@ public final class KafkaTransport implements Transport {
     }
 
     /**
+     * The clock of the consumers {@link KafkaTransport#subscribe} starts (default {@link
+     * Clock#systemUTC()}); see {@link KafkaIdempotentConsumer.Builder#clock} for what they read
+     * from it. Publishing reads no clock: its deadlines are measured with {@link
+     * System#nanoTime()}. Shared by every subscription of this transport, so it must be safe for
+     * concurrent use, as the JDK's clocks and {@code TestClock} are.
+     */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Where the consumers {@link KafkaTransport#subscribe} starts take their loop's thread (default:
+     * daemon platform threads); see {@link KafkaIdempotentConsumer.Builder#threadFactory}. Each
+     * subscription takes one thread, named {@code courier-kafka-consumer-<consumer>}. Publishing
+     * starts no thread of Courier's (the Kafka producer runs its own I/O thread). Called from the
+     * threads that subscribe, so it must be safe for concurrent use if they are several.
+     */
+    public Builder threadFactory(ThreadFactory threadFactory) {
+      this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory");
+      return this;
+    }
+
+    /**
      * Accepts the risk of one unsafe setting: {@code acks}, {@code enable.idempotence} or {@code
      * max.in.flight.requests.per.connection}. The transport then starts, logging a warning that
      * names the risk. With {@code acks=0} the broker acknowledges nothing, so "confirmed" only
@@ -569,7 +604,7 @@ public final class KafkaTransport implements Transport {
       // The relay hands over whole batches and awaits each: a long linger only delays the batch.
       Settings.producerDefaults(props, DEFAULT_LINGER_MS);
       props.putIfAbsent(ProducerConfig.BATCH_SIZE_CONFIG, DEFAULT_BATCH_BYTES);
-      KafkaTransport transport = new KafkaTransport(props, maxRecordBytes, closeTimeout);
+      KafkaTransport transport = new KafkaTransport(this, props);
       Settings.warn(accepted, log, "the kafka transport");
       return transport;
     }

@@ -11,8 +11,12 @@ import dev.courier.inbox.DeliveryPipeline;
 import dev.courier.inbox.EventHandler;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.spi.PublishResult;
+import dev.courier.retry.RetryPolicy;
 import dev.courier.spi.Subscription;
+import dev.courier.spi.SubscriptionSpec;
 import dev.courier.testkit.OutageDataSource;
+import dev.courier.testkit.RecordingThreadFactory;
+import dev.courier.testkit.TestClock;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -192,6 +196,63 @@ class KafkaIdempotentConsumerTest {
     assertThat(db.appliedOrder(name)).containsExactly(next.id(), other.id());
     assertThat(consumer.retriesScheduled()).isEqualTo(2);
     await().atMost(WAIT).until(() -> committed(name, topic, 0).orElse(0L) == 3L);
+  }
+
+  /**
+   * The consumer a transport starts takes the transport's clock and threads: its retry waits for
+   * that clock (an hour that passes in no time), and it handles every record on the thread the
+   * factory made.
+   */
+  @Test
+  void subscriptionOfATransport_runsOnAThreadFromItsFactory_andRetriesWhenItsClockSaysSo()
+      throws Exception {
+    String topic = TestKafka.createTopic(TestKafka.uniqueTopic("injected"), 1);
+    String name = "injected-" + shortId();
+    TestClock clock = TestClock.now();
+    RecordingThreadFactory threads = RecordingThreadFactory.virtual();
+    List<Thread> handledOn = new CopyOnWriteArrayList<>();
+    AtomicBoolean failedOnce = new AtomicBoolean();
+    EventHandler effect = DeliveryFixture.recordingEffect(name);
+    EventHandler handler =
+        (event, c) -> {
+          handledOn.add(Thread.currentThread());
+          if (!failedOnce.getAndSet(true)) {
+            throw new IllegalStateException("the payment service is down for a while");
+          }
+          effect.handle(event, c);
+        };
+    IdempotentProcessor processor =
+        db.processor(name, handler, DeliveryFixture.registry())
+            .retryPolicy(
+                RetryPolicy.builder()
+                    .maxAttempts(3)
+                    .initialDelay(Duration.ofHours(1))
+                    .maxDelay(Duration.ofHours(1))
+                    .jitter(false)
+                    .build())
+            .build();
+    Event event = publish(DeliveryFixture.event(topic, "k", "pay"));
+
+    try (KafkaTransport clocked =
+            KafkaTransport.builder()
+                .bootstrapServers(TestKafka.bootstrap())
+                .clock(clock)
+                .threadFactory(threads)
+                .build();
+        KafkaIdempotentConsumer consumer =
+            clocked.subscribe(
+                SubscriptionSpec.of(topic).withOption("fetch.max.wait.ms", "50"), processor)) {
+      await().atMost(WAIT).until(() -> consumer.retriesScheduled() == 1);
+      assertThat(db.effects(name, event.id())).isZero();
+
+      clock.advance(Duration.ofHours(1));
+      await().atMost(WAIT).until(() -> db.effects(name, event.id()) == 1);
+
+      assertThat(threads.names()).containsExactly("courier-kafka-consumer-" + name);
+      assertThat(handledOn)
+          .hasSize(2)
+          .allSatisfy(t -> assertThat(t).isSameAs(threads.threads().getFirst()));
+    }
   }
 
   @Test

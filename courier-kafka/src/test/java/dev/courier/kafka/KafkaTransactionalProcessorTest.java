@@ -8,16 +8,20 @@ import dev.courier.PoisonEventException;
 import dev.courier.deadletter.DeadLetterReason;
 import dev.courier.retry.RetryPolicy;
 import dev.courier.spi.PublishResult;
+import dev.courier.testkit.RecordingThreadFactory;
+import dev.courier.testkit.TestClock;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -183,6 +187,40 @@ class KafkaTransactionalProcessorTest {
         .isEqualTo(120);
     assertThat(TransactionalTopics.readCommitted(TestKafka.bootstrap(), topics.deadLetters()))
         .isEmpty();
+  }
+
+  @Test
+  void processorGivenAClockAndThreads_datesItsOutputsByThatClock_andTransformsOnTheFactorysThread() {
+    Topics topics = Topics.create("ctp-injected", 1);
+    String group = "injected-" + shortId();
+    publishInputs(topics.input(), 3);
+    TestClock clock = TestClock.at(Instant.parse("2031-03-01T12:00:00Z"));
+    RecordingThreadFactory threads = RecordingThreadFactory.virtual();
+    List<Thread> transformedOn = new CopyOnWriteArrayList<>();
+    KafkaTransactionalProcessor.Transform outputs = twoOutputs(topics.output());
+
+    start(
+        processor(
+                group,
+                topics,
+                input -> {
+                  transformedOn.add(Thread.currentThread());
+                  return outputs.apply(input);
+                })
+            .clock(clock)
+            .threadFactory(threads));
+    awaitConsumed(group, topics.input(), 3);
+
+    assertThat(threads.names()).containsExactly("courier-kafka-processor-" + group);
+    assertThat(transformedOn)
+        .isNotEmpty()
+        .allSatisfy(t -> assertThat(t).isSameAs(threads.threads().getFirst()));
+    assertThat(TransactionalTopics.readCommitted(TestKafka.bootstrap(), topics.output()))
+        .hasSize(6)
+        .allSatisfy(
+            r ->
+                assertThat(Instant.parse(TransactionalTopics.header(r, KafkaHeaders.CREATED_AT)))
+                    .isEqualTo(clock.instant()));
   }
 
   @Test
