@@ -25,7 +25,12 @@ final class ConnectionSettings {
   private final String connectionName;
   private final Duration connectionTimeout;
   private final Duration heartbeat;
+  private final ThreadFactory clientThreads;
 
+  /**
+   * @param threadFactory where the client's own threads come from; they are named {@code
+   *     courier-rabbitmq-client-<n>} (the client renames its connection's reader thread)
+   */
   ConnectionSettings(
       String host,
       int port,
@@ -35,7 +40,8 @@ final class ConnectionSettings {
       SSLContext sslContext,
       String connectionName,
       Duration connectionTimeout,
-      Duration heartbeat) {
+      Duration heartbeat,
+      ThreadFactory threadFactory) {
     this.host = host;
     this.port = port;
     this.virtualHost = virtualHost;
@@ -45,6 +51,14 @@ final class ConnectionSettings {
     this.connectionName = connectionName;
     this.connectionTimeout = connectionTimeout;
     this.heartbeat = heartbeat;
+    this.clientThreads =
+        task -> {
+          Thread t = threadFactory.newThread(task);
+          if (t != null) {
+            t.setName("courier-rabbitmq-client-" + THREADS.incrementAndGet());
+          }
+          return t;
+        };
   }
 
   /**
@@ -72,7 +86,7 @@ final class ConnectionSettings {
     f.setRequestedHeartbeat((int) Math.min(Integer.MAX_VALUE, heartbeat.toSeconds()));
     f.setAutomaticRecoveryEnabled(false);
     f.setTopologyRecoveryEnabled(false);
-    f.setThreadFactory(DAEMON_THREADS);
+    f.setThreadFactory(clientThreads);
     return f.newConnection(connectionName + " (" + purpose + ")");
   }
 
@@ -97,15 +111,4 @@ final class ConnectionSettings {
   public String toString() {
     return "ConnectionSettings[" + describe() + ", password=****, connectionName=" + connectionName + "]";
   }
-
-  /**
-   * The client's own threads (the connection's reader, consumer dispatch) are daemons, so that a
-   * connection nobody closed does not keep the JVM alive.
-   */
-  private static final ThreadFactory DAEMON_THREADS =
-      r -> {
-        Thread t = new Thread(r, "courier-rabbitmq-client-" + THREADS.incrementAndGet());
-        t.setDaemon(true);
-        return t;
-      };
 }

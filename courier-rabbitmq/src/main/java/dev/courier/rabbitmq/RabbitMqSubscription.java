@@ -14,6 +14,7 @@ import dev.courier.inbox.DeliveryPipeline.Redelivery;
 import dev.courier.inbox.HandleOutcome;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.inbox.SubscriptionLifecycle;
+import dev.courier.internal.Threads;
 import dev.courier.spi.Decoded;
 import dev.courier.spi.Decoded.Undecodable;
 import dev.courier.spi.Subscription;
@@ -29,6 +30,7 @@ import java.util.UUID;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
@@ -80,6 +82,12 @@ import org.slf4j.LoggerFactory;
  * lost connection is not such a failure: the subscription reconnects with backoff ({@link
  * Subscription.State#RECONNECTING}), declaring its queue again, and the broker redelivers what was not acked.
  *
+ * <p><b>Threads and time.</b> Messages are processed on the worker thread {@code
+ * courier-rabbitmq-<queue>}; held messages are returned by {@code courier-rabbitmq-retry-<queue>}.
+ * Both come from the transport's {@link RabbitMqTransport.Builder#threadFactory thread factory},
+ * and a message without a creation time is dated by its {@link RabbitMqTransport.Builder#clock
+ * clock}.
+ *
  * <p>Thread-safe.
  */
 public final class RabbitMqSubscription implements Subscription {
@@ -100,6 +108,7 @@ public final class RabbitMqSubscription implements Subscription {
   private final int prefetch;
   private final boolean autoAck;
   private final Clock clock;
+  private final ThreadFactory threadFactory;
   private final Consumer<RabbitMqSubscription> onStop;
 
   private final LinkedBlockingQueue<Delivery> inbox = new LinkedBlockingQueue<>();
@@ -133,6 +142,7 @@ public final class RabbitMqSubscription implements Subscription {
       int prefetch,
       boolean autoAck,
       Clock clock,
+      ThreadFactory threadFactory,
       Consumer<RabbitMqSubscription> onStop) {
     this.settings = settings;
     this.topology = topology;
@@ -143,21 +153,28 @@ public final class RabbitMqSubscription implements Subscription {
     this.prefetch = prefetch;
     this.autoAck = autoAck;
     this.clock = clock;
+    this.threadFactory = threadFactory;
     this.onStop = onStop;
     this.pipeline = new DeliveryPipeline(processor, spec, lifecycle, this::crash);
     this.retries =
-        new ScheduledThreadPoolExecutor(
-            1,
-            r -> {
-              Thread t = new Thread(r, "courier-rabbitmq-retry-" + queue);
-              t.setDaemon(true);
-              return t;
-            });
+        new ScheduledThreadPoolExecutor(1, Threads.named(threadFactory, "courier-rabbitmq-retry-" + queue));
     this.retries.setRemoveOnCancelPolicy(true);
   }
 
-  /** Connects, declares the queue and registers the consumer; then starts the worker thread. */
+  /**
+   * Connects, declares the queue and registers the consumer; then starts the worker thread.
+   *
+   * @throws IllegalStateException if the thread factory returned no worker thread; nothing was
+   *     connected
+   */
   void start() {
+    Thread w;
+    try {
+      w = Threads.unstarted(threadFactory, "courier-rabbitmq-" + queue, this::run);
+    } catch (RuntimeException e) {
+      retries.shutdownNow();
+      throw e;
+    }
     lifecycle.started();
     try {
       connect();
@@ -166,8 +183,8 @@ public final class RabbitMqSubscription implements Subscription {
       retries.shutdownNow();
       throw e;
     }
-    worker = Thread.ofPlatform().name("courier-rabbitmq-" + queue).daemon(true).unstarted(this::run);
-    worker.start();
+    worker = w;
+    w.start();
     log.info(
         "consuming queue {} (destination {}, consumer {}, prefetch {}, {})",
         queue,

@@ -10,6 +10,7 @@ import dev.courier.InvalidEventException;
 import dev.courier.RetriableCourierException;
 import dev.courier.UnsafeConfigurationException;
 import dev.courier.inbox.IdempotentProcessor;
+import dev.courier.internal.Threads;
 import dev.courier.spi.PublishResult;
 import dev.courier.spi.SubscriptionSpec;
 import dev.courier.spi.Transport;
@@ -29,6 +30,7 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReentrantLock;
@@ -119,6 +121,7 @@ public final class RabbitMqTransport implements Transport {
   private final int prefetch;
   private final int maxMessageBytes;
   private final Clock clock;
+  private final ThreadFactory threadFactory;
 
   private final ReentrantLock lock = new ReentrantLock();
   private Connection publishConnection; // guarded by lock
@@ -139,6 +142,7 @@ public final class RabbitMqTransport implements Transport {
     this.prefetch = b.prefetch;
     this.maxMessageBytes = b.maxMessageBytes;
     this.clock = b.clock;
+    this.threadFactory = b.threadFactory;
   }
 
   /** Starts building a transport; see {@link Builder} for the defaults. */
@@ -564,7 +568,17 @@ public final class RabbitMqTransport implements Transport {
     }
     RabbitMqSubscription s =
         new RabbitMqSubscription(
-            connection, topology, destination, queue, spec, processor, prefetchCount, autoAck, clock, subscriptions::remove);
+            connection,
+            topology,
+            destination,
+            queue,
+            spec,
+            processor,
+            prefetchCount,
+            autoAck,
+            clock,
+            threadFactory,
+            subscriptions::remove);
     subscriptions.add(s);
     try {
       s.start();
@@ -695,6 +709,7 @@ public final class RabbitMqTransport implements Transport {
     private int prefetch = DEFAULT_PREFETCH;
     private int maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
     private Clock clock = Clock.systemUTC();
+    private ThreadFactory threadFactory = Threads.DAEMON_PLATFORM;
     private final Set<String> allowedUnsafe = new LinkedHashSet<>();
 
     private Builder() {}
@@ -851,9 +866,35 @@ public final class RabbitMqTransport implements Transport {
       return this;
     }
 
-    /** The clock for events that arrive without a creation time (default UTC system clock). */
+    /**
+     * The clock the subscriptions read the time from (default {@link Clock#systemUTC()}): a
+     * message that carries neither a {@link RabbitMqHeaders#CREATED_AT} header nor an AMQP
+     * timestamp is given this clock's time as its event's creation time. How long a message is held
+     * before it returns to the queue for a retry is measured with {@link System#nanoTime()}, and
+     * publishing reads no clock. Shared by every subscription of this transport, so it must be safe
+     * for concurrent use, as the JDK's clocks and {@code TestClock} are.
+     */
     public Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Where this transport's threads come from (default: daemon platform threads). Each
+     * subscription takes two when it starts: its worker, {@code courier-rabbitmq-<queue>}, which
+     * processes the messages, and {@code courier-rabbitmq-retry-<queue>}, which returns held
+     * messages to the queue when their delay has passed; both end when it stops. The RabbitMQ
+     * client's own threads for the publishing connection and each subscription's connection (the
+     * reader, which the client names after the connection, and the consumer dispatch threads,
+     * {@code courier-rabbitmq-client-<n>}) come from it too. The factory must return a new,
+     * unstarted thread; one that returns none for a worker makes {@link
+     * RabbitMqTransport#subscribe} throw {@link IllegalStateException}. It is called from the
+     * threads that publish and subscribe and from the client's threads, so it must be safe for
+     * concurrent use. Whether the threads are daemons is the factory's choice; a transport whose
+     * threads are not keeps the JVM alive until it and its subscriptions are closed.
+     */
+    public Builder threadFactory(ThreadFactory threadFactory) {
+      this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory");
       return this;
     }
 
@@ -929,7 +970,8 @@ public final class RabbitMqTransport implements Transport {
         }
       }
       ConnectionSettings settings =
-          new ConnectionSettings(host, p, virtualHost, username, password, sslContext, connectionName, connectionTimeout, heartbeat);
+          new ConnectionSettings(
+              host, p, virtualHost, username, password, sslContext, connectionName, connectionTimeout, heartbeat, threadFactory);
       RabbitMqTransport transport = new RabbitMqTransport(this, settings);
       for (Map.Entry<String, String> u : unsafe.entrySet()) {
         log.warn("the rabbitmq transport runs with an unsafe setting accepted through allowUnsafe(\"{}\"): {}", u.getKey(), u.getValue());

@@ -16,6 +16,8 @@ import dev.courier.internal.EventLog;
 import dev.courier.spi.PublishResult;
 import dev.courier.spi.Subscription;
 import dev.courier.spi.SubscriptionSpec;
+import dev.courier.testkit.RecordingThreadFactory;
+import dev.courier.testkit.TestClock;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
@@ -247,6 +249,56 @@ class RabbitMqSubscriptionTest {
     await().atMost(WAIT).until(() -> subscription.received() == 6);
     subscription.close();
     assertThat(TestRabbit.ready(admin, RabbitMqTransport.queueName(destination, consumer))).as("all acked").isZero();
+  }
+
+  /**
+   * A transport given a clock and a thread factory hands both to its subscriptions: a message from
+   * another producer, without a creation time, is dated by the clock, and the worker, the retry
+   * thread and the client's threads all come from the factory.
+   */
+  @Test
+  void transportsClockAndThreads_dateAMessageWithoutCreationTime_andRunTheSubscription() throws Exception {
+    String consumer = consumerName("injected");
+    String destination = destination("injected", consumer);
+    String queue = RabbitMqTransport.queueName(destination, consumer);
+    Instant standing = Instant.parse("2031-03-01T12:00:00Z");
+    RecordingThreadFactory threads = RecordingThreadFactory.virtual();
+    RabbitMqTransport injected = TestRabbit.transport().clock(TestClock.at(standing)).threadFactory(threads).build();
+    closeables.add(injected);
+    UUID id = UUID.randomUUID();
+    try (Channel ch = admin.createChannel()) {
+      ch.basicPublish(
+          destination,
+          "k",
+          new AMQP.BasicProperties.Builder().messageId(id.toString()).type("OrderPlaced").build(),
+          "from another producer".getBytes(StandardCharsets.UTF_8));
+    }
+    List<Instant> createdAt = new CopyOnWriteArrayList<>();
+    List<Thread> handledOn = new CopyOnWriteArrayList<>();
+    AtomicBoolean failedOnce = new AtomicBoolean();
+    EventHandler effect = TestSchema.recordingEffect(consumer);
+    EventHandler handler =
+        (event, c) -> {
+          createdAt.add(event.createdAt());
+          handledOn.add(Thread.currentThread());
+          if (!failedOnce.getAndSet(true)) {
+            throw new IllegalStateException("try again later");
+          }
+          effect.handle(event, c);
+        };
+
+    RabbitMqSubscription subscription = injected.subscribe(SubscriptionSpec.of(destination), db.processor(consumer, handler, registry));
+    closeables.add(subscription);
+    await().atMost(WAIT).until(() -> db.effects(consumer, id) == 1);
+
+    assertThat(createdAt).as("both attempts").hasSize(2).containsOnly(standing);
+    assertThat(handledOn)
+        .allSatisfy(t -> assertThat(threads.made(t)).isTrue())
+        .extracting(Thread::getName)
+        .containsOnly("courier-rabbitmq-" + queue);
+    assertThat(threads.names())
+        .contains("courier-rabbitmq-" + queue, "courier-rabbitmq-retry-" + queue)
+        .anyMatch(name -> name.startsWith("courier-rabbitmq-client-"));
   }
 
   @Test
