@@ -10,6 +10,7 @@ import dev.courier.UnsafeConfigurationException;
 import dev.courier.inbox.DeliveryPipeline;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.internal.EventLog;
+import dev.courier.internal.Threads;
 import dev.courier.relay.Relay;
 import dev.courier.retry.RetryPolicy;
 import dev.courier.spi.PublishResult;
@@ -37,6 +38,7 @@ import io.nats.client.impl.Headers;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -51,6 +53,7 @@ import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -182,6 +185,8 @@ public final class JetStreamTransport implements Transport {
   private volatile Duration retryHorizon;
   private final boolean allowShortWindow;
   private final MeterRegistry registry;
+  private final Clock clock;
+  private final ThreadFactory threadFactory;
 
   private final ReentrantLock streamLock = new ReentrantLock();
   private final Map<String, Target> targets = new ConcurrentHashMap<>();
@@ -216,6 +221,8 @@ public final class JetStreamTransport implements Transport {
     this.explicitWindow = b.duplicateWindow;
     this.allowShortWindow = b.allowShortWindow;
     this.registry = b.registry;
+    this.clock = b.clock;
+    this.threadFactory = b.threadFactory;
   }
 
   /** Starts building a transport; see {@link Builder} for the defaults. */
@@ -776,7 +783,7 @@ public final class JetStreamTransport implements Transport {
     try {
       PullSubscription s =
           PullSubscription.start(
-              own, stream, spec, processor, settings, servers, subscriptions::remove);
+              own, stream, spec, processor, settings, clock, threadFactory, servers, subscriptions::remove);
       subscriptions.add(s);
       return s;
     } catch (RuntimeException e) {
@@ -880,6 +887,8 @@ public final class JetStreamTransport implements Transport {
     private char[] password;
     private Path credentialsFile;
     private MeterRegistry registry = new SimpleMeterRegistry();
+    private Clock clock = Clock.systemUTC();
+    private ThreadFactory threadFactory = Threads.DAEMON_PLATFORM;
 
     private Builder() {}
 
@@ -1005,6 +1014,35 @@ public final class JetStreamTransport implements Transport {
     /** Where {@value #BROKER_DEDUPE_HITS} is registered (default: a private simple registry). */
     public Builder meterRegistry(MeterRegistry registry) {
       this.registry = Objects.requireNonNull(registry, "registry");
+      return this;
+    }
+
+    /**
+     * The clock the subscriptions read the time from (default {@link Clock#systemUTC()}): a
+     * message that carries no {@link NatsHeaders#CREATED_AT} header is given this clock's time as
+     * its event's creation time. Redelivery delays are the server's, in-progress acks are paced by
+     * a scheduler, and publishing reads no clock. Shared by every subscription of this transport,
+     * so it must be safe for concurrent use, as the JDK's clocks and {@code TestClock} are.
+     */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Where the subscriptions' threads come from (default: daemon platform threads). Each
+     * subscription takes two when it starts: its pull loop, {@code courier-nats-consumer-<durable>},
+     * which processes the messages, and {@code courier-nats-in-progress-<durable>}, which sends the
+     * in-progress acks of the deliveries in hand; both end when it closes. The NATS client's own
+     * threads are the client's and do not come from it. The factory must return a new, unstarted
+     * thread; one that returns none for the loop makes {@link JetStreamTransport#subscribe} throw
+     * {@link IllegalStateException}. It is called from the threads that subscribe, so it must be
+     * safe for concurrent use if they are several. Whether the threads are daemons is the
+     * factory's choice; a subscription whose threads are not keeps the JVM alive until it is
+     * closed.
+     */
+    public Builder threadFactory(ThreadFactory threadFactory) {
+      this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory");
       return this;
     }
 

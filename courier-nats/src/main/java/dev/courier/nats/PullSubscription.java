@@ -8,6 +8,7 @@ import dev.courier.inbox.DeliveryPipeline.Settlement;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.inbox.SubscriptionLifecycle;
 import dev.courier.internal.EventLog;
+import dev.courier.internal.Threads;
 import dev.courier.spi.Decoded;
 import dev.courier.spi.Decoded.Decodable;
 import dev.courier.spi.Decoded.Undecodable;
@@ -27,8 +28,8 @@ import io.nats.client.api.DeliverPolicy;
 import io.nats.client.impl.NatsJetStreamMetaData;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -39,6 +40,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
@@ -52,8 +54,10 @@ import org.slf4j.LoggerFactory;
  * guarantees. What is NATS's own lives here: the continuous pull, in-progress acks, the attempt
  * count, and settling a delivery with {@code ackSync}, {@code term} or {@code nakWithDelay}; each
  * delivery is run through core's {@link DeliveryPipeline}, and the states are core's {@link
- * SubscriptionLifecycle}. The pull loop runs on its own platform thread, in-progress acks on a
- * second one. Thread-safe.
+ * SubscriptionLifecycle}. The pull loop runs on its own thread, {@code
+ * courier-nats-consumer-<durable>}, in-progress acks on a second one, {@code
+ * courier-nats-in-progress-<durable>}, both from the transport's thread factory; a message without
+ * a creation time is dated by the transport's clock. Thread-safe.
  */
 final class PullSubscription implements Subscription {
   private static final Logger log = LoggerFactory.getLogger(PullSubscription.class);
@@ -65,6 +69,8 @@ final class PullSubscription implements Subscription {
   private final SubscriptionSpec spec;
   private final IdempotentProcessor processor;
   private final ConsumerSettings settings;
+  private final Clock clock;
+  private final ThreadFactory threadFactory;
   private final SubscriptionLifecycle lifecycle = new SubscriptionLifecycle();
   private final DeliveryPipeline pipeline;
   private final Consumer<PullSubscription> onStop;
@@ -83,6 +89,8 @@ final class PullSubscription implements Subscription {
       SubscriptionSpec spec,
       IdempotentProcessor processor,
       ConsumerSettings settings,
+      Clock clock,
+      ThreadFactory threadFactory,
       Consumer<PullSubscription> onStop,
       JetStreamSubscription subscription,
       Dispatcher advisories) {
@@ -91,23 +99,25 @@ final class PullSubscription implements Subscription {
     this.spec = spec;
     this.processor = processor;
     this.settings = settings;
+    this.clock = clock;
+    this.threadFactory = threadFactory;
     this.onStop = onStop;
     this.subscription = subscription;
     this.advisories = advisories;
     this.pipeline = new DeliveryPipeline(processor, spec, lifecycle, this::crash);
     this.heartbeat =
         Executors.newSingleThreadScheduledExecutor(
-            Thread.ofPlatform()
-                .name("courier-nats-in-progress-" + settings.durable())
-                .daemon(true)
-                .factory());
+            Threads.named(threadFactory, "courier-nats-in-progress-" + settings.durable()));
   }
 
   /**
    * Creates or updates the durable consumer, binds a pull subscription to it and starts the loop.
    *
+   * @param clock dates a message that carries no creation time
+   * @param threadFactory where the loop's and the in-progress acks' threads come from
    * @throws ConfigurationException if the server refuses the consumer
    * @throws RetriableCourierException if the server cannot be asked
+   * @throws IllegalStateException if the thread factory returned no thread for the loop
    */
   static PullSubscription start(
       Connection connection,
@@ -115,6 +125,8 @@ final class PullSubscription implements Subscription {
       SubscriptionSpec spec,
       IdempotentProcessor processor,
       ConsumerSettings settings,
+      Clock clock,
+      ThreadFactory threadFactory,
       String servers,
       Consumer<PullSubscription> onStop) {
     String durable = settings.durable();
@@ -164,7 +176,7 @@ final class PullSubscription implements Subscription {
       advisories.subscribe("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + stream + "." + durable);
       PullSubscription s =
           new PullSubscription(
-              connection, stream, spec, processor, settings, onStop, sub, advisories);
+              connection, stream, spec, processor, settings, clock, threadFactory, onStop, sub, advisories);
       s.begin();
       log.info(
           "nats subscription {} started on stream {} subject {}: ackWait={}, maxDeliver={},"
@@ -201,14 +213,18 @@ final class PullSubscription implements Subscription {
   }
 
   private void begin() {
+    Thread t;
+    try {
+      t = Threads.unstarted(threadFactory, "courier-nats-consumer-" + settings.durable(), this::run);
+    } catch (RuntimeException e) {
+      heartbeat.shutdownNow();
+      throw e;
+    }
     lifecycle.started();
     long every = Math.max(100, settings.heartbeat().toMillis());
     heartbeat.scheduleAtFixedRate(this::beat, every, every, TimeUnit.MILLISECONDS);
-    loop =
-        Thread.ofPlatform()
-            .name("courier-nats-consumer-" + settings.durable())
-            .daemon(true)
-            .start(this::run);
+    loop = t;
+    t.start();
   }
 
   /** Tells the server that every delivery in hand is still being worked on. */
@@ -363,7 +379,7 @@ final class PullSubscription implements Subscription {
     long delivered = meta.deliveredCount();
     long seq = meta.streamSequence();
     String source = meta.getStream() + "@" + seq;
-    Decoded decoded = NatsMessages.decode(m, spec.maxRecordBytes(), Instant.now());
+    Decoded decoded = NatsMessages.decode(m, spec.maxRecordBytes(), clock.instant());
     boolean last = delivered >= settings.maxDeliver();
     int attempt = attempt(delivered, seq, last);
     Settlement settled =

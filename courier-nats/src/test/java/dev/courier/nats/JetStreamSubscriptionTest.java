@@ -12,13 +12,17 @@ import dev.courier.spi.PublishResult;
 import dev.courier.spi.Subscription;
 import dev.courier.spi.SubscriptionSpec;
 import dev.courier.testkit.OutageDataSource;
+import dev.courier.testkit.RecordingThreadFactory;
+import dev.courier.testkit.TestClock;
 import io.nats.client.api.ConsumerConfiguration;
 import io.nats.client.api.ConsumerInfo;
 import io.nats.client.impl.Headers;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
@@ -237,6 +241,59 @@ class JetStreamSubscriptionTest {
     await()
         .atMost(WAIT)
         .until(() -> nats.consumer(transport.ensureStream(subject), name).getNumAckPending() == 0);
+  }
+
+  /**
+   * A transport given a clock and a thread factory hands both to its subscriptions: a message from
+   * another producer, without a creation time, is dated by the clock, and the pull loop and the
+   * in-progress acks run on threads from the factory.
+   */
+  @Test
+  void transportsClockAndThreads_dateAMessageWithoutCreationTime_andRunTheSubscription() throws Exception {
+    String subject = subject("injected");
+    String name = consumerName("injected");
+    Instant standing = Instant.parse("2031-03-01T12:00:00Z");
+    RecordingThreadFactory threads = RecordingThreadFactory.virtual();
+    List<Instant> createdAt = new CopyOnWriteArrayList<>();
+    List<Thread> handledOn = new CopyOnWriteArrayList<>();
+    UUID id = UUID.randomUUID();
+    try (JetStreamTransport injected =
+        JetStreamTransport.builder()
+            .servers(TestNats.URL)
+            .retryHorizon(Duration.ofSeconds(30))
+            .clock(TestClock.at(standing))
+            .threadFactory(threads)
+            .build()) {
+      injected.ensureStream(subject);
+      nats.connection()
+          .jetStream()
+          .publish(
+              subject,
+              new Headers().put(NatsHeaders.EVENT_ID, id.toString()).put(NatsHeaders.EVENT_TYPE, "FromElsewhere"),
+              "no creation time".getBytes());
+
+      Subscription subscription =
+          injected.subscribe(
+              SubscriptionSpec.of(subject),
+              ledger.processor(
+                  name,
+                  (event, c) -> {
+                    createdAt.add(event.createdAt());
+                    handledOn.add(Thread.currentThread());
+                    Ledger.record(name, event, c);
+                  }));
+      await().atMost(WAIT).until(() -> ledger.effects(id) == 1);
+      subscription.close();
+    }
+
+    assertThat(createdAt).containsExactly(standing);
+    assertThat(handledOn)
+        .singleElement()
+        .satisfies(t -> assertThat(threads.made(t)).isTrue())
+        .extracting(Thread::getName)
+        .isEqualTo("courier-nats-consumer-" + name);
+    assertThat(threads.names())
+        .containsExactlyInAnyOrder("courier-nats-consumer-" + name, "courier-nats-in-progress-" + name);
   }
 
   @Test
