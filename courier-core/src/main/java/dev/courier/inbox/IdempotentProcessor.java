@@ -35,6 +35,7 @@ import java.sql.Timestamp;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
@@ -80,6 +81,14 @@ import org.slf4j.LoggerFactory;
  * duplicate. The plain {@code (consumer, event id)} row is written too when it is missing, so a
  * later ordinary redelivery of the event stays a duplicate.
  *
+ * <p><b>Batches</b> ({@link Builder#applyInBatches}, off by default): {@link #processAll} applies a
+ * run of received events in one transaction (their ledger rows in one JDBC batch, the handler for
+ * each new one in order on the same connection, one commit), so that a consumer pays one commit, and
+ * one wait for the disk, per batch instead of per event. The guarantee above is unchanged: each
+ * event's effect commits with its ledger row. If the handler throws for one event, the whole
+ * transaction is rolled back and the run is processed again one event at a time, so the failing
+ * event gets its own retry or dead letter and the others are applied once.
+ *
  * <p>Thread-safe; one instance per consumer name.
  */
 public final class IdempotentProcessor {
@@ -99,6 +108,7 @@ public final class IdempotentProcessor {
   private final MeterRegistry registry;
   private final Timer endToEnd;
   private final boolean ordered;
+  private final int batchSize;
   private final ConsumerPauses pauses;
   private final int autoPauseDeadLetters;
   private final Duration autoPauseWindow;
@@ -110,6 +120,8 @@ public final class IdempotentProcessor {
   private volatile long nextPauseCheck = System.nanoTime();
   private volatile boolean pauseTableMissingLogged;
   private volatile Dialect dialect;
+  /** Set when the driver does not report a batch's update counts: batches are off from then on. */
+  private volatile boolean batchCountsUnreported;
 
   /** How often a processor reads whether its consumer is paused. */
   static final Duration PAUSE_CHECK_INTERVAL = Duration.ofSeconds(1);
@@ -125,6 +137,7 @@ public final class IdempotentProcessor {
     this.deadLetters = new DeadLetterStore(dataSource, tables);
     this.registry = b.registry;
     this.ordered = b.ordered;
+    this.batchSize = b.batchSize;
     this.pauses = new ConsumerPauses(dataSource, tables, clock);
     this.autoPauseDeadLetters = b.autoPauseDeadLetters;
     this.autoPauseWindow = b.autoPauseWindow;
@@ -213,6 +226,185 @@ public final class IdempotentProcessor {
 
   public RetryPolicy retryPolicy() {
     return retryPolicy;
+  }
+
+  /**
+   * The most events {@link #processAll} applies in one transaction: {@link
+   * Builder#applyInBatches}'s setting, 1 when batches are off.
+   */
+  public int batchSize() {
+    return batchSize;
+  }
+
+  /**
+   * One delivery of an event, as {@link #processAll} takes it.
+   *
+   * @param event the event
+   * @param attempt which attempt this is, starting at 1 (the transport counts redeliveries)
+   * @param source where the record came from, for dead letters and logs
+   */
+  public record Attempt(Event event, int attempt, String source) {
+    public Attempt {
+      Objects.requireNonNull(event, "event");
+    }
+  }
+
+  /**
+   * Runs several deliveries, in their order, and returns one outcome per delivery, in the same
+   * order; each outcome means what {@link #process}'s does, and has been committed when this
+   * returns.
+   *
+   * <p>With {@link Builder#applyInBatches} on, consecutive deliveries that need nothing of their
+   * own are applied together, up to {@link #batchSize()} in one transaction: their ledger rows are
+   * inserted in one JDBC batch, the handler is called for each event the ledger did not hold yet,
+   * in order, on the same connection (a delivery the ledger held, or that appeared earlier in the
+   * batch, is a {@link HandleOutcome.Duplicate}), and the transaction commits once. The others go
+   * through {@link #process} one at a time, in their place: a replay addressed to a consumer (this
+   * one or another), an event with a key in ordered mode, and a run of one. If the handler throws
+   * for an event of a batch, the batch is rolled back and its deliveries go through {@link
+   * #process} one at a time.
+   *
+   * <p>The list is a sequence: once a delivery's outcome is {@link HandleOutcome.RetryLater}, the
+   * deliveries after it are not attempted (their effects would otherwise commit before it) and come
+   * back as {@code RetryLater} too, with the same delay and error and without counting an attempt
+   * ({@code failedAttempts} is their attempt minus one). A dead-lettered delivery does not hold
+   * back those after it.
+   *
+   * @param deliveries the deliveries, in the order their broker delivered them
+   * @return one outcome per delivery, in their order
+   * @throws CourierException as {@link #process} throws it: when the database failed around the
+   *     handler (no connection, the ledger insert or the commit failed) for a batch or a single
+   *     delivery, or not even a dead letter could be written. Some deliveries may have been
+   *     committed by then; none may be acknowledged on the strength of this call, and all should
+   *     be delivered again (the ledger recognises those that committed)
+   */
+  public List<HandleOutcome> processAll(List<Attempt> deliveries) {
+    Objects.requireNonNull(deliveries, "deliveries");
+    int n = deliveries.size();
+    if (n == 0) {
+      return List.of();
+    }
+    requireRunning();
+    HandleOutcome[] outcomes = new HandleOutcome[n];
+    HandleOutcome.RetryLater holding = null;
+    int from = 0;
+    while (from < n) {
+      int to = from + 1;
+      if (holding == null && batchable(deliveries.get(from).event())) {
+        while (to < n && to - from < batchSize && batchable(deliveries.get(to).event())) {
+          to++;
+        }
+      }
+      List<Attempt> run = deliveries.subList(from, to);
+      if (holding != null) {
+        outcomes[from] = heldBack(run.get(0), holding);
+      } else if (run.size() > 1) {
+        holding = applyBatch(run, outcomes, from);
+      } else {
+        holding = processEach(run, outcomes, from);
+      }
+      from = to;
+    }
+    return List.of(outcomes);
+  }
+
+  /**
+   * Whether the event may share a transaction with others: not a replay addressed to a consumer
+   * (this one's has its own ledger id, another's is not handled), not keyed in ordered mode (its key
+   * may be parked behind a dead letter).
+   */
+  private boolean batchable(Event event) {
+    return batchSize > 1
+        && !batchCountsUnreported
+        && event.headers().get(ReceivedMessage.REPLAY_CONSUMER) == null
+        && !(ordered && event.key() != null);
+  }
+
+  /**
+   * Runs {@code run} through {@link #process} one at a time, writing the outcomes from {@code
+   * offset}; returns the first {@code RetryLater}, after which the rest are held back, or null.
+   */
+  private HandleOutcome.RetryLater processEach(List<Attempt> run, HandleOutcome[] outcomes, int offset) {
+    HandleOutcome.RetryLater holding = null;
+    for (int i = 0; i < run.size(); i++) {
+      Attempt a = run.get(i);
+      if (holding != null) {
+        outcomes[offset + i] = heldBack(a, holding);
+        continue;
+      }
+      HandleOutcome outcome = process(a.event(), a.attempt(), a.source());
+      outcomes[offset + i] = outcome;
+      if (outcome instanceof HandleOutcome.RetryLater r) {
+        holding = r;
+      }
+    }
+    return holding;
+  }
+
+  @SuppressWarnings("try") // the EventLog scope is used for its MDC side effect
+  private HandleOutcome.RetryLater heldBack(Attempt a, HandleOutcome.RetryLater holding) {
+    try (EventLog ignored =
+        EventLog.of(a.event()).with(EventLog.CONSUMER, consumer).with(EventLog.ATTEMPT, a.attempt())) {
+      log.debug(
+          "not attempted: an earlier delivery of the batch waits for a retry in {} ms; the attempt is"
+              + " not counted",
+          holding.delay().toMillis());
+    }
+    return new HandleOutcome.RetryLater(holding.delay(), a.attempt() - 1, holding.error());
+  }
+
+  /**
+   * Applies {@code run} (at least two deliveries, each {@link #batchable}) in one transaction and
+   * writes their outcomes from {@code offset}; falls back to {@link #processEach} when the handler
+   * throws. Returns what {@code processEach} returns, or null.
+   */
+  @SuppressWarnings("try") // the EventLog scopes are used for their MDC side effect
+  private HandleOutcome.RetryLater applyBatch(List<Attempt> run, HandleOutcome[] outcomes, int offset) {
+    boolean[] applied;
+    try {
+      applied = applyTogether(run);
+    } catch (HandlerFailed e) {
+      return processEach(run, outcomes, offset);
+    } catch (BatchUnsupported e) {
+      if (!batchCountsUnreported) {
+        batchCountsUnreported = true;
+        log.warn("consumer {} applies events one at a time: {}", consumer, e.getMessage());
+      }
+      return processEach(run, outcomes, offset);
+    } catch (DatabaseUnavailableException | TransactionConflictException | StatementFailedException e) {
+      log.warn(
+          "database failed around the handler of a batch of {} events, none acknowledged: {}",
+          run.size(),
+          e.getMessage());
+      throw e;
+    } catch (Exception e) {
+      log.warn(
+          "a batch of {} events failed outside the handler; its events are processed one at a time: {}",
+          run.size(),
+          e.toString());
+      return processEach(run, outcomes, offset);
+    }
+    Instant committed = clock.instant();
+    for (int i = 0; i < run.size(); i++) {
+      Attempt a = run.get(i);
+      try (EventLog ignored =
+          EventLog.of(a.event()).with(EventLog.CONSUMER, consumer).with(EventLog.ATTEMPT, a.attempt())) {
+        if (applied[i]) {
+          processed.increment();
+          Duration e2e = Duration.between(a.event().createdAt(), committed);
+          if (!e2e.isNegative()) {
+            endToEnd.record(e2e);
+          }
+          log.debug("event applied");
+          outcomes[offset + i] = new HandleOutcome.Applied();
+        } else {
+          dedupeHits.increment();
+          log.info("duplicate delivery skipped: event already processed by this consumer");
+          outcomes[offset + i] = new HandleOutcome.Duplicate();
+        }
+      }
+    }
+    return null;
   }
 
   /**
@@ -547,8 +739,123 @@ public final class IdempotentProcessor {
     }
   }
 
+  /**
+   * Applies a batch in one transaction: the ledger rows in one JDBC batch, then the handler for
+   * each event whose row was new, in order, then one commit. Returns which events were applied (the
+   * others were duplicates). Failures are thrown as {@link #applyOnce} throws them; a driver that
+   * does not report each row's update count makes the batch fall back ({@link BatchUnsupported}).
+   */
+  @SuppressWarnings("try") // the EventLog scope is used for its MDC side effect
+  private boolean[] applyTogether(List<Attempt> run) throws Exception {
+    Event first = run.get(0).event(); // for the destination, which a batch shares
+    Connection c;
+    try {
+      c = dataSource.getConnection();
+    } catch (SQLException e) {
+      throw failedBatch("could not get a database connection", first, e);
+    }
+    try (c) {
+      boolean[] inserted = new boolean[run.size()];
+      boolean any = false;
+      try {
+        c.setAutoCommit(false);
+        Dialect d = dialect(c);
+        int[] counts;
+        try (PreparedStatement ps = c.prepareStatement(d.insertProcessed(tables))) {
+          Timestamp now = Timestamp.from(clock.instant());
+          for (Attempt a : run) {
+            ps.setString(1, consumer);
+            ps.setObject(2, a.event().id());
+            ps.setTimestamp(3, now);
+            ps.addBatch();
+          }
+          counts = ps.executeBatch();
+        }
+        for (int i = 0; i < counts.length; i++) {
+          if (counts[i] != 0 && counts[i] != 1) {
+            // e.g. pgjdbc's reWriteBatchedInserts, which reports SUCCESS_NO_INFO for every row
+            c.rollback();
+            throw new BatchUnsupported(counts[i]);
+          }
+          inserted[i] = counts[i] == 1;
+          any |= inserted[i];
+        }
+      } catch (SQLException e) {
+        rollbackQuietly(c, e);
+        throw failedBatch(
+            "could not record a batch of " + run.size() + " events in the processed-events ledger", first, e);
+      }
+      if (!any) {
+        c.rollback();
+        return inserted;
+      }
+      for (int i = 0; i < run.size(); i++) {
+        if (!inserted[i]) {
+          continue;
+        }
+        Attempt a = run.get(i);
+        Event event = a.event();
+        try (EventLog ignored =
+            EventLog.of(event).with(EventLog.CONSUMER, consumer).with(EventLog.ATTEMPT, a.attempt())) {
+          try {
+            Tracing.inConsumerSpan(
+                event,
+                consumer,
+                () -> {
+                  handler.handle(event, c);
+                  return null;
+                });
+            if (c.isClosed() || c.getAutoCommit()) {
+              throw new IllegalStateException(
+                  "the handler closed the connection or switched it to auto-commit; it must leave"
+                      + " the transaction to Courier");
+            }
+          } catch (Exception e) {
+            rollbackQuietly(c, e);
+            log.info(
+                "handler failed in a batch of {} events, which was rolled back; its events are"
+                    + " processed one at a time: {}",
+                run.size(),
+                e.toString());
+            throw new HandlerFailed(e);
+          }
+        }
+      }
+      try {
+        c.commit();
+      } catch (SQLException e) {
+        // Ambiguous: the commit may have happened. A redelivery finds the ledger rows if it did.
+        rollbackQuietly(c, e);
+        throw failedBatch(
+            "the commit of a batch of " + run.size() + " effects failed or its outcome is unknown", first, e);
+      }
+      return inserted;
+    }
+  }
+
+  /** The driver did not report how many rows each entry of the ledger batch inserted. */
+  private static final class BatchUnsupported extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    BatchUnsupported(int count) {
+      super(
+          "the JDBC driver reported update count "
+              + count
+              + " for a batched ledger insert, so duplicates cannot be told apart (is"
+              + " reWriteBatchedInserts on?)",
+          null,
+          false,
+          false);
+    }
+  }
+
   private static CourierException failed(String what, Event event, SQLException e) {
     return DatabaseFailures.of(what, event.id(), event.destination(), e);
+  }
+
+  /** As {@link #failed}, about a batch: no one event's id. */
+  private static CourierException failedBatch(String what, Event first, SQLException e) {
+    return DatabaseFailures.of(what, null, first.destination(), e);
   }
 
   /** Carries what the handler threw past the catch of the database's own failures. */
@@ -595,6 +902,7 @@ public final class IdempotentProcessor {
     private Predicate<Throwable> retryable = t -> true;
     private MeterRegistry registry = new SimpleMeterRegistry();
     private boolean ordered;
+    private int batchSize = 1;
     private int autoPauseDeadLetters;
     private Duration autoPauseWindow = Duration.ZERO;
 
@@ -637,6 +945,29 @@ public final class IdempotentProcessor {
      */
     public Builder orderedByKey(boolean ordered) {
       this.ordered = ordered;
+      return this;
+    }
+
+    /**
+     * Lets {@link IdempotentProcessor#processAll} apply up to {@code maxEvents} received events in
+     * one database transaction (default 1: every event in a transaction of its own). A consumer
+     * then pays one commit per batch instead of one per event, which is most of what the ledger
+     * costs when the effect is a small write. Transports that hand over several deliveries at once
+     * use it (the Kafka consumer, per partition and poll); the others process one at a time.
+     *
+     * <p>The handler must tolerate being rolled back and called again for an event whose effect
+     * it already wrote: when it throws for one event of a batch, the database work it did for the
+     * others is rolled back with it and they are handled again one at a time. That is already
+     * true of retries; effects outside the database must be idempotent in any case.
+     *
+     * @param maxEvents from 1 to 1,000
+     */
+    public Builder applyInBatches(int maxEvents) {
+      if (maxEvents < 1 || maxEvents > 1000) {
+        throw new ConfigurationException(
+            "applyInBatches.maxEvents", "must be from 1 to 1000, was " + maxEvents);
+      }
+      this.batchSize = maxEvents;
       return this;
     }
 
