@@ -8,6 +8,8 @@ import dev.courier.spi.Decoded.Decodable;
 import dev.courier.spi.Decoded.Undecodable;
 import dev.courier.spi.SubscriptionSpec;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
@@ -42,6 +44,11 @@ import org.slf4j.LoggerFactory;
  * before its acknowledgement. A hook that throws anything, {@link SubscriptionSpec.SimulatedCrash}
  * or not, crashes the subscription there without acknowledging, as a process killed at that point
  * would; the broker delivers the event again and the ledger recognises it.
+ *
+ * <p><b>Several deliveries at once.</b> A transport that receives deliveries in runs (a Kafka poll)
+ * may hand a run to {@link #deliverAll}; with a processor that {@linkplain
+ * IdempotentProcessor.Builder#applyInBatches applies batches} their events share one database
+ * transaction, and each delivery is then settled, in order, as {@link #deliver} settles it.
  *
  * <p>Not thread-safe for one delivery: a transport calls {@link #deliver} from its consuming thread.
  * Deliveries of different partitions may be run from different threads.
@@ -137,6 +144,21 @@ public final class DeliveryPipeline {
    */
   public record Redelivery(Duration delay, int failedAttempts, boolean outage) {}
 
+  /**
+   * One delivery handed to {@link #deliverAll}, with what {@link #deliver} takes.
+   *
+   * @param decoded the message as the transport decoded it
+   * @param attempt which attempt this is, as the transport counts it (at least 1)
+   * @param source where it came from, for the dead letter and the log ({@code topic-0@42})
+   * @param acknowledger how to settle it with the broker
+   */
+  public record Delivery(Decoded decoded, int attempt, String source, Acknowledger acknowledger) {
+    public Delivery {
+      Objects.requireNonNull(decoded, "decoded");
+      Objects.requireNonNull(acknowledger, "acknowledger");
+    }
+  }
+
   /** How a delivery ended, for the transport's own bookkeeping. */
   public enum Settlement {
     /** Acknowledged after its outcome (applied, duplicate, not addressed) committed. */
@@ -211,16 +233,180 @@ public final class DeliveryPipeline {
         current = r.failedAttempts() + 1;
         continue;
       }
-      if (!afterCommit(decoded, current, source)) {
-        return Settlement.ABANDONED;
-      }
-      if (outcome instanceof HandleOutcome.DeadLettered) {
-        acknowledger.terminate();
-        return Settlement.TERMINATED;
-      }
-      acknowledger.acknowledge();
-      return Settlement.ACKNOWLEDGED;
+      return settleFinal(decoded, current, source, acknowledger, outcome);
     }
+  }
+
+  /**
+   * Runs several deliveries to their settlements and returns one settlement per delivery, in their
+   * order.
+   *
+   * <p>When the processor {@linkplain IdempotentProcessor#batchSize() applies batches}, the
+   * well-formed events go through {@link IdempotentProcessor#processAll} together (one transaction
+   * for each run of them that needs nothing of its own; see there), and then each delivery, in
+   * order, runs the after-commit hook and is settled exactly as {@link #deliver} settles it; an
+   * undecodable one is dead-lettered through {@link #deliver} in its place. Without batches, each
+   * delivery goes through {@link #deliver} in turn.
+   *
+   * <p>Once a delivery is {@link Settlement#ABANDONED abandoned} (a hook that throws crashes the
+   * subscription there; the subscription crashed or stopped meanwhile), every delivery after it is
+   * abandoned too, untouched and unacknowledged, although its outcome may have committed: the broker
+   * delivers it again and the ledger recognises it.
+   *
+   * <p>If the processor throws (it could not record the batch's outcome: the database failed, the
+   * consumer is paused), every delivery goes through {@link #deliver} one at a time, which applies
+   * the outage handling. Once one of them has been handed back for an outage, those after it whose
+   * broker delivers them again are handed back for the same backoff without trying the database
+   * again (each try could wait for a connection timeout).
+   *
+   * <p>Each delivery is settled on its own. A transport whose acknowledgement is cumulative (a
+   * Kafka offset acknowledges every record before it) must ignore the settlements that follow one it
+   * was asked to redeliver; the processor does not apply the events after an event that waits for a
+   * retry (it hands them back too), so nothing after it is lost or applied out of order.
+   *
+   * @param deliveries the deliveries, in the order the broker delivered them
+   */
+  public List<Settlement> deliverAll(List<Delivery> deliveries) {
+    Objects.requireNonNull(deliveries, "deliveries");
+    List<IdempotentProcessor.Attempt> attempts = new ArrayList<>(deliveries.size());
+    for (Delivery d : deliveries) {
+      if (d.decoded() instanceof Decodable e) {
+        attempts.add(new IdempotentProcessor.Attempt(e.event(), Math.max(1, d.attempt()), d.source()));
+      }
+    }
+    if (processor.batchSize() < 2 || attempts.size() < 2) {
+      return oneAtATime(deliveries);
+    }
+    List<HandleOutcome> outcomes;
+    try {
+      outcomes = processor.processAll(attempts);
+    } catch (RuntimeException e) {
+      // the exception may name one event; deliver logs each delivery's failure in its own scope
+      log.info(
+          "could not process {} deliveries together ({}), delivering each on its own",
+          deliveries.size(),
+          e.getClass().getSimpleName());
+      return oneAtATime(deliveries);
+    }
+    outages.set(0);
+    List<Settlement> settled = new ArrayList<>(deliveries.size());
+    int next = 0;
+    for (Delivery d : deliveries) {
+      HandleOutcome outcome = d.decoded() instanceof Decodable ? outcomes.get(next++) : null;
+      if (abandoned(settled)) {
+        settled.add(Settlement.ABANDONED); // crashed: a killed process acknowledges nothing more
+      } else if (outcome == null) {
+        settled.add(deliver(d.decoded(), d.attempt(), d.source(), d.acknowledger()));
+      } else {
+        settled.add(settle(d, outcome));
+      }
+    }
+    return settled;
+  }
+
+  /**
+   * Whether the deliveries after {@code settled} are to be left alone: the subscription crashed or
+   * stopped while one of them was in hand.
+   */
+  private boolean abandoned(List<Settlement> settled) {
+    return !lifecycle.mayAcknowledge()
+        || (!settled.isEmpty() && settled.getLast() == Settlement.ABANDONED);
+  }
+
+  /** Settles one delivery of {@link #deliverAll} whose outcome the processor returned. */
+  private Settlement settle(Delivery d, HandleOutcome outcome) {
+    int attempt = Math.max(1, d.attempt());
+    Acknowledger acknowledger = d.acknowledger();
+    if (outcome instanceof HandleOutcome.RetryLater r) {
+      if (acknowledger.redeliverable()) {
+        acknowledger.redeliver(new Redelivery(r.delay(), r.failedAttempts(), false));
+        return Settlement.REDELIVERING;
+      }
+      if (!lifecycle.await(r.delay())) {
+        return abandonHeld(d.decoded(), attempt, d.source());
+      }
+      return deliver(d.decoded(), r.failedAttempts() + 1, d.source(), acknowledger);
+    }
+    return settleFinal(d.decoded(), attempt, d.source(), acknowledger, outcome);
+  }
+
+  /**
+   * Each delivery through {@link #deliver}; after an outage, the redeliverable ones that follow are
+   * handed back for the same backoff without trying again.
+   */
+  private List<Settlement> oneAtATime(List<Delivery> deliveries) {
+    List<Settlement> settled = new ArrayList<>(deliveries.size());
+    Redelivery outage = null;
+    int handedBack = 0;
+    for (Delivery d : deliveries) {
+      if (abandoned(settled)) {
+        settled.add(Settlement.ABANDONED);
+      } else if (outage != null && d.acknowledger().redeliverable()) {
+        d.acknowledger().redeliver(new Redelivery(outage.delay(), Math.max(1, d.attempt()) - 1, true));
+        settled.add(Settlement.REDELIVERING);
+        handedBack++;
+      } else {
+        OutageWatch watch = new OutageWatch(d.acknowledger());
+        settled.add(deliver(d.decoded(), d.attempt(), d.source(), watch));
+        if (watch.outage != null) {
+          outage = watch.outage;
+        }
+      }
+    }
+    if (handedBack > 0) {
+      log.warn(
+          "{} more deliveries handed back for the same backoff of {} ms without trying the database",
+          handedBack,
+          outage.delay().toMillis());
+    }
+    return settled;
+  }
+
+  /** Passes settlements through, remembering a redelivery for an outage. */
+  private static final class OutageWatch implements Acknowledger {
+    private final Acknowledger delegate;
+    private Redelivery outage;
+
+    OutageWatch(Acknowledger delegate) {
+      this.delegate = delegate;
+    }
+
+    @Override
+    public void acknowledge() {
+      delegate.acknowledge();
+    }
+
+    @Override
+    public void terminate() {
+      delegate.terminate();
+    }
+
+    @Override
+    public void redeliver(Redelivery redelivery) {
+      if (redelivery.outage()) {
+        outage = redelivery;
+      }
+      delegate.redeliver(redelivery);
+    }
+
+    @Override
+    public boolean redeliverable() {
+      return delegate.redeliverable();
+    }
+  }
+
+  /** Runs the hook for a final outcome, then acknowledges or terminates. */
+  private Settlement settleFinal(
+      Decoded decoded, int attempt, String source, Acknowledger acknowledger, HandleOutcome outcome) {
+    if (!afterCommit(decoded, attempt, source)) {
+      return Settlement.ABANDONED;
+    }
+    if (outcome instanceof HandleOutcome.DeadLettered) {
+      acknowledger.terminate();
+      return Settlement.TERMINATED;
+    }
+    acknowledger.acknowledge();
+    return Settlement.ACKNOWLEDGED;
   }
 
   /** Runs the after-commit hook; false when it threw and the subscription crashed. */
