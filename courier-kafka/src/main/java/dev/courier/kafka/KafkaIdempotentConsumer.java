@@ -64,8 +64,15 @@ import org.slf4j.LoggerFactory;
  * fails goes again with the next), and with a wait when partitions are revoked and on {@link
  * #close()}.
  *
- * <p><b>Ordering and retries.</b> Records of one partition are processed one at a time in offset
- * order. When the processor asks for a retry, the partition is paused and rewound to the record,
+ * <p><b>Batches.</b> The records of one partition that one poll returns are handed to the pipeline
+ * in runs of up to the processor's {@link IdempotentProcessor#batchSize() batch size} ({@link
+ * IdempotentProcessor.Builder#applyInBatches}; 1, one record at a time, by default), so that a run's
+ * effects and ledger rows commit in one database transaction; then each record is settled in
+ * offset order. A run stops at the first record that is not settled: nothing after it is marked
+ * done, and its partition goes on from it as below.
+ *
+ * <p><b>Ordering and retries.</b> Records of one partition are processed in offset order. When the
+ * processor asks for a retry, the partition is paused and rewound to the record,
  * and resumed once the delay has passed; other partitions keep flowing, and {@code poll} keeps
  * being called so the consumer stays in its group. A record therefore holds back its own partition
  * (all keys that hash to it), never other partitions. Attempts are counted in memory per partition
@@ -362,14 +369,16 @@ public final class KafkaIdempotentConsumer implements Subscription {
     Instant now = clock.instant();
     resumeDue(now);
     ConsumerRecords<byte[], byte[]> records = consumer.poll(nextPollTimeout(now));
+    int chunk = Math.max(1, processor.batchSize());
     partitions:
     for (TopicPartition tp : records.partitions()) {
-      for (ConsumerRecord<byte[], byte[]> record : records.records(tp)) {
+      List<ConsumerRecord<byte[], byte[]>> run = records.records(tp);
+      for (int from = 0; from < run.size(); from += chunk) {
         if (!lifecycle.isRunning()) {
           break partitions; // closing: finish nothing new; what is done is committed on the way out
         }
-        if (!handle(tp, record)) {
-          break; // the partition now waits for another delivery of this record
+        if (!handle(tp, run.subList(from, Math.min(run.size(), from + chunk)))) {
+          break; // the partition now waits for another delivery of one of these records
         }
       }
     }
@@ -377,24 +386,43 @@ public final class KafkaIdempotentConsumer implements Subscription {
   }
 
   /**
-   * Delivers one record through its topic's pipeline; returns false when the partition must wait
-   * for another delivery of it (or the consumer stopped meanwhile).
+   * Delivers consecutive records of one partition through its topic's pipeline (together, when
+   * the processor applies batches); returns false when the partition must wait for another
+   * delivery of one of them (or the consumer stopped meanwhile).
    */
-  private boolean handle(TopicPartition tp, ConsumerRecord<byte[], byte[]> record) {
-    seen.incrementAndGet();
-    String source = tp.topic() + "-" + tp.partition() + "@" + record.offset();
+  private boolean handle(TopicPartition tp, List<ConsumerRecord<byte[], byte[]>> run) {
     Retry prior = retries.get(tp);
-    if (prior != null && prior.offset() != record.offset()) {
+    if (prior != null && prior.offset() != run.get(0).offset()) {
       prior = null; // the partition moved on (for example, its log was truncated): stale state
       retries.remove(tp);
     }
-    int attempt = prior == null ? 1 : prior.failedAttempts() + 1;
-    Decoded decoded = EventRecords.decode(record, maxRecordBytes, clock.instant());
-    Settlement settlement =
-        pipelines
-            .get(tp.topic())
-            .deliver(decoded, attempt, source, new RecordAcknowledger(tp, record, decoded, source));
-    return settlement == Settlement.ACKNOWLEDGED || settlement == Settlement.TERMINATED;
+    Gate gate = new Gate();
+    List<DeliveryPipeline.Delivery> deliveries = new ArrayList<>(run.size());
+    for (ConsumerRecord<byte[], byte[]> record : run) {
+      seen.incrementAndGet();
+      String source = tp.topic() + "-" + tp.partition() + "@" + record.offset();
+      int attempt = prior != null && prior.offset() == record.offset() ? prior.failedAttempts() + 1 : 1;
+      Decoded decoded = EventRecords.decode(record, maxRecordBytes, clock.instant());
+      deliveries.add(
+          new DeliveryPipeline.Delivery(
+              decoded, attempt, source, new RecordAcknowledger(tp, record, decoded, source, gate)));
+    }
+    List<Settlement> settlements = pipelines.get(tp.topic()).deliverAll(deliveries);
+    for (Settlement settlement : settlements) {
+      if (settlement != Settlement.ACKNOWLEDGED && settlement != Settlement.TERMINATED) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Closes when a record of a run is handed back for another delivery: the partition is rewound to
+   * it, and an offset is cumulative, so nothing after it in the run may be marked done (those
+   * records are fetched again after it).
+   */
+  private static final class Gate {
+    private boolean open = true;
   }
 
   /**
@@ -406,23 +434,35 @@ public final class KafkaIdempotentConsumer implements Subscription {
     private final ConsumerRecord<byte[], byte[]> record;
     private final Decoded decoded;
     private final String source;
+    private final Gate gate;
 
     RecordAcknowledger(
-        TopicPartition tp, ConsumerRecord<byte[], byte[]> record, Decoded decoded, String source) {
+        TopicPartition tp,
+        ConsumerRecord<byte[], byte[]> record,
+        Decoded decoded,
+        String source,
+        Gate gate) {
       this.tp = tp;
       this.record = record;
       this.decoded = decoded;
       this.source = source;
+      this.gate = gate;
     }
 
     @Override
     public void acknowledge() {
-      markDone(tp, record);
+      if (gate.open) {
+        markDone(tp, record);
+      }
     }
 
     @Override
     @SuppressWarnings("try") // the EventLog scope is used for its MDC side effect
     public void redeliver(Redelivery redelivery) {
+      if (!gate.open) {
+        return; // an earlier record of the run is to be delivered again; this one follows it
+      }
+      gate.open = false;
       waitForRetry(tp, record, redelivery.failedAttempts(), redelivery.delay());
       if (redelivery.outage()) {
         unrecordedFailures.incrementAndGet(); // the pipeline logged it

@@ -531,6 +531,99 @@ class KafkaIdempotentConsumerTest {
     return out;
   }
 
+  @Test
+  void withBatches_aConsumerDyingAfterABatchCommits_getsItsRecordsAgain_andTheLedgerDedupesThem() {
+    String topic = TestKafka.createTopic(TestKafka.uniqueTopic("batch-crash"), 1);
+    String name = "batch-crash-" + shortId();
+    MeterRegistry registry = DeliveryFixture.registry();
+    List<Event> events = new java.util.ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      events.add(publish(DeliveryFixture.event(topic, "k" + i, "e" + i)));
+    }
+    UUID dying = events.get(1).id();
+
+    KafkaIdempotentConsumer doomed =
+        db.start(
+            db.consumer(
+                    db.processor(name, DeliveryFixture.recordingEffect(name), registry)
+                        .applyInBatches(10)
+                        .build(),
+                    topic)
+                .afterCommit(
+                    e -> {
+                      if (e.id().equals(dying)) {
+                        throw new IllegalStateException("simulated crash after the commit of " + e.id());
+                      }
+                    })
+                .build());
+    await().atMost(WAIT).until(() -> doomed.state() == Subscription.State.CRASHED);
+
+    assertThat(db.effects(name, dying)).as("its batch committed before the crash").isEqualTo(1);
+    assertThat(committed(name, topic, 0).orElse(0L))
+        .as("nothing from the crashing record on was committed")
+        .isLessThanOrEqualTo(1L);
+
+    KafkaIdempotentConsumer successor =
+        db.start(
+            db.consumer(
+                    db.processor(name, DeliveryFixture.recordingEffect(name), registry)
+                        .applyInBatches(10)
+                        .build(),
+                    topic)
+                .build());
+    await().atMost(WAIT).until(() -> committed(name, topic, 0).orElse(0L) == 4L);
+
+    for (Event e : events) {
+      assertThat(db.effects(name, e.id())).as("applied once: %s", e.id()).isEqualTo(1);
+    }
+    assertThat(db.effectRows(name)).isEqualTo(4);
+    assertThat(DeliveryFixture.dedupeHits(registry, name)).isGreaterThanOrEqualTo(1);
+    assertThat(successor.recordsAcknowledged()).isGreaterThanOrEqualTo(3);
+  }
+
+  @Test
+  void withBatches_aPoisonRecordIsDeadLetteredAlone_andARetryingRecordHoldsBackThoseAfterIt() {
+    String topic = TestKafka.createTopic(TestKafka.uniqueTopic("batch-poison"), 1);
+    String name = "batch-poison-" + shortId();
+    AtomicBoolean failedOnce = new AtomicBoolean();
+    EventHandler effect = DeliveryFixture.recordingEffect(name);
+    EventHandler handler =
+        (event, c) -> {
+          if (event.type().equals("Poison")) {
+            throw new dev.courier.PoisonEventException("cannot ever be applied");
+          }
+          if (event.type().equals("FlakyOnce") && failedOnce.compareAndSet(false, true)) {
+            throw new IllegalStateException("downstream unavailable, once");
+          }
+          effect.handle(event, c);
+        };
+    Event first = publish(DeliveryFixture.event(topic, "a", "first"));
+    Event poison = publish(Event.builder("Poison").destination(topic).key("b"));
+    Event second = publish(DeliveryFixture.event(topic, "c", "second"));
+    Event flaky = publish(Event.builder("FlakyOnce").destination(topic).key("d"));
+    Event last = publish(DeliveryFixture.event(topic, "e", "last"));
+
+    KafkaIdempotentConsumer consumer =
+        db.start(
+            db.consumer(
+                    db.processor(name, handler, DeliveryFixture.registry()).applyInBatches(10).build(),
+                    topic)
+                .build());
+    await().atMost(WAIT).until(() -> committed(name, topic, 0).orElse(0L) == 5L);
+
+    assertThat(db.appliedOrder(name))
+        .as("each once, and the record behind the retrying one after it")
+        .containsExactly(first.id(), second.id(), flaky.id(), last.id());
+    assertThat(db.deadLetters(name))
+        .singleElement()
+        .satisfies(
+            d -> {
+              assertThat(d.get("event_id")).isEqualTo(poison.id());
+              assertThat(d.get("reason")).isEqualTo("POISON");
+            });
+    assertThat(consumer.retriesScheduled()).isEqualTo(1);
+  }
+
   private static Optional<Long> committed(String consumerName, String topic, int partition) {
     return TestKafka.committedOffset("group-" + consumerName, new TopicPartition(topic, partition));
   }
