@@ -1,5 +1,8 @@
 package dev.courier.spi;
 
+import dev.courier.Event;
+import dev.courier.InvalidEventException;
+import dev.courier.RetriableCourierException;
 import java.util.Objects;
 import java.util.UUID;
 
@@ -8,6 +11,32 @@ public sealed interface PublishResult {
 
   /** The event this result is about. */
   UUID eventId();
+
+  /**
+   * A failure that retrying cannot fix: {@code event} can never be published as it is, and the
+   * relay parks it as dead at once. The error is an {@link InvalidEventException} naming the event
+   * and its destination.
+   *
+   * @param why what is wrong with the event, for the outbox row's last error
+   */
+  static Failed refused(Event event, String why) {
+    return new Failed(
+        event.id(), new InvalidEventException(why, event.id(), event.destination()), false);
+  }
+
+  /**
+   * A failure that a later attempt may not meet (the broker unreachable, no confirmation in time).
+   * The error is a {@link RetriableCourierException} naming the event and its destination.
+   *
+   * @param why what happened, for the outbox row's last error
+   * @param cause the failure behind it, or {@code null}
+   */
+  static Failed retriable(Event event, String why, Throwable cause) {
+    return new Failed(
+        event.id(),
+        new RetriableCourierException(why, event.id(), event.destination(), cause),
+        true);
+  }
 
   /**
    * The broker confirmed the event.

@@ -26,8 +26,8 @@ import java.util.function.Supplier;
  * {@link #oversized} before it parses anything, and nothing in it chooses a class or an SQL
  * identifier.
  *
- * <p>Every transport carries an event in the headers named here; names starting with {@link
- * #RESERVED_PREFIX} belong to Courier.
+ * <p>Every transport carries an event in the headers named here, written by {@link EventHeaders};
+ * names starting with {@link #RESERVED_PREFIX} belong to Courier.
  *
  * <p>Not thread-safe: a transport uses one instance for one received message.
  */
@@ -40,6 +40,12 @@ public final class ReceivedMessage {
 
   /** The event type. Required. */
   public static final String EVENT_TYPE = "courier-event-type";
+
+  /**
+   * The ordering key, on brokers whose messages have no key of their own (RabbitMQ, NATS); present
+   * only when the event has one. On Kafka the key is the record key and this header is not written.
+   */
+  public static final String EVENT_KEY = "courier-event-key";
 
   /** The correlation id; present only when the event has one. */
   public static final String CORRELATION_ID = "courier-correlation-id";
