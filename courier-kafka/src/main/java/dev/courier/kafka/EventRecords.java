@@ -5,6 +5,7 @@ import dev.courier.deadletter.DeadLetterReason;
 import dev.courier.internal.Text;
 import dev.courier.spi.Decoded;
 import dev.courier.spi.Decoded.Undecodable;
+import dev.courier.spi.EventHeaders;
 import dev.courier.spi.ReceivedMessage;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
@@ -17,13 +18,17 @@ import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 
 /**
- * Turns events into records and records back into events, following {@link KafkaHeaders}. Decoding
- * treats the record as untrusted input: its size is checked before anything is parsed, text must be
- * valid UTF-8, and nothing in it chooses a class or an SQL identifier.
+ * Turns events into records and records back into events, following {@link KafkaHeaders}: the
+ * headers are {@link EventHeaders}' as UTF-8, the ordering key is the record key. Decoding treats
+ * the record as untrusted input: its size is checked before anything is parsed, text must be valid
+ * UTF-8, and nothing in it chooses a class or an SQL identifier.
  */
 final class EventRecords {
   /** Kafka's rule for topic names: legal characters and at most 249 of them. */
   static final int MAX_TOPIC_LENGTH = 249;
+
+  /** Kafka records have a key of their own: the event's key is the record key, not a header. */
+  private static final EventHeaders HEADERS = EventHeaders.KEY_AS_RECORD_KEY;
 
   private EventRecords() {}
 
@@ -53,7 +58,9 @@ final class EventRecords {
     return null;
   }
 
-  /** Kafka's legal topic characters: ASCII letters, digits, '.', '_' and '-' (checked per event). */
+  /**
+   * Kafka's legal topic characters: ASCII letters, digits, '.', '_' and '-' (checked per event).
+   */
   private static boolean legalTopicCharacters(String topic) {
     for (int i = 0; i < topic.length(); i++) {
       char c = topic.charAt(i);
@@ -72,50 +79,9 @@ final class EventRecords {
   }
 
   /**
-   * The bytes the record for {@code event} carries: key, value, and every header's name and value.
-   * This is what a size limit is checked against; the broker adds a few dozen bytes of framing.
-   */
-  /** At least {@link #recordBytes(Event)}: every character counted as 3 bytes, the most UTF-8 takes per char. */
-  static long recordBytesUpperBound(Event event) {
-    long chars = length(event.key()) + length(event.type()) + length(event.correlationId()) + length(event.causationId());
-    for (Map.Entry<String, String> h : event.headers().entrySet()) {
-      chars += length(h.getKey()) + length(h.getValue());
-    }
-    return event.payloadSize()
-        + 3 * chars
-        + KafkaHeaders.EVENT_ID.length()
-        + 36
-        + KafkaHeaders.EVENT_TYPE.length()
-        + KafkaHeaders.CREATED_AT.length()
-        + Text.isoInstantLength(event.createdAt())
-        + KafkaHeaders.CORRELATION_ID.length()
-        + KafkaHeaders.CAUSATION_ID.length();
-  }
-
-  private static long length(String s) {
-    return s == null ? 0 : s.length();
-  }
-
-  static long recordBytes(Event event) {
-    long size = event.payloadSize() + utf8Length(event.key());
-    size += KafkaHeaders.EVENT_ID.length() + 36;
-    size += KafkaHeaders.EVENT_TYPE.length() + utf8Length(event.type());
-    size += KafkaHeaders.CREATED_AT.length() + Text.isoInstantLength(event.createdAt());
-    if (event.correlationId() != null) {
-      size += KafkaHeaders.CORRELATION_ID.length() + utf8Length(event.correlationId());
-    }
-    if (event.causationId() != null) {
-      size += KafkaHeaders.CAUSATION_ID.length() + utf8Length(event.causationId());
-    }
-    for (Map.Entry<String, String> h : event.headers().entrySet()) {
-      size += utf8Length(h.getKey()) + utf8Length(h.getValue());
-    }
-    return size;
-  }
-
-  /**
    * Why {@code event} cannot be published however often it is tried, or {@code null}: its topic
-   * name, a reserved application header, or its size.
+   * name, a reserved application header, or its size (key, value, header names and values, counted
+   * by {@link EventHeaders}).
    *
    * @param limitSetting the builder setting of {@code maxRecordBytes}, for the message
    */
@@ -124,65 +90,25 @@ final class EventRecords {
   }
 
   /**
-   * The same, skipping the topic check when the caller has just found this event's topic legal
-   * (a batch's events mostly share one).
+   * The same, skipping the topic check when the caller has just found this event's topic legal (a
+   * batch's events mostly share one).
    */
-  static String publishProblem(Event event, int maxRecordBytes, String limitSetting, boolean topicChecked) {
-    String topic = topicChecked ? null : topicProblem(event.destination());
-    if (topic != null) {
-      return "cannot publish to Kafka: " + topic;
+  static String publishProblem(
+      Event event, int maxRecordBytes, String limitSetting, boolean topicChecked) {
+    String problem = topicChecked ? null : topicProblem(event.destination());
+    if (problem == null) {
+      problem = EventHeaders.reservedHeaderProblem(event);
     }
-    String reserved = reservedHeader(event);
-    if (reserved != null) {
-      return "cannot publish to Kafka: application header '"
-          + printable(reserved)
-          + "' uses the prefix '"
-          + KafkaHeaders.RESERVED_PREFIX
-          + "', which is reserved for Courier's own headers";
+    if (problem == null) {
+      problem = HEADERS.sizeProblem(event, "record", maxRecordBytes, limitSetting);
     }
-    if (recordBytesUpperBound(event) <= maxRecordBytes) {
-      return null; // the usual case, without counting each string's UTF-8 bytes
-    }
-    long size = recordBytes(event);
-    if (size > maxRecordBytes) {
-      return "cannot publish to Kafka: the record is "
-          + size
-          + " bytes (payload "
-          + event.payloadSize()
-          + "), over the limit of "
-          + maxRecordBytes
-          + " bytes ("
-          + limitSetting
-          + ")";
-    }
-    return null;
-  }
-
-  /** The first application header whose name is reserved for Courier, or {@code null}. */
-  static String reservedHeader(Event event) {
-    for (String name : event.headers().keySet()) {
-      if (ReceivedMessage.reservedHeaderName(name)) {
-        return name;
-      }
-    }
-    return null;
+    return problem == null ? null : "cannot publish to Kafka: " + problem;
   }
 
   /** The record for an event. The record timestamp is left to the producer (the send time). */
   static ProducerRecord<byte[], byte[]> toRecord(Event event) {
     RecordHeaders headers = new RecordHeaders();
-    headers.add(KafkaHeaders.EVENT_ID, utf8(event.id().toString()));
-    headers.add(KafkaHeaders.EVENT_TYPE, utf8(event.type()));
-    if (event.correlationId() != null) {
-      headers.add(KafkaHeaders.CORRELATION_ID, utf8(event.correlationId()));
-    }
-    if (event.causationId() != null) {
-      headers.add(KafkaHeaders.CAUSATION_ID, utf8(event.causationId()));
-    }
-    headers.add(KafkaHeaders.CREATED_AT, Text.isoInstant(event.createdAt()));
-    for (Map.Entry<String, String> h : event.headers().entrySet()) {
-      headers.add(h.getKey(), utf8(h.getValue()));
-    }
+    HEADERS.write(event, (name, value) -> headers.add(name, utf8(value)));
     byte[] key = event.key() == null ? null : utf8(event.key());
     return new ProducerRecord<>(event.destination(), null, null, key, event.payload(), headers);
   }

@@ -777,28 +777,12 @@ public final class KafkaTransactionalProcessor implements AutoCloseable {
               e.correlationId() != null ? e.correlationId() : input.correlationId(),
               e.causationId() != null ? e.causationId() : input.id().toString(),
               e.createdAt());
-      String problem = EventRecords.topicProblem(output.destination());
-      if (problem == null && EventRecords.reservedHeader(output) != null) {
-        problem =
-            "application header '"
-                + EventRecords.printable(EventRecords.reservedHeader(output))
-                + "' uses the reserved prefix '"
-                + KafkaHeaders.RESERVED_PREFIX
-                + "'";
-      }
-      if (problem == null && EventRecords.recordBytes(output) > maxRecordBytes) {
-        problem =
-            "the record is "
-                + EventRecords.recordBytes(output)
-                + " bytes, over the limit of "
-                + maxRecordBytes
-                + " bytes (KafkaTransactionalProcessor.Builder.maxRecordBytes)";
-      }
+      String problem =
+          EventRecords.publishProblem(
+              output, maxRecordBytes, "KafkaTransactionalProcessor.Builder.maxRecordBytes");
       if (problem != null) {
         throw new InvalidEventException(
-            "output " + i + " of the transform cannot be published: " + problem,
-            output.id(),
-            output.destination());
+            "output " + i + " of the transform: " + problem, output.id(), output.destination());
       }
       out.add(output);
     }

@@ -2,7 +2,6 @@ package dev.courier.kafka;
 
 import dev.courier.ConfigurationException;
 import dev.courier.Event;
-import dev.courier.InvalidEventException;
 import dev.courier.RetriableCourierException;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.internal.Threads;
@@ -230,9 +229,7 @@ public final class KafkaTransactionalTransport implements Transport {
       if (problem == null) {
         sendable.add(i);
       } else {
-        results[i] =
-            new PublishResult.Failed(
-                e.id(), new InvalidEventException(problem, e.id(), e.destination()), false);
+        results[i] = PublishResult.refused(e, problem);
       }
     }
     if (sendable.isEmpty()) {
@@ -441,14 +438,8 @@ public final class KafkaTransactionalTransport implements Transport {
         results[i] = new PublishResult.Failed(e.id(), own, false);
       } else {
         results[i] =
-            new PublishResult.Failed(
-                e.id(),
-                new RetriableCourierException(
-                    "not published: the Kafka transaction was aborted because " + failure,
-                    e.id(),
-                    e.destination(),
-                    failure),
-                true);
+            PublishResult.retriable(
+                e, "not published: the Kafka transaction was aborted because " + failure, failure);
       }
     }
     return Arrays.asList(results);

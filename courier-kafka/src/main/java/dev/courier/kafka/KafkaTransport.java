@@ -2,19 +2,16 @@ package dev.courier.kafka;
 
 import dev.courier.ConfigurationException;
 import dev.courier.Event;
-import dev.courier.InvalidEventException;
-import dev.courier.RetriableCourierException;
 import dev.courier.UnsafeConfigurationException;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.internal.Threads;
+import dev.courier.spi.PublishBatch;
 import dev.courier.spi.PublishResult;
 import dev.courier.spi.SubscriptionSpec;
 import dev.courier.spi.Transport;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Collections;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -22,10 +19,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReentrantLock;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -36,12 +31,12 @@ import org.apache.kafka.common.InvalidRecordException;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.errors.AuthenticationException;
 import org.apache.kafka.common.errors.ClusterAuthorizationException;
-import org.apache.kafka.common.errors.InterruptException;
 import org.apache.kafka.common.errors.InvalidTopicException;
 import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.errors.RecordBatchTooLargeException;
 import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.errors.SerializationException;
+import org.apache.kafka.common.errors.TimeoutException;
 import org.apache.kafka.common.errors.TransactionalIdAuthorizationException;
 import org.apache.kafka.common.errors.UnsupportedVersionException;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -104,20 +99,20 @@ public final class KafkaTransport implements Transport {
    * The producer's default {@code linger.ms}: 1. {@link #publish} hands the producer a whole batch
    * and then waits for every acknowledgement, so a long linger only holds back the batch's last
    * records: Kafka's own default of 5 ms added up to 5 ms to every relay batch (in the benchmark,
-   * awaited batches of 256 reached about a third of the rate they reach without it, and at low rates
-   * it was most of the relay's latency). 1 ms is enough for the records of one batch to travel
-   * together; with 0 the first record of a batch leaves alone and the rest follow in further
+   * awaited batches of 256 reached about a third of the rate they reach without it, and at low
+   * rates it was most of the relay's latency). 1 ms is enough for the records of one batch to
+   * travel together; with 0 the first record of a batch leaves alone and the rest follow in further
    * requests, more requests in flight per partition (which also widened the window of KAFKA-15591
-   * on a topic just created; see {@link PartitionReadiness}, which now closes it). Set {@code linger.ms} with {@link Builder#property} when many small
-   * publishes share one transport.
+   * on a topic just created; see {@link PartitionReadiness}, which now closes it). Set {@code
+   * linger.ms} with {@link Builder#property} when many small publishes share one transport.
    */
   public static final int DEFAULT_LINGER_MS = 1;
 
   /**
    * The producer's default {@code batch.size}: 128 KiB, eight times Kafka's 16 KiB. The relay hands
    * over hundreds to thousands of records at once; with 16 KiB batches the producer and the broker
-   * spent about twice the CPU per record and the relay drained less (W2 in docs/BENCHMARKS.md).
-   * A batch's buffer is taken from {@code buffer.memory} (32 MiB by default) per partition written,
+   * spent about twice the CPU per record and the relay drained less (W2 in docs/BENCHMARKS.md). A
+   * batch's buffer is taken from {@code buffer.memory} (32 MiB by default) per partition written,
    * so a relay writing to more than about 200 partitions at once should lower it or raise that.
    */
   public static final int DEFAULT_BATCH_BYTES = 128 * 1024;
@@ -186,196 +181,97 @@ public final class KafkaTransport implements Transport {
    */
   @Override
   public List<PublishResult> publish(List<Event> batch, Duration timeout) {
-    Objects.requireNonNull(batch, "batch");
-    Objects.requireNonNull(timeout, "timeout");
+    requireOpen();
+    return new Batch(batch, timeout).publish();
+  }
+
+  private void requireOpen() {
     if (closed) {
       throw new IllegalStateException("the kafka transport is closed");
     }
-    int n = batch.size();
-    if (n == 0) {
-      return List.of();
-    }
-    Producer<byte[], byte[]> p = producer;
-    long deadline = System.nanoTime() + timeout.toNanos();
-    PublishResult[] results = new PublishResult[n];
-    List<Future<RecordMetadata>> futures = new ArrayList<>(Collections.nCopies(n, null));
-    // topic + NUL + key of events whose send failed retriably: later events of that key must wait
-    Set<String> heldBack = new HashSet<>();
-    // topics whose metadata could not be had in max.block.ms: sending more would only wait again
-    Set<String> stalledTopics = new HashSet<>();
-    boolean interrupted = false;
-    // topics whose partitions are not yet served by their leaders (created a moment ago)
-    Set<String> unservedTopics = new HashSet<>();
-    // the last topic found ready: a batch's events mostly share one, looked up once
-    String readyTopic = null;
-    for (Event e : batch) {
-      String topic = e.destination();
-      if (topic.equals(readyTopic)) {
-        continue;
-      }
-      if (readiness.isReady(topic)) {
-        readyTopic = topic;
-        continue;
-      }
-      if (interrupted
-          || unservedTopics.contains(topic)
-          || problem(e) != null) {
-        continue;
-      }
-      try {
-        if (!readiness.awaitReady(topic, p, deadline)) {
-          unservedTopics.add(topic);
-        }
-      } catch (InterruptedException ex) {
-        Thread.currentThread().interrupt();
-        interrupted = true;
-      }
-    }
-
-    // the last topic found legal: a batch's events mostly share one, checked once
-    String legalTopic = null;
-    for (int i = 0; i < n; i++) {
-      Event e = batch.get(i);
-      String invalid = EventRecords.publishProblem(e, maxRecordBytes, MAX_RECORD_BYTES_SETTING, e.destination().equals(legalTopic));
-      if (invalid != null) {
-        results[i] =
-            new PublishResult.Failed(
-                e.id(), new InvalidEventException(invalid, e.id(), e.destination()), false);
-        continue;
-      }
-      legalTopic = e.destination();
-      // made only once a send failed: until then no key is held back
-      String order = e.key() == null || heldBack.isEmpty() ? null : orderKey(e);
-      String notSent = null;
-      if (interrupted) {
-        notSent = "not sent: the publishing thread was interrupted";
-      } else if (order != null && heldBack.contains(order)) {
-        notSent =
-            "not sent: an earlier event with the same key in this batch could not be sent, and this"
-                + " one must not overtake it";
-      } else if (unservedTopics.contains(e.destination())) {
-        notSent =
-            "not sent: the partitions of this topic were not yet served by their leaders within the"
-                + " publish timeout (a topic created a moment ago, or a broker still starting)";
-      } else if (stalledTopics.contains(e.destination())) {
-        notSent =
-            "not sent: the producer could not get metadata or buffer space for this topic in"
-                + " max.block.ms";
-      } else if (System.nanoTime() - deadline >= 0) {
-        notSent = "not sent: the publish timeout of " + timeout + " passed before its turn";
-      }
-      if (notSent != null) {
-        results[i] = retriable(e, notSent, null);
-        if (e.key() != null) {
-          heldBack.add(orderKey(e));
-        }
-        continue;
-      }
-      Throwable notQueued;
-      try {
-        Future<RecordMetadata> f = p.send(EventRecords.toRecord(e));
-        // The producer reports most failures to queue a record (no metadata within max.block.ms, a
-        // record it refuses) through an already-failed future rather than by throwing.
-        notQueued = failedAlready(f);
-        if (notQueued == null) {
-          futures.set(i, f);
-          continue;
-        }
-      } catch (InterruptException ex) {
-        interrupted = true;
-        notQueued = ex;
-      } catch (RuntimeException ex) {
-        notQueued = ex;
-      }
-      boolean retry = isRetriable(notQueued);
-      results[i] = new PublishResult.Failed(e.id(), notQueued, retry);
-      if (retry && e.key() != null) {
-        heldBack.add(orderKey(e));
-      }
-      if (notQueued instanceof org.apache.kafka.common.errors.TimeoutException) {
-        stalledTopics.add(e.destination());
-      }
-      replaceIfFatal(p, notQueued);
-    }
-
-    for (int i = 0; i < n; i++) {
-      Future<RecordMetadata> future = futures.get(i);
-      if (future == null) {
-        continue;
-      }
-      Event e = batch.get(i);
-      long remaining = Math.max(0, deadline - System.nanoTime());
-      try {
-        // with remaining == 0 this still collects an acknowledgement that has already arrived
-        RecordMetadata md =
-            interrupted && !future.isDone() ? null : future.get(remaining, TimeUnit.NANOSECONDS);
-        results[i] =
-            md == null
-                ? retriable(e, "no acknowledgement: the publishing thread was interrupted", null)
-                : new PublishResult.Confirmed(e.id(), position(md), false);
-      } catch (ExecutionException ex) {
-        Throwable cause = ex.getCause() != null ? ex.getCause() : ex;
-        results[i] = new PublishResult.Failed(e.id(), cause, isRetriable(cause));
-        replaceIfFatal(p, cause);
-      } catch (TimeoutException ex) {
-        results[i] =
-            retriable(
-                e,
-                "no acknowledgement from the broker within "
-                    + timeout
-                    + "; the record may still be stored, and publishing it again is safe because"
-                    + " consumers deduplicate",
-                ex);
-      } catch (InterruptedException ex) {
-        Thread.currentThread().interrupt();
-        interrupted = true;
-        results[i] = retriable(e, "no acknowledgement: the publishing thread was interrupted", ex);
-      } catch (RuntimeException ex) {
-        results[i] = new PublishResult.Failed(e.id(), ex, isRetriable(ex));
-      }
-    }
-    return Arrays.asList(results);
   }
 
   private static final String MAX_RECORD_BYTES_SETTING = "KafkaTransport.Builder.maxRecordBytes";
 
-  /** Why this event cannot be published however often it is tried, or {@code null}. */
-  private String problem(Event e) {
-    return EventRecords.publishProblem(e, maxRecordBytes, MAX_RECORD_BYTES_SETTING);
-  }
+  /** One batch on the current producer: what publishing is for Kafka; see {@link PublishBatch}. */
+  private final class Batch extends PublishBatch<RecordMetadata> {
+    private final Producer<byte[], byte[]> p = producer;
+    // topics whose partitions are not yet served by their leaders (created a moment ago)
+    private final Set<String> unservedTopics = new HashSet<>();
+    // topics whose metadata could not be had in max.block.ms: sending more would only wait again
+    private final Set<String> stalledTopics = new HashSet<>();
+    // the last topic found legal: a batch's events mostly share one, checked once
+    private String legalTopic;
 
-  /** What orders an event among a batch's others: its topic and key. */
-  private static String orderKey(Event e) {
-    return e.destination() + '\u0000' + e.key();
-  }
+    Batch(List<Event> events, Duration timeout) {
+      super(events, timeout, "acknowledgement");
+    }
 
-  /** The failure of a future that has already failed, or {@code null} if it has not (yet). */
-  private static Throwable failedAlready(Future<RecordMetadata> f) {
-    if (!f.isDone()) {
+    /** Waits until the partitions of each topic are served, once per topic (see the class). */
+    @Override
+    protected void beforeSending() throws InterruptedException {
+      // the last topic found ready: a batch's events mostly share one, looked up once
+      String readyTopic = null;
+      for (Event e : events()) {
+        String topic = e.destination();
+        if (topic.equals(readyTopic) || unservedTopics.contains(topic)) {
+          continue;
+        }
+        if (readiness.isReady(topic)) {
+          readyTopic = topic;
+        } else if (problem(e) == null && !readiness.awaitReady(topic, p, deadline())) {
+          unservedTopics.add(topic);
+        }
+      }
+    }
+
+    @Override
+    protected String problem(Event e) {
+      String problem =
+          EventRecords.publishProblem(
+              e, maxRecordBytes, MAX_RECORD_BYTES_SETTING, e.destination().equals(legalTopic));
+      if (problem == null) {
+        legalTopic = e.destination();
+      }
+      return problem;
+    }
+
+    @Override
+    protected PublishResult.Failed unavailable(Event e) {
+      if (unservedTopics.contains(e.destination())) {
+        return notSent(
+            e,
+            "the partitions of this topic were not yet served by their leaders within the publish"
+                + " timeout (a topic created a moment ago, or a broker still starting)",
+            null);
+      }
+      if (stalledTopics.contains(e.destination())) {
+        return notSent(
+            e,
+            "the producer could not get metadata or buffer space for this topic in max.block.ms",
+            null);
+      }
       return null;
     }
-    try {
-      f.get();
-      return null;
-    } catch (ExecutionException ex) {
-      return ex.getCause() != null ? ex.getCause() : ex;
-    } catch (InterruptedException ex) {
-      Thread.currentThread().interrupt();
-      return null;
+
+    @Override
+    protected Future<RecordMetadata> send(Event e) {
+      return p.send(EventRecords.toRecord(e));
     }
-  }
 
-  private static PublishResult.Failed retriable(Event e, String message, Throwable cause) {
-    return new PublishResult.Failed(
-        e.id(), new RetriableCourierException(message, e.id(), e.destination(), cause), true);
-  }
+    @Override
+    protected PublishResult answered(Event e, RecordMetadata md) {
+      return new PublishResult.Confirmed(e.id(), TransactionalProducers.position(md), false);
+    }
 
-  private static String position(RecordMetadata md) {
-    return md.topic()
-        + "-"
-        + md.partition()
-        + "@"
-        + (md.hasOffset() ? Long.toString(md.offset()) : "unacknowledged");
+    @Override
+    protected PublishResult.Failed failed(Event e, Throwable error) {
+      if (error instanceof TimeoutException) {
+        stalledTopics.add(e.destination());
+      }
+      replaceIfFatal(p, error);
+      return new PublishResult.Failed(e.id(), error, isRetriable(error));
+    }
   }
 
   /**
@@ -479,7 +375,8 @@ public final class KafkaTransport implements Transport {
    * Builds a {@link KafkaTransport}. Defaults: {@code acks=all}, {@code enable.idempotence=true},
    * {@code max.in.flight.requests.per.connection=5}, {@code retries=MAX}, {@code
    * delivery.timeout.ms=30000}, {@code request.timeout.ms=15000}, {@code linger.ms=1} (see {@link
-   * #DEFAULT_LINGER_MS}), {@code batch.size=131072} (see {@link #DEFAULT_BATCH_BYTES}), {@code max.block.ms=10000}, no compression. Any producer property may be set; those that would weaken
+   * #DEFAULT_LINGER_MS}), {@code batch.size=131072} (see {@link #DEFAULT_BATCH_BYTES}), {@code
+   * max.block.ms=10000}, no compression. Any producer property may be set; those that would weaken
    * delivery are refused at {@link #build()} unless allowed with {@link #allowUnsafe(String)}.
    */
   public static final class Builder {

@@ -1,15 +1,13 @@
 package dev.courier.kafka;
 
 import dev.courier.ConfigurationException;
+import dev.courier.internal.Futures;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.Producer;
@@ -190,20 +188,7 @@ final class TransactionalProducers {
 
   /** The failure of a send that has completed, or {@code null} if it succeeded or is pending. */
   static Throwable failureOf(Future<RecordMetadata> f) {
-    if (!f.isDone()) {
-      return null;
-    }
-    try {
-      f.get(0, TimeUnit.NANOSECONDS);
-      return null;
-    } catch (ExecutionException e) {
-      return e.getCause() != null ? e.getCause() : e;
-    } catch (TimeoutException e) {
-      return null;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return null;
-    }
+    return Futures.failureOf(f);
   }
 
   /**
