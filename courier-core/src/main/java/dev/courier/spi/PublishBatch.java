@@ -4,10 +4,10 @@ import dev.courier.Event;
 import dev.courier.internal.Futures;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
@@ -59,8 +59,8 @@ public abstract class PublishBatch<A> {
   private final long deadline;
   private final PublishResult[] results;
   private final Future<?>[] pending;
-  // destination + NUL + key of the events whose send failed retriably
-  private final Set<String> heldBack = new HashSet<>();
+  // destination + NUL + key of each event whose send failed retriably, and its error
+  private final Map<String, Throwable> heldBack = new HashMap<>();
   private boolean interrupted;
 
   /**
@@ -212,12 +212,14 @@ public abstract class PublishBatch<A> {
     if (interrupted) {
       return notSent(e, "the publishing thread was interrupted", null);
     }
-    if (e.key() != null && !heldBack.isEmpty() && heldBack.contains(orderKey(e))) {
+    Throwable earlier = e.key() == null || heldBack.isEmpty() ? null : heldBack.get(orderKey(e));
+    if (earlier != null) {
       return notSent(
           e,
           "an earlier event with the same key in this batch could not be sent, and this one must"
-              + " not overtake it",
-          null);
+              + " not overtake it; that one: "
+              + earlier.getMessage(),
+          earlier);
     }
     if (System.nanoTime() - deadline >= 0) {
       return notSent(e, "the publish timeout of " + timeout + " passed before its turn", null);
@@ -229,7 +231,7 @@ public abstract class PublishBatch<A> {
     results[i] = failure;
     Event e = events.get(i);
     if (failure.retriable() && e.key() != null) {
-      heldBack.add(orderKey(e));
+      heldBack.putIfAbsent(orderKey(e), failure.error());
     }
   }
 
