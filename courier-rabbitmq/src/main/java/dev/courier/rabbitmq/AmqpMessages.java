@@ -7,6 +7,7 @@ import dev.courier.deadletter.DeadLetterReason;
 import dev.courier.internal.Text;
 import dev.courier.spi.Decoded;
 import dev.courier.spi.Decoded.Undecodable;
+import dev.courier.spi.EventHeaders;
 import dev.courier.spi.ReceivedMessage;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
@@ -21,10 +22,9 @@ import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
- * Turns events into AMQP messages and messages back into events, following {@link
- * RabbitMqHeaders}. Decoding treats the message as untrusted input: its size is checked before
- * anything is parsed, text must be valid UTF-8, and nothing in it chooses a class or an SQL
- * identifier.
+ * Turns events into AMQP messages and messages back into events, following {@link RabbitMqHeaders}.
+ * Decoding treats the message as untrusted input: its size is checked before anything is parsed,
+ * text must be valid UTF-8, and nothing in it chooses a class or an SQL identifier.
  */
 final class AmqpMessages {
   /** AMQP short strings (exchange, queue and routing key names, some properties). */
@@ -32,6 +32,9 @@ final class AmqpMessages {
 
   /** The characters AMQP 0-9-1 allows in exchange and queue names. */
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._:-]+");
+
+  /** AMQP messages have no key of their own: the event's key travels as a header. */
+  private static final EventHeaders HEADERS = EventHeaders.KEY_AS_HEADER;
 
   private AmqpMessages() {}
 
@@ -45,70 +48,72 @@ final class AmqpMessages {
       return "the " + what + " name is empty";
     }
     if (utf8Length(name) > MAX_SHORT_STRING_BYTES) {
-      return "the " + what + " name is " + utf8Length(name) + " bytes; AMQP allows at most " + MAX_SHORT_STRING_BYTES;
+      return "the "
+          + what
+          + " name is "
+          + utf8Length(name)
+          + " bytes; AMQP allows at most "
+          + MAX_SHORT_STRING_BYTES;
     }
     if (!NAME.matcher(name).matches()) {
       return "the "
           + what
           + " name '"
           + printable(name)
-          + "' has characters AMQP does not allow; use ASCII letters, digits, '.', '_', ':' and '-'";
+          + "' has characters AMQP does not allow; use ASCII letters, digits, '.', '_', ':' and"
+          + " '-'";
     }
     return null;
   }
 
-  /** The first application header whose name is reserved for Courier or the broker, or {@code null}. */
-  static String reservedHeader(Event event) {
+  /**
+   * Why {@code event} cannot be a message however often it is tried, or {@code null}: its exchange
+   * name, its routing key, a reserved application header, or its size.
+   *
+   * @param routingKey the routing key chosen for it
+   * @param maxBytes the largest message, counted by {@link EventHeaders#bytes}
+   */
+  static String publishProblem(Event event, String routingKey, long maxBytes) {
+    String problem = nameProblem("exchange", event.destination());
+    if (problem == null && utf8Length(routingKey) > MAX_SHORT_STRING_BYTES) {
+      problem =
+          "the routing key is "
+              + utf8Length(routingKey)
+              + " bytes; AMQP allows at most "
+              + MAX_SHORT_STRING_BYTES;
+    }
+    if (problem == null) {
+      problem = EventHeaders.reservedHeaderProblem(event);
+    }
+    if (problem == null) {
+      problem = brokerHeaderProblem(event);
+    }
+    if (problem == null) {
+      problem =
+          HEADERS.sizeProblem(
+              event, "message", maxBytes, "RabbitMqTransport.Builder.maxMessageBytes");
+    }
+    return problem == null ? null : "cannot publish to RabbitMQ: " + problem;
+  }
+
+  private static String brokerHeaderProblem(Event event) {
     for (String name : event.headers().keySet()) {
-      if (reserved(name)) {
-        return name;
+      if (name.regionMatches(
+          true, 0, RabbitMqHeaders.BROKER_PREFIX, 0, RabbitMqHeaders.BROKER_PREFIX.length())) {
+        return "application header '"
+            + printable(name)
+            + "' uses the prefix '"
+            + RabbitMqHeaders.BROKER_PREFIX
+            + "', which is reserved for the broker's own headers";
       }
     }
     return null;
   }
 
-  private static boolean reserved(String name) {
-    String lower = name.toLowerCase(Locale.ROOT);
-    return ReceivedMessage.reservedHeaderName(name) || lower.startsWith(RabbitMqHeaders.BROKER_PREFIX);
-  }
-
-  /** The bytes a message for {@code event} carries: payload, header names and values. */
-  static long messageBytes(Event event) {
-    long size = event.payloadSize();
-    size += RabbitMqHeaders.EVENT_ID.length() + 36;
-    size += RabbitMqHeaders.EVENT_TYPE.length() + utf8Length(event.type());
-    size += RabbitMqHeaders.CREATED_AT.length() + Text.isoInstantLength(event.createdAt());
-    if (event.key() != null) {
-      size += RabbitMqHeaders.EVENT_KEY.length() + utf8Length(event.key());
-    }
-    if (event.correlationId() != null) {
-      size += RabbitMqHeaders.CORRELATION_ID.length() + utf8Length(event.correlationId());
-    }
-    if (event.causationId() != null) {
-      size += RabbitMqHeaders.CAUSATION_ID.length() + utf8Length(event.causationId());
-    }
-    for (Map.Entry<String, String> h : event.headers().entrySet()) {
-      size += utf8Length(h.getKey()) + utf8Length(h.getValue());
-    }
-    return size;
-  }
-
   /** The properties (headers included) of the message for an event. */
   static AMQP.BasicProperties properties(Event event, boolean persistent) {
     Map<String, Object> headers = new LinkedHashMap<>();
-    headers.put(RabbitMqHeaders.EVENT_ID, event.id().toString());
-    headers.put(RabbitMqHeaders.EVENT_TYPE, event.type());
-    if (event.key() != null) {
-      headers.put(RabbitMqHeaders.EVENT_KEY, event.key());
-    }
-    if (event.correlationId() != null) {
-      headers.put(RabbitMqHeaders.CORRELATION_ID, event.correlationId());
-    }
-    if (event.causationId() != null) {
-      headers.put(RabbitMqHeaders.CAUSATION_ID, event.causationId());
-    }
-    headers.put(RabbitMqHeaders.CREATED_AT, Text.isoInstantText(event.createdAt()));
-    headers.putAll(event.headers());
+    HEADERS.write(event, headers::put);
     return new AMQP.BasicProperties.Builder()
         .messageId(event.id().toString())
         // short-string properties are a convenience for other tools; the headers are authoritative
@@ -158,15 +163,21 @@ final class AmqpMessages {
    * @param fallbackCreatedAt the creation time to use when the message carries none
    */
   static Decoded decode(
-      byte[] body, AMQP.BasicProperties props, String destination, long maxBytes, Instant fallbackCreatedAt) {
+      byte[] body,
+      AMQP.BasicProperties props,
+      String destination,
+      long maxBytes,
+      Instant fallbackCreatedAt) {
     byte[] payload = body == null ? new byte[0] : body;
-    ReceivedMessage in = ReceivedMessage.of("message", true, destination, payload, () -> rawHeaders(props));
+    ReceivedMessage in =
+        ReceivedMessage.of("message", true, destination, payload, () -> rawHeaders(props));
     long size = messageBytes(payload, props);
     if (size > maxBytes) {
       return in.oversized(size, maxBytes, "SubscriptionSpec.maxRecordBytes");
     }
 
-    Map<String, Object> headers = props == null || props.getHeaders() == null ? Map.of() : props.getHeaders();
+    Map<String, Object> headers =
+        props == null || props.getHeaders() == null ? Map.of() : props.getHeaders();
     for (Map.Entry<String, Object> h : headers.entrySet()) {
       String name = h.getKey();
       if (name.toLowerCase(Locale.ROOT).startsWith(RabbitMqHeaders.BROKER_PREFIX)) {
@@ -190,13 +201,17 @@ final class AmqpMessages {
     if (idText != null && messageId != null && !messageId.equals(idText)) {
       // two different ids on one message: either could be the "real" one, so neither is trusted
       return in.malformed(
-          null, "header " + RabbitMqHeaders.EVENT_ID + " and property message-id hold different ids");
+          null,
+          "header " + RabbitMqHeaders.EVENT_ID + " and property message-id hold different ids");
     }
-    return in.key(in.courierHeader(RabbitMqHeaders.EVENT_KEY))
+    return in.key(in.courierHeader(ReceivedMessage.EVENT_KEY))
         .idOr(messageId, "message-id property")
         .typeOr(props == null ? null : props.getType(), "type property")
         .correlationIdOr(props == null ? null : props.getCorrelationId())
-        .decode(props != null && props.getTimestamp() != null ? props.getTimestamp().toInstant() : fallbackCreatedAt);
+        .decode(
+            props != null && props.getTimestamp() != null
+                ? props.getTimestamp().toInstant()
+                : fallbackCreatedAt);
   }
 
   /** A header value as text; throws for values that are not text or a simple scalar. */
@@ -216,7 +231,8 @@ final class AmqpMessages {
     if (v instanceof Date d) {
       return d.toInstant().toString();
     }
-    throw new IllegalArgumentException("holds a " + v.getClass().getSimpleName() + " where text is expected");
+    throw new IllegalArgumentException(
+        "holds a " + v.getClass().getSimpleName() + " where text is expected");
   }
 
   /**
@@ -274,7 +290,9 @@ final class AmqpMessages {
     return Text.utf8Length(s);
   }
 
-  /** Text from a message, shortened and stripped of control characters, safe to put in a log line. */
+  /**
+   * Text from a message, shortened and stripped of control characters, safe to put in a log line.
+   */
   static String printable(String s) {
     return Text.printable(s);
   }

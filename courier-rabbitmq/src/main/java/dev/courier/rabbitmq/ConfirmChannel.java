@@ -6,7 +6,6 @@ import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.Return;
 import com.rabbitmq.client.ShutdownSignalException;
 import dev.courier.Event;
-import dev.courier.RetriableCourierException;
 import dev.courier.spi.PublishResult;
 import java.io.IOException;
 import java.util.Iterator;
@@ -15,18 +14,19 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentNavigableMap;
 import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeoutException;
 
 /**
  * One publishing channel in confirm mode and the messages on it that await the broker's answer.
  *
- * <p>Each publish is registered under the channel's next publish sequence number before it is
- * sent. The broker answers with {@code basic.ack} or {@code basic.nack} for that number, possibly
- * for every number up to it at once ({@code multiple=true}). A message that no queue receives is
- * first returned ({@code basic.return}, because it is published {@code mandatory}) and then
+ * <p>Each publish is registered under the channel's next publish sequence number before it is sent.
+ * The broker answers with {@code basic.ack} or {@code basic.nack} for that number, possibly for
+ * every number up to it at once ({@code multiple=true}). A message that no queue receives is first
+ * returned ({@code basic.return}, because it is published {@code mandatory}) and then
  * <em>acked</em>: RabbitMQ confirms unroutable messages. The return arrives first on the same
- * connection thread, so the pending publish is marked returned before its ack and is reported as
- * a failure, never as confirmed. When the channel or its connection closes, every publish still
+ * connection thread, so the pending publish is marked returned before its ack and is reported as a
+ * failure, never as confirmed. When the channel or its connection closes, every publish still
  * waiting fails as retriable.
  *
  * <p>Publishing is not thread-safe (the caller serialises it); the listeners run on the
@@ -37,19 +37,16 @@ final class ConfirmChannel {
   private final boolean confirms;
   private final ConcurrentSkipListMap<Long, Pending> outstanding = new ConcurrentSkipListMap<>();
 
-  /** One message sent and not yet answered. */
-  static final class Pending {
+  /** One message sent and not yet answered; completes with its result, never exceptionally. */
+  static final class Pending extends CompletableFuture<PublishResult> {
     final long seq;
-    final UUID eventId;
-    final String destination;
+    final Event event;
     final String routingKey;
-    final CompletableFuture<PublishResult> result = new CompletableFuture<>();
     volatile String returned;
 
     Pending(long seq, Event event, String routingKey) {
       this.seq = seq;
-      this.eventId = event.id();
-      this.destination = event.destination();
+      this.event = event;
       this.routingKey = routingKey;
     }
   }
@@ -62,7 +59,9 @@ final class ConfirmChannel {
     this.channel = ch;
     this.confirms = confirms;
     ch.addReturnListener(this::onReturn);
-    ch.addConfirmListener((tag, multiple) -> settle(tag, multiple, true), (tag, multiple) -> settle(tag, multiple, false));
+    ch.addConfirmListener(
+        (tag, multiple) -> settle(tag, multiple, true),
+        (tag, multiple) -> settle(tag, multiple, false));
     ch.addShutdownListener(this::onShutdown);
     if (confirms) {
       ch.confirmSelect();
@@ -99,14 +98,16 @@ final class ConfirmChannel {
       throw e;
     }
     if (!confirms) {
-      p.result.complete(new PublishResult.Confirmed(event.id(), position(p) + " (unconfirmed)", false));
+      p.complete(new PublishResult.Confirmed(event.id(), position(p) + " (unconfirmed)", false));
     }
     return p;
   }
 
   /** Forgets a publish whose answer nobody waits for any more (its batch timed out). */
-  void abandon(Pending p) {
-    outstanding.remove(p.seq, p);
+  void abandon(Future<PublishResult> answer) {
+    if (answer instanceof Pending p) {
+      outstanding.remove(p.seq, p);
+    }
   }
 
   private void onReturn(Return r) {
@@ -128,7 +129,7 @@ final class ConfirmChannel {
     // Returns arrive in publish order, before the ack of the same message: the earliest
     // outstanding publish of this event that is not marked yet is the one returned.
     for (Pending p : outstanding.values()) {
-      if (p.returned == null && p.eventId.equals(id)) {
+      if (p.returned == null && p.event.id().equals(id)) {
         p.returned = reason;
         return;
       }
@@ -153,23 +154,17 @@ final class ConfirmChannel {
 
   private static void complete(Pending p, boolean ack) {
     if (p.returned != null) {
-      p.result.complete(
-          new PublishResult.Failed(
-              p.eventId, new RetriableCourierException(p.returned, p.eventId, p.destination, null), true));
+      p.complete(PublishResult.retriable(p.event, p.returned, null));
     } else if (ack) {
-      p.result.complete(new PublishResult.Confirmed(p.eventId, position(p), false));
+      p.complete(new PublishResult.Confirmed(p.event.id(), position(p), false));
     } else {
-      p.result.complete(
-          new PublishResult.Failed(
-              p.eventId,
-              new RetriableCourierException(
-                  "the broker refused the message (basic.nack): a queue it routes to could not take it,"
-                      + " for example because the queue is full with overflow reject-publish or has no"
-                      + " quorum",
-                  p.eventId,
-                  p.destination,
-                  null),
-              true));
+      p.complete(
+          PublishResult.retriable(
+              p.event,
+              "the broker refused the message (basic.nack): a queue it routes to could not take it,"
+                  + " for example because the queue is full with overflow reject-publish or has no"
+                  + " quorum",
+              null));
     }
   }
 
@@ -181,10 +176,10 @@ final class ConfirmChannel {
       String message =
           p.returned != null
               ? p.returned
-              : "no confirm: the publishing channel closed before the broker answered (" + why + ")";
-      p.result.complete(
-          new PublishResult.Failed(
-              p.eventId, new RetriableCourierException(message, p.eventId, p.destination, cause), true));
+              : "no confirm: the publishing channel closed before the broker answered ("
+                  + why
+                  + ")";
+      p.complete(PublishResult.retriable(p.event, message, cause));
     }
   }
 
@@ -200,7 +195,7 @@ final class ConfirmChannel {
   }
 
   private static String position(Pending p) {
-    return p.destination + "/" + p.routingKey;
+    return p.event.destination() + "/" + p.routingKey;
   }
 
   private static UUID parse(String id) {

@@ -3,11 +3,12 @@ package dev.courier.rabbitmq;
 import dev.courier.spi.ReceivedMessage;
 
 /**
- * The message headers that carry an event's identity on RabbitMQ, the same names the Kafka
- * transport uses. Values are text ({@code longstr}). Every name starting with {@link
- * #RESERVED_PREFIX} belongs to Courier, and every name starting with {@link #BROKER_PREFIX} to the
- * broker: {@link RabbitMqTransport} refuses an event whose application headers use either, and a
- * subscription does not hand such headers to handlers as application headers.
+ * The message headers that carry an event's identity on RabbitMQ: {@link
+ * dev.courier.spi.EventHeaders}, the same names and order on every broker, with text values ({@code
+ * longstr}). Every name starting with {@link #RESERVED_PREFIX} belongs to Courier, and every name
+ * starting with {@link #BROKER_PREFIX} to the broker: {@link RabbitMqTransport} refuses an event
+ * whose application headers use either, and a subscription does not hand such headers to handlers
+ * as application headers.
  *
  * <p>Besides the headers, each message carries the AMQP properties {@code message-id} (the event
  * id), {@code type} (the event type), {@code timestamp} (the creation time, whole seconds), {@code
@@ -34,7 +35,7 @@ public final class RabbitMqHeaders {
    * The event's ordering key; present only when the event has one. RabbitMQ has no record key, and
    * the routing key is chosen by the transport's routing rule, so the key travels as a header.
    */
-  public static final String EVENT_KEY = "courier-event-key";
+  public static final String EVENT_KEY = ReceivedMessage.EVENT_KEY;
 
   /** The correlation id; present only when the event has one. */
   public static final String CORRELATION_ID = ReceivedMessage.CORRELATION_ID;

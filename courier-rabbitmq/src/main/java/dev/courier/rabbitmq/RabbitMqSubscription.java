@@ -132,7 +132,73 @@ public final class RabbitMqSubscription implements Subscription {
   private volatile boolean lost;
   private Thread worker;
 
-  RabbitMqSubscription(
+  /**
+   * A subscription to {@code spec.destination()} configured as {@link RabbitMqTransport#subscribe}
+   * describes, its options read and checked; not started yet.
+   *
+   * @param defaultPrefetch the prefetch when the spec's options set none
+   * @throws ConfigurationException for an unknown or invalid option, an illegal name, or a
+   *     delivery limit below the processor's attempts
+   */
+  static RabbitMqSubscription of(
+      ConnectionSettings settings,
+      Topology topology,
+      SubscriptionSpec spec,
+      IdempotentProcessor processor,
+      int defaultPrefetch,
+      boolean autoAck,
+      Clock clock,
+      ThreadFactory threadFactory,
+      Consumer<RabbitMqSubscription> onStop) {
+    String destination = spec.destination();
+    Topology.requireName("destination", "exchange", destination);
+    int prefetch = defaultPrefetch;
+    String queue = Topology.queueName(destination, processor.consumer());
+    for (Map.Entry<String, String> o : spec.options().entrySet()) {
+      switch (o.getKey()) {
+        case RabbitMqTransport.OPTION_PREFETCH -> prefetch = parsePrefetch(o.getValue());
+        case RabbitMqTransport.OPTION_QUEUE -> queue = o.getValue();
+        default ->
+            throw new ConfigurationException(
+                o.getKey(),
+                "is not a subscription option of the rabbitmq transport; it knows "
+                    + RabbitMqTransport.OPTION_PREFETCH
+                    + " and "
+                    + RabbitMqTransport.OPTION_QUEUE);
+      }
+    }
+    Topology.requireQueueName(RabbitMqTransport.OPTION_QUEUE, queue);
+    int maxAttempts = processor.retryPolicy().maxAttempts();
+    if (topology.queueType() == RabbitMqTransport.QueueType.QUORUM
+        && topology.deliveryLimit() < maxAttempts) {
+      throw new ConfigurationException(
+          "deliveryLimit",
+          "must be at least the processor's maxAttempts ("
+              + maxAttempts
+              + "), was "
+              + topology.deliveryLimit()
+              + ": the broker would dead-letter a failing event to its queue before the processor"
+              + " records it with its reason");
+    }
+    return new RabbitMqSubscription(
+        settings, topology, destination, queue, spec, processor, prefetch, autoAck, clock, threadFactory, onStop);
+  }
+
+  private static int parsePrefetch(String value) {
+    try {
+      int p = Integer.parseInt(value.trim());
+      if (p >= 1 && p <= 65_535) {
+        return p;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new ConfigurationException(
+        RabbitMqTransport.OPTION_PREFETCH,
+        "must be an integer from 1 to 65535, was '" + value + "'");
+  }
+
+  private RabbitMqSubscription(
       ConnectionSettings settings,
       Topology topology,
       String destination,
@@ -292,9 +358,9 @@ public final class RabbitMqSubscription implements Subscription {
     }
     try {
       if (topology.declare()) {
-        RabbitMqTransport.declareOn(c, ch -> topology.declareQueue(ch, destination, queue));
+        Topology.declareOn(c, ch -> topology.declareQueue(ch, destination, queue));
       } else {
-        RabbitMqTransport.declareOn(c, ch -> ch.queueDeclarePassive(queue));
+        Topology.declareOn(c, ch -> ch.queueDeclarePassive(queue));
       }
       Channel ch = c.createChannel();
       if (ch == null) {
@@ -335,7 +401,7 @@ public final class RabbitMqSubscription implements Subscription {
                 + "' does not exist, and the transport does not declare topology"
                 + " (declareTopology(false)); declare it first");
       }
-      throw RabbitMqTransport.declarationFailure("queue '" + queue + "'", e);
+      throw Topology.declarationFailure("queue '" + queue + "'", e);
     }
   }
 

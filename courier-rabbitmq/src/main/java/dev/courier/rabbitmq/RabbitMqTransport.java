@@ -1,39 +1,27 @@
 package dev.courier.rabbitmq;
 
-import com.rabbitmq.client.BlockedListener;
-import com.rabbitmq.client.Channel;
-import com.rabbitmq.client.Connection;
 import dev.courier.ConfigurationException;
-import dev.courier.CourierException;
 import dev.courier.Event;
-import dev.courier.InvalidEventException;
 import dev.courier.RetriableCourierException;
 import dev.courier.UnsafeConfigurationException;
 import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.internal.Threads;
+import dev.courier.spi.PublishBatch;
 import dev.courier.spi.PublishResult;
 import dev.courier.spi.SubscriptionSpec;
 import dev.courier.spi.Transport;
 import java.io.IOException;
-import java.net.URI;
-import java.net.URISyntaxException;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Function;
 import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
@@ -50,15 +38,17 @@ import org.slf4j.LoggerFactory;
  * header; the message is persistent (delivery mode 2) and its {@code message-id} is the event id.
  *
  * <p><b>Confirmation.</b> {@link #publish} sends the batch in order on one channel in confirm mode,
- * each message {@code mandatory}, then waits for the broker's answer to each. An event is {@link
- * PublishResult.Confirmed} only when the broker acked it <em>and</em> did not return it. RabbitMQ
- * acks a message that no queue received (no queue bound for its routing key, or the queue was
- * deleted), after returning it: such an event is a retriable {@link PublishResult.Failed} whose
- * error starts with {@code "unroutable: no queue bound for exchange ..."}, and the relay retries it
- * and eventually parks it as dead, never marks it published. A {@code basic.nack}, a confirm that
- * does not arrive before the timeout, and a channel or connection that closes mid-batch are
- * retriable failures too. The broker may still hold a message reported as failed (its confirm was
- * lost): the relay then publishes it again, and consumers deduplicate.
+ * each message {@code mandatory}, then waits for the broker's answer to each, as {@link
+ * PublishBatch} describes: an event that could not be sent holds back the later events of its
+ * destination and key in the batch. An event is {@link PublishResult.Confirmed} only when the
+ * broker acked it <em>and</em> did not return it. RabbitMQ acks a message that no queue received
+ * (no queue bound for its routing key, or the queue was deleted), after returning it: such an event
+ * is a retriable {@link PublishResult.Failed} whose error starts with {@code "unroutable: no queue
+ * bound for exchange ..."}, and the relay retries it and eventually parks it as dead, never marks
+ * it published. A {@code basic.nack}, a confirm that does not arrive before the timeout, and a
+ * channel or connection that closes mid-batch are retriable failures too. The broker may still hold
+ * a message reported as failed (its confirm was lost): the relay then publishes it again, and
+ * consumers deduplicate.
  *
  * <p><b>Failures that retrying cannot fix</b> are reported non-retriable, and the relay parks the
  * event as dead at once: a destination that is not a legal exchange name, a routing key over 255
@@ -123,11 +113,7 @@ public final class RabbitMqTransport implements Transport {
   private final Clock clock;
   private final ThreadFactory threadFactory;
 
-  private final ReentrantLock lock = new ReentrantLock();
-  private Connection publishConnection; // guarded by lock
-  private ConfirmChannel confirmChannel; // guarded by lock
-  private final Set<String> declaredExchanges = ConcurrentHashMap.newKeySet();
-  private volatile String blockedReason;
+  private final PublishConnection publishing;
   private final Set<RabbitMqSubscription> subscriptions = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
 
@@ -143,6 +129,7 @@ public final class RabbitMqTransport implements Transport {
     this.maxMessageBytes = b.maxMessageBytes;
     this.clock = b.clock;
     this.threadFactory = b.threadFactory;
+    this.publishing = new PublishConnection(connection, confirms, topology.declare());
   }
 
   /** Starts building a transport; see {@link Builder} for the defaults. */
@@ -188,16 +175,18 @@ public final class RabbitMqTransport implements Transport {
    * @throws RetriableCourierException if the broker cannot be reached
    */
   public void declareTopology(String destination) {
-    requireName("destination", "exchange", destination);
-    declare(ch -> Topology.declareExchange(ch, destination), "exchange '" + destination + "'");
-    declaredExchanges.add(destination);
+    Topology.requireName("destination", "exchange", destination);
+    publishing.declare(
+        destination,
+        ch -> Topology.declareExchange(ch, destination),
+        "exchange '" + destination + "'");
   }
 
   /**
-   * Declares a destination's exchange and one consumer's queue: a {@code x-queue-type=quorum}
-   * queue named {@code <destination>.<consumer>} with {@code x-delivery-limit} set (RabbitMQ before
-   * 4.0 has none by default), bound to the exchange with {@code #} (every routing key), and behind
-   * it the dead-letter exchange {@code <destination>.dead-letter} and queue {@code
+   * Declares a destination's exchange and one consumer's queue: a {@code x-queue-type=quorum} queue
+   * named {@code <destination>.<consumer>} with {@code x-delivery-limit} set (RabbitMQ before 4.0
+   * has none by default), bound to the exchange with {@code #} (every routing key), and behind it
+   * the dead-letter exchange {@code <destination>.dead-letter} and queue {@code
    * <destination>.<consumer>.dead-letter}. Idempotent while the settings agree with what exists.
    *
    * <p>Call it for every consumer before its events are published: RabbitMQ keeps a message only
@@ -208,43 +197,53 @@ public final class RabbitMqTransport implements Transport {
    * @throws RetriableCourierException if the broker cannot be reached
    */
   public String declareTopology(String destination, String consumer) {
-    requireName("destination", "exchange", destination);
+    Topology.requireName("destination", "exchange", destination);
     String queue = queueName(destination, consumer);
-    requireQueueName("consumer", queue);
-    declare(ch -> topology.declareQueue(ch, destination, queue), "queue '" + queue + "'");
-    declaredExchanges.add(destination);
+    Topology.requireQueueName("consumer", queue);
+    publishing.declare(
+        destination, ch -> topology.declareQueue(ch, destination, queue), "queue '" + queue + "'");
     return queue;
   }
 
   /**
-   * Publishes a batch and waits for the broker's confirm of each message; see the class
-   * description for what counts as confirmed and which failures are retriable.
+   * Publishes a batch and waits for the broker's confirm of each message; see the class description
+   * for what counts as confirmed and which failures are retriable.
    *
    * @return one result per event, in the batch's order
    * @throws IllegalStateException if the transport is closed
    */
   @Override
   public List<PublishResult> publish(List<Event> batch, Duration timeout) {
-    Objects.requireNonNull(batch, "batch");
-    Objects.requireNonNull(timeout, "timeout");
+    requireOpen();
+    return new Batch(batch, timeout).publish();
+  }
+
+  private void requireOpen() {
     if (closed) {
       throw new IllegalStateException("the rabbitmq transport is closed");
     }
-    int n = batch.size();
-    if (n == 0) {
-      return List.of();
+  }
+
+  /**
+   * One batch on the confirm channel, sent while holding the publishing lock: what publishing is
+   * for RabbitMQ; see {@link PublishBatch}.
+   */
+  private final class Batch extends PublishBatch<PublishResult> {
+    private ConfirmChannel channel;
+    private String unavailable; // why nothing more can be sent on this batch's channel
+    private Throwable unavailableCause;
+    private String key; // the routing key of the event being sent
+
+    Batch(List<Event> events, Duration timeout) {
+      super(events, timeout, "confirm");
     }
-    long deadline = System.nanoTime() + timeout.toNanos();
-    PublishResult[] results = new PublishResult[n];
-    ConfirmChannel.Pending[] pending = new ConfirmChannel.Pending[n];
-    ConfirmChannel ch = null;
-    lock.lock();
-    try {
-      String unavailable = null;
-      Throwable unavailableCause = null;
+
+    @Override
+    protected void beforeSending() {
+      publishing.lock();
       try {
-        ch = confirmChannel();
-        String blocked = blockedReason;
+        channel = publishing.channel();
+        String blocked = publishing.blockedReason();
         if (blocked != null) {
           unavailable =
               "the broker blocks publishers on this connection ("
@@ -252,265 +251,66 @@ public final class RabbitMqTransport implements Transport {
                   + "), usually because of a memory or disk alarm";
         }
       } catch (IOException | TimeoutException | RuntimeException e) {
-        unavailable = "cannot connect to RabbitMQ at " + connection.describe() + ": " + AmqpErrors.describe(e);
+        unavailable =
+            "cannot connect to RabbitMQ at "
+                + connection.describe()
+                + ": "
+                + AmqpErrors.describe(e);
         unavailableCause = e;
       }
-      for (int i = 0; i < n; i++) {
-        Event e = batch.get(i);
-        String key;
-        try {
-          key = routingKey(e);
-        } catch (RuntimeException ex) {
-          results[i] =
-              new PublishResult.Failed(
-                  e.id(),
-                  new InvalidEventException("the routing rule failed for this event: " + ex, e.id(), e.destination(), ex),
-                  false);
-          continue;
-        }
-        String invalid = problem(e, key);
-        if (invalid != null) {
-          results[i] = new PublishResult.Failed(e.id(), new InvalidEventException(invalid, e.id(), e.destination()), false);
-          continue;
-        }
-        if (unavailable != null) {
-          results[i] = retriable(e, "not sent: " + unavailable, unavailableCause);
-          continue;
-        }
-        if (System.nanoTime() - deadline >= 0) {
-          results[i] = retriable(e, "not sent: the publish timeout of " + timeout + " passed before its turn", null);
-          continue;
-        }
-        String notDeclared = ensureExchange(e.destination());
-        if (notDeclared != null) {
-          results[i] = retriable(e, "not sent: " + notDeclared, null);
-          continue;
-        }
-        try {
-          pending[i] = ch.publish(e, key, AmqpMessages.properties(e, persistent), mandatory);
-        } catch (IOException | RuntimeException ex) {
-          results[i] = retriable(e, "not sent: " + AmqpErrors.describe(ex), ex);
-          if (!ch.isOpen()) {
-            unavailable = "the publishing channel closed (" + AmqpErrors.describe(ch.closeReason()) + ")";
-            unavailableCause = ex;
-          }
-        }
-      }
-    } finally {
-      lock.unlock();
     }
 
-    boolean interrupted = false;
-    for (int i = 0; i < n; i++) {
-      ConfirmChannel.Pending p = pending[i];
-      if (p == null) {
-        continue;
-      }
-      Event e = batch.get(i);
-      long remaining = Math.max(0, deadline - System.nanoTime());
+    @Override
+    protected void afterSending() {
+      publishing.unlock();
+    }
+
+    @Override
+    protected String problem(Event e) {
       try {
-        // with remaining == 0 this still collects an answer that has already arrived
-        results[i] = interrupted ? p.result.getNow(null) : p.result.get(remaining, TimeUnit.NANOSECONDS);
-        if (results[i] == null) {
-          ch.abandon(p);
-          results[i] = retriable(e, "no confirm: the publishing thread was interrupted", null);
-        }
-      } catch (TimeoutException ex) {
-        ch.abandon(p);
-        results[i] =
-            retriable(
-                e,
-                "no confirm from the broker within "
-                    + timeout
-                    + "; the message may still be stored, and publishing it again is safe because"
-                    + " consumers deduplicate",
-                ex);
-      } catch (InterruptedException ex) {
-        Thread.currentThread().interrupt();
-        interrupted = true;
-        ch.abandon(p);
-        results[i] = retriable(e, "no confirm: the publishing thread was interrupted", ex);
-      } catch (ExecutionException ex) {
-        results[i] = retriable(e, "no confirm: " + ex.getCause(), ex.getCause());
+        String k = routingKey.apply(e);
+        key = k == null ? "" : k;
+      } catch (RuntimeException ex) {
+        return "the routing rule failed for this event: " + ex;
       }
+      return AmqpMessages.publishProblem(e, key, maxMessageBytes);
     }
-    return Arrays.asList(results);
-  }
 
-  private String routingKey(Event e) {
-    String key = routingKey.apply(e);
-    return key == null ? "" : key;
-  }
-
-  /** Why this event cannot be published however often it is tried, or {@code null}. */
-  private String problem(Event e, String key) {
-    String name = AmqpMessages.nameProblem("exchange", e.destination());
-    if (name != null) {
-      return "cannot publish to RabbitMQ: " + name;
-    }
-    if (AmqpMessages.utf8Length(key) > AmqpMessages.MAX_SHORT_STRING_BYTES) {
-      return "cannot publish to RabbitMQ: the routing key is "
-          + AmqpMessages.utf8Length(key)
-          + " bytes; AMQP allows at most "
-          + AmqpMessages.MAX_SHORT_STRING_BYTES;
-    }
-    String reserved = AmqpMessages.reservedHeader(e);
-    if (reserved != null) {
-      return "cannot publish to RabbitMQ: application header '"
-          + AmqpMessages.printable(reserved)
-          + "' uses the prefix '"
-          + RabbitMqHeaders.RESERVED_PREFIX
-          + "' or '"
-          + RabbitMqHeaders.BROKER_PREFIX
-          + "', which are reserved for Courier's own headers and the broker's";
-    }
-    long size = AmqpMessages.messageBytes(e);
-    if (size > maxMessageBytes) {
-      return "cannot publish to RabbitMQ: the message is "
-          + size
-          + " bytes (payload "
-          + e.payloadSize()
-          + "), over the limit of "
-          + maxMessageBytes
-          + " bytes (RabbitMqTransport.Builder.maxMessageBytes)";
-    }
-    return null;
-  }
-
-  /** The open confirm channel, opening a connection and a channel when needed. Hold the lock. */
-  private ConfirmChannel confirmChannel() throws IOException, TimeoutException {
-    ConfirmChannel ch = confirmChannel;
-    if (ch != null && ch.isOpen()) {
-      return ch;
-    }
-    if (ch != null) {
-      log.warn(
-          "the publishing channel closed ({}); opening a new one. Events it had not confirmed were"
-              + " reported as retriable failures",
-          AmqpErrors.describe(ch.closeReason()));
-      confirmChannel = null;
-    }
-    Connection c = publishConnection();
-    ch = new ConfirmChannel(c, confirms);
-    confirmChannel = ch;
-    return ch;
-  }
-
-  /** The open publishing connection, opened when needed. Hold the lock. */
-  private Connection publishConnection() throws IOException, TimeoutException {
-    Connection c = publishConnection;
-    if (c != null && c.isOpen()) {
-      return c;
-    }
-    if (c != null) {
-      log.warn("the publishing connection to {} closed ({}); reconnecting", connection.describe(), AmqpErrors.describe(c.getCloseReason()));
-      publishConnection = null;
-    }
-    c = connection.open("publisher");
-    declaredExchanges.clear();
-    blockedReason = null;
-    c.addBlockedListener(
-        new BlockedListener() {
-          @Override
-          public void handleBlocked(String reason) {
-            blockedReason = reason;
-            log.warn("RabbitMQ blocks publishing on {}: {}", connection.describe(), reason);
-          }
-
-          @Override
-          public void handleUnblocked() {
-            blockedReason = null;
-            log.info("RabbitMQ unblocked publishing on {}", connection.describe());
-          }
-        });
-    publishConnection = c;
-    log.info("connected to RabbitMQ at {} for publishing", connection.describe());
-    return c;
-  }
-
-  /**
-   * Declares the destination's exchange once per connection when topology declaration is on.
-   * Returns why it could not, or {@code null}. Hold the lock.
-   */
-  private String ensureExchange(String destination) {
-    if (!topology.declare() || destination.startsWith("amq.") || declaredExchanges.contains(destination)) {
-      return null;
-    }
-    try {
-      declareOn(publishConnection, ch -> Topology.declareExchange(ch, destination));
-      declaredExchanges.add(destination);
-      return null;
-    } catch (IOException | TimeoutException | RuntimeException e) {
-      if (AmqpErrors.replyCode(e) == AmqpErrors.PRECONDITION_FAILED) {
-        // It exists with other settings (another type, not durable): publish to it as it is.
-        log.warn("exchange '{}' exists with settings other than Courier declares ({}); publishing to it as it is", destination, AmqpErrors.describe(e));
-        declaredExchanges.add(destination);
-        return null;
+    @Override
+    protected PublishResult.Failed unavailable(Event e) {
+      if (unavailable != null) {
+        return notSent(e, unavailable, unavailableCause);
       }
-      return "cannot declare exchange '" + destination + "': " + AmqpErrors.describe(e);
+      String notDeclared = publishing.ensureExchange(e.destination());
+      return notDeclared == null ? null : notSent(e, notDeclared, null);
     }
-  }
 
-  /** A declaration to run on a channel of its own. */
-  @FunctionalInterface
-  interface Declaration {
-    void run(Channel channel) throws IOException;
-  }
+    @Override
+    protected Future<PublishResult> send(Event e) throws IOException {
+      return channel.publish(e, key, AmqpMessages.properties(e, persistent), mandatory);
+    }
 
-  /**
-   * Runs declarations on a short-lived channel of the publishing connection, so that a refused
-   * declaration (which closes its channel) never closes the confirm channel.
-   */
-  private void declare(Declaration declaration, String what) {
-    lock.lock();
-    try {
-      if (closed) {
-        throw new IllegalStateException("the rabbitmq transport is closed");
+    /** The broker's answer is already a result: confirmed, or returned, nacked, or lost. */
+    @Override
+    protected PublishResult answered(Event e, PublishResult result) {
+      return result;
+    }
+
+    /** A publish that threw; the answers themselves never fail (see {@link ConfirmChannel}). */
+    @Override
+    protected PublishResult.Failed failed(Event e, Throwable error) {
+      if (!channel.isOpen()) {
+        unavailable =
+            "the publishing channel closed (" + AmqpErrors.describe(channel.closeReason()) + ")";
+        unavailableCause = error;
       }
-      declareOn(publishConnection(), declaration);
-    } catch (IOException | TimeoutException | RuntimeException e) {
-      throw declarationFailure(what, e);
-    } finally {
-      lock.unlock();
+      return notSent(e, AmqpErrors.describe(error), error);
     }
-  }
 
-  static void declareOn(Connection c, Declaration declaration) throws IOException, TimeoutException {
-    Channel ch = c.createChannel();
-    if (ch == null) {
-      throw new IOException("the connection has no free channel (channel_max reached)");
+    @Override
+    protected void abandon(Future<PublishResult> answer) {
+      channel.abandon(answer);
     }
-    try {
-      declaration.run(ch);
-    } finally {
-      if (ch.isOpen()) {
-        try {
-          ch.close();
-        } catch (IOException | TimeoutException | RuntimeException ignored) {
-          // the declaration's outcome is what matters
-        }
-      }
-    }
-  }
-
-  /** Turns a failed declaration into a configuration error (refused) or a retriable one. */
-  static CourierException declarationFailure(String what, Throwable e) {
-    if (e instanceof CourierException ce) {
-      return ce;
-    }
-    int code = AmqpErrors.replyCode(e);
-    if (code == AmqpErrors.PRECONDITION_FAILED || code == AmqpErrors.ACCESS_REFUSED || code == AmqpErrors.NOT_FOUND) {
-      return new ConfigurationException(
-          "topology",
-          "the broker refused to declare "
-              + what
-              + ": "
-              + AmqpErrors.describe(e)
-              + (code == AmqpErrors.PRECONDITION_FAILED
-                  ? ". It exists with other arguments; delete it, or configure the transport to match it"
-                  : ""));
-    }
-    return new RetriableCourierException("cannot declare " + what + ": " + AmqpErrors.describe(e), e);
   }
 
   /**
@@ -534,51 +334,10 @@ public final class RabbitMqTransport implements Transport {
   public RabbitMqSubscription subscribe(SubscriptionSpec spec, IdempotentProcessor processor) {
     Objects.requireNonNull(spec, "spec");
     Objects.requireNonNull(processor, "processor");
-    if (closed) {
-      throw new IllegalStateException("the rabbitmq transport is closed");
-    }
-    String destination = spec.destination();
-    requireName("destination", "exchange", destination);
-    int prefetchCount = prefetch;
-    String queue = queueName(destination, processor.consumer());
-    for (Map.Entry<String, String> o : spec.options().entrySet()) {
-      switch (o.getKey()) {
-        case OPTION_PREFETCH -> prefetchCount = parsePrefetch(o.getValue());
-        case OPTION_QUEUE -> queue = o.getValue();
-        default ->
-            throw new ConfigurationException(
-                o.getKey(),
-                "is not a subscription option of the rabbitmq transport; it knows "
-                    + OPTION_PREFETCH
-                    + " and "
-                    + OPTION_QUEUE);
-      }
-    }
-    requireQueueName(OPTION_QUEUE, queue);
-    int maxAttempts = processor.retryPolicy().maxAttempts();
-    if (topology.queueType() == QueueType.QUORUM && topology.deliveryLimit() < maxAttempts) {
-      throw new ConfigurationException(
-          "deliveryLimit",
-          "must be at least the processor's maxAttempts ("
-              + maxAttempts
-              + "), was "
-              + topology.deliveryLimit()
-              + ": the broker would dead-letter a failing event to its queue before the processor"
-              + " records it with its reason");
-    }
+    requireOpen();
     RabbitMqSubscription s =
-        new RabbitMqSubscription(
-            connection,
-            topology,
-            destination,
-            queue,
-            spec,
-            processor,
-            prefetchCount,
-            autoAck,
-            clock,
-            threadFactory,
-            subscriptions::remove);
+        RabbitMqSubscription.of(
+            connection, topology, spec, processor, prefetch, autoAck, clock, threadFactory, subscriptions::remove);
     subscriptions.add(s);
     try {
       s.start();
@@ -587,47 +346,6 @@ public final class RabbitMqTransport implements Transport {
       throw e;
     }
     return s;
-  }
-
-  private static int parsePrefetch(String value) {
-    try {
-      int p = Integer.parseInt(value.trim());
-      if (p >= 1 && p <= 65_535) {
-        return p;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw new ConfigurationException(OPTION_PREFETCH, "must be an integer from 1 to 65535, was '" + value + "'");
-  }
-
-  private static void requireName(String setting, String what, String name) {
-    String problem = AmqpMessages.nameProblem(what, name);
-    if (problem != null) {
-      throw new ConfigurationException(setting, problem);
-    }
-  }
-
-  private static void requireQueueName(String setting, String queue) {
-    requireName(setting, "queue", queue);
-    if (AmqpMessages.utf8Length(Topology.deadLetterQueue(queue)) > AmqpMessages.MAX_SHORT_STRING_BYTES) {
-      throw new ConfigurationException(
-          setting,
-          "the queue name '"
-              + AmqpMessages.printable(queue)
-              + "' is too long: its dead-letter queue '<queue>"
-              + Topology.DEAD_LETTER_SUFFIX
-              + "' must fit in "
-              + AmqpMessages.MAX_SHORT_STRING_BYTES
-              + " bytes");
-    }
-    if (queue.startsWith("amq.")) {
-      throw new ConfigurationException(setting, "queue names starting with 'amq.' are reserved by the broker");
-    }
-  }
-
-  private static PublishResult.Failed retriable(Event e, String message, Throwable cause) {
-    return new PublishResult.Failed(e.id(), new RetriableCourierException(message, e.id(), e.destination(), cause), true);
   }
 
   /**
@@ -647,28 +365,16 @@ public final class RabbitMqTransport implements Transport {
         log.warn("closing subscription of queue {} failed: {}", s.queue(), e.toString());
       }
     }
-    lock.lock();
-    try {
-      if (confirmChannel != null) {
-        confirmChannel.close();
-        confirmChannel = null;
-      }
-      if (publishConnection != null) {
-        try {
-          publishConnection.close(5_000);
-        } catch (IOException | RuntimeException e) {
-          publishConnection.abort(1_000);
-        }
-        publishConnection = null;
-      }
-    } finally {
-      lock.unlock();
-    }
+    publishing.close();
   }
 
   @Override
   public String toString() {
-    return "RabbitMqTransport[" + connection.describe() + ", connectionName=" + connection.connectionName() + "]";
+    return "RabbitMqTransport["
+        + connection.describe()
+        + ", connectionName="
+        + connection.connectionName()
+        + "]";
   }
 
   /**
@@ -684,33 +390,31 @@ public final class RabbitMqTransport implements Transport {
    * persistentMessages(false)}, {@code durableQueues(false)} and {@code autoAck(true)}.
    */
   public static final class Builder {
-    private static final Set<String> UNSAFE =
-        Set.of("publisherConfirms", "mandatory", "persistentMessages", "durableQueues", "autoAck");
-
-    private String uri;
-    private String host = "127.0.0.1";
-    private Integer port;
-    private String virtualHost = "/";
-    private String username = "guest";
-    private String password = "guest";
-    private SSLContext sslContext;
-    private String connectionName = "courier";
-    private Duration connectionTimeout = Duration.ofSeconds(10);
-    private Duration heartbeat = Duration.ofSeconds(30);
+    // the package-private ones are read by ConnectionSettings.from and UnsafeSettings.accepted
+    String uri;
+    String host = "127.0.0.1";
+    Integer port;
+    String virtualHost = "/";
+    String username = "guest";
+    String password = "guest";
+    SSLContext sslContext;
+    String connectionName = "courier";
+    Duration connectionTimeout = Duration.ofSeconds(10);
+    Duration heartbeat = Duration.ofSeconds(30);
     private Function<Event, String> routingKey = Event::key;
-    private boolean publisherConfirms = true;
-    private boolean mandatory = true;
-    private boolean persistentMessages = true;
+    boolean publisherConfirms = true;
+    boolean mandatory = true;
+    boolean persistentMessages = true;
     private boolean declareTopology = true;
     private QueueType queueType = QueueType.QUORUM;
-    private boolean durableQueues = true;
+    boolean durableQueues = true;
     private int deliveryLimit = DEFAULT_DELIVERY_LIMIT;
-    private boolean autoAck;
+    boolean autoAck;
     private int prefetch = DEFAULT_PREFETCH;
     private int maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
     private Clock clock = Clock.systemUTC();
-    private ThreadFactory threadFactory = Threads.DAEMON_PLATFORM;
-    private final Set<String> allowedUnsafe = new LinkedHashSet<>();
+    ThreadFactory threadFactory = Threads.DAEMON_PLATFORM;
+    final Set<String> allowedUnsafe = new LinkedHashSet<>();
 
     private Builder() {}
 
@@ -858,8 +562,8 @@ public final class RabbitMqTransport implements Transport {
 
     /**
      * The largest message this transport publishes, counting payload, header names and values
-     * (default 16 MiB, at most 128 MiB, RabbitMQ's default {@code max_message_size}). A larger event
-     * fails non-retriably.
+     * (default 16 MiB, at most 128 MiB, RabbitMQ's default {@code max_message_size}). A larger
+     * event fails non-retriably.
      */
     public Builder maxMessageBytes(int maxMessageBytes) {
       this.maxMessageBytes = maxMessageBytes;
@@ -916,155 +620,34 @@ public final class RabbitMqTransport implements Transport {
      * @throws ConfigurationException for a missing or invalid setting
      */
     public RabbitMqTransport build() {
-      if (uri != null) {
-        applyUri();
-      }
-      if (host == null || host.isBlank()) {
-        throw new ConfigurationException("host", "is required: the RabbitMQ host to connect to");
-      }
-      int p = port != null ? port : (sslContext != null ? 5671 : 5672);
-      if (p < 1 || p > 65_535) {
-        throw new ConfigurationException("port", "must be from 1 to 65535, was " + p);
-      }
-      if (virtualHost == null) {
-        throw new ConfigurationException("virtualHost", "is required (the default is '/')");
-      }
-      if (username == null || username.isEmpty()) {
-        throw new ConfigurationException("username", "is required");
-      }
-      if (password == null) {
-        throw new ConfigurationException("password", "is required (it may be empty)");
-      }
-      if (connectionName == null || connectionName.isBlank()) {
-        throw new ConfigurationException("connectionName", "must not be blank");
-      }
-      requirePositive("connectionTimeout", connectionTimeout);
-      if (heartbeat == null || heartbeat.isNegative()) {
-        throw new ConfigurationException("heartbeat", "must be zero or positive, was " + heartbeat);
-      }
+      ConnectionSettings settings = ConnectionSettings.from(this);
       if (prefetch < 1 || prefetch > 65_535) {
         throw new ConfigurationException("prefetch", "must be from 1 to 65535, was " + prefetch);
       }
       if (deliveryLimit < 1) {
-        throw new ConfigurationException("deliveryLimit", "must be at least 1, was " + deliveryLimit);
+        throw new ConfigurationException(
+            "deliveryLimit", "must be at least 1, was " + deliveryLimit);
       }
       if (maxMessageBytes < 1 || maxMessageBytes > MAX_MESSAGE_BYTES_LIMIT) {
         throw new ConfigurationException(
-            "maxMessageBytes", "must be from 1 to " + MAX_MESSAGE_BYTES_LIMIT + " bytes, was " + maxMessageBytes);
+            "maxMessageBytes",
+            "must be from 1 to " + MAX_MESSAGE_BYTES_LIMIT + " bytes, was " + maxMessageBytes);
       }
       if (queueType == QueueType.QUORUM && !durableQueues) {
         throw new ConfigurationException(
-            "durableQueues", "quorum queues are always durable; a non-durable queue needs queueType(CLASSIC)");
+            "durableQueues",
+            "quorum queues are always durable; a non-durable queue needs queueType(CLASSIC)");
       }
-      for (String a : allowedUnsafe) {
-        if (!UNSAFE.contains(a)) {
-          throw new ConfigurationException(
-              "allowUnsafe", "'" + a + "' is not a setting the rabbitmq transport refuses; the ones that can be allowed are " + UNSAFE);
-        }
-      }
-      Map<String, String> unsafe = unsafe();
-      for (Map.Entry<String, String> u : unsafe.entrySet()) {
-        if (!allowedUnsafe.contains(u.getKey())) {
-          throw new UnsafeConfigurationException(
-              u.getKey(), u.getValue(), "RabbitMqTransport.Builder.allowUnsafe(\"" + u.getKey() + "\")");
-        }
-      }
-      ConnectionSettings settings =
-          new ConnectionSettings(
-              host, p, virtualHost, username, password, sslContext, connectionName, connectionTimeout, heartbeat, threadFactory);
+      Map<String, String> accepted = UnsafeSettings.accepted(this);
       RabbitMqTransport transport = new RabbitMqTransport(this, settings);
-      for (Map.Entry<String, String> u : unsafe.entrySet()) {
-        log.warn("the rabbitmq transport runs with an unsafe setting accepted through allowUnsafe(\"{}\"): {}", u.getKey(), u.getValue());
+      for (Map.Entry<String, String> u : accepted.entrySet()) {
+        log.warn(
+            "the rabbitmq transport runs with an unsafe setting accepted through"
+                + " allowUnsafe(\"{}\"): {}",
+            u.getKey(),
+            u.getValue());
       }
       return transport;
-    }
-
-    private Map<String, String> unsafe() {
-      Map<String, String> found = new LinkedHashMap<>();
-      if (!publisherConfirms) {
-        found.put(
-            "publisherConfirms",
-            "publisherConfirms=false: the broker never confirms a publish, so an event counts as"
-                + " published once it is written to the socket; an event the broker loses or refuses"
-                + " is lost silently.");
-      }
-      if (!mandatory) {
-        found.put(
-            "mandatory",
-            "mandatory=false: RabbitMQ confirms a message that no queue receives (no binding for its"
-                + " routing key, a deleted queue) and drops it, so the relay would mark such events"
-                + " published.");
-      }
-      if (!persistentMessages) {
-        found.put(
-            "persistentMessages",
-            "persistentMessages=false: messages are kept in memory only (delivery mode 1), so"
-                + " confirmed events are lost when the broker restarts.");
-      }
-      if (!durableQueues) {
-        found.put(
-            "durableQueues",
-            "durableQueues=false: a classic non-durable queue and every message in it disappear when"
-                + " the broker restarts.");
-      }
-      if (autoAck) {
-        found.put(
-            "autoAck",
-            "autoAck=true: the broker forgets each message as soon as it sends it, before its effect"
-                + " is committed, so a consumer crash or a failed handler loses the event.");
-      }
-      return found;
-    }
-
-    /** Takes host, port, virtual host, user and password from the URI; never echoes it. */
-    private void applyUri() {
-      String hidden = " (the value is not shown because it may contain a password)";
-      URI u;
-      try {
-        u = new URI(uri.trim());
-      } catch (URISyntaxException e) {
-        throw new ConfigurationException("uri", "is not a valid AMQP URI amqp://user:password@host:port/virtual-host" + hidden);
-      }
-      String scheme = u.getScheme() == null ? "" : u.getScheme().toLowerCase(java.util.Locale.ROOT);
-      if (!scheme.equals("amqp") && !scheme.equals("amqps")) {
-        throw new ConfigurationException("uri", "must start with amqp:// or amqps://" + hidden);
-      }
-      if (scheme.equals("amqps") && sslContext == null) {
-        try {
-          sslContext = SSLContext.getDefault();
-        } catch (java.security.NoSuchAlgorithmException e) {
-          throw new ConfigurationException("uri", "amqps:// needs TLS, and this JVM has no default SSLContext; set sslContext(...)");
-        }
-      }
-      if (u.getHost() == null) {
-        throw new ConfigurationException("uri", "names no host" + hidden);
-      }
-      host = u.getHost();
-      if (u.getPort() != -1) {
-        port = u.getPort();
-      }
-      String userInfo = u.getRawUserInfo();
-      if (userInfo != null) {
-        int colon = userInfo.indexOf(':');
-        username = decode(colon < 0 ? userInfo : userInfo.substring(0, colon));
-        if (colon >= 0) {
-          password = decode(userInfo.substring(colon + 1));
-        }
-      }
-      String path = u.getRawPath();
-      if (path != null && path.length() > 1) {
-        virtualHost = decode(path.substring(1));
-      }
-    }
-
-    private static String decode(String s) {
-      return URLDecoder.decode(s.replace("+", "%2B"), StandardCharsets.UTF_8);
-    }
-
-    private static void requirePositive(String name, Duration d) {
-      if (d == null || d.isZero() || d.isNegative()) {
-        throw new ConfigurationException(name, "must be a positive duration, was " + d);
-      }
     }
 
     /** The settings, for diagnostics; the password is masked. */
