@@ -290,7 +290,7 @@ final class BrokerDrain {
         Headers headers = new Headers();
         headers.put("courier-event-id", e.id().toString());
         headers.put("courier-event-type", e.type());
-        headers.put("courier-key", e.key());
+        headers.put("courier-event-key", e.key());
         headers.put("courier-correlation-id", e.correlationId());
         headers.put("courier-created-at", e.createdAt().toString());
         PublishOptions po = PublishOptions.builder().messageId(e.id().toString()).expectedStream(stream).build();

@@ -1,6 +1,5 @@
 package dev.courier.nats;
 
-import dev.courier.metrics.CourierMetrics;
 import dev.courier.ConfigurationException;
 import dev.courier.CourierException;
 import dev.courier.Event;
@@ -9,34 +8,26 @@ import dev.courier.RetriableCourierException;
 import dev.courier.UnsafeConfigurationException;
 import dev.courier.inbox.DeliveryPipeline;
 import dev.courier.inbox.IdempotentProcessor;
-import dev.courier.internal.EventLog;
 import dev.courier.internal.Threads;
+import dev.courier.metrics.CourierMetrics;
 import dev.courier.relay.Relay;
 import dev.courier.retry.RetryPolicy;
+import dev.courier.spi.PublishBatch;
 import dev.courier.spi.PublishResult;
 import dev.courier.spi.Subscription;
 import dev.courier.spi.SubscriptionSpec;
 import dev.courier.spi.Transport;
-import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import io.nats.client.AuthenticationException;
 import io.nats.client.Connection;
-import io.nats.client.ConnectionListener;
-import io.nats.client.ErrorListener;
 import io.nats.client.JetStream;
 import io.nats.client.JetStreamApiException;
-import io.nats.client.JetStreamManagement;
-import io.nats.client.Nats;
 import io.nats.client.Options;
 import io.nats.client.PublishOptions;
 import io.nats.client.api.PublishAck;
 import io.nats.client.api.StorageType;
-import io.nats.client.api.StreamConfiguration;
-import io.nats.client.api.StreamInfo;
 import io.nats.client.impl.Headers;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -45,23 +36,15 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.CancellationException;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -71,8 +54,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Messages.</b> Subject = {@link Event#destination()}; data = the payload; headers = {@code
  * Nats-Msg-Id} set to the event id (with {@code @} and the replay id for a replayed event, so that
- * the duplicate window does not swallow a replay; see {@link NatsMessages#messageId}), the headers of {@link NatsHeaders}, and every application
- * header (values that are not printable ASCII travel as encoded words, see {@link NatsHeaders}).
+ * the duplicate window does not swallow a replay; see {@link NatsMessages#messageId}), the headers
+ * of {@link NatsHeaders}, and every application header (values that are not printable ASCII travel
+ * as encoded words, see {@link NatsHeaders}).
  *
  * <p><b>Streams.</b> Each destination is captured by one stream, named by {@link
  * Builder#stream(String, String)} or else by {@link Builder#streamNaming(UnaryOperator)} (default:
@@ -90,17 +74,18 @@ import org.slf4j.LoggerFactory;
  * builder's.
  *
  * <p><b>Publishing.</b> {@link #publish} sends the whole batch asynchronously, in order, then waits
- * for every PubAck up to the timeout. A PubAck is {@link PublishResult.Confirmed}; one marked as a
- * duplicate (the stream already holds a message with that {@code Nats-Msg-Id} inside its window) is
- * confirmed with {@code brokerDuplicate = true}, counted in {@value #BROKER_DEDUPE_HITS} and logged
- * with the event id. No PubAck by the deadline, a server error, or no stream for the subject is a
- * retriable failure. Failures that retrying cannot fix are non-retriable, and the relay parks the
- * event at once: a subject that cannot be published to (empty, wildcard, starting with {@code $}),
- * an application header NATS cannot carry or that uses a reserved prefix ({@code courier-}, {@code
- * Nats-}), and a message larger than the server's {@code max_payload} or the stream's {@code
- * max_msg_size} (the message names its size and the limit). Each publish names the stream it
- * expects ({@code Nats-Expected-Stream}), so a subject captured by some other stream is refused
- * instead of stored where no Courier consumer looks.
+ * for every PubAck up to the timeout, as {@link PublishBatch} describes: an event that could not be
+ * sent holds back the later events of its subject and key in the batch. A PubAck is {@link
+ * PublishResult.Confirmed}; one marked as a duplicate (the stream already holds a message with that
+ * {@code Nats-Msg-Id} inside its window) is confirmed with {@code brokerDuplicate = true}, counted
+ * in {@value #BROKER_DEDUPE_HITS} and logged with the event id. No PubAck by the deadline, a server
+ * error, or no stream for the subject is a retriable failure. Failures that retrying cannot fix are
+ * non-retriable, and the relay parks the event at once: a subject that cannot be published to
+ * (empty, wildcard, starting with {@code $}), an application header NATS cannot carry or that uses
+ * a reserved prefix ({@code courier-}, {@code Nats-}), and a message larger than the server's
+ * {@code max_payload} or the stream's {@code max_msg_size} (the message names its size and the
+ * limit). Each publish names the stream it expects ({@code Nats-Expected-Stream}), so a subject
+ * captured by some other stream is refused instead of stored where no Courier consumer looks.
  *
  * <p><b>Consuming.</b> See {@link #subscribe}: a durable pull consumer with explicit acks, a
  * bounded {@code MaxDeliver} and a {@code BackOff} schedule; acks only after the database commit.
@@ -166,44 +151,19 @@ public final class JetStreamTransport implements Transport {
   /** The server version from which consumers accept a {@code backoff} list. */
   static final String BACKOFF_MIN_SERVER = "2.7.1";
 
-  private static final int API_STREAM_NOT_FOUND = 10059;
-  private static final int API_STREAM_NAME_IN_USE = 10058;
   private static final int API_MESSAGE_TOO_LARGE = 10054;
-  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_-]{1,255}");
 
   private final Supplier<Options> options;
   private final String servers;
   private final Connection connection;
   private final JetStream jetStream;
-  private final JetStreamManagement management;
-  private final Map<String, String> explicitStreams;
-  private final UnaryOperator<String> streamNaming;
-  private final boolean createStreams;
-  private final StorageType storage;
-  private final int replicas;
-  private final Duration explicitWindow;
-  private volatile Duration retryHorizon;
-  private final boolean allowShortWindow;
-  private final MeterRegistry registry;
+  private final Streams streams;
+  private final DedupeHits dedupeHits;
   private final Clock clock;
   private final ThreadFactory threadFactory;
 
-  private final ReentrantLock streamLock = new ReentrantLock();
-  private final Map<String, Target> targets = new ConcurrentHashMap<>();
-  private final Map<String, Counter> dedupeCounters = new ConcurrentHashMap<>();
-  private final AtomicLong dedupeHits = new AtomicLong();
   private final Set<PullSubscription> subscriptions = ConcurrentHashMap.newKeySet();
   private volatile boolean closed;
-
-  /**
-   * Where a destination's messages go and how large they may be.
-   *
-   * @param stream the stream that captures the destination
-   * @param maxBytes the largest message (data plus headers) the server and the stream accept
-   * @param limit how {@code maxBytes} came about, for messages
-   * @param window the stream's duplicate window
-   */
-  private record Target(String stream, long maxBytes, String limit, Duration window) {}
 
   private JetStreamTransport(Builder b, Supplier<Options> options, Connection connection)
       throws IOException {
@@ -211,16 +171,8 @@ public final class JetStreamTransport implements Transport {
     this.servers = b.serversForLogs();
     this.connection = connection;
     this.jetStream = connection.jetStream();
-    this.management = connection.jetStreamManagement();
-    this.explicitStreams = Map.copyOf(b.streams);
-    this.streamNaming = b.streamNaming;
-    this.createStreams = b.createStreams;
-    this.storage = b.storage;
-    this.replicas = b.replicas;
-    this.retryHorizon = b.retryHorizon;
-    this.explicitWindow = b.duplicateWindow;
-    this.allowShortWindow = b.allowShortWindow;
-    this.registry = b.registry;
+    this.streams = new Streams(b, servers, connection);
+    this.dedupeHits = new DedupeHits(b.registry, name());
     this.clock = b.clock;
     this.threadFactory = b.threadFactory;
   }
@@ -253,7 +205,7 @@ public final class JetStreamTransport implements Transport {
    * Publishes the server recognised as duplicates so far (also in {@value #BROKER_DEDUPE_HITS}).
    */
   public long brokerDedupeHits() {
-    return dedupeHits.get();
+    return dedupeHits.total();
   }
 
   /**
@@ -261,7 +213,7 @@ public final class JetStreamTransport implements Transport {
    * longer one a relay asked for ({@link #checkRetryHorizon}).
    */
   public Duration retryHorizon() {
-    return retryHorizon;
+    return streams.retryHorizon();
   }
 
   /**
@@ -270,13 +222,13 @@ public final class JetStreamTransport implements Transport {
    * #NATS_DEFAULT_DUPLICATE_WINDOW}.
    */
   public Duration duplicateWindow() {
-    return Builder.window(explicitWindow, retryHorizon);
+    return streams.duplicateWindow();
   }
 
   /**
    * Holds every stream to a relay's retry horizon: raises this transport's horizon to {@code
-   * relayHorizon} if that is longer (streams created from then on get a window to match, unless
-   * the builder set one), then checks the stream of each destination already used or given here,
+   * relayHorizon} if that is longer (streams created from then on get a window to match, unless the
+   * builder set one), then checks the stream of each destination already used or given here,
    * creating missing ones as {@link #ensureStream} does.
    *
    * @throws UnsafeConfigurationException naming the stream, its window and the horizon, for a
@@ -289,21 +241,7 @@ public final class JetStreamTransport implements Transport {
   public void checkRetryHorizon(Duration relayHorizon, Set<String> destinations) {
     Objects.requireNonNull(relayHorizon, "relayHorizon");
     Objects.requireNonNull(destinations, "destinations");
-    streamLock.lock();
-    try {
-      if (relayHorizon.compareTo(retryHorizon) > 0) {
-        log.info(
-            "nats transport: retry horizon raised from {} to the relay's {}",
-            DurationText.format(retryHorizon),
-            DurationText.format(relayHorizon));
-        retryHorizon = relayHorizon;
-      }
-      for (Map.Entry<String, Target> known : targets.entrySet()) {
-        checkWindow(known.getValue().stream(), known.getValue().window());
-      }
-    } finally {
-      streamLock.unlock();
-    }
+    streams.raiseRetryHorizon(relayHorizon);
     for (String d : destinations) {
       ensureStream(d);
     }
@@ -311,8 +249,7 @@ public final class JetStreamTransport implements Transport {
 
   /** The stream that captures (or will capture) {@code destination}, by mapping or naming rule. */
   public String streamName(String destination) {
-    String explicit = explicitStreams.get(destination);
-    return explicit != null ? explicit : streamNaming.apply(destination);
+    return streams.streamName(destination);
   }
 
   /**
@@ -328,211 +265,7 @@ public final class JetStreamTransport implements Transport {
    * @throws RetriableCourierException if the server could not be asked
    */
   public String ensureStream(String destination) {
-    return target(destination).stream();
-  }
-
-  private Target target(String destination) {
-    Target t = targets.get(destination);
-    if (t != null) {
-      return t;
-    }
-    streamLock.lock();
-    try {
-      t = targets.get(destination);
-      if (t == null) {
-        t = resolve(destination);
-        targets.put(destination, t);
-      }
-      return t;
-    } finally {
-      streamLock.unlock();
-    }
-  }
-
-  private Target resolve(String destination) {
-    if (closed) {
-      throw new IllegalStateException("the nats transport is closed");
-    }
-    String problem = NatsMessages.subjectProblem(destination);
-    if (problem != null) {
-      throw new ConfigurationException("destination", problem);
-    }
-    String stream = streamName(destination);
-    if (stream == null || !NAME.matcher(stream).matches()) {
-      throw new ConfigurationException(
-          "streamNaming",
-          "the stream name '"
-              + (stream == null ? "null" : NatsMessages.printable(stream))
-              + "' for subject "
-              + destination
-              + " is not allowed: 1 to 255 letters, digits, '_' or '-'");
-    }
-    try {
-      StreamInfo info = existing(stream);
-      if (info == null) {
-        if (!createStreams) {
-          throw new ConfigurationException(
-              "stream",
-              "stream "
-                  + stream
-                  + " for subject "
-                  + destination
-                  + " does not exist, and createStreams is off");
-        }
-        info = create(stream, destination);
-      }
-      StreamConfiguration cfg = info.getConfiguration();
-      if (!captures(cfg.getSubjects(), destination)) {
-        throw new ConfigurationException(
-            "stream",
-            "stream "
-                + stream
-                + " exists but does not capture subject "
-                + destination
-                + " (its subjects: "
-                + cfg.getSubjects()
-                + "); map the destination to another stream with"
-                + " JetStreamTransport.Builder.stream(destination, stream)");
-      }
-      Duration window =
-          cfg.getDuplicateWindow() == null
-              ? NATS_DEFAULT_DUPLICATE_WINDOW
-              : cfg.getDuplicateWindow();
-      checkWindow(stream, window);
-      if (cfg.getStorageType() == StorageType.Memory) {
-        log.warn(
-            "stream {} keeps its messages in memory: a server restart loses every message that no"
-                + " consumer has acknowledged",
-            stream);
-      }
-      long serverMax = connection.getMaxPayload();
-      long streamMax = cfg.getMaximumMessageSize();
-      if (streamMax > 0 && streamMax < serverMax) {
-        return new Target(
-            stream, streamMax, "the stream's max_msg_size of " + streamMax + " bytes", window);
-      }
-      return new Target(
-          stream, serverMax, "the server's max_payload of " + serverMax + " bytes", window);
-    } catch (IOException e) {
-      throw new RetriableCourierException(
-          "could not read or create stream "
-              + stream
-              + " on NATS at "
-              + servers
-              + ": "
-              + e.getMessage(),
-          null,
-          destination,
-          e);
-    }
-  }
-
-  private StreamInfo existing(String stream) throws IOException {
-    try {
-      return management.getStreamInfo(stream);
-    } catch (JetStreamApiException e) {
-      if (e.getApiErrorCode() == API_STREAM_NOT_FOUND) {
-        return null;
-      }
-      throw refused("stream " + stream + " could not be read", e);
-    }
-  }
-
-  private StreamInfo create(String stream, String destination) throws IOException {
-    Duration duplicateWindow = duplicateWindow();
-    checkWindow(stream, duplicateWindow);
-    StreamConfiguration cfg =
-        StreamConfiguration.builder()
-            .name(stream)
-            .subjects(destination)
-            .storageType(storage)
-            .replicas(replicas)
-            .duplicateWindow(duplicateWindow)
-            .description("Courier events on " + destination)
-            .build();
-    try {
-      StreamInfo info = management.addStream(cfg);
-      log.info(
-          "created stream {} for subject {}: storage={}, replicas={}, duplicate_window={}",
-          stream,
-          destination,
-          storage,
-          replicas,
-          DurationText.format(duplicateWindow));
-      return info;
-    } catch (JetStreamApiException e) {
-      if (e.getApiErrorCode() == API_STREAM_NAME_IN_USE) {
-        StreamInfo raced = existing(stream); // created meanwhile by another process
-        if (raced != null) {
-          return raced;
-        }
-      }
-      throw refused(
-          "the server refused to create stream "
-              + stream
-              + " for subject "
-              + destination
-              + " (is the subject captured by another stream?)",
-          e);
-    }
-  }
-
-  private static ConfigurationException refused(String what, JetStreamApiException e) {
-    return new ConfigurationException(
-        "stream",
-        what + ": " + e.getErrorDescription() + " (api error " + e.getApiErrorCode() + ")");
-  }
-
-  private void checkWindow(String stream, Duration configured) {
-    // A stream that reports no window has the server's default one.
-    Duration window = configured == null ? NATS_DEFAULT_DUPLICATE_WINDOW : configured;
-    Duration retryHorizon = this.retryHorizon;
-    if (window.compareTo(retryHorizon) >= 0) {
-      return;
-    }
-    String risk =
-        "duplicate_window "
-            + DurationText.format(window)
-            + " is shorter than the relay's retry horizon "
-            + DurationText.format(retryHorizon)
-            + "; a republish after the window is stored twice (stream "
-            + stream
-            + "). Consumers still apply it once through the processed-events ledger. Raise the"
-            + " stream's duplicate window (nats stream edit "
-            + stream
-            + " --dupe-window "
-            + DurationText.format(retryHorizon.plus(DUPLICATE_WINDOW_SLACK))
-            + ") or shorten the relay's retries.";
-    if (!allowShortWindow) {
-      throw new UnsafeConfigurationException(
-          "duplicate_window",
-          risk,
-          "JetStreamTransport.Builder.allowDuplicateWindowShorterThanRetryHorizon()");
-    }
-    log.warn("accepted explicitly: {}", risk);
-  }
-
-  /** Whether a stream's subject list captures {@code subject}, wildcards included. */
-  static boolean captures(List<String> patterns, String subject) {
-    String[] tokens = subject.split("\\.", -1);
-    for (String pattern : patterns) {
-      String[] p = pattern.split("\\.", -1);
-      boolean match = true;
-      for (int i = 0; i < p.length && match; i++) {
-        if (p[i].equals(">")) {
-          match = tokens.length > i;
-          break;
-        }
-        match = i < tokens.length && (p[i].equals("*") || p[i].equals(tokens[i]));
-        if (match && i == p.length - 1) {
-          match = tokens.length == p.length;
-        }
-      }
-      if (match) {
-        return true;
-      }
-    }
-    return false;
+    return streams.target(destination).stream();
   }
 
   /**
@@ -543,184 +276,100 @@ public final class JetStreamTransport implements Transport {
    */
   @Override
   public List<PublishResult> publish(List<Event> batch, Duration timeout) {
-    Objects.requireNonNull(batch, "batch");
-    Objects.requireNonNull(timeout, "timeout");
+    requireOpen();
+    return new Batch(batch, timeout).publish();
+  }
+
+  private void requireOpen() {
     if (closed) {
       throw new IllegalStateException("the nats transport is closed");
     }
-    int n = batch.size();
-    PublishResult[] results = new PublishResult[n];
-    List<CompletableFuture<PublishAck>> futures = new ArrayList<>(n);
-    long deadline = System.nanoTime() + timeout.toNanos();
-    for (int i = 0; i < n; i++) {
-      Event e = batch.get(i);
-      futures.add(null);
-      String invalid = problem(e);
-      if (invalid != null) {
-        results[i] =
-            new PublishResult.Failed(
-                e.id(), new InvalidEventException(invalid, e.id(), e.destination()), false);
-        continue;
+  }
+
+  /**
+   * One batch of asynchronous publishes: what publishing is for JetStream; see {@link
+   * PublishBatch}.
+   */
+  private final class Batch extends PublishBatch<PublishAck> {
+    // of the event being sent: its stream (or why it has none) and its headers
+    private Streams.Target target;
+    private CourierException noTarget;
+    private Headers headers;
+
+    Batch(List<Event> events, Duration timeout) {
+      super(events, timeout, "PubAck");
+    }
+
+    @Override
+    protected String problem(Event e) {
+      String problem = NatsMessages.publishProblem(e);
+      if (problem != null) {
+        return problem;
       }
-      Target target;
       try {
-        target = target(e.destination());
+        target = streams.target(e.destination());
+        noTarget = null;
       } catch (CourierException ex) {
-        // A property of the deployment, not of the event: an operator can fix it while the relay
-        // backs off, and the relay's policy still parks the event if it persists.
-        results[i] = new PublishResult.Failed(e.id(), ex, true);
-        continue;
+        noTarget = ex; // see unavailable: whether the event fits is checked once there is a stream
+        return null;
       }
-      Headers headers = NatsMessages.headers(e);
-      long headerBytes = headers.serializedLength();
-      long size = headerBytes + e.payloadSize();
-      if (size > target.maxBytes()) {
-        results[i] =
-            new PublishResult.Failed(
-                e.id(),
-                new InvalidEventException(
-                    "cannot publish to NATS: the message is "
-                        + size
-                        + " bytes (payload "
-                        + e.payloadSize()
-                        + ", headers "
-                        + headerBytes
-                        + "), over "
-                        + target.limit(),
-                    e.id(),
-                    e.destination()),
-                false);
-        continue;
-      }
-      long remaining = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
+      headers = NatsMessages.headers(e);
+      return target.sizeProblem(e, headers);
+    }
+
+    @Override
+    protected PublishResult.Failed unavailable(Event e) {
+      // A property of the deployment, not of the event: an operator can fix it while the relay
+      // backs off, and the relay's policy still parks the event if it persists.
+      return noTarget == null ? null : new PublishResult.Failed(e.id(), noTarget, true);
+    }
+
+    @Override
+    protected Future<PublishAck> send(Event e) {
       PublishOptions po =
           PublishOptions.builder()
               .messageId(NatsMessages.messageId(e))
               .expectedStream(target.stream())
-              .streamTimeout(Duration.ofMillis(remaining))
+              .streamTimeout(Duration.ofMillis(Math.max(1, remaining().toMillis())))
               .build();
-      try {
-        futures.set(i, jetStream.publishAsync(e.destination(), headers, e.payload(), po));
-      } catch (IllegalArgumentException ex) {
-        results[i] =
-            new PublishResult.Failed(e.id(), ex, false); // the client refused the message itself
-      } catch (RuntimeException ex) {
-        results[i] = retriable(e, "not sent: " + ex.getMessage(), ex);
-      }
+      return jetStream.publishAsync(e.destination(), headers, e.payload(), po);
     }
-    for (int i = 0; i < n; i++) {
-      CompletableFuture<PublishAck> f = futures.get(i);
-      if (f == null) {
-        continue;
+
+    @Override
+    protected PublishResult answered(Event e, PublishAck ack) {
+      String position = ack.getStream() + "@" + ack.getSeqno();
+      if (ack.isDuplicate()) {
+        dedupeHits.record(e, position);
       }
-      Event e = batch.get(i);
-      long remaining = Math.max(0, deadline - System.nanoTime());
-      try {
-        PublishAck ack = f.get(remaining, TimeUnit.NANOSECONDS);
-        String position = ack.getStream() + "@" + ack.getSeqno();
-        if (ack.isDuplicate()) {
-          countDuplicate(e, position);
+      return new PublishResult.Confirmed(e.id(), position, ack.isDuplicate());
+    }
+
+    @Override
+    protected PublishResult.Failed failed(Event e, Throwable error) {
+      for (Throwable c = error; c != null; c = c.getCause() == c ? null : c.getCause()) {
+        if (c instanceof JetStreamApiException api
+            && api.getApiErrorCode() == API_MESSAGE_TOO_LARGE) {
+          String why =
+              "cannot publish to NATS: the stream refused the message as too large ("
+                  + api.getErrorDescription()
+                  + "); payload "
+                  + e.payloadSize()
+                  + " bytes";
+          return new PublishResult.Failed(
+              e.id(), new InvalidEventException(why, e.id(), e.destination(), api), false);
         }
-        results[i] = new PublishResult.Confirmed(e.id(), position, ack.isDuplicate());
-      } catch (ExecutionException ex) {
-        results[i] = failure(e, ex.getCause() != null ? ex.getCause() : ex);
-      } catch (TimeoutException | CancellationException ex) {
-        results[i] =
-            retriable(
-                e,
-                "no PubAck from the server within "
-                    + timeout
-                    + "; the message may still be stored, and publishing it again is safe: the"
-                    + " stream's duplicate window and the consumers' ledger deduplicate it",
-                ex);
-      } catch (InterruptedException ex) {
-        Thread.currentThread().interrupt();
-        for (int j = i; j < n; j++) {
-          if (futures.get(j) != null) {
-            results[j] =
-                retriable(batch.get(j), "no PubAck: the publishing thread was interrupted", ex);
-          }
+        if (c instanceof IllegalArgumentException) {
+          return new PublishResult.Failed(e.id(), c, false); // the client refused the message
         }
-        break;
+        String m = c.getMessage();
+        if (m != null && m.contains("503")) {
+          // No responders: no stream captures the subject (deleted?). Look again on the next try.
+          streams.forget(e.destination());
+        }
       }
+      return PublishResult.retriable(
+          e, "the server did not store the message: " + error.getMessage(), error);
     }
-    return Arrays.asList(results);
-  }
-
-  private PublishResult.Failed failure(Event e, Throwable cause) {
-    for (Throwable c = cause; c != null; c = c.getCause() == c ? null : c.getCause()) {
-      if (c instanceof JetStreamApiException api
-          && api.getApiErrorCode() == API_MESSAGE_TOO_LARGE) {
-        return new PublishResult.Failed(
-            e.id(),
-            new InvalidEventException(
-                "cannot publish to NATS: the stream refused the message as too large ("
-                    + api.getErrorDescription()
-                    + "); payload "
-                    + e.payloadSize()
-                    + " bytes",
-                e.id(),
-                e.destination(),
-                api),
-            false);
-      }
-      if (c instanceof IllegalArgumentException) {
-        return new PublishResult.Failed(e.id(), c, false);
-      }
-      String m = c.getMessage();
-      if (m != null && m.contains("503")) {
-        // No responders: no stream captures the subject (deleted?). Look again on the next try.
-        targets.remove(e.destination());
-      }
-    }
-    return new PublishResult.Failed(
-        e.id(),
-        new RetriableCourierException(
-            "the server did not store the message: " + cause.getMessage(),
-            e.id(),
-            e.destination(),
-            cause),
-        true);
-  }
-
-  @SuppressWarnings("try") // the EventLog scope is used for its MDC side effect
-  private void countDuplicate(Event e, String position) {
-    dedupeHits.incrementAndGet();
-    dedupeCounters
-        .computeIfAbsent(
-            e.destination(),
-            d ->
-                Counter.builder(BROKER_DEDUPE_HITS)
-                    .description(
-                        "Published events the broker recognised as duplicates inside its dedupe"
-                            + " window")
-                    .baseUnit("events")
-                    .tag("transport", name())
-                    .tag("destination", d)
-                    .register(registry))
-        .increment();
-    try (EventLog ignored = EventLog.of(e)) {
-      log.info(
-          "JetStream deduplicated the publish: the stream already holds the event ({})", position);
-    }
-  }
-
-  private static PublishResult.Failed retriable(Event e, String message, Throwable cause) {
-    return new PublishResult.Failed(
-        e.id(), new RetriableCourierException(message, e.id(), e.destination(), cause), true);
-  }
-
-  /** Why this event cannot be published however often it is tried, or {@code null}. */
-  private static String problem(Event e) {
-    String subject = NatsMessages.subjectProblem(e.destination());
-    if (subject != null) {
-      return "cannot publish to NATS: " + subject;
-    }
-    String header = NatsMessages.headerNameProblem(e);
-    if (header != null) {
-      return "cannot publish to NATS: " + header;
-    }
-    return null;
   }
 
   /**
@@ -770,16 +419,14 @@ public final class JetStreamTransport implements Transport {
   public Subscription subscribe(SubscriptionSpec spec, IdempotentProcessor processor) {
     Objects.requireNonNull(spec, "spec");
     Objects.requireNonNull(processor, "processor");
-    if (closed) {
-      throw new IllegalStateException("the nats transport is closed");
-    }
+    requireOpen();
     boolean backoffSupported =
         connection.getServerInfo().isSameOrNewerThanVersion(BACKOFF_MIN_SERVER);
     ConsumerSettings settings = ConsumerSettings.from(spec, processor, backoffSupported);
     String stream = ensureStream(spec.destination());
     // Each connection gets Options of its own: the client shuts down a connection's internal
     // executors when it closes, and Options shared with another connection would share them.
-    Connection own = connect(options.get(), servers);
+    Connection own = NatsConnections.connect(options.get(), servers);
     try {
       PullSubscription s =
           PullSubscription.start(
@@ -787,7 +434,7 @@ public final class JetStreamTransport implements Transport {
       subscriptions.add(s);
       return s;
     } catch (RuntimeException e) {
-      closeQuietly(own);
+      NatsConnections.closeQuietly(own);
       throw e;
     }
   }
@@ -802,6 +449,7 @@ public final class JetStreamTransport implements Transport {
       return;
     }
     closed = true;
+    streams.close();
     for (PullSubscription s : List.copyOf(subscriptions)) {
       s.close();
     }
@@ -813,54 +461,12 @@ public final class JetStreamTransport implements Transport {
       }
       log.debug("flushing the nats connection failed: {}", e.toString());
     }
-    closeQuietly(connection);
+    NatsConnections.closeQuietly(connection);
   }
 
   @Override
   public String toString() {
     return "JetStreamTransport[servers=" + servers + "]";
-  }
-
-  static void closeQuietly(Connection c) {
-    try {
-      c.close();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (RuntimeException e) {
-      log.debug("closing a nats connection failed: {}", e.toString());
-    }
-  }
-
-  static Connection connect(Options options, String servers) {
-    try {
-      return Nats.connect(options);
-    } catch (AuthenticationException e) {
-      throw new ConfigurationException(
-          "credentials",
-          "the NATS server at "
-              + servers
-              + " refused the credentials ("
-              + e.getClass().getSimpleName()
-              + ")");
-    } catch (IOException e) {
-      throw new RetriableCourierException(
-          "could not connect to NATS at " + servers + ": " + e.getMessage(), e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new RetriableCourierException("interrupted while connecting to NATS at " + servers, e);
-    }
-  }
-
-  /** Server URLs with any user information replaced, safe to log. */
-  static String redact(List<String> urls) {
-    List<String> out = new ArrayList<>(urls.size());
-    for (String u : urls) {
-      int scheme = u.indexOf("://");
-      int start = scheme < 0 ? 0 : scheme + 3;
-      int at = u.indexOf('@', start);
-      out.add(at < 0 ? u : u.substring(0, start) + "***" + u.substring(at));
-    }
-    return String.join(",", out);
   }
 
   /**
@@ -870,22 +476,23 @@ public final class JetStreamTransport implements Transport {
    * #NATS_DEFAULT_DUPLICATE_WINDOW}, a connection timeout of 5 s, reconnecting forever.
    */
   public static final class Builder {
-    private final List<String> urls = new ArrayList<>();
-    private final Map<String, String> streams = new LinkedHashMap<>();
+    // the package-private ones are read by Streams and NatsConnections
+    final List<String> urls = new ArrayList<>();
+    final Map<String, String> streams = new LinkedHashMap<>();
     private final Set<String> destinations = new LinkedHashSet<>();
-    private UnaryOperator<String> streamNaming = JetStreamTransport::defaultStreamName;
-    private boolean createStreams = true;
-    private StorageType storage = StorageType.File;
-    private int replicas = 1;
-    private Duration duplicateWindow;
-    private Duration retryHorizon = Relay.defaultRetryHorizon();
-    private boolean allowShortWindow;
-    private Duration connectionTimeout = Duration.ofSeconds(5);
-    private String connectionName = "courier";
-    private char[] token;
-    private String user;
-    private char[] password;
-    private Path credentialsFile;
+    UnaryOperator<String> streamNaming = JetStreamTransport::defaultStreamName;
+    boolean createStreams = true;
+    StorageType storage = StorageType.File;
+    int replicas = 1;
+    Duration duplicateWindow;
+    Duration retryHorizon = Relay.defaultRetryHorizon();
+    boolean allowShortWindow;
+    Duration connectionTimeout = Duration.ofSeconds(5);
+    String connectionName = "courier";
+    char[] token;
+    String user;
+    char[] password;
+    Path credentialsFile;
     private MeterRegistry registry = new SimpleMeterRegistry();
     private Clock clock = Clock.systemUTC();
     private ThreadFactory threadFactory = Threads.DAEMON_PLATFORM;
@@ -986,10 +593,11 @@ public final class JetStreamTransport implements Transport {
     /**
      * The relay's retry policy; its {@link RetryPolicy#horizon()} (the delays alone) becomes the
      * retry horizon every duplicate window must cover. A relay's full horizon also counts a publish
-     * timeout and a poll interval per attempt ({@link dev.courier.relay.Relay#retryHorizon(RetryPolicy,
-     * Duration, Duration)}), and the relay raises this transport's horizon to it when it starts: a
-     * stream created before that, through another transport, should be given that full horizon
-     * with {@link #retryHorizon(Duration)}, or the relay refuses it.
+     * timeout and a poll interval per attempt ({@link
+     * dev.courier.relay.Relay#retryHorizon(RetryPolicy, Duration, Duration)}), and the relay raises
+     * this transport's horizon to it when it starts: a stream created before that, through another
+     * transport, should be given that full horizon with {@link #retryHorizon(Duration)}, or the
+     * relay refuses it.
      */
     public Builder retryPolicy(RetryPolicy relayPolicy) {
       this.retryHorizon = Objects.requireNonNull(relayPolicy, "relayPolicy").horizon();
@@ -1046,16 +654,8 @@ public final class JetStreamTransport implements Transport {
       return this;
     }
 
-    private String serversForLogs() {
-      return redact(urls);
-    }
-
-    private static Duration window(Duration explicit, Duration retryHorizon) {
-      if (explicit != null) {
-        return explicit;
-      }
-      Duration d = retryHorizon.plus(DUPLICATE_WINDOW_SLACK);
-      return d.compareTo(NATS_DEFAULT_DUPLICATE_WINDOW) < 0 ? NATS_DEFAULT_DUPLICATE_WINDOW : d;
+    String serversForLogs() {
+      return NatsConnections.redact(urls);
     }
 
     /**
@@ -1068,66 +668,12 @@ public final class JetStreamTransport implements Transport {
      * @throws RetriableCourierException if the server cannot be reached
      */
     public JetStreamTransport build() {
-      if (urls.isEmpty()) {
-        throw new ConfigurationException(
-            "servers", "at least one NATS server URL is required, e.g. nats://127.0.0.1:4222");
-      }
-      if (retryHorizon == null || retryHorizon.isNegative()) {
-        throw new ConfigurationException(
-            "retryHorizon", "must be zero or positive, was " + retryHorizon);
-      }
-      if (duplicateWindow != null
-          && (duplicateWindow.isNegative()
-              || duplicateWindow.compareTo(Duration.ofMillis(100)) < 0)) {
-        throw new ConfigurationException(
-            "duplicateWindow", "must be at least 100ms, was " + duplicateWindow);
-      }
-      if (replicas < 1 || replicas > 5) {
-        throw new ConfigurationException("replicas", "must be between 1 and 5, was " + replicas);
-      }
-      if (connectionTimeout == null
-          || connectionTimeout.isNegative()
-          || connectionTimeout.isZero()) {
-        throw new ConfigurationException(
-            "connectionTimeout", "must be positive, was " + connectionTimeout);
-      }
-      int auth =
-          (token != null ? 1 : 0) + (user != null ? 1 : 0) + (credentialsFile != null ? 1 : 0);
-      if (auth > 1) {
-        throw new ConfigurationException(
-            "credentials", "set at most one of token, userInfo and credentialsFile");
-      }
-      if (credentialsFile != null && !Files.isReadable(credentialsFile)) {
-        throw new ConfigurationException(
-            "credentialsFile", "is not a readable file: " + credentialsFile);
-      }
-      for (Map.Entry<String, String> e : streams.entrySet()) {
-        if (!NAME.matcher(e.getValue()).matches()) {
-          throw new ConfigurationException(
-              "stream",
-              "'"
-                  + NatsMessages.printable(e.getValue())
-                  + "' (for "
-                  + e.getKey()
-                  + ") is not a valid stream name: 1 to 255 letters, digits, '_' or '-'");
-        }
-      }
+      Supplier<Options> options = NatsConnections.options(this);
+      Streams.check(this);
       String shown = serversForLogs();
-      // A snapshot, so that changing this builder later changes no connection of the transport.
-      List<String> servers = List.copyOf(urls);
-      String name = connectionName;
-      Duration timeout = connectionTimeout;
-      char[] tokenCopy = token == null ? null : token.clone();
-      String userCopy = user;
-      char[] passwordCopy = password == null ? null : password.clone();
-      Path credentials = credentialsFile;
-      Supplier<Options> options =
-          () ->
-              options(
-                  servers, name, timeout, tokenCopy, userCopy, passwordCopy, credentials, shown);
       Connection connection;
       try {
-        connection = connect(options.get(), shown);
+        connection = NatsConnections.connect(options.get(), shown);
       } catch (IllegalArgumentException | IllegalStateException e) {
         throw new ConfigurationException(
             "servers", "the NATS client refused the options: " + e.getMessage());
@@ -1146,7 +692,7 @@ public final class JetStreamTransport implements Transport {
           transport.ensureStream(d);
         }
       } catch (IOException | RuntimeException e) {
-        closeQuietly(connection);
+        NatsConnections.closeQuietly(connection);
         if (e instanceof IOException io) {
           throw new RetriableCourierException(
               "could not open JetStream at " + shown + ": " + io.getMessage(), io);
@@ -1158,89 +704,9 @@ public final class JetStreamTransport implements Transport {
               + " new streams",
           shown,
           connection.getServerInfo().getVersion(),
-          DurationText.format(transport.retryHorizon),
+          DurationText.format(transport.retryHorizon()),
           DurationText.format(transport.duplicateWindow()));
       return transport;
-    }
-
-    /** New client options for one connection. */
-    private static Options options(
-        List<String> urls,
-        String connectionName,
-        Duration connectionTimeout,
-        char[] token,
-        String user,
-        char[] password,
-        Path credentialsFile,
-        String shown) {
-      LoggingListener listener = new LoggingListener(shown);
-      Options.Builder ob =
-          new Options.Builder()
-              .servers(urls.toArray(String[]::new))
-              .connectionName(connectionName)
-              .connectionTimeout(connectionTimeout)
-              .maxReconnects(-1)
-              .reconnectWait(Duration.ofMillis(500))
-              .errorListener(listener)
-              .connectionListener(listener);
-      if (token != null) {
-        ob.token(token.clone());
-      } else if (user != null) {
-        ob.userInfo(user.toCharArray(), password.clone());
-      } else if (credentialsFile != null) {
-        ob.credentialPath(credentialsFile.toString());
-      }
-      return ob.build();
-    }
-  }
-
-  /** Connection events and client errors, logged through SLF4J without credentials. */
-  static final class LoggingListener implements ErrorListener, ConnectionListener {
-    private final String servers;
-    private final AtomicBoolean down = new AtomicBoolean();
-
-    LoggingListener(String servers) {
-      this.servers = servers;
-    }
-
-    @Override
-    @SuppressWarnings(
-        "deprecation") // abstract in the client's interface; the client calls the other
-    public void connectionEvent(Connection conn, Events type) {
-      event(type);
-    }
-
-    @Override
-    public void connectionEvent(Connection conn, Events type, Long time, String uriDetails) {
-      event(type);
-    }
-
-    private void event(Events type) {
-      switch (type) {
-        case DISCONNECTED -> {
-          // The client reports every failed reconnect attempt as a new disconnect: warn once.
-          if (down.compareAndSet(false, true)) {
-            log.warn("nats connection to {} lost; reconnecting", servers);
-          }
-        }
-        case RECONNECTED -> {
-          down.set(false);
-          log.info("nats connection to {} re-established", servers);
-        }
-        default ->
-            log.debug(
-                "nats connection to {}: {}", servers, type.toString().toLowerCase(Locale.ROOT));
-      }
-    }
-
-    @Override
-    public void errorOccurred(Connection conn, String error) {
-      log.warn("nats server at {} reported: {}", servers, error);
-    }
-
-    @Override
-    public void exceptionOccurred(Connection conn, Exception exp) {
-      log.debug("nats client error on connection to {}: {}", servers, exp.toString());
     }
   }
 }

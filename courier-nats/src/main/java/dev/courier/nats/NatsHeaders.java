@@ -3,9 +3,10 @@ package dev.courier.nats;
 import dev.courier.spi.ReceivedMessage;
 
 /**
- * The message headers that carry an event's identity on NATS JetStream. The names are those of the
- * Kafka transport, so a person reading either broker sees the same fields; NATS has no record key,
- * so the ordering key travels in {@link #KEY}.
+ * The message headers that carry an event's identity on NATS JetStream: {@link
+ * dev.courier.spi.EventHeaders}, the same names and order on every broker, so a person reading any
+ * broker sees the same fields. NATS has no record key, so the ordering key travels in {@link
+ * #EVENT_KEY}, as on RabbitMQ.
  *
  * <p>NATS header values must be printable ASCII. A value that is not (or that starts with {@code
  * =?}) is sent as an RFC 2047 encoded word, {@code =?utf-8?b?<base64 of the UTF-8 bytes>?=}, and
@@ -50,6 +51,16 @@ public final class NatsHeaders {
   /** When the event was written, as an ISO-8601 instant. Optional for foreign producers. */
   public static final String CREATED_AT = ReceivedMessage.CREATED_AT;
 
-  /** The ordering key; present only when the event has one. */
-  public static final String KEY = "courier-key";
+  /**
+   * The ordering key; present only when the event has one. The same header as on RabbitMQ: NATS has
+   * no record key.
+   */
+  public static final String EVENT_KEY = ReceivedMessage.EVENT_KEY;
+
+  /**
+   * The name the ordering key had on NATS before it was {@link #EVENT_KEY}. Never written any more;
+   * a subscription still reads it from messages that lack {@link #EVENT_KEY}, so that messages
+   * published before the change keep their key.
+   */
+  public static final String LEGACY_KEY = "courier-key";
 }

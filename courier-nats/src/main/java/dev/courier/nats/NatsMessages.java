@@ -5,6 +5,7 @@ import dev.courier.deadletter.DeadLetterReason;
 import dev.courier.internal.Text;
 import dev.courier.spi.Decoded;
 import dev.courier.spi.Decoded.Undecodable;
+import dev.courier.spi.EventHeaders;
 import dev.courier.spi.ReceivedMessage;
 import io.nats.client.Message;
 import io.nats.client.impl.Headers;
@@ -30,6 +31,9 @@ final class NatsMessages {
 
   private static final Pattern ENCODED_WORD =
       Pattern.compile("=\\?utf-8\\?b\\?([A-Za-z0-9+/]*={0,2})\\?=", Pattern.CASE_INSENSITIVE);
+
+  /** NATS messages have no key of their own: the event's key travels as a header. */
+  private static final EventHeaders HEADERS = EventHeaders.KEY_AS_HEADER;
 
   private NatsMessages() {}
 
@@ -69,17 +73,24 @@ final class NatsMessages {
   }
 
   /**
-   * The first application header whose name NATS cannot carry or that is reserved, or {@code null}.
+   * Why {@code event} cannot be a message however often it is tried, or {@code null}: its subject,
+   * or an application header that NATS cannot carry or whose name is reserved. (Its size depends on
+   * the stream; the transport checks it.)
    */
-  static String headerNameProblem(Event event) {
+  static String publishProblem(Event event) {
+    String problem = subjectProblem(event.destination());
+    if (problem == null) {
+      problem = EventHeaders.reservedHeaderProblem(event);
+    }
+    if (problem == null) {
+      problem = headerNameProblem(event);
+    }
+    return problem == null ? null : "cannot publish to NATS: " + problem;
+  }
+
+  /** The first application header whose name NATS cannot carry or gives meaning to, or null. */
+  private static String headerNameProblem(Event event) {
     for (String name : event.headers().keySet()) {
-      if (ReceivedMessage.reservedHeaderName(name)) {
-        return "application header '"
-            + printable(name)
-            + "' uses the prefix '"
-            + NatsHeaders.RESERVED_PREFIX
-            + "', which is reserved for Courier's own headers";
-      }
       if (startsWithIgnoreCase(name, NatsHeaders.NATS_PREFIX)) {
         return "application header '"
             + printable(name)
@@ -115,25 +126,14 @@ final class NatsMessages {
     return replayId == null ? event.id().toString() : encodeValue(event.id() + "@" + replayId);
   }
 
-  /** The headers that carry {@code event}: the message id, Courier's headers, the application's. */
+  /**
+   * The headers that carry {@code event}: the message id, then {@link EventHeaders}' (the key among
+   * them), each value as {@link #encodeValue} writes it.
+   */
   static Headers headers(Event event) {
     Headers h = new Headers();
     h.put(NatsHeaders.MSG_ID, messageId(event));
-    h.put(NatsHeaders.EVENT_ID, event.id().toString());
-    h.put(NatsHeaders.EVENT_TYPE, encodeValue(event.type()));
-    if (event.key() != null) {
-      h.put(NatsHeaders.KEY, encodeValue(event.key()));
-    }
-    if (event.correlationId() != null) {
-      h.put(NatsHeaders.CORRELATION_ID, encodeValue(event.correlationId()));
-    }
-    if (event.causationId() != null) {
-      h.put(NatsHeaders.CAUSATION_ID, encodeValue(event.causationId()));
-    }
-    h.put(NatsHeaders.CREATED_AT, Text.isoInstantText(event.createdAt()));
-    for (Map.Entry<String, String> e : event.headers().entrySet()) {
-      h.put(e.getKey(), encodeValue(e.getValue()));
-    }
+    HEADERS.write(event, (name, value) -> h.put(name, encodeValue(value)));
     return h;
   }
 
@@ -212,8 +212,7 @@ final class NatsMessages {
           value = decodeValue(values.isEmpty() ? "" : values.get(values.size() - 1));
         } catch (CharacterCodingException | IllegalArgumentException e) {
           return in.malformed(
-              null,
-              "header '" + printable(name) + "' is an encoded word that is not UTF-8 base64");
+              null, "header '" + printable(name) + "' is an encoded word that is not UTF-8 base64");
         }
         Undecodable conflict = in.header(name, value);
         if (conflict != null) {
@@ -221,7 +220,11 @@ final class NatsMessages {
         }
       }
     }
-    return in.key(in.courierHeader(NatsHeaders.KEY)).decode(fallbackCreatedAt);
+    String key = in.courierHeader(NatsHeaders.EVENT_KEY);
+    if (key == null) {
+      key = in.courierHeader(NatsHeaders.LEGACY_KEY);
+    }
+    return in.key(key).decode(fallbackCreatedAt);
   }
 
   /** The headers as received, for a dead letter; repeated names are joined with commas. */

@@ -520,7 +520,7 @@ final class PullSubscription implements Subscription {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    JetStreamTransport.closeQuietly(connection);
+    NatsConnections.closeQuietly(connection);
   }
 
   /**
@@ -565,7 +565,7 @@ final class PullSubscription implements Subscription {
       return;
     }
     heartbeat.shutdownNow();
-    JetStreamTransport.closeQuietly(connection);
+    NatsConnections.closeQuietly(connection);
     log.warn(
         "nats subscription {} crashed ({}): nothing more is acknowledged",
         settings.durable(),

@@ -70,7 +70,7 @@ class JetStreamTransportTest {
     assertThat(stored.getHeaders().getFirst(NatsHeaders.MSG_ID)).isEqualTo(e.id().toString());
     assertThat(stored.getHeaders().getFirst(NatsHeaders.EVENT_ID)).isEqualTo(e.id().toString());
     assertThat(stored.getHeaders().getFirst(NatsHeaders.EVENT_TYPE)).isEqualTo("OrderPlaced");
-    assertThat(stored.getHeaders().getFirst(NatsHeaders.KEY)).isEqualTo("order-1");
+    assertThat(stored.getHeaders().getFirst(NatsHeaders.EVENT_KEY)).isEqualTo("order-1");
     assertThat(stored.getHeaders().getFirst(NatsHeaders.CORRELATION_ID)).isEqualTo("corr-1");
     assertThat(stored.getHeaders().getFirst(NatsHeaders.CAUSATION_ID)).isEqualTo("cause-1");
     assertThat(stored.getHeaders().getFirst(NatsHeaders.CREATED_AT))
@@ -269,7 +269,7 @@ class JetStreamTransportTest {
   @Test
   void serverUrlsInLogsAndMessages_neverShowUserInformation() {
     assertThat(
-            JetStreamTransport.redact(
+            NatsConnections.redact(
                 List.of("nats://app:s3cret@127.0.0.1:4222", "nats://127.0.0.1:4223")))
         .isEqualTo("nats://***@127.0.0.1:4222,nats://127.0.0.1:4223");
   }

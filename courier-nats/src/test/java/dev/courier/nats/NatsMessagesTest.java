@@ -2,7 +2,13 @@ package dev.courier.nats;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.courier.Event;
+import dev.courier.spi.Decoded;
+import io.nats.client.Message;
+import io.nats.client.impl.Headers;
+import io.nats.client.impl.NatsMessage;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -21,6 +27,44 @@ class NatsMessagesTest {
   }
 
   @Test
+  void theKey_travelsAsCourierEventKey_andComesBack() {
+    Event e = Event.builder("OrderPlaced").destination("orders").key("order-ü").build();
+
+    Headers headers = NatsMessages.headers(e);
+
+    assertThat(headers.getFirst(NatsHeaders.EVENT_KEY))
+        .isEqualTo(NatsMessages.encodeValue("order-ü"));
+    assertThat(headers.containsKey(NatsHeaders.LEGACY_KEY)).isFalse();
+    assertThat(decodedKey(headers)).isEqualTo("order-ü");
+  }
+
+  /** Compatibility: messages published before the key header was renamed keep their key. */
+  @Test
+  void aMessageWithTheKeyUnderItsOldName_courierKey_isStillDecodedWithItsKey() {
+    Event e = Event.builder("OrderPlaced").destination("orders").build();
+    Headers old = NatsMessages.headers(e);
+    old.put(NatsHeaders.LEGACY_KEY, "order-7");
+
+    assertThat(decodedKey(old)).isEqualTo("order-7");
+  }
+
+  @Test
+  void whenBothNamesArePresent_theNewOneWins() {
+    Event e = Event.builder("OrderPlaced").destination("orders").key("new-key").build();
+    Headers both = NatsMessages.headers(e);
+    both.put(NatsHeaders.LEGACY_KEY, "old-key");
+
+    assertThat(decodedKey(both)).isEqualTo("new-key");
+  }
+
+  private static String decodedKey(Headers headers) {
+    Message m = NatsMessage.builder().subject("orders").headers(headers).data(new byte[0]).build();
+    Decoded d = NatsMessages.decode(m, 1024, Instant.EPOCH);
+    assertThat(d).isInstanceOf(Decoded.Decodable.class);
+    return ((Decoded.Decodable) d).event().key();
+  }
+
+  @Test
   void subjectsThatAreWildcardsOrServerApis_areNotDestinations() {
     assertThat(NatsMessages.subjectProblem("orders.created")).isNull();
     assertThat(NatsMessages.subjectProblem("orders.*")).contains("wildcard");
@@ -32,12 +76,11 @@ class NatsMessagesTest {
 
   @Test
   void streamSubjects_captureBySubjectWildcards() {
-    assertThat(JetStreamTransport.captures(List.of("orders.*"), "orders.created")).isTrue();
-    assertThat(JetStreamTransport.captures(List.of("orders.>"), "orders.eu.created")).isTrue();
-    assertThat(JetStreamTransport.captures(List.of("orders.*"), "orders.eu.created")).isFalse();
-    assertThat(JetStreamTransport.captures(List.of("orders.created"), "orders")).isFalse();
-    assertThat(JetStreamTransport.captures(List.of("billing", "orders.created"), "orders.created"))
-        .isTrue();
+    assertThat(Streams.captures(List.of("orders.*"), "orders.created")).isTrue();
+    assertThat(Streams.captures(List.of("orders.>"), "orders.eu.created")).isTrue();
+    assertThat(Streams.captures(List.of("orders.*"), "orders.eu.created")).isFalse();
+    assertThat(Streams.captures(List.of("orders.created"), "orders")).isFalse();
+    assertThat(Streams.captures(List.of("billing", "orders.created"), "orders.created")).isTrue();
   }
 
   @Test
