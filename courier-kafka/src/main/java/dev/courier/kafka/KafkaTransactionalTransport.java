@@ -21,7 +21,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import org.apache.kafka.clients.producer.Producer;
@@ -93,18 +92,9 @@ public final class KafkaTransactionalTransport implements Transport {
   private final int maxRecordBytes;
   private final Duration closeTimeout;
   private final Duration maxTransactionWait;
-  private final Function<Map<String, Object>, Producer<byte[], byte[]>> producerFactory;
-  private final Consumer<KafkaProducerFencedException> onFenced;
   private final Clock clock;
   private final ThreadFactory subscriptionThreads;
-  private final ThreadFactory callbackThreads;
-
-  private final ReentrantLock lock = new ReentrantLock();
-  // Guarded by lock.
-  private Producer<byte[], byte[]> producer;
-  private boolean initialised;
-  private int producersCreated;
-  private volatile KafkaProducerFencedException fenced;
+  private final TransactionalSession session;
   private volatile boolean closed;
 
   private KafkaTransactionalTransport(Builder b, Map<String, Object> config) {
@@ -112,18 +102,19 @@ public final class KafkaTransactionalTransport implements Transport {
     this.transactionalId = b.transactionalId;
     this.maxRecordBytes = b.maxRecordBytes;
     this.closeTimeout = b.closeTimeout;
-    this.producerFactory = b.producerFactory;
-    this.onFenced = b.onFenced;
     this.clock = b.clock;
     this.subscriptionThreads = b.threadFactory != null ? b.threadFactory : Threads.DAEMON_PLATFORM;
-    this.callbackThreads = b.threadFactory != null ? b.threadFactory : Thread.ofVirtual().factory();
     int transactionTimeout =
         Settings.integer(this.config, ProducerConfig.TRANSACTION_TIMEOUT_CONFIG);
     int maxBlock = Settings.integer(this.config, ProducerConfig.MAX_BLOCK_MS_CONFIG);
     this.maxTransactionWait = Duration.ofMillis(Math.max(1, transactionTimeout - maxBlock));
-    // Created now so that a configuration Kafka refuses fails the build; it connects lazily.
-    this.producer = TransactionalProducers.create(producerFactory, this.config);
-    this.producersCreated = 1;
+    this.session =
+        new TransactionalSession(
+            this.config,
+            transactionalId,
+            b.producerFactory,
+            b.onFenced,
+            b.threadFactory != null ? b.threadFactory : Thread.ofVirtual().factory());
   }
 
   /** Starts building a transport; see {@link Builder} for the defaults. */
@@ -148,17 +139,12 @@ public final class KafkaTransactionalTransport implements Transport {
 
   /** Whether a newer producer with the same transactional id fenced this transport. */
   public boolean isFenced() {
-    return fenced != null;
+    return session.fenced() != null;
   }
 
   /** How many producers this transport created: 1, plus one per re-initialisation. For tests. */
   int producersCreated() {
-    lock.lock();
-    try {
-      return producersCreated;
-    } finally {
-      lock.unlock();
-    }
+    return session.producersCreated();
   }
 
   /**
@@ -172,16 +158,16 @@ public final class KafkaTransactionalTransport implements Transport {
    * @throws IllegalStateException if the transport is closed
    */
   public void start() {
-    lock.lock();
+    session.lock();
     try {
       requireOpen();
-      KafkaProducerFencedException f = fenced;
+      KafkaProducerFencedException f = session.fenced();
       if (f != null) {
         throw f;
       }
-      ensureInitialised();
+      session.producer();
     } finally {
-      lock.unlock();
+      session.unlock();
     }
   }
 
@@ -236,13 +222,13 @@ public final class KafkaTransactionalTransport implements Transport {
       return Arrays.asList(results);
     }
     long deadline = System.nanoTime() + Math.min(timeout.toNanos(), maxTransactionWait.toNanos());
-    KafkaProducerFencedException f = fenced;
+    KafkaProducerFencedException f = session.fenced();
     if (f != null) {
       return failAll(batch, sendable, results, f);
     }
     boolean locked;
     try {
-      locked = lock.tryLock(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      locked = session.tryLock(Math.max(0, deadline - System.nanoTime()));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       locked = false;
@@ -260,19 +246,19 @@ public final class KafkaTransactionalTransport implements Transport {
     }
     try {
       requireOpen();
-      f = fenced;
+      f = session.fenced();
       if (f != null) {
         return failAll(batch, sendable, results, f);
       }
       Producer<byte[], byte[]> p;
       try {
-        p = ensureInitialised();
+        p = session.producer();
       } catch (KafkaProducerFencedException | RetriableCourierException e) {
         return failAll(batch, sendable, results, e);
       }
       return inTransaction(p, batch, sendable, results, deadline, timeout);
     } finally {
-      lock.unlock();
+      session.unlock();
     }
   }
 
@@ -287,9 +273,9 @@ public final class KafkaTransactionalTransport implements Transport {
       p.beginTransaction();
     } catch (RuntimeException e) {
       if (TransactionalProducers.isFenced(e)) {
-        return failAll(batch, sendable, results, fence(p, e));
+        return failAll(batch, sendable, results, session.fence(p, e));
       }
-      discard(p);
+      session.discard(p);
       return failAll(
           batch,
           sendable,
@@ -351,11 +337,11 @@ public final class KafkaTransactionalTransport implements Transport {
       p.commitTransaction();
     } catch (RuntimeException e) {
       if (TransactionalProducers.isFenced(e)) {
-        return failAll(batch, sendable, results, fence(p, e));
+        return failAll(batch, sendable, results, session.fence(p, e));
       }
       // Timed out, interrupted, or failed in a way Kafka does not let us resolve: the transaction
       // may or may not have committed. This producer must not be used again.
-      discard(p);
+      session.discard(p);
       log.warn(
           "kafka transaction of {} events with transactional.id {} ended with an unknown outcome;"
               + " the producer was closed and a new one will be initialised before the next"
@@ -401,7 +387,7 @@ public final class KafkaTransactionalTransport implements Transport {
       PublishResult[] results,
       Throwable failure) {
     if (TransactionalProducers.isFenced(failure)) {
-      return failAll(batch, sendable, results, fence(p, failure));
+      return failAll(batch, sendable, results, session.fence(p, failure));
     }
     Throwable abortFailure = null;
     try {
@@ -410,10 +396,10 @@ public final class KafkaTransactionalTransport implements Transport {
       abortFailure = e;
     }
     if (abortFailure != null && TransactionalProducers.isFenced(abortFailure)) {
-      return failAll(batch, sendable, results, fence(p, abortFailure));
+      return failAll(batch, sendable, results, session.fence(p, abortFailure));
     }
     if (abortFailure != null) {
-      discard(p);
+      session.discard(p);
       log.warn(
           "kafka transaction with transactional.id {} could not be aborted ({}); the producer was"
               + " closed, and initialising a new one aborts it",
@@ -445,82 +431,6 @@ public final class KafkaTransactionalTransport implements Transport {
     return Arrays.asList(results);
   }
 
-  /** The producer to use, initialised; creates one if the last was discarded. Holds the lock. */
-  private Producer<byte[], byte[]> ensureInitialised() {
-    if (producer == null) {
-      producer = TransactionalProducers.create(producerFactory, config);
-      producersCreated++;
-      initialised = false;
-    }
-    if (!initialised) {
-      Producer<byte[], byte[]> p = producer;
-      try {
-        p.initTransactions();
-      } catch (RuntimeException e) {
-        if (TransactionalProducers.isFenced(e)) {
-          throw fence(p, e);
-        }
-        discard(p);
-        throw new RetriableCourierException(
-            "could not initialise Kafka transactions for transactional.id "
-                + transactionalId
-                + ": "
-                + e
-                + "; the next publish tries again with a new producer",
-            e);
-      }
-      initialised = true;
-      log.info(
-          "kafka producer #{} initialised transactions for transactional.id {}; any older"
-              + " producer with this id is fenced and its open transaction aborted",
-          producersCreated,
-          transactionalId);
-    }
-    return producer;
-  }
-
-  /** Marks the transport fenced, closes the producer and tells the owner, once. Holds the lock. */
-  private KafkaProducerFencedException fence(Producer<byte[], byte[]> p, Throwable cause) {
-    KafkaProducerFencedException f = fenced;
-    if (f == null) {
-      f = new KafkaProducerFencedException("relay", transactionalId, cause);
-      fenced = f;
-      discard(p);
-      log.error(
-          "kafka producer with transactional.id {} was fenced by a newer producer with the same id;"
-              + " this relay is a zombie and publishes nothing more: {}",
-          transactionalId,
-          cause.toString());
-      KafkaProducerFencedException reported = f;
-      // On its own thread: the callback may close the relay, whose loop is the caller here.
-      try {
-        Threads.start(
-            callbackThreads,
-            "courier-kafka-fenced-" + transactionalId,
-            () -> {
-              try {
-                onFenced.accept(reported);
-              } catch (RuntimeException e) {
-                log.warn("the onFenced callback failed: {}", e.toString());
-              }
-            });
-      } catch (RuntimeException e) {
-        log.error(
-            "could not start a thread for the onFenced callback, which is therefore not called: {}",
-            e.toString());
-      }
-    }
-    return f;
-  }
-
-  private void discard(Producer<byte[], byte[]> p) {
-    if (producer == p) {
-      producer = null;
-      initialised = false;
-    }
-    TransactionalProducers.closeNow(p);
-  }
-
   private List<PublishResult> failAll(
       List<Event> batch, List<Integer> sendable, PublishResult[] results, Throwable error) {
     for (int i : sendable) {
@@ -548,23 +458,15 @@ public final class KafkaTransactionalTransport implements Transport {
    */
   @Override
   public void close() {
-    lock.lock();
+    session.lock();
     try {
       if (closed) {
         return;
       }
       closed = true;
-      Producer<byte[], byte[]> p = producer;
-      producer = null;
-      if (p != null) {
-        try {
-          p.close(closeTimeout);
-        } catch (RuntimeException e) {
-          log.warn("closing the kafka transactional producer failed: {}", e.toString());
-        }
-      }
+      session.close(closeTimeout);
     } finally {
-      lock.unlock();
+      session.unlock();
     }
   }
 
