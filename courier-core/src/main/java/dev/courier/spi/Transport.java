@@ -32,6 +32,7 @@ public interface Transport extends AutoCloseable {
    *     keep that order on the wire
    * @param timeout how long to wait for all confirmations
    * @return one result per event, in the batch's order
+   * @throws IllegalStateException if the transport is closed
    */
   List<PublishResult> publish(List<Event> batch, Duration timeout);
 

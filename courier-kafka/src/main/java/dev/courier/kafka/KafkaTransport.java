@@ -174,20 +174,11 @@ public final class KafkaTransport implements Transport {
   /**
    * Publishes a batch and waits for the broker's acknowledgement of each record; see the class
    * description for ordering, timing and which failures are retriable.
-   *
-   * @return one result per event, in the batch's order
-   * @throws IllegalStateException if the transport is closed
    */
   @Override
   public List<PublishResult> publish(List<Event> batch, Duration timeout) {
     requireOpen();
     return new Batch(batch, timeout).publish();
-  }
-
-  private void requireOpen() {
-    if (closed) {
-      throw new IllegalStateException("the kafka transport is closed");
-    }
   }
 
   private static final String MAX_RECORD_BYTES_SETTING = "KafkaTransport.Builder.maxRecordBytes";
@@ -340,6 +331,12 @@ public final class KafkaTransport implements Transport {
     } catch (KafkaException e) {
       throw new ConfigurationException(
           "producer properties", "Kafka refused the producer configuration: " + e.getMessage());
+    }
+  }
+
+  private void requireOpen() {
+    if (closed) {
+      throw new IllegalStateException("the kafka transport is closed");
     }
   }
 

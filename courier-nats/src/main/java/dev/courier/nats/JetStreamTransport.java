@@ -268,22 +268,11 @@ public final class JetStreamTransport implements Transport {
     return streams.target(destination).stream();
   }
 
-  /**
-   * Publishes a batch and waits for the PubAck of each message; see the class description.
-   *
-   * @return one result per event, in the batch's order
-   * @throws IllegalStateException if the transport is closed
-   */
+  /** Publishes a batch and waits for the PubAck of each message; see the class description. */
   @Override
   public List<PublishResult> publish(List<Event> batch, Duration timeout) {
     requireOpen();
     return new Batch(batch, timeout).publish();
-  }
-
-  private void requireOpen() {
-    if (closed) {
-      throw new IllegalStateException("the nats transport is closed");
-    }
   }
 
   /**
@@ -436,6 +425,12 @@ public final class JetStreamTransport implements Transport {
     } catch (RuntimeException e) {
       NatsConnections.closeQuietly(own);
       throw e;
+    }
+  }
+
+  private void requireOpen() {
+    if (closed) {
+      throw new IllegalStateException("the nats transport is closed");
     }
   }
 

@@ -208,20 +208,11 @@ public final class RabbitMqTransport implements Transport {
   /**
    * Publishes a batch and waits for the broker's confirm of each message; see the class description
    * for what counts as confirmed and which failures are retriable.
-   *
-   * @return one result per event, in the batch's order
-   * @throws IllegalStateException if the transport is closed
    */
   @Override
   public List<PublishResult> publish(List<Event> batch, Duration timeout) {
     requireOpen();
     return new Batch(batch, timeout).publish();
-  }
-
-  private void requireOpen() {
-    if (closed) {
-      throw new IllegalStateException("the rabbitmq transport is closed");
-    }
   }
 
   /**
@@ -346,6 +337,12 @@ public final class RabbitMqTransport implements Transport {
       throw e;
     }
     return s;
+  }
+
+  private void requireOpen() {
+    if (closed) {
+      throw new IllegalStateException("the rabbitmq transport is closed");
+    }
   }
 
   /**
