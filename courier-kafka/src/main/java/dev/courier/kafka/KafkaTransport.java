@@ -4,6 +4,7 @@ import dev.courier.ConfigurationException;
 import dev.courier.Event;
 import dev.courier.UnsafeConfigurationException;
 import dev.courier.inbox.IdempotentProcessor;
+import dev.courier.internal.Causes;
 import dev.courier.internal.Threads;
 import dev.courier.spi.PublishBatch;
 import dev.courier.spi.PublishResult;
@@ -269,30 +270,24 @@ public final class KafkaTransport implements Transport {
    * are permanent; see the class description.
    */
   static boolean isRetriable(Throwable t) {
-    for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
-      if (c instanceof RecordTooLargeException
-          || c instanceof RecordBatchTooLargeException
-          || c instanceof InvalidTopicException
-          || c instanceof InvalidRecordException
-          || c instanceof SerializationException) {
-        return false;
-      }
-    }
-    return true;
+    return !Causes.anyOf(
+        t,
+        RecordTooLargeException.class,
+        RecordBatchTooLargeException.class,
+        InvalidTopicException.class,
+        InvalidRecordException.class,
+        SerializationException.class);
   }
 
   /** Whether Kafka leaves the producer unusable after this failure (it must be replaced). */
   private static boolean isFatalToProducer(Throwable t) {
-    for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
-      if (c instanceof AuthenticationException
-          || c instanceof ClusterAuthorizationException
-          || c instanceof TransactionalIdAuthorizationException
-          || c instanceof ProducerFencedException
-          || c instanceof UnsupportedVersionException) {
-        return true;
-      }
-    }
-    return false;
+    return Causes.anyOf(
+        t,
+        AuthenticationException.class,
+        ClusterAuthorizationException.class,
+        TransactionalIdAuthorizationException.class,
+        ProducerFencedException.class,
+        UnsupportedVersionException.class);
   }
 
   private void replaceIfFatal(Producer<byte[], byte[]> failed, Throwable t) {

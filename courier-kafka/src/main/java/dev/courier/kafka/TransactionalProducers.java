@@ -1,6 +1,7 @@
 package dev.courier.kafka;
 
 import dev.courier.ConfigurationException;
+import dev.courier.internal.Causes;
 import dev.courier.internal.Futures;
 import java.util.ArrayList;
 import java.util.List;
@@ -157,12 +158,7 @@ final class TransactionalProducers {
    * a partition leader sees the stale epoch first.
    */
   static boolean isFenced(Throwable t) {
-    for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
-      if (c instanceof ProducerFencedException || c instanceof InvalidProducerEpochException) {
-        return true;
-      }
-    }
-    return false;
+    return Causes.anyOf(t, ProducerFencedException.class, InvalidProducerEpochException.class);
   }
 
   /** Where a record was stored, for logs: {@code orders-2@1042}. */
@@ -270,12 +266,7 @@ final class TransactionalProducers {
     }
 
     private static boolean isTooLarge(Throwable t) {
-      for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
-        if (c instanceof RecordTooLargeException || c instanceof RecordBatchTooLargeException) {
-          return true;
-        }
-      }
-      return false;
+      return Causes.anyOf(t, RecordTooLargeException.class, RecordBatchTooLargeException.class);
     }
 
     private static long bytes(ProducerRecord<byte[], byte[]> record) {

@@ -8,6 +8,7 @@ import dev.courier.RetriableCourierException;
 import dev.courier.UnsafeConfigurationException;
 import dev.courier.inbox.DeliveryPipeline;
 import dev.courier.inbox.IdempotentProcessor;
+import dev.courier.internal.Causes;
 import dev.courier.internal.Threads;
 import dev.courier.metrics.CourierMetrics;
 import dev.courier.relay.Relay;
@@ -335,7 +336,7 @@ public final class JetStreamTransport implements Transport {
 
     @Override
     protected PublishResult.Failed failed(Event e, Throwable error) {
-      for (Throwable c = error; c != null; c = c.getCause() == c ? null : c.getCause()) {
+      for (Throwable c : Causes.chain(error)) {
         if (c instanceof JetStreamApiException api
             && api.getApiErrorCode() == API_MESSAGE_TOO_LARGE) {
           String why =

@@ -3,6 +3,7 @@ package dev.courier.rabbitmq;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Method;
 import com.rabbitmq.client.ShutdownSignalException;
+import dev.courier.internal.Causes;
 
 /** Reads what the broker said when it closed a channel or a connection. */
 final class AmqpErrors {
@@ -16,12 +17,7 @@ final class AmqpErrors {
 
   /** The shutdown signal behind {@code t} (itself or a cause), or {@code null}. */
   static ShutdownSignalException shutdownSignal(Throwable t) {
-    for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
-      if (c instanceof ShutdownSignalException sse) {
-        return sse;
-      }
-    }
-    return null;
+    return Causes.find(t, ShutdownSignalException.class);
   }
 
   /** The reply code the broker closed the channel or connection with, or 0. */
