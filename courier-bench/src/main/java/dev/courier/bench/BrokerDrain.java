@@ -2,7 +2,6 @@ package dev.courier.bench;
 
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
-import com.rabbitmq.client.ConnectionFactory;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.courier.Event;
 import dev.courier.nats.JetStreamTransport;
@@ -18,8 +17,6 @@ import io.nats.client.api.PublishAck;
 import io.nats.client.impl.Headers;
 import io.nats.client.PublishOptions;
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -40,15 +37,12 @@ import org.slf4j.LoggerFactory;
  * with its {@code Nats-Msg-Id}), and the rate at which the real {@link Relay} drains the same
  * backlog through Courier's transport for that broker, divided by it.
  *
- * <p>The brokers are the machine's own servers (RabbitMQ at {@value #RABBIT_HOST}:{@value
- * #RABBIT_PORT}, guest/guest; NATS at {@value #NATS_URL}); a broker that does not answer is
- * skipped with a warning, and its figures are missing from the report.
+ * <p>The brokers are the machine's own servers ({@link Brokers}: RabbitMQ at 127.0.0.1:5672,
+ * guest/guest; NATS at 127.0.0.1:4222); a broker that does not answer is skipped with a warning,
+ * and its figures are missing from the report.
  */
 final class BrokerDrain {
   private static final Logger log = LoggerFactory.getLogger(BrokerDrain.class);
-  static final String RABBIT_HOST = "127.0.0.1";
-  static final int RABBIT_PORT = 5672;
-  static final String NATS_URL = "nats://127.0.0.1:4222";
   private static final Duration CONFIRM_TIMEOUT = Duration.ofSeconds(60);
 
   private BrokerDrain() {}
@@ -70,15 +64,16 @@ final class BrokerDrain {
   }
 
   static void run(RunContext ctx) {
-    if (reachable(RABBIT_HOST, RABBIT_PORT)) {
+    if (Brokers.rabbitAnswers()) {
       measure(ctx, "rabbitmq", "RabbitMQ (publisher confirms, quorum queue, persistent)", Rabbit::new);
     } else {
-      log.warn("RabbitMQ does not answer at {}:{}: its W0 and W2 figures are skipped", RABBIT_HOST, RABBIT_PORT);
+      log.warn(
+          "RabbitMQ does not answer at {}:{}: its W0 and W2 figures are skipped", Brokers.RABBIT_HOST, Brokers.RABBIT_PORT);
     }
-    if (reachable("127.0.0.1", 4222)) {
+    if (Brokers.natsAnswers()) {
       measure(ctx, "jetstream", "NATS JetStream (file storage, 1 replica, PubAck)", JetStreamBroker::new);
     } else {
-      log.warn("NATS does not answer at {}: its W0 and W2 figures are skipped", NATS_URL);
+      log.warn("NATS does not answer at {}: its W0 and W2 figures are skipped", Brokers.NATS_URL);
     }
   }
 
@@ -172,15 +167,6 @@ final class BrokerDrain {
     return out;
   }
 
-  private static boolean reachable(String host, int port) {
-    try (Socket s = new Socket()) {
-      s.connect(new InetSocketAddress(host, port), 2_000);
-      return true;
-    } catch (IOException e) {
-      return false;
-    }
-  }
-
   // --- RabbitMQ -----------------------------------------------------------------------------------
 
   private static final class Rabbit implements Broker {
@@ -192,17 +178,9 @@ final class BrokerDrain {
 
     Rabbit(String destination) throws Exception {
       this.exchange = destination;
-      this.transport =
-          RabbitMqTransport.builder().host(RABBIT_HOST).port(RABBIT_PORT).username("guest").password("guest")
-              .connectionName("courier-bench-relay").build();
+      this.transport = Brokers.rabbitTransport("courier-bench-relay");
       this.queue = transport.declareTopology(destination, "bench");
-      ConnectionFactory f = new ConnectionFactory();
-      f.setHost(RABBIT_HOST);
-      f.setPort(RABBIT_PORT);
-      f.setUsername("guest");
-      f.setPassword("guest");
-      f.setAutomaticRecoveryEnabled(false);
-      this.connection = f.newConnection("courier-bench-raw");
+      this.connection = Brokers.rabbitConnection("courier-bench-raw");
       this.channel = connection.createChannel();
       channel.confirmSelect();
       channel.addReturnListener(
@@ -251,10 +229,7 @@ final class BrokerDrain {
     @Override
     public void close() throws Exception {
       try {
-        channel.queueDelete(queue);
-        channel.queueDelete(queue + ".dead-letter");
-        channel.exchangeDelete(exchange);
-        channel.exchangeDelete(exchange + ".dead-letter");
+        Brokers.deleteRabbitTopology(channel, exchange, queue);
       } finally {
         connection.close();
         transport.close();
@@ -271,9 +246,9 @@ final class BrokerDrain {
     private final JetStream jetStream;
 
     JetStreamBroker(String destination) throws Exception {
-      this.transport = JetStreamTransport.builder().servers(NATS_URL).connectionName("courier-bench-relay").build();
+      this.transport = Brokers.jetStreamTransport("courier-bench-relay");
       this.stream = transport.ensureStream(destination);
-      this.connection = Nats.connect(NATS_URL);
+      this.connection = Nats.connect(Brokers.NATS_URL);
       this.jetStream = connection.jetStream();
     }
 
