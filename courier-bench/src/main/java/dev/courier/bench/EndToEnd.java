@@ -6,15 +6,21 @@ import dev.courier.inbox.IdempotentProcessor;
 import dev.courier.jdbc.CourierTables;
 import dev.courier.jdbc.Schema;
 import dev.courier.kafka.KafkaTransport;
+import dev.courier.nats.JetStreamTransport;
 import dev.courier.outbox.Outbox;
+import dev.courier.rabbitmq.RabbitMqTransport;
 import dev.courier.relay.Relay;
 import dev.courier.spi.Subscription;
 import dev.courier.spi.SubscriptionSpec;
+import dev.courier.spi.Transport;
 import java.sql.Connection;
 import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import dev.courier.metrics.CourierMetrics;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -30,7 +36,11 @@ import org.slf4j.LoggerFactory;
 /**
  * W3: latency from a business transaction to the consumer's committed effect, at a constant rate,
  * through the whole guaranteed path: {@link Outbox#append} woken relay ({@code onAppend(relay::wakeup)}),
- * {@link KafkaTransport}, {@link IdempotentProcessor} behind {@link KafkaTransport#subscribe}.
+ * a transport, {@link IdempotentProcessor} behind the transport's {@code subscribe}. In {@code LEASE}
+ * mode it runs on each broker ({@link #KAFKA}, {@link #RABBITMQ}, {@link #JETSTREAM}) for the same
+ * time, and reports on each the consumer's share at p50: the p50 less the relay lag's p50 (append →
+ * broker confirmed, from the relay's own timer). Log mode, the loaded runs and the experiment run on
+ * Kafka.
  *
  * <p>The writer is open-loop: transaction {@code i} is due at {@code start + i / rate}, whether or
  * not the previous ones finished, and its latency is measured from that intended time (carried in
@@ -51,8 +61,93 @@ final class EndToEnd {
    */
   record Result(Histogram intended, Histogram fromCommit, long events, MeterRegistry registry) {}
 
+  /**
+   * A broker W3 runs through.
+   *
+   * @param key the prefix of its figures' ids ({@code rabbitmq.p50}); Kafka's figures keep the
+   *     unprefixed ids they had before W3 measured other brokers, but for {@code
+   *     kafka.consumer_share.p50}
+   * @param label its name in figure labels and logs
+   * @param answers whether the broker is there to measure; one that is not is skipped with a warning
+   * @param opener Courier's transport to it, and a destination of its own for one measurement
+   */
+  record Broker(String key, String label, BooleanSupplier answers, Opener opener) {}
+
+  /** Opens a {@link Route} for one measurement whose consumer is named {@code consumer}. */
+  @FunctionalInterface
+  interface Opener {
+    Route open(BenchEnvironment env, String consumer);
+  }
+
+  /**
+   * Courier's transport to a broker and the destination one measurement writes to and consumes;
+   * {@link #close()} closes the transport with the subscriptions it started, then runs {@code
+   * removal}, which deletes what the measurement declared on the broker.
+   */
+  record Route(Transport transport, String destination, Runnable removal) implements AutoCloseable {
+    @Override
+    public void close() {
+      try {
+        transport.close();
+      } finally {
+        removal.run();
+      }
+    }
+  }
+
+  /** The benchmark's embedded Kafka broker: a fresh topic of {@link BenchEnvironment#newTopic}'s partitions. */
+  static final Broker KAFKA =
+      new Broker(
+          "kafka",
+          "Kafka",
+          () -> true,
+          (env, consumer) -> {
+            String topic = env.newTopic("w3");
+            return new Route(KafkaTransport.builder().bootstrapServers(env.kafka().bootstrapServers()).build(), topic, () -> {});
+          });
+
+  /** The machine's RabbitMQ: an exchange and the consumer's quorum queue, declared before the relay publishes. */
+  static final Broker RABBITMQ =
+      new Broker(
+          "rabbitmq",
+          "RabbitMQ",
+          Brokers::rabbitAnswers,
+          (env, consumer) -> {
+            String exchange = "bench-w3-" + UUID.randomUUID().toString().substring(0, 8);
+            RabbitMqTransport transport = Brokers.rabbitTransport("courier-bench-w3");
+            String queue = RabbitMqTransport.queueName(exchange, consumer);
+            Route route = new Route(transport, exchange, () -> Brokers.deleteRabbitTopology(exchange, queue));
+            try {
+              transport.declareTopology(exchange, consumer);
+            } catch (RuntimeException e) {
+              route.close();
+              throw e;
+            }
+            return route;
+          });
+
+  /** The machine's NATS server: a subject with a JetStream stream of its own. */
+  static final Broker JETSTREAM =
+      new Broker(
+          "nats",
+          "NATS JetStream",
+          Brokers::natsAnswers,
+          (env, consumer) -> {
+            String subject = "bench-w3-" + UUID.randomUUID().toString().substring(0, 8);
+            JetStreamTransport transport = Brokers.jetStreamTransport("courier-bench-w3");
+            String stream = transport.streamName(subject);
+            Route route = new Route(transport, subject, () -> Brokers.deleteStream(stream));
+            try {
+              transport.ensureStream(subject);
+            } catch (RuntimeException e) {
+              route.close();
+              throw e;
+            }
+            return route;
+          });
+
   static void run(RunContext ctx) {
-    Result r = measure(ctx, false, Relay.ClaimMode.LEASE);
+    Result r = measure(ctx, KAFKA, false, Relay.ClaimMode.LEASE);
     String rate = String.format(java.util.Locale.ROOT, "%.0f/s", ctx.options().e2eRate());
     Histogram h = r.intended();
     ctx.add(Workload.W3, "p50", "commit → committed effect p50 at " + rate, "ms", ms(h.getValueAtPercentile(50)), null);
@@ -67,7 +162,15 @@ final class EndToEnd {
     // confirmation, and one batch's send → last confirmation.
     stage(ctx, r.registry(), CourierMetrics.RELAY_LAG, "relay_lag", "relay lag (append → broker confirmed)");
     stage(ctx, r.registry(), CourierMetrics.RELAY_PUBLISH_LATENCY, "publish", "relay publish (batch sent → confirmed)");
-    Result logMode = measure(ctx, false, Relay.ClaimMode.LOG);
+    consumerShare(ctx, KAFKA, r, rate);
+    for (Broker b : List.of(RABBITMQ, JETSTREAM)) {
+      if (b.answers().getAsBoolean()) {
+        onBroker(ctx, b, rate);
+      } else {
+        log.warn("{} does not answer: its W3 figures are skipped", b.label());
+      }
+    }
+    Result logMode = measure(ctx, KAFKA, false, Relay.ClaimMode.LOG);
     Histogram l = logMode.intended();
     String inLog = " at " + rate + ", log mode";
     ctx.add(Workload.W3, "log.p50", "commit → committed effect p50" + inLog, "ms", ms(l.getValueAtPercentile(50)), null);
@@ -79,13 +182,55 @@ final class EndToEnd {
       loaded(ctx, percent);
     }
     if (ctx.options().e2eExperiment()) {
-      Result x = measure(ctx, true, Relay.ClaimMode.LEASE);
+      Result x = measure(ctx, KAFKA, true, Relay.ClaimMode.LEASE);
       String what = " (experiment: relay.wakeup() called after the commit, no append hook)";
       ctx.add(Workload.W3, "experiment.p50", "p50" + what, "ms", ms(x.intended().getValueAtPercentile(50)), null);
       ctx.add(Workload.W3, "experiment.p99", "p99" + what, "ms", ms(x.intended().getValueAtPercentile(99)), null);
       ctx.add(Workload.W3, "experiment.p99.9", "p99.9" + what, "ms", ms(x.intended().getValueAtPercentile(99.9)), null);
       stage(ctx, x.registry(), CourierMetrics.RELAY_LAG, "experiment.relay_lag", "relay lag" + what);
     }
+  }
+
+  /**
+   * W3 in {@code LEASE} mode through {@code b}, measured as long as Kafka's run: the same writer,
+   * relay and idempotent consumer, only the transport differs.
+   */
+  private static void onBroker(RunContext ctx, Broker b, String rate) {
+    Result r = measure(ctx, b, false, Relay.ClaimMode.LEASE);
+    Histogram h = r.intended();
+    String at = " at " + rate + ", " + b.label();
+    ctx.add(Workload.W3, b.key() + ".p50", "commit → committed effect p50" + at, "ms", ms(h.getValueAtPercentile(50)), null);
+    ctx.add(Workload.W3, b.key() + ".p99", "commit → committed effect p99" + at, "ms", ms(h.getValueAtPercentile(99)), null);
+    // beside p50, shows whether the writer kept to its schedule (if not, its delay is in the share)
+    ctx.add(
+        Workload.W3,
+        b.key() + ".commit.p50",
+        "after the writer's commit returned → effect p50 (context)" + at,
+        "ms",
+        ms(r.fromCommit().getValueAtPercentile(50)),
+        null);
+    stage(ctx, r.registry(), CourierMetrics.RELAY_LAG, b.key() + ".relay_lag", "relay lag (append → broker confirmed), " + b.label());
+    consumerShare(ctx, b, r, rate);
+  }
+
+  /**
+   * What the consumer adds at p50 over the relay's confirm: the p50 from commit to committed effect
+   * less the p50 of the relay's own lag timer (append → broker confirmed). The difference also holds
+   * the time from an event's due time to its append: the writer's insert of its business row, a
+   * fraction of a millisecond, and any delay of a writer that fell behind its schedule.
+   */
+  private static void consumerShare(RunContext ctx, Broker b, Result r, String rate) {
+    double lag = percentileMs(r.registry(), CourierMetrics.RELAY_LAG, 0.5);
+    if (Double.isNaN(lag)) {
+      return;
+    }
+    ctx.add(
+        Workload.W3,
+        b.key() + ".consumer_share.p50",
+        "consumer's share at p50: commit → committed effect p50 − relay lag p50, at " + rate + ", " + b.label(),
+        "ms",
+        ms(r.intended().getValueAtPercentile(50)) - lag,
+        Goal.atMost(2));
   }
 
   /** Writer threads of the loaded runs, and the most transactions per second they are asked for. */
@@ -186,7 +331,25 @@ final class EndToEnd {
     }
   }
 
-  /** A registry that keeps p50 and p99 of every timer, so the relay's stages can be reported. */
+  /** The {@code percentile} (0.5 or 0.99) of the timer {@code meter} in ms, NaN if there is none. */
+  private static double percentileMs(MeterRegistry registry, String meter, double percentile) {
+    Timer t = registry.find(meter).timer();
+    if (t == null) {
+      return Double.NaN;
+    }
+    for (ValueAtPercentile p : t.takeSnapshot().percentileValues()) {
+      if (p.percentile() == percentile) {
+        return p.value(TimeUnit.MICROSECONDS) / 1000.0;
+      }
+    }
+    return Double.NaN;
+  }
+
+  /**
+   * A registry that keeps p50 and p99 of every timer, so the relay's stages can be reported; to two
+   * significant digits (Micrometer's default of one rounds up by as much as 6%, a few tenths of a
+   * millisecond at W3's relay lag: too coarse for a consumer's share held to 2 ms).
+   */
   private static MeterRegistry stagesRegistry() {
     SimpleMeterRegistry registry = new SimpleMeterRegistry();
     registry
@@ -195,7 +358,11 @@ final class EndToEnd {
             new MeterFilter() {
               @Override
               public DistributionStatisticConfig configure(Meter.Id id, DistributionStatisticConfig config) {
-                return DistributionStatisticConfig.builder().percentiles(0.5, 0.99).build().merge(config);
+                return DistributionStatisticConfig.builder()
+                    .percentiles(0.5, 0.99)
+                    .percentilePrecision(2)
+                    .build()
+                    .merge(config);
               }
             });
     return registry;
@@ -206,16 +373,17 @@ final class EndToEnd {
   }
 
   /**
+   * @param broker the broker the events travel through, on a destination of their own
    * @param experiment false for Courier as documented (relay woken by {@code onAppend}, transport
    *     defaults); true for the alternative the README also documents: the writer calls {@code
    *     relay.wakeup()} itself after its commit
    * @param mode the relay's claim mode; in {@link Relay.ClaimMode#LOG} the outbox is turned to log
    *     mode first
    */
-  static Result measure(RunContext ctx, boolean experiment, Relay.ClaimMode mode) {
+  static Result measure(RunContext ctx, Broker broker, boolean experiment, Relay.ClaimMode mode) {
     BenchEnvironment env = ctx.env();
     BenchOptions o = ctx.options();
-    String topic = env.newTopic("w3");
+    String consumer = "bench-e2e-" + ctx.run();
     HikariDataSource pool = env.freshSchema("w3", 10);
     if (mode == Relay.ClaimMode.LOG) {
       Schema.enableLogMode(pool, CourierTables.DEFAULT);
@@ -229,12 +397,13 @@ final class EndToEnd {
     // Events due before this time are warm-up: applied, but not recorded.
     AtomicLong recordFrom = new AtomicLong();
     java.util.concurrent.atomic.AtomicBoolean armed = new java.util.concurrent.atomic.AtomicBoolean();
-    try (KafkaTransport transport =
-        KafkaTransport.builder().bootstrapServers(env.kafka().bootstrapServers()).build()) {
+    try (Route route = broker.opener().open(env, consumer)) {
+      Transport transport = route.transport();
+      String topic = route.destination();
       Relay relay = Relay.builder(pool, transport).meterRegistry(registry).claimMode(mode).build();
       Outbox outbox =
           experiment ? Outbox.builder().build() : Outbox.builder().onAppend(relay::wakeup).build();
-      IdempotentProcessor processor = effectProcessor("bench-e2e-" + ctx.run(), pool);
+      IdempotentProcessor processor = effectProcessor(consumer, pool);
       SubscriptionSpec spec =
           SubscriptionSpec.of(topic)
               .withAfterCommit(
@@ -243,7 +412,7 @@ final class EndToEnd {
                     long due = BenchEvents.stamp(event.payload());
                     effects.incrementAndGet();
                     if (armed.get() && due - recordFrom.get() >= 0) {
-                      // The hook runs on the consumer's single loop thread: no other writer.
+                      // Every transport runs the hook on its subscription's one thread: no other writer.
                       intended.recordValue(Math.min(HIGHEST_MICROS, Math.max(0, (now - due) / 1000)));
                       Long committed = committedAt.remove(event.id());
                       if (committed != null) {
@@ -282,13 +451,19 @@ final class EndToEnd {
         }
         if (effects.get() < expected) {
           throw new IllegalStateException(
-              "W3: only " + effects.get() + " of " + expected + " effects committed within 60 s of the last write");
+              "W3 through "
+                  + broker.label()
+                  + ": only "
+                  + effects.get()
+                  + " of "
+                  + expected
+                  + " effects committed within 60 s of the last write");
         }
       } finally {
         subscription.close();
         relay.close();
       }
-      log.info("W3 recorded {} events at {}/s", recorded.get(), o.e2eRate());
+      log.info("W3 recorded {} events at {}/s through {}", recorded.get(), o.e2eRate(), broker.label());
       return new Result(intended, fromCommit, recorded.get(), registry);
     } catch (java.sql.SQLException e) {
       throw new IllegalStateException("W3 writer failed: " + e.getMessage(), e);
