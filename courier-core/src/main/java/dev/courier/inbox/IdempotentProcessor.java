@@ -712,18 +712,7 @@ public final class IdempotentProcessor {
         return false;
       }
       try {
-        Tracing.inConsumerSpan(
-            event,
-            consumer,
-            () -> {
-              handler.handle(event, c);
-              return null;
-            });
-        if (c.isClosed() || c.getAutoCommit()) {
-          throw new IllegalStateException(
-              "the handler closed the connection or switched it to auto-commit; it must leave"
-                  + " the transaction to Courier");
-        }
+        handle(event, c);
       } catch (Exception e) {
         rollbackQuietly(c, e);
         throw new HandlerFailed(e);
@@ -798,18 +787,7 @@ public final class IdempotentProcessor {
         try (EventLog ignored =
             EventLog.of(event).with(EventLog.CONSUMER, consumer).with(EventLog.ATTEMPT, a.attempt())) {
           try {
-            Tracing.inConsumerSpan(
-                event,
-                consumer,
-                () -> {
-                  handler.handle(event, c);
-                  return null;
-                });
-            if (c.isClosed() || c.getAutoCommit()) {
-              throw new IllegalStateException(
-                  "the handler closed the connection or switched it to auto-commit; it must leave"
-                      + " the transaction to Courier");
-            }
+            handle(event, c);
           } catch (Exception e) {
             rollbackQuietly(c, e);
             log.info(
@@ -846,6 +824,25 @@ public final class IdempotentProcessor {
           null,
           false,
           false);
+    }
+  }
+
+  /**
+   * Runs the handler for {@code event} in its consumer span on the transaction's connection, and
+   * checks that it left the transaction to Courier.
+   */
+  private void handle(Event event, Connection c) throws Exception {
+    Tracing.inConsumerSpan(
+        event,
+        consumer,
+        () -> {
+          handler.handle(event, c);
+          return null;
+        });
+    if (c.isClosed() || c.getAutoCommit()) {
+      throw new IllegalStateException(
+          "the handler closed the connection or switched it to auto-commit; it must leave"
+              + " the transaction to Courier");
     }
   }
 
