@@ -35,9 +35,9 @@ import javax.sql.DataSource;
  * session settings of {@link LogSql#SESSION_SETTINGS}: a page, the opening of batches and a cursor
  * write are then one round trip each instead of three or four, which on a busy machine is most of
  * their time. The connection's own values of those settings are restored before it goes back.
- * Pages are read on a second such connection, so that the relay can read its next page on another
- * thread while it writes cursors and opens batches on the first; calls on one connection are
- * serialized.
+ * Pages read ahead on another thread use a second such connection, borrowed for each page, so
+ * that the relay can read its next page while it writes cursors and opens batches on the first;
+ * calls on one connection are serialized.
  */
 final class LogStore implements AutoCloseable {
   /** How long the store keeps its connection before giving it back and taking one again. */
@@ -297,7 +297,29 @@ final class LogStore implements AutoCloseable {
       List<Integer> partitions, Snapshot done, Snapshot batch, long after, long last, int limit, boolean ahead)
       throws SQLException {
     boolean one = partitions.size() == 1;
-    return (ahead ? reader : main).run(
+    if (ahead) {
+      // the reader's connection goes back to the pool after each page: a relay holds one
+      // connection between passes, as before, and relays sharing a pool with writers starve nobody
+      try {
+        return readPage(reader, partitions, done, batch, after, last, limit, one);
+      } finally {
+        reader.release();
+      }
+    }
+    return readPage(main, partitions, done, batch, after, last, limit, one);
+  }
+
+  private List<LogRelay.Row> readPage(
+      Session session,
+      List<Integer> partitions,
+      Snapshot done,
+      Snapshot batch,
+      long after,
+      long last,
+      int limit,
+      boolean one)
+      throws SQLException {
+    return session.run(
         c -> {
           List<LogRelay.Row> rows = new ArrayList<>(Math.min(limit, 16384));
           try (PreparedStatement ps = c.prepareStatement(one ? page : pageMany)) {
